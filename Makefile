@@ -1,0 +1,28 @@
+# The two commands of the README: `make demo` (set up, simulate a cluster, ingest, summarise)
+# and `make test` (the whole suite; .ci/run calls exactly this).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/auditlake: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/auditlake
+	$(BIN)/auditlake demo
+
+test: $(BIN)/auditlake
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/auditlake
+	$(BIN)/python benchmarks/ingest_benchmark.py
+
+lint: $(BIN)/auditlake
+	$(BIN)/ruff check auditlake tests benchmarks
+
+clean:
+	rm -rf $(VENV) lake demo-audit-log

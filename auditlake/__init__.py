@@ -1,0 +1,18 @@
+"""auditlake: Kubernetes audit logs as a queryable, evidence-grade Parquet lake.
+
+    import auditlake
+    lake = auditlake.Lake("lake")
+    lake.ingest(["/var/log/kubernetes/audit/"], cluster="prod-eu")
+    lake.sql("select verb, count(*) from events group by all")   # a polars DataFrame
+"""
+
+from auditlake.errors import AuditlakeError, ExitCode
+from auditlake.ingest import IngestResult
+from auditlake.lake import Lake, LakeStatus, version
+
+__all__ = ["AuditlakeError", "ExitCode", "IngestResult", "Lake", "LakeStatus", "connect", "version"]
+
+
+def connect(path: str = "lake"):  # type: ignore[no-untyped-def]
+    """A read-only DuckDB connection to a lake's catalog (its views: events, quarantine, …)."""
+    return Lake(path).connect()

@@ -1,0 +1,5 @@
+"""`python -m auditlake` runs the CLI."""
+
+from auditlake.cli import main
+
+main()

@@ -1,0 +1,151 @@
+"""The catalog: `LAKE/catalog.duckdb`, the file the DuckDB shell and every query open.
+
+Owns: building the catalog from the manifest (an `events` view over exactly the committed
+Parquet files, with hive partitions so `cluster = …` and `date >= …` prune files; a
+`quarantine` view; `ingest_sources` and `ingest_batches` tables copied from the manifest; column
+comments from the contract) and opening connections to it. The file is written under a temporary
+name and renamed, so a reader never sees half a catalog, and in storage format `v1.0.0` so that
+any DuckDB shell from 1.0 on opens it, including the `duckdb-cli` on PyPI, which can lag the
+Python package. Paths inside are absolute: the catalog works from any working directory and is
+rebuilt by any auditlake command if the lake has moved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+
+from auditlake.errors import LakeError, LakeLockedError
+from auditlake.ingest import schema
+from auditlake.storage import LakeStore, Manifest
+
+STORAGE_VERSION = "v1.0.0"
+CATALOG_ALIAS = "catalog"
+_HIVE_TYPES = "{'cluster': 'VARCHAR', 'date': 'DATE'}"
+_QUARANTINE_COLUMNS = (
+    "{'id': 'VARCHAR', 'batch': 'VARCHAR', 'cluster': 'VARCHAR', 'source_file': 'VARCHAR', 'source_fingerprint': 'VARCHAR', "
+    "'source_line': 'BIGINT', 'source_item': 'INTEGER', 'reason': 'VARCHAR', 'raw': 'VARCHAR', 'raw_base64': 'VARCHAR', "
+    "'quarantined_at': 'TIMESTAMPTZ'}"
+)
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal (for the few places DuckDB does not take a bound parameter: DDL)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_list(values: list[str]) -> str:
+    return "[" + ", ".join(sql_string(value) for value in values) + "]"
+
+
+def events_view_sql(files: list[str]) -> str:
+    """`events` over the given files (all columns of the contract, in its order)."""
+    names = ", ".join(quote_identifier(column.name) for column in schema.COLUMNS)
+    if not files:
+        empty = ", ".join(f"CAST(NULL AS {schema.duckdb_type(c)}) AS {quote_identifier(c.name)}" for c in schema.COLUMNS)
+        return f"SELECT {empty} WHERE false"
+    return (f"SELECT {names} FROM read_parquet({_sql_list(files)}, hive_partitioning = true, "
+            f"hive_types = {_HIVE_TYPES}, union_by_name = true)")
+
+
+def quarantine_view_sql(files: list[str], superseded: list[str]) -> str:
+    columns = "id, batch, cluster, source_file, source_fingerprint, source_line, source_item, reason, raw, raw_base64, quarantined_at"
+    if not files:
+        return ("SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS batch, NULL::VARCHAR AS cluster, NULL::VARCHAR AS source_file, "
+                "NULL::VARCHAR AS source_fingerprint, NULL::BIGINT AS source_line, NULL::INTEGER AS source_item, "
+                "NULL::VARCHAR AS reason, NULL::VARCHAR AS raw, NULL::VARCHAR AS raw_base64, "
+                "NULL::TIMESTAMPTZ AS quarantined_at WHERE false")
+    exclude = f"WHERE id NOT IN (SELECT unnest({_sql_list(superseded)}::VARCHAR[]))" if superseded else ""
+    return (f"SELECT {columns} FROM read_json({_sql_list(files)}, format = 'newline_delimited', columns = {_QUARANTINE_COLUMNS}) "
+            f"{exclude} QUALIFY row_number() OVER (PARTITION BY id ORDER BY batch DESC) = 1")
+
+
+def manifest_digest(store: LakeStore, manifest: Manifest) -> str:
+    """What the catalog was built from: the lake's place and the live files (a change means rebuild)."""
+    text = json.dumps([str(store.root), sorted(manifest.files), [b.id for b in manifest.batches], manifest.superseded_quarantine])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def build_catalog(store: LakeStore, manifest: Manifest | None = None) -> Path:
+    """Write `catalog.duckdb` afresh from the manifest (atomically)."""
+    manifest = manifest or store.load_manifest()
+    temporary = store.catalog_path.with_name(store.catalog_path.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    connection = duckdb.connect()
+    try:
+        connection.execute(f"ATTACH {sql_string(str(temporary))} AS {CATALOG_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
+        connection.execute(f"USE {CATALOG_ALIAS}")
+        connection.execute(f"CREATE VIEW events AS {events_view_sql(store.live_files(manifest))}")
+        for column in schema.COLUMNS:
+            comment = f"{column.description} (from {column.source})"
+            connection.execute(f"COMMENT ON COLUMN events.{quote_identifier(column.name)} IS {sql_string(comment)}")
+        connection.execute("COMMENT ON VIEW events IS 'One row per Kubernetes audit Event; see the README column reference.'")
+        connection.execute(f"CREATE VIEW quarantine AS {quarantine_view_sql(store.quarantine_files(manifest), manifest.superseded_quarantine)}")
+        _copy_manifest_tables(connection, manifest)
+        connection.execute("CREATE TABLE _auditlake (key VARCHAR, value VARCHAR)")
+        connection.executemany("INSERT INTO _auditlake VALUES (?, ?)", [
+            ("lake", str(store.root)), ("digest", manifest_digest(store, manifest)), ("schema_version", str(schema.SCHEMA_VERSION)),
+        ])
+        connection.execute("USE memory")
+        connection.execute("DETACH " + CATALOG_ALIAS)
+    finally:
+        connection.close()
+    temporary.replace(store.catalog_path)
+    return store.catalog_path
+
+
+def _copy_manifest_tables(connection: duckdb.DuckDBPyConnection, manifest: Manifest) -> None:
+    connection.execute("""CREATE TABLE ingest_sources (cluster VARCHAR, fingerprint VARCHAR, names VARCHAR[], size BIGINT,
+        lines BIGINT, events BIGINT, quarantined BIGINT, first_event_at TIMESTAMPTZ, last_event_at TIMESTAMPTZ,
+        reached_end BOOLEAN, sha256 VARCHAR, updated_at TIMESTAMPTZ)""")
+    if manifest.sources:
+        connection.executemany("INSERT INTO ingest_sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            (s.cluster, s.fingerprint, s.names, s.size, s.lines, s.events, s.quarantined, s.first_event_at, s.last_event_at,
+             s.reached_end, s.sha256, s.updated_at or None) for s in manifest.sources.values()
+        ])
+    connection.execute("""CREATE TABLE ingest_batches (id VARCHAR, kind VARCHAR, started_at TIMESTAMPTZ, committed_at TIMESTAMPTZ,
+        auditlake_version VARCHAR, schema_version INTEGER, rows BIGINT, duplicates BIGINT, quarantined BIGINT, redacted BOOLEAN,
+        files VARCHAR[])""")
+    if manifest.batches:
+        connection.executemany("INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            (b.id, b.kind, b.started_at, b.committed_at, b.auditlake_version, b.schema_version, b.rows, b.duplicates,
+             b.quarantined, b.redacted, b.files) for b in manifest.batches
+        ])
+
+
+def is_current(store: LakeStore, manifest: Manifest) -> bool:
+    """Whether catalog.duckdb was built from this manifest at this place."""
+    if not store.catalog_path.is_file():
+        return False
+    try:
+        with contextlib.closing(duckdb.connect(str(store.catalog_path), read_only=True)) as connection:
+            rows = connection.execute("SELECT value FROM _auditlake WHERE key = 'digest'").fetchall()
+    except duckdb.Error:
+        return False
+    return bool(rows) and rows[0][0] == manifest_digest(store, manifest)
+
+
+def connect(store: LakeStore) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the catalog, rebuilt first if it is missing or stale."""
+    manifest = store.load_manifest()
+    if not is_current(store, manifest):
+        try:
+            with store.write_lock():
+                build_catalog(store, manifest)
+        except LakeLockedError:
+            if not store.catalog_path.is_file():
+                raise
+    try:
+        connection = duckdb.connect(str(store.catalog_path), read_only=True)
+    except duckdb.Error as error:
+        raise LakeError(f"{store.catalog_path}: cannot open the catalog ({error})", hint="rebuild it with `auditlake catalog`") from None
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection

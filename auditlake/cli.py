@@ -1,0 +1,351 @@
+"""The `auditlake` command: parse arguments, call one `Lake` method, render the result, exit.
+
+Owns: everything about terminals (typer, rich progress bars and tables, stderr messages) and the
+one error boundary that turns `AuditlakeError`s into `error: …` / `hint: …` and exit codes.
+Holds no logic: each command is a few lines around a `Lake` call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import pyarrow as pa
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+from rich.table import Table
+
+from auditlake import config
+from auditlake.errors import AuditlakeError, ExitCode, QuarantineFoundError
+from auditlake.ingest import IngestResult
+from auditlake.ingest import Progress as IngestProgress
+from auditlake.ingest.formats import FORMATS
+from auditlake.lake import Lake, LakeStatus, version
+from auditlake.render import RENDERERS
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok · 1 findings (--strict saw quarantined lines) · 2 user error (bad input, arguments, lake) · "
+    "3 internal error (rerun with --debug) · 130 interrupted."
+)
+app = typer.Typer(
+    name="auditlake",
+    help="Kubernetes audit logs as a queryable, evidence-grade Parquet lake. " + EXIT_CODES_HELP,
+    epilog=EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+stderr = Console(stderr=True, highlight=False)
+stdout = Console(highlight=False)
+
+LakeOption = Annotated[Path, typer.Option("--lake", "-l", envvar="AUDITLAKE_LAKE", help="Lake directory.", show_default=True)]
+OUTPUT_FORMATS = ["table", *RENDERERS]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _default_lake() -> Path:
+    return config.default_lake()
+
+
+def handle_errors(command: F) -> F:
+    """The error boundary: one line on stderr and a meaningful exit code, never a traceback (unless --debug)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except AuditlakeError as error:
+            if config.is_debug():
+                raise
+            stderr.print(f"[bold red]error:[/] {error.one_line()}", markup=True, highlight=False, soft_wrap=True)
+            if error.hint:
+                stderr.print(f"hint: {error.hint}", soft_wrap=True, markup=False)
+            raise typer.Exit(int(error.exit_code)) from None
+        except KeyboardInterrupt:
+            stderr.print("interrupted: the lake keeps every committed batch; rerun to continue", markup=False)
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as error:  # a bug: say so in one line
+            if config.is_debug():
+                raise
+            stderr.print(f"internal error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}", markup=False)
+            stderr.print("hint: rerun with --debug (or AUDITLAKE_DEBUG=1) for the traceback, and report it", markup=False)
+            raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"auditlake {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    show_version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Kubernetes audit logs as a queryable Parquet lake."""
+    if debug:
+        import os
+
+        os.environ["AUDITLAKE_DEBUG"] = "1"
+
+
+# ---- ingest ---------------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def ingest(
+    inputs: Annotated[list[str], typer.Argument(help="Audit log files, directories (recursive), globs, or - for stdin.", show_default=False)],
+    lake: LakeOption = _default_lake(),
+    cluster: Annotated[str, typer.Option("--cluster", "-c", envvar="AUDITLAKE_CLUSTER", help="Cluster the events come from.")] = "default",
+    input_format: Annotated[str, typer.Option("--format", "-f", help=f"Input format: {', '.join(FORMATS)}.")] = "auto",
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any line was quarantined.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    keep_secrets: Annotated[bool, typer.Option(
+        "--unsafe-keep-secret-values",
+        help="DANGER: write Secret data/stringData values to the lake in clear text instead of fingerprints.")] = False,
+    workers: Annotated[int, typer.Option("--workers", envvar="AUDITLAKE_WORKERS", help="Decoding threads (0: one per core).")] = 0,
+) -> None:
+    """Read kube-apiserver audit logs into the lake; rerun any time, only new events are added.
+
+    Example: auditlake ingest /var/log/kubernetes/audit/ --lake ./lake --cluster prod-eu
+    """
+    if input_format not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    if keep_secrets:
+        stderr.print("[bold red]WARNING:[/] --unsafe-keep-secret-values: Secret values will be written to the lake in "
+                     "clear text and stay there. Anyone who can read the lake can read them.", markup=True)
+    result = _with_progress(quiet or as_json, lambda report: Lake(lake).ingest(
+        inputs, cluster=cluster, format=input_format, redact=not keep_secrets, workers=workers, on_progress=report))
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(result), indent=1, default=str))
+    elif not quiet:
+        _print_ingest_summary(result, lake)
+    if strict and result.quarantined:
+        raise QuarantineFoundError(f"{result.quarantined} line(s) quarantined (--strict)",
+                                   hint=f"see them with: auditlake sql \"select * from quarantine\" --lake {lake}")
+
+
+def _with_progress(quiet: bool, run: Callable[[Callable[[IngestProgress], None] | None], IngestResult]) -> IngestResult:
+    if quiet or not stderr.is_terminal:
+        return run(None)
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TextColumn("{task.fields[events]:>12,} events {task.fields[rate]:>9,.0f}/s"), TimeElapsedColumn())
+    started = time.monotonic()
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        task = bar.add_task("reading", total=None, events=0, rate=0.0)
+        done_before = {"bytes": 0, "source": ""}
+
+        def report(update: IngestProgress) -> None:
+            if update.source != done_before["source"]:
+                done_before["source"] = update.source
+            elapsed = max(time.monotonic() - started, 1e-6)
+            bar.update(task, description=Path(update.source).name[-32:], completed=update.raw_bytes,
+                       total=update.raw_total or None, events=update.events, rate=update.events / elapsed)
+
+        return run(report)
+
+
+def _print_ingest_summary(result: IngestResult, lake: Path) -> None:
+    rate = result.events_decoded / result.seconds if result.seconds else 0
+    megabytes = result.bytes_read / 1e6
+    stderr.print(
+        f"ingested {result.events_written:,} events into {lake} (cluster {result.cluster}) from {result.sources_read} source(s) "
+        f"in {result.seconds:.1f} s: {rate:,.0f} events/s, {megabytes / result.seconds if result.seconds else 0:,.0f} MB/s",
+        markup=False, soft_wrap=True)
+    details = [f"{result.duplicates:,} duplicates skipped", f"{result.quarantined:,} lines quarantined",
+               f"{result.sources_unchanged} source(s) unchanged since the last run"]
+    stderr.print("  " + " · ".join(details), markup=False)
+    for skipped in result.skipped:
+        stderr.print(f"  skipped {skipped.name}: {skipped.reason}", markup=False)
+    for reason, count in result.quarantine_reasons.items():
+        stderr.print(f"  quarantined {count:,}: {reason}", markup=False)
+    if result.quarantined:
+        stderr.print(f"  see them with: auditlake sql \"select source_file, source_line, reason from quarantine\" --lake {lake}",
+                     markup=False)
+
+
+# ---- status ---------------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def status(
+    lake: LakeOption = _default_lake(),
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Show what the lake holds: clusters, days, events, first/last event, quarantined lines.
+
+    Example: auditlake status --lake ./lake
+    """
+    result = Lake(lake).status()
+    if output == "json":
+        typer.echo(json.dumps(dataclasses.asdict(result), indent=1))
+        return
+    _print_status(result)
+
+
+def _print_status(result: LakeStatus) -> None:
+    table = Table(title=f"lake {result.lake}", title_justify="left")
+    for name, justify in (("cluster", "left"), ("days", "right"), ("events", "right"), ("first event (UTC)", "left"),
+                          ("last event (UTC)", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for cluster in result.clusters:
+        table.add_row(cluster.cluster, f"{cluster.days:,}", f"{cluster.events:,}", _short_time(cluster.first_event_at),
+                      _short_time(cluster.last_event_at))
+    stdout.print(table)
+    stdout.print(f"{result.events:,} events in {result.files:,} files ({result.bytes / 1e6:,.1f} MB) from {result.sources:,} "
+                 f"source(s), {result.batches:,} batch(es); last ingest {_short_time(result.last_ingest_at)}", markup=False)
+    stdout.print(f"quarantined lines: {result.quarantined:,}", markup=False)
+    for reason, count in result.quarantine_reasons.items():
+        stdout.print(f"  {count:>8,}  {reason}", markup=False)
+
+
+def _short_time(value: str | None) -> str:
+    return value.replace("T", " ")[:19] if value else "-"
+
+
+# ---- sql ------------------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL over the lake's views: events, quarantine, ingest_sources, ingest_batches.")],
+    lake: LakeOption = _default_lake(),
+    output: Annotated[str, typer.Option("--format", help=f"Output format: {', '.join(OUTPUT_FORMATS)}.")] = "table",
+    output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown by --format table.")] = 100,
+) -> None:
+    """Run SQL against the lake (DuckDB dialect); data on stdout, messages on stderr.
+
+    Example: auditlake sql "select verb, count(*) from events group by all" --lake ./lake --format csv
+    """
+    if output not in OUTPUT_FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
+    result = Lake(lake).sql_arrow(query)
+    _emit(result, output, output_file, max_rows)
+
+
+def _emit(result: pa.Table, output: str, output_file: Path | None, max_rows: int) -> None:
+    if output == "table":
+        _print_table(result, max_rows)
+        return
+    if output_file is not None:
+        with output_file.open("wb") as handle:
+            RENDERERS[output](result, handle)
+        stderr.print(f"wrote {result.num_rows:,} rows to {output_file}", markup=False)
+        return
+    if output == "parquet" and sys.stdout.isatty():
+        raise typer.BadParameter("parquet is binary: use --output FILE or redirect stdout", param_hint="--format")
+    RENDERERS[output](result, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+
+
+def _print_table(result: pa.Table, max_rows: int) -> None:
+    table = Table(show_lines=False)
+    for name, field in zip(result.column_names, result.schema):
+        is_number = pa.types.is_integer(field.type) or pa.types.is_floating(field.type) or pa.types.is_decimal(field.type)
+        table.add_column(name, justify="right" if is_number else "left", overflow="fold")
+    for row in result.slice(0, max_rows).to_pylist():
+        table.add_row(*[_cell(value) for value in row.values()])
+    stdout.print(table)
+    if result.num_rows > max_rows:
+        stderr.print(f"{result.num_rows:,} rows, {max_rows} shown (--max-rows, or --format csv for all)", markup=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "∅"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+    return str(value)
+
+
+# ---- maintenance ----------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def compact(lake: LakeOption = _default_lake()) -> None:
+    """Merge the small files of many incremental runs into one time-sorted file per partition.
+
+    Example: auditlake compact --lake ./lake
+    """
+    result = Lake(lake).compact(on_partition=lambda name: stderr.print(f"compacting {name}", markup=False))
+    stderr.print(f"compacted {result.partitions} partition(s): {result.files_before} files → {result.files_after} "
+                 f"({result.rows:,} rows)", markup=False)
+
+
+@app.command(name="catalog")
+@handle_errors
+def rebuild_catalog(lake: LakeOption = _default_lake()) -> None:
+    """Rebuild LAKE/catalog.duckdb (after moving the lake; every command also does it when needed).
+
+    Example: auditlake catalog --lake ./lake && duckdb ./lake/catalog.duckdb -c "select count(*) from events"
+    """
+    path = Lake(lake).rebuild_catalog()
+    stderr.print(f"wrote {path}", markup=False)
+
+
+# ---- demo data ------------------------------------------------------------------------------------
+@app.command(name="demo")
+@handle_errors
+def run_demo(
+    lake: LakeOption = _default_lake(),
+    log_dir: Annotated[Path, typer.Option("--log-dir", help="Where the simulated apiserver writes its audit log.")] = Path("demo-audit-log"),
+    requests: Annotated[int, typer.Option("--requests", help="API requests to simulate (about 2 events each).")] = 100_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same cluster.")] = 7,
+) -> None:
+    """Simulate a cluster's audit log, ingest it, and show what the lake can answer.
+
+    Example: auditlake demo --lake ./demo-lake
+    """
+    result = _with_progress(False, lambda report: Lake(lake).demo(log_dir, requests=requests, seed=seed, on_progress=report).ingest)
+    _print_ingest_summary(result, lake)
+    the_lake = Lake(lake)
+    _print_status(the_lake.status())
+    stdout.print("\nWho changed deployments, and how often (from the lake):", markup=False)
+    _print_table(the_lake.sql_arrow(
+        "SELECT coalesce(impersonated_user, user_name) AS actor, verb, namespace, name, count(*) AS changes "
+        "FROM events WHERE resource = 'deployments' AND stage = 'ResponseComplete' AND verb IN ('create', 'update', 'patch', 'delete') "
+        "AND code < 400 GROUP BY ALL ORDER BY changes DESC LIMIT 10"), 10)
+    stdout.print(f"\nNext: auditlake sql \"select verb, count(*) from events group by all\" --lake {lake}\n"
+                 f"      duckdb {lake}/catalog.duckdb", markup=False)
+
+
+@app.command()
+@handle_errors
+def generate(
+    directory: Annotated[Path, typer.Argument(help="Directory to write audit.log (and rotated files) into.")],
+    requests: Annotated[int, typer.Option("--requests", help="API requests to simulate (about 2 events each).")] = 500_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
+    days: Annotated[float, typer.Option("--days", help="Simulated time span.")] = 3.0,
+    max_size_mb: Annotated[float, typer.Option("--max-size-mb", help="Rotate audit.log at this size (--audit-log-maxsize).")] = 100.0,
+    compress: Annotated[bool, typer.Option("--compress/--no-compress", help="Gzip rotated files (--audit-log-compress).")] = True,
+) -> None:
+    """Write a simulated cluster's audit log, as the apiserver would, without ingesting it (for benchmarks).
+
+    Example: auditlake generate /tmp/audit --requests 1000000 --no-compress
+    """
+    from auditlake.demo import write_audit_log
+
+    started = time.monotonic()
+    truth = write_audit_log(directory, requests, seed=seed, days=days, max_size_mb=max_size_mb, compress=compress)
+    size = sum(path.stat().st_size for path in truth.files)
+    stderr.print(f"wrote {truth.events:,} events ({size / 1e6:,.1f} MB) in {len(truth.files)} file(s) to {directory} "
+                 f"in {time.monotonic() - started:.1f} s", markup=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

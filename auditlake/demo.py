@@ -1,0 +1,592 @@
+"""A synthetic cluster whose audit log looks like the kube-apiserver's, for the demo and benchmarks.
+
+Owns: a seeded simulation of one cluster's API traffic (leases, kubelets, controllers, a CI
+service account rolling out deployments with RequestResponse bodies, humans reading secrets,
+exec-ing into pods and binding roles, failed 401/403 requests) and writing it the way the log
+backend does: one Event per line, rotated by size into `audit-<time>.log[.gz]` files.
+It never touches a lake: `Lake.demo` ingests what this writes through the normal ingest path.
+
+The simulation records its own ground truth (`DemoTruth`) so tests can check the lake against
+what really happened rather than against another reading of the same file.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import heapq
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+K8S_VERSION = "v1.31.2"
+K8S_COMMIT = "5864a46"
+DEFAULT_START = datetime(2026, 11, 1, tzinfo=UTC)
+
+NODES = [f"ip-10-0-{i // 4 + 1}-{10 + i}.eu-west-1.compute.internal" for i in range(6)]
+HUMANS = {
+    "alice@example.com": ("oidc:sre", "203.0.113.10", "darwin/arm64"),
+    "bob@example.com": ("oidc:developers", "198.51.100.23", "linux/amd64"),
+    "carol@example.com": ("oidc:security", "203.0.113.77", "windows/amd64"),
+}
+CI_USER = "system:serviceaccount:ci:deployer"
+CI_AGENTS = ("argocd-application-controller/v2.12.3+6b9cd82 (linux/amd64)", "Helm/3.15.2")
+WORKLOADS = {
+    ("payments", "api"): ("registry.example.com/payments/api", 3),
+    ("payments", "worker"): ("registry.example.com/payments/worker", 2),
+    ("checkout", "frontend"): ("registry.example.com/checkout/frontend", 4),
+    ("web", "nginx"): ("docker.io/library/nginx", 2),
+    ("monitoring", "prometheus"): ("quay.io/prometheus/prometheus", 1),
+}
+EXEC_COMMANDS = (["sh"], ["cat", "/etc/passwd"], ["env"], ["sh", "-c", "curl -s http://10.0.0.1:8080/metrics"])
+
+
+@dataclass
+class DemoChange:
+    """One successful write the simulation made to a workload (the truth history tests compare to)."""
+
+    at: str
+    audit_id: str
+    namespace: str
+    name: str
+    verb: str
+    user: str
+    summary: str
+
+
+@dataclass
+class DemoTruth:
+    """What the simulation really did, counted independently of any audit-log parser."""
+
+    events: int = 0
+    requests: int = 0
+    by_stage: Counter[str] = field(default_factory=Counter)
+    by_verb: Counter[str] = field(default_factory=Counter)
+    secret_values: set[str] = field(default_factory=set)
+    changes: list[DemoChange] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    first_at: str = ""
+    last_at: str = ""
+
+
+class _Clock:
+    """Simulated time in integer microseconds, formatted as the apiserver does (RFC 3339, µs, Z)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.epoch_us = int(start.timestamp() * 1_000_000)
+        self.now_us = self.epoch_us
+        self._cached_second = -1
+        self._cached_prefix = ""
+
+    def format(self, micros: int) -> str:
+        second, fraction = divmod(micros, 1_000_000)
+        if second != self._cached_second:
+            self._cached_second = second
+            self._cached_prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._cached_prefix}.{fraction:06d}Z"
+
+
+class ClusterSimulation:
+    """A seeded cluster: call `events()` to get audit Events as dicts, in the order they are logged."""
+
+    def __init__(self, requests: int, seed: int = 7, start: datetime = DEFAULT_START, days: float = 3.0):
+        self.random = random.Random(seed)
+        self.uuid_random = random.Random(seed + 1)
+        self.request_count = requests
+        self.clock = _Clock(start)
+        self.mean_gap_us = max(1, int(days * 86_400_000_000 / max(requests, 1)))
+        self.truth = DemoTruth()
+        self.resource_version = 100_000
+        self.workloads = {
+            key: {"image": image, "tag": [1, 4, 0], "replicas": replicas, "uid": self._uuid(), "generation": 1}
+            for key, (image, replicas) in WORKLOADS.items()
+        }
+        self.pods = {key: [self._pod_name(key[1]) for _ in range(state["replicas"])] for key, state in self.workloads.items()}
+        scenarios = [
+            (self._lease_renewal, 30),
+            (self._kubelet_read, 20),
+            (self._controller_watch, 12),
+            (self._controller_status_update, 14),
+            (self._kubelet_event, 8),
+            (self._health_probe, 5),
+            (self._ci_rollout, 0.5),
+            (self._scale, 0.15),
+            (self._configmap_update, 0.3),
+            (self._human_secret_read, 0.4),
+            (self._exec_into_pod, 0.15),
+            (self._role_binding, 0.06),
+            (self._secret_create, 0.08),
+            (self._unauthenticated, 0.3),
+            (self._forbidden, 0.3),
+            (self._impersonated_read, 0.1),
+        ]
+        self.scenarios = [s for s, _ in scenarios]
+        self.weights = [w for _, w in scenarios]
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self.uuid_random.getrandbits(128), version=4))
+
+    def _pod_name(self, deployment: str) -> str:
+        letters = "bcdfghjklmnpqrstvwxz2456789"
+        pick = self.random.choice
+        return f"{deployment}-{''.join(pick(letters) for _ in range(10))}-{''.join(pick(letters) for _ in range(5))}"
+
+    def _next_rv(self) -> str:
+        self.resource_version += self.random.randint(1, 40)
+        return str(self.resource_version)
+
+    @staticmethod
+    def _agent(component: str, platform: str = "linux/amd64") -> str:
+        return f"{component}/{K8S_VERSION} ({platform}) kubernetes/{K8S_COMMIT}"
+
+    def _request(
+        self,
+        *,
+        user: dict[str, Any],
+        verb: str,
+        uri: str,
+        agent: str,
+        ip: str,
+        object_ref: dict[str, Any] | None = None,
+        level: str = "Metadata",
+        code: int = 200,
+        duration_us: int = 2_000,
+        request_object: dict[str, Any] | None = None,
+        response_object: dict[str, Any] | None = None,
+        failure: tuple[str, str] | None = None,
+        long_running: bool = False,
+        decision: str | None = "allow",
+        authz_reason: str = "",
+        impersonated: dict[str, Any] | None = None,
+        extra_annotations: dict[str, str] | None = None,
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The events one request produces, with their stage times in µs: RequestReceived, [ResponseStarted], ResponseComplete."""
+        received = self.clock.now_us
+        audit_id = self._uuid()
+        base: dict[str, Any] = {
+            "kind": "Event",
+            "apiVersion": "audit.k8s.io/v1",
+            "level": level,
+            "auditID": audit_id,
+            "stage": "RequestReceived",
+            "requestURI": uri,
+            "verb": verb,
+            "user": user,
+        }
+        if impersonated:
+            base["impersonatedUser"] = impersonated
+        base["sourceIPs"] = [ip]
+        base["userAgent"] = agent
+        if object_ref:
+            base["objectRef"] = object_ref
+        received_text = self.clock.format(received)
+        base["requestReceivedTimestamp"] = received_text
+        base["stageTimestamp"] = received_text
+        events = [(received, base)]
+        status: dict[str, Any] = {"metadata": {}, "code": code}
+        if failure:
+            status = {"metadata": {}, "status": "Failure", "message": failure[1], "reason": failure[0], "code": code}
+        annotations: dict[str, str] = {}
+        if decision:
+            annotations = {"authorization.k8s.io/decision": decision, "authorization.k8s.io/reason": authz_reason}
+        if extra_annotations:
+            annotations.update(extra_annotations)
+        if long_running:
+            started = dict(base, stage="ResponseStarted", responseStatus={"metadata": {}, "code": 101 if verb == "create" else 200})
+            started["stageTimestamp"] = self.clock.format(received + 900)
+            if annotations:
+                started["annotations"] = annotations
+            events.append((received + 900, started))
+        complete = dict(base, stage="ResponseComplete")
+        if level in ("Request", "RequestResponse") and request_object is not None:
+            complete["requestObject"] = request_object
+        complete["responseStatus"] = status
+        if level == "RequestResponse" and response_object is not None:
+            complete["responseObject"] = response_object
+        complete["stageTimestamp"] = self.clock.format(received + duration_us)
+        if annotations:
+            complete["annotations"] = annotations
+        events.append((received + duration_us, complete))
+        return events
+
+    def _human(self, name: str) -> tuple[dict[str, Any], str, str]:
+        group, ip, platform = HUMANS[name]
+        user = {"username": name, "groups": [group, "system:authenticated"]}
+        return user, ip, self._agent("kubectl", platform)
+
+    def _node_user(self, node: str) -> dict[str, Any]:
+        return {"username": f"system:node:{node}", "groups": ["system:nodes", "system:authenticated"]}
+
+    @staticmethod
+    def _system_user(name: str) -> dict[str, Any]:
+        return {"username": name, "groups": ["system:authenticated"]}
+
+    # ---- background traffic --------------------------------------------------------------------
+    def _lease_renewal(self) -> list[tuple[int, dict[str, Any]]]:
+        pick = self.random.random()
+        if pick < 0.6:
+            node = self.random.choice(NODES)
+            user, ns, name, agent, ip = self._node_user(node), "kube-node-lease", node, self._agent("kubelet"), "10.0.1.5"
+        else:
+            component = "kube-controller-manager" if pick < 0.8 else "kube-scheduler"
+            user, ns, name = self._system_user(f"system:{component}"), "kube-system", component
+            agent, ip = self._agent(component) + "/leader-election", "10.0.0.10"
+        ref = {"resource": "leases", "namespace": ns, "name": name, "apiGroup": "coordination.k8s.io", "apiVersion": "v1"}
+        uri = f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}?timeout=10s"
+        return self._request(user=user, verb="update", uri=uri, agent=agent, ip=ip, object_ref=ref, duration_us=3_100)
+
+    def _kubelet_read(self) -> list[tuple[int, dict[str, Any]]]:
+        node = self.random.choice(NODES)
+        (ns, deployment), pods = self.random.choice(list(self.pods.items()))
+        resource = self.random.choice(["pods", "configmaps", "secrets", "nodes"])
+        if resource == "nodes":
+            ref = {"resource": "nodes", "name": node, "apiVersion": "v1"}
+            uri = f"/api/v1/nodes/{node}?resourceVersion=0&timeout=10s"
+        else:
+            name = self.random.choice(pods) if resource == "pods" else f"{deployment}-{'config' if resource == 'configmaps' else 'credentials'}"
+            ref = {"resource": resource, "namespace": ns, "name": name, "apiVersion": "v1"}
+            uri = f"/api/v1/namespaces/{ns}/{resource}/{name}"
+        return self._request(
+            user=self._node_user(node), verb="get", uri=uri, agent=self._agent("kubelet"), ip="10.0.1.5",
+            object_ref=ref, duration_us=900, authz_reason="",
+        )
+
+    def _controller_watch(self) -> list[tuple[int, dict[str, Any]]]:
+        user_name, component = self.random.choice(
+            [("system:kube-proxy", "kube-proxy"), ("system:kube-controller-manager", "kube-controller-manager"),
+             ("system:kube-scheduler", "kube-scheduler")]
+        )
+        resource, group = self.random.choice([("pods", ""), ("endpointslices", "discovery.k8s.io"), ("nodes", ""), ("services", "")])
+        prefix = f"/apis/{group}/v1" if group else "/api/v1"
+        ref = {"resource": resource, "apiVersion": "v1"}
+        if group:
+            ref["apiGroup"] = group
+        if self.random.random() < 0.5:
+            uri = f"{prefix}/{resource}?allowWatchBookmarks=true&resourceVersion={self.resource_version}&timeout=7m12s&timeoutSeconds=432&watch=true"
+            return self._request(
+                user=self._system_user(user_name), verb="watch", uri=uri, agent=self._agent(component), ip="10.0.0.10",
+                object_ref=ref, long_running=True, duration_us=432_000_000,
+            )
+        uri = f"{prefix}/{resource}?limit=500&resourceVersion=0"
+        return self._request(
+            user=self._system_user(user_name), verb="list", uri=uri, agent=self._agent(component), ip="10.0.0.10",
+            object_ref=ref, duration_us=12_000,
+        )
+
+    def _controller_status_update(self) -> list[tuple[int, dict[str, Any]]]:
+        (ns, deployment), pods = self.random.choice(list(self.pods.items()))
+        if self.random.random() < 0.5:
+            pod = self.random.choice(pods)
+            node = self.random.choice(NODES)
+            ref = {"resource": "pods", "namespace": ns, "name": pod, "apiVersion": "v1", "subresource": "status"}
+            uri = f"/api/v1/namespaces/{ns}/pods/{pod}/status"
+            return self._request(
+                user=self._node_user(node), verb="patch", uri=uri, agent=self._agent("kubelet"), ip="10.0.1.5",
+                object_ref=ref, level="Request", request_object={"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+            )
+        ref = {"resource": "replicasets", "namespace": ns, "name": f"{deployment}-7d9f8b6c5d", "apiGroup": "apps",
+               "apiVersion": "v1", "subresource": "status"}
+        uri = f"/apis/apps/v1/namespaces/{ns}/replicasets/{deployment}-7d9f8b6c5d/status"
+        user = self._system_user("system:serviceaccount:kube-system:replicaset-controller")
+        return self._request(
+            user=user, verb="update", uri=uri, agent=self._agent("kube-controller-manager") + "/system:serviceaccount:kube-system:replicaset-controller",
+            ip="10.0.0.10", object_ref=ref,
+        )
+
+    def _kubelet_event(self) -> list[tuple[int, dict[str, Any]]]:
+        node = self.random.choice(NODES)
+        (ns, _), pods = self.random.choice(list(self.pods.items()))
+        name = f"{self.random.choice(pods)}.{self.random.getrandbits(64):016x}"
+        ref = {"resource": "events", "namespace": ns, "name": name, "apiVersion": "v1"}
+        return self._request(
+            user=self._node_user(node), verb="create", uri=f"/api/v1/namespaces/{ns}/events", agent=self._agent("kubelet"),
+            ip="10.0.1.5", object_ref=ref, code=201,
+        )
+
+    def _health_probe(self) -> list[tuple[int, dict[str, Any]]]:
+        path = self.random.choice(["/healthz", "/readyz", "/livez", "/version"])
+        user = {"username": "system:anonymous", "groups": ["system:unauthenticated"]}
+        return self._request(user=user, verb="get", uri=path, agent="kube-probe/1.31", ip="10.0.0.1", authz_reason='RBAC: allowed by ClusterRoleBinding "system:public-info-viewer" of ClusterRole "system:public-info-viewer" to Group "system:unauthenticated"')
+
+    # ---- the stories people ask about ----------------------------------------------------------
+    def _deployment_object(self, ns: str, name: str, state: dict[str, Any], rv: str) -> dict[str, Any]:
+        image = f"{state['image']}:{'.'.join(map(str, state['tag']))}"
+        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": ns}
+        return {
+            "kind": "Deployment",
+            "apiVersion": "apps/v1",
+            "metadata": {
+                "name": name, "namespace": ns, "uid": state["uid"], "resourceVersion": rv,
+                "generation": state["generation"], "creationTimestamp": "2026-10-01T09:00:00Z", "labels": labels,
+                "annotations": {"deployment.kubernetes.io/revision": str(state["generation"])},
+                "managedFields": [{"manager": "argocd-controller", "operation": "Apply", "apiVersion": "apps/v1",
+                                   "time": self.clock.format(self.clock.now_us)[:19] + "Z", "fieldsType": "FieldsV1",
+                                   "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {}}}}}}],
+            },
+            "spec": {
+                "replicas": state["replicas"],
+                "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "serviceAccountName": name,
+                        "containers": [{
+                            "name": name, "image": image, "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                            "env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "REGION", "value": "eu-west-1"}],
+                            "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+                            "imagePullPolicy": "IfNotPresent",
+                        }],
+                        "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
+                    },
+                },
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+            },
+            "status": {"observedGeneration": state["generation"] - 1, "replicas": state["replicas"],
+                       "readyReplicas": state["replicas"], "availableReplicas": state["replicas"]},
+        }
+
+    def _ci_rollout(self) -> list[tuple[int, dict[str, Any]]]:
+        (ns, name), state = self.random.choice(list(self.workloads.items()))
+        old_image = f"{state['image']}:{'.'.join(map(str, state['tag']))}"
+        tag = state["tag"]
+        if self.random.random() < 0.2:
+            state["tag"] = [tag[0], tag[1] + 1, 0]
+        else:
+            state["tag"] = [tag[0], tag[1], tag[2] + 1]
+        state["generation"] += 1
+        new_image = f"{state['image']}:{'.'.join(map(str, state['tag']))}"
+        rv = self._next_rv()
+        agent = self.random.choice(CI_AGENTS)
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": name, "image": new_image}]}}}}
+        ref = {"resource": "deployments", "namespace": ns, "name": name, "uid": state["uid"], "apiGroup": "apps", "apiVersion": "v1"}
+        events = self._request(
+            user={"username": CI_USER, "uid": "5f0c3a1e-1d7e-4c2b-9a55-0d3b2f1c9e10",
+                  "groups": ["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"]},
+            verb="patch", uri=f"/apis/apps/v1/namespaces/{ns}/deployments/{name}?fieldManager=argocd-controller",
+            agent=agent, ip="10.0.3.21", object_ref=ref, level="RequestResponse", request_object=patch,
+            response_object=self._deployment_object(ns, name, state, rv), duration_us=15_000,
+            authz_reason=f'RBAC: allowed by RoleBinding "deployer/{ns}" of ClusterRole "edit" to ServiceAccount "deployer/ci"',
+        )
+        self.truth.changes.append(DemoChange(events[-1][1]["requestReceivedTimestamp"], events[-1][1]["auditID"], ns, name, "patch",
+                                             CI_USER, f"image {old_image.rsplit('/', 1)[-1]} → {new_image.rsplit('/', 1)[-1]}"))
+        return events
+
+    def _scale(self) -> list[tuple[int, dict[str, Any]]]:
+        (ns, name), state = self.random.choice(list(self.workloads.items()))
+        old = state["replicas"]
+        state["replicas"] = max(1, old + self.random.choice([-2, -1, 1, 2, 5]))
+        user, ip, agent = self._human("alice@example.com")
+        ref = {"resource": "deployments", "namespace": ns, "name": name, "apiGroup": "apps", "apiVersion": "v1", "subresource": "scale"}
+        body = {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": {"name": name, "namespace": ns},
+                "spec": {"replicas": state["replicas"]}}
+        events = self._request(
+            user=user, verb="patch", uri=f"/apis/apps/v1/namespaces/{ns}/deployments/{name}/scale", agent=agent, ip=ip,
+            object_ref=ref, level="RequestResponse", request_object={"spec": {"replicas": state["replicas"]}},
+            response_object=dict(body, status={"replicas": old}),
+            authz_reason='RBAC: allowed by ClusterRoleBinding "sre-admin" of ClusterRole "cluster-admin" to Group "oidc:sre"',
+        )
+        self.truth.changes.append(DemoChange(events[-1][1]["requestReceivedTimestamp"], events[-1][1]["auditID"], ns, name, "patch",
+                                             user["username"], f"replicas {old} → {state['replicas']}"))
+        return events
+
+    def _configmap_update(self) -> list[tuple[int, dict[str, Any]]]:
+        (ns, name), _ = self.random.choice(list(self.workloads.items()))
+        cm = f"{name}-config"
+        body = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": cm, "namespace": ns, "resourceVersion": self._next_rv()},
+                "data": {"LOG_LEVEL": self.random.choice(["info", "debug", "warn"]), "FEATURE_FLAGS": "checkout-v2,fast-refunds"}}
+        ref = {"resource": "configmaps", "namespace": ns, "name": cm, "apiVersion": "v1"}
+        return self._request(
+            user={"username": CI_USER, "groups": ["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"]},
+            verb="update", uri=f"/api/v1/namespaces/{ns}/configmaps/{cm}", agent=CI_AGENTS[1], ip="10.0.3.21",
+            object_ref=ref, level="Request", request_object=body,
+        )
+
+    def _human_secret_read(self) -> list[tuple[int, dict[str, Any]]]:
+        name = self.random.choice(list(HUMANS))
+        user, ip, agent = self._human(name)
+        (ns, deployment), _ = self.random.choice(list(self.workloads.items()))
+        secret = f"{deployment}-credentials"
+        ref = {"resource": "secrets", "namespace": ns, "name": secret, "apiVersion": "v1"}
+        return self._request(user=user, verb="get", uri=f"/api/v1/namespaces/{ns}/secrets/{secret}", agent=agent, ip=ip,
+                             object_ref=ref, authz_reason='RBAC: allowed by ClusterRoleBinding "sre-admin" of ClusterRole "cluster-admin" to Group "oidc:sre"')
+
+    def _exec_into_pod(self) -> list[tuple[int, dict[str, Any]]]:
+        name = self.random.choice(["alice@example.com", "bob@example.com"])
+        user, ip, agent = self._human(name)
+        (ns, deployment), pods = self.random.choice(list(self.pods.items()))
+        pod = self.random.choice(pods)
+        from urllib.parse import quote
+
+        command = "&".join(f"command={quote(part, safe='')}" for part in self.random.choice(EXEC_COMMANDS))
+        uri = f"/api/v1/namespaces/{ns}/pods/{pod}/exec?{command}&container={deployment}&stdin=true&stdout=true&tty=true"
+        ref = {"resource": "pods", "namespace": ns, "name": pod, "apiVersion": "v1", "subresource": "exec"}
+        return self._request(user=user, verb="create", uri=uri, agent=agent, ip=ip, object_ref=ref, long_running=True,
+                             duration_us=95_000_000, code=101)
+
+    def _role_binding(self) -> list[tuple[int, dict[str, Any]]]:
+        user, ip, agent = self._human("alice@example.com")
+        cluster_wide = self.random.random() < 0.2
+        subject = self.random.choice(["bob@example.com", "carol@example.com"])
+        role = "cluster-admin" if cluster_wide else self.random.choice(["edit", "view"])
+        ns = self.random.choice(["payments", "checkout", "web"])
+        name = f"{subject.split('@')[0]}-{role}"
+        body: dict[str, Any] = {
+            "kind": "ClusterRoleBinding" if cluster_wide else "RoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1",
+            "metadata": {"name": name} if cluster_wide else {"name": name, "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": subject}],
+        }
+        resource = "clusterrolebindings" if cluster_wide else "rolebindings"
+        ref: dict[str, Any] = {"resource": resource, "name": name, "apiGroup": "rbac.authorization.k8s.io", "apiVersion": "v1"}
+        uri = f"/apis/rbac.authorization.k8s.io/v1/{resource}" if cluster_wide else f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/{resource}"
+        if not cluster_wide:
+            ref["namespace"] = ns
+        return self._request(user=user, verb="create", uri=uri, agent=agent, ip=ip, object_ref=ref, level="RequestResponse",
+                             request_object=body, response_object=dict(body, metadata=dict(body["metadata"], uid=self._uuid(), resourceVersion=self._next_rv())),
+                             code=201)
+
+    def _secret_create(self) -> list[tuple[int, dict[str, Any]]]:
+        (ns, deployment), _ = self.random.choice(list(self.workloads.items()))
+        name = f"{deployment}-token-{self.random.getrandbits(20):05x}"
+        password = f"s3cr3t-{self.random.getrandbits(64):016x}"
+        api_key = f"ak_live_{self.random.getrandbits(96):024x}"
+        data = {"password": base64.b64encode(password.encode()).decode(), "api-key": base64.b64encode(api_key.encode()).decode()}
+        self.truth.secret_values.update([password, api_key, *data.values()])
+        applied = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, "type": "Opaque", "data": data}
+        body = {
+            "kind": "Secret", "apiVersion": "v1",
+            "metadata": {"name": name, "namespace": ns, "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": orjson.dumps(applied).decode() + "\n"}},
+            "data": data, "type": "Opaque",
+        }
+        ref = {"resource": "secrets", "namespace": ns, "name": name, "apiVersion": "v1"}
+        return self._request(
+            user={"username": CI_USER, "groups": ["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"]},
+            verb="create", uri=f"/api/v1/namespaces/{ns}/secrets?fieldManager=kubectl-client-side-apply", agent=self._agent("kubectl"),
+            ip="10.0.3.21", object_ref=ref, level="RequestResponse", request_object=body,
+            response_object=dict(body, metadata=dict(body["metadata"], uid=self._uuid(), resourceVersion=self._next_rv())), code=201,
+        )
+
+    def _unauthenticated(self) -> list[tuple[int, dict[str, Any]]]:
+        ip = f"45.{self.random.randint(1, 250)}.{self.random.randint(1, 250)}.{self.random.randint(1, 250)}"
+        uri = self.random.choice(["/api/v1/namespaces/kube-system/secrets", "/apis", "/api/v1/pods", "/.env"])
+        return self._request(user={"groups": ["system:unauthenticated"]}, verb="list" if "secrets" in uri or "pods" in uri else "get",
+                             uri=uri, agent="python-requests/2.31.0", ip=ip, code=401,
+                             failure=("Unauthorized", "Unauthorized"), decision=None, duration_us=300)
+
+    def _forbidden(self) -> list[tuple[int, dict[str, Any]]]:
+        user, ip, agent = self._human("bob@example.com")
+        ns = self.random.choice(["kube-system", "payments"])
+        ref = {"resource": "secrets", "namespace": ns, "apiVersion": "v1"}
+        message = f'secrets is forbidden: User "bob@example.com" cannot list resource "secrets" in API group "" in the namespace "{ns}"'
+        return self._request(user=user, verb="list", uri=f"/api/v1/namespaces/{ns}/secrets?limit=500", agent=agent, ip=ip,
+                             object_ref=ref, code=403, failure=("Forbidden", message), decision="forbid")
+
+    def _impersonated_read(self) -> list[tuple[int, dict[str, Any]]]:
+        user, ip, agent = self._human("alice@example.com")
+        ns = "payments"
+        ref = {"resource": "pods", "namespace": ns, "apiVersion": "v1"}
+        impersonated = {"username": "system:serviceaccount:payments:api",
+                        "groups": ["system:serviceaccounts", "system:serviceaccounts:payments", "system:authenticated"]}
+        return self._request(user=user, verb="list", uri=f"/api/v1/namespaces/{ns}/pods?limit=500", agent=agent, ip=ip,
+                             object_ref=ref, impersonated=impersonated)
+
+    # ---- driver ---------------------------------------------------------------------------------
+    def events(self) -> Iterator[dict[str, Any]]:
+        """Yield every Event of the simulation, in log order, updating `self.truth` as it goes."""
+        pending: list[tuple[int, int, dict[str, Any]]] = []  # (stage µs, sequence, event) of later stages
+        choose = self.random.choices
+        sequence = 0
+        for _ in range(self.request_count):
+            self.clock.now_us += int(self.random.expovariate(1 / self.mean_gap_us)) + 1
+            now = self.clock.now_us
+            # Later stages of long-running requests (watch, exec) are logged when they happen.
+            while pending and pending[0][0] <= now:
+                yield self._count(heapq.heappop(pending)[2])
+            scenario = choose(self.scenarios, self.weights)[0]
+            self.truth.requests += 1
+            for stage_us, event in scenario():
+                if stage_us - now > 1_000_000:
+                    sequence += 1
+                    heapq.heappush(pending, (stage_us, sequence, event))
+                else:
+                    yield self._count(event)
+        while pending:
+            yield self._count(heapq.heappop(pending)[2])
+
+    def _count(self, event: dict[str, Any]) -> dict[str, Any]:
+        truth = self.truth
+        truth.events += 1
+        truth.by_stage[event["stage"]] += 1
+        truth.by_verb[event["verb"]] += 1
+        if not truth.first_at:
+            truth.first_at = event["stageTimestamp"]
+        truth.last_at = event["stageTimestamp"]
+        return event
+
+
+def write_audit_log(
+    directory: Path,
+    requests: int,
+    *,
+    seed: int = 7,
+    start: datetime = DEFAULT_START,
+    days: float = 3.0,
+    max_size_mb: float = 100.0,
+    compress: bool = True,
+) -> DemoTruth:
+    """Write the simulation to `directory` as kube-apiserver's log backend would.
+
+    The live file is `audit.log`; when it passes `max_size_mb` it is renamed
+    `audit-<time of rotation>.log` (lumberjack's naming, as with `--audit-log-maxsize`) and, with
+    `compress`, gzipped (`--audit-log-compress`). The last file is left uncompressed, like the live log.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    simulation = ClusterSimulation(requests, seed=seed, start=start, days=days)
+    live = directory / "audit.log"
+    limit = int(max_size_mb * 1024 * 1024)
+    rotated: list[Path] = []
+    out = live.open("wb")
+    written = 0
+    buffer: list[bytes] = []
+    dumps = orjson.dumps
+    try:
+        for event in simulation.events():
+            line = dumps(event) + b"\n"
+            buffer.append(line)
+            written += len(line)
+            if len(buffer) >= 4096:
+                out.write(b"".join(buffer))
+                buffer.clear()
+            if written >= limit:
+                out.write(b"".join(buffer))
+                buffer.clear()
+                out.close()
+                stamp = datetime.fromisoformat(event["stageTimestamp"].replace("Z", "+00:00"))
+                backup = directory / f"audit-{stamp:%Y-%m-%dT%H-%M-%S}.{stamp.microsecond // 1000:03d}.log"
+                live.rename(backup)
+                rotated.append(_gzip_file(backup) if compress else backup)
+                out = live.open("wb")
+                written = 0
+        out.write(b"".join(buffer))
+    finally:
+        out.close()
+    simulation.truth.files = [*rotated, live]
+    return simulation.truth
+
+
+def _gzip_file(path: Path) -> Path:
+    target = path.with_name(path.name + ".gz")
+    with path.open("rb") as source, gzip.open(target, "wb", compresslevel=6) as sink:
+        while chunk := source.read(1 << 20):
+            sink.write(chunk)
+    path.unlink()
+    return target

@@ -1,0 +1,288 @@
+"""The ingest pipeline, in order: discover → open and fingerprint → resume → decode → hand to a sink.
+
+Owns: the order of the steps and the bookkeeping between them (how far each source was read,
+what was quarantined, when to let the sink commit). Decoding runs on a pool of threads, one
+DuckDB connection each, so both cores work while the main thread reads and the sink writes;
+results are handed on in input order so that a source's recorded offset always covers exactly
+the rows written. Writes nothing itself: rows and quarantine records go to an `EventSink`
+(storage's `BatchWriter`), which this package never imports.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from auditlake.errors import InputError
+from auditlake.ingest.flatten import DecodedBlock, EventDecoder, Quarantined
+from auditlake.ingest.formats import FORMATS, Block, OpenedSource, Skipped, Tail, discover_sources, iter_blocks, open_source, read_document
+from auditlake.ingest.redact import Redactor
+
+BLOCK_BYTES = 32 << 20
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How to read: which cluster the events belong to, the input format, redaction, parallelism."""
+
+    cluster: str
+    format: str = "auto"
+    redact: bool = True
+    workers: int = 0  # decoding threads; 0 = one per core
+    block_bytes: int = BLOCK_BYTES
+
+
+@dataclass
+class SourceState:
+    """What a sink knows about a source from earlier runs."""
+
+    size: int
+    offset: int
+    lines: int
+    reached_end: bool
+    tail: dict[str, Any] | None
+
+
+@dataclass
+class Progress:
+    """Reported after every block: enough for a progress bar with bytes, events and events/s."""
+
+    source: str
+    raw_bytes: int  # bytes of the current source read from disk
+    raw_total: int  # its size on disk (0 for stdin)
+    events: int  # events decoded so far in this run
+    lines: int  # lines read so far in this run
+
+
+@dataclass
+class IngestResult:
+    """The summary of one run (also printed with --json)."""
+
+    cluster: str
+    sources_read: int = 0
+    sources_unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    lines: int = 0
+    bytes_read: int = 0
+    events_decoded: int = 0
+    events_written: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    batches: list[str] = field(default_factory=list)
+    files_written: int = 0
+    seconds: float = 0.0
+
+
+class EventSink(Protocol):
+    """Where the pipeline puts what it decoded (storage.BatchWriter)."""
+
+    def source_record(self, cluster: str, fingerprint: str) -> Any: ...
+    def write(self, table: pa.Table, cluster: str) -> None: ...
+    def quarantine(self, records: list[Quarantined], cluster: str, fingerprint: str) -> None: ...
+    def advance(self, progress: Any) -> Any: ...
+    def commit(self) -> Any: ...
+
+
+def ingest(
+    inputs: list[str],
+    options: IngestOptions,
+    sink: EventSink,
+    *,
+    redactor: Redactor | None,
+    progress_factory: Callable[..., Any],
+    on_progress: Callable[[Progress], None] | None = None,
+) -> IngestResult:
+    """Read every input into `sink`; return what happened. `progress_factory` builds storage's SourceProgress."""
+    if options.format not in FORMATS:
+        raise InputError(f"unknown format {options.format!r}", hint=f"choose one of {', '.join(FORMATS)}")
+    started = time.monotonic()
+    sources, skipped = discover_sources(inputs)
+    result = IngestResult(options.cluster, skipped=list(skipped))
+    reasons: Counter[str] = Counter()
+    workers = options.workers or (os.cpu_count() or 1)
+    with _DecoderPool(redactor, workers) as pool:
+        for source in sources:
+            opened = open_source(source)
+            try:
+                _ingest_source(opened, options, sink, pool, result, reasons, progress_factory, on_progress)
+            finally:
+                opened.stream.close()
+    sink.commit()
+    for committed in getattr(sink, "committed", []):
+        result.events_written += committed.rows
+        result.duplicates += committed.duplicates
+        result.files_written += committed.files
+        result.batches.append(committed.batch)
+    result.quarantine_reasons = dict(reasons.most_common())
+    result.seconds = round(time.monotonic() - started, 3)
+    if not sources and not skipped:
+        raise InputError("no input files found", hint="point at audit log files, a directory of them, or - for stdin")
+    return result
+
+
+def _ingest_source(
+    opened: OpenedSource, options: IngestOptions, sink: EventSink, pool: _DecoderPool, result: IngestResult,
+    reasons: Counter[str], progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
+) -> None:
+    source = opened.source
+    if not opened.head.strip():
+        result.skipped.append(Skipped(source.name, "empty"))
+        return
+    if not opened.looks_like_json and options.format == "auto":
+        result.skipped.append(Skipped(source.name, f"not JSON (starts with {opened.head[:12]!r})"))
+        return
+    record = sink.source_record(options.cluster, opened.fingerprint)
+    start_offset, start_line = 0, 1
+    if record is not None:
+        if record.reached_end and record.size == opened.size and not source.is_stdin:
+            result.sources_unchanged += 1
+            return
+        start_offset, start_line = record.offset, record.lines + 1
+    result.sources_read += 1
+    progress = progress_factory(
+        cluster=options.cluster, fingerprint=opened.fingerprint, name=source.name, size=opened.size,
+        start_offset=start_offset, start_line=start_line, offset=start_offset, lines=start_line - 1, is_final=opened.is_final,
+    )
+
+    def account(decoded: DecodedBlock, end_offset: int | None, last_line: int | None) -> None:
+        table = decoded.table
+        sink.write(table, options.cluster)
+        if decoded.quarantined:
+            sink.quarantine(decoded.quarantined, options.cluster, opened.fingerprint)
+            reasons.update(_reason_kind(record.reason) for record in decoded.quarantined)
+        if table.num_rows:
+            low, high = pc.min_max(table.column("received_at")).values()
+            first, last = low.as_py().isoformat(), high.as_py().isoformat()
+            progress.first_event_at = min(filter(None, (progress.first_event_at, first)))
+            progress.last_event_at = max(filter(None, (progress.last_event_at, last)))
+        progress.events += table.num_rows
+        progress.quarantined += len(decoded.quarantined)
+        result.events_decoded += table.num_rows
+        result.quarantined += len(decoded.quarantined)
+        if end_offset is not None and last_line is not None:
+            result.lines += last_line - progress.lines
+            progress.offset, progress.lines = end_offset, last_line
+        if on_progress:
+            on_progress(Progress(source.name, opened.stream.raw_bytes, opened.size, result.events_decoded, result.lines))
+
+    if opened.is_document and options.format != "log":
+        _ingest_document(opened, pool, progress, account)
+    else:
+        for item in pool.decode_in_order(iter_blocks(opened, start_offset=start_offset, start_line=start_line,
+                                                     block_size=options.block_bytes), source.name):
+            if isinstance(item, Tail):
+                tail_record = Quarantined(source.name, item.line, None, item.reason, item.raw)
+                quarantined = pool.scrub([tail_record])
+                account(DecodedBlock(pool.empty_table(), quarantined), None, None)
+                progress.tail = {"line": item.line, "offset": item.offset,
+                                 "quarantine_id": f"{options.cluster}/{opened.fingerprint}/{item.line}/"}
+                continue
+            block, decoded = item
+            account(decoded, block.end_offset, block.first_line + block.line_count - 1)
+            sink.advance(_snapshot(progress))
+    result.bytes_read += opened.stream.raw_bytes
+    progress.reached_end = True
+    if start_offset == 0 and progress.tail is None and not opened.stream.problem:
+        progress.sha256 = opened.stream.raw_sha256
+    sink.advance(_snapshot(progress))
+
+
+def _ingest_document(opened: OpenedSource, pool: _DecoderPool, progress: Any,
+                     account: Callable[[DecodedBlock, int | None, int | None], None]) -> None:
+    """A file that is one JSON document (a pretty-printed EventList, or an array of Events)."""
+    document = read_document(opened)
+    source = opened.source.name
+    if isinstance(document, Tail):
+        account(DecodedBlock(pool.empty_table(), pool.scrub([Quarantined(source, 1, None, document.reason, document.raw)])), None, None)
+        return
+    line_count = document.count(b"\n") + (0 if document.endswith(b"\n") else 1)
+    try:
+        parsed = orjson.loads(document)
+    except orjson.JSONDecodeError as error:
+        reason = f"not JSON: {error.msg} at character {error.pos + 1}"
+        account(DecodedBlock(pool.empty_table(), pool.scrub([Quarantined(source, 1, None, reason, document)])), len(document), line_count)
+        return
+    account(pool.decode_document(parsed, source), len(document), line_count)
+
+
+def _snapshot(progress: Any) -> Any:
+    return type(progress)(**vars(progress))
+
+
+def _reason_kind(reason: str) -> str:
+    """Group quarantine reasons for the summary ("not JSON: …" variants count together)."""
+    return reason.split(":")[0] if reason.startswith(("not JSON", "does not match", "invalid UTF-8")) else reason.split(" (")[0]
+
+
+class _DecoderPool:
+    """Threads that decode blocks, each with its own DuckDB connection; results come back in order."""
+
+    def __init__(self, redactor: Redactor | None, workers: int):
+        self.redactor = redactor
+        self.workers = max(1, workers)
+        self._local = threading.local()
+        self._decoders: list[EventDecoder] = []
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="auditlake-decode")
+        self._main = EventDecoder(redactor, threads=self.workers)
+
+    def __enter__(self) -> _DecoderPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        for decoder in [*self._decoders, self._main]:
+            decoder.close()
+
+    def _decoder(self) -> EventDecoder:
+        decoder = getattr(self._local, "decoder", None)
+        if decoder is None:
+            decoder = self._local.decoder = EventDecoder(self.redactor, threads=1)
+            with self._lock:
+                self._decoders.append(decoder)
+        return decoder
+
+    def _decode(self, block: Block, source: str) -> DecodedBlock:
+        return self._decoder().decode(block, source)
+
+    def decode_in_order(self, items: Iterator[Block | Tail], source: str) -> Iterator[tuple[Block, DecodedBlock] | Tail]:
+        """Decode blocks concurrently, yielding (block, result) in input order; a Tail passes through last."""
+        pending: deque[tuple[Block, Future[DecodedBlock]]] = deque()
+        tail: Tail | None = None
+        try:
+            for item in items:
+                if isinstance(item, Tail):
+                    tail = item
+                    continue
+                pending.append((item, self._executor.submit(self._decode, item, source)))
+                while len(pending) > self.workers:
+                    block, future = pending.popleft()
+                    yield block, future.result()
+            while pending:
+                block, future = pending.popleft()
+                yield block, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
+        if tail is not None:
+            yield tail
+
+    def decode_document(self, document: Any, source: str) -> DecodedBlock:
+        return self._main.decode_document(document, source)
+
+    def scrub(self, records: list[Quarantined]) -> list[Quarantined]:
+        return [self._main._make(r.source, r.line, r.item, r.reason, r.raw) for r in records]
+
+    def empty_table(self) -> pa.Table:
+        return self._main.output_schema.empty_table()

@@ -1,0 +1,363 @@
+"""Decoding: blocks of JSON lines → Arrow rows following `schema.COLUMNS`, plus quarantine records.
+
+Owns: turning audit Events (v1 and v1beta1, one per line, or items of an EventList) into typed
+rows, and deciding which lines cannot be rows and why. DuckDB's JSON reader does the parsing and
+flattening with an explicit schema (its automatic schema samples rows and drops rare fields; see
+DESIGN.md); Python only looks at the rare lines DuckDB cannot take, bisecting a failing block
+down to the offending lines so that one bad line never costs its neighbours. Never writes under
+the lake: the block is handed to DuckDB through a private scratch file in memory (`/dev/shm`
+where there is one), deleted as soon as it has been read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from auditlake.ingest import schema
+from auditlake.ingest.formats import Block
+from auditlake.ingest.redact import Redactor
+
+# DuckDB sizes its read buffers by this (twice, per thread), so it bounds memory; a line longer than
+# this is retried alone with a limit that fits it (up to HUGE_OBJECT_BYTES) instead of being refused.
+MAX_OBJECT_BYTES = 32 << 20
+HUGE_OBJECT_BYTES = 1 << 30
+
+_FIELD_TYPES = {
+    key: ("STRUCT(" + ", ".join(f'"{name}" {_t if isinstance(_t, str) else "VARCHAR[]"}' for name, _t in value.items()) + ")")
+    if isinstance(value, dict) else "VARCHAR[]" if isinstance(value, list) else value
+    for key, value in schema.DECODE_STRUCTURE.items()
+}
+_READ_COLUMNS = "{" + ", ".join(f"'{key}': '{kind}'" for key, kind in _FIELD_TYPES.items()) + "}"
+_RECEIVED = next(column.expression for column in schema.COLUMNS if column.name == "received_at")
+
+# Mechanical SQL generated from the column contract: read with the explicit schema, flatten.
+DECODE_SQL = f"""
+SELECT
+  ordinality AS _ordinal,
+  e.kind AS _kind,
+  CASE
+    WHEN e.kind IS NOT NULL AND e.kind NOT IN ('Event', 'EventList') THEN 'not an audit Event (kind ' || e.kind || ')'
+    WHEN e.kind = 'EventList' THEN NULL
+    WHEN coalesce(e.auditID, '') = '' THEN 'event has no auditID'
+    WHEN coalesce(e.requestReceivedTimestamp, e.timestamp) IS NULL THEN 'event has no requestReceivedTimestamp'
+    WHEN {_RECEIVED} IS NULL THEN 'requestReceivedTimestamp is not a time: ' || coalesce(e.requestReceivedTimestamp, e.timestamp)
+  END AS _problem,
+  (e.objectRef.resource = 'secrets'
+    OR contains(CAST(e.requestObject AS VARCHAR), 'Secret')
+    OR contains(CAST(e.responseObject AS VARCHAR), 'Secret')) AS _secret_body,
+  e.objectRef.resource = 'secrets' AS _is_secret_resource,
+  {", ".join(f"{column.expression} AS {column.name}" for column in schema.DECODED_COLUMNS)}
+FROM read_json($path, format = 'newline_delimited', columns = {_READ_COLUMNS},
+               maximum_object_size = $max_object) WITH ORDINALITY AS e
+"""
+# Lines with top-level keys the contract does not know (EventLists, v1beta1 fields, exporters' fields).
+_KNOWN_KEYS = "[" + ", ".join(f"'{key}'" for key in schema.EVENT_STRUCTURE) + "]"
+UNKNOWN_KEYS_SQL = f"""
+SELECT ordinality AS _ordinal, json AS _raw
+FROM read_ndjson_objects($path, maximum_object_size = $max_object) WITH ORDINALITY
+WHERE NOT list_has_all({_KNOWN_KEYS}, json_keys(json))
+"""
+_SCRATCH_NAMES = itertools.count()  # shared by all decoder threads: next() on it is atomic
+_NEEDS_PYTHON = re.compile(rb"\n[^{\n]|\n\n")
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A line (or EventList item) that could not become a row, kept with where it came from and why."""
+
+    source: str
+    line: int
+    item: int | None
+    reason: str
+    raw: bytes
+
+
+@dataclass
+class DecodedBlock:
+    """Rows (all stored columns but `batch`) and the quarantined lines of one block."""
+
+    table: pa.Table
+    quarantined: list[Quarantined]
+
+
+class EventDecoder:
+    """Decodes blocks with one DuckDB connection; one decoder per ingest run."""
+
+    def __init__(self, redactor: Redactor | None, *, threads: int = 0, memory_limit: str = "512MB"):
+        config = {"threads": threads or (os.cpu_count() or 1), "memory_limit": memory_limit}
+        self.connection = duckdb.connect(config=config)
+        self.connection.execute("SET TimeZone = 'UTC'")
+        self.redactor = redactor
+        scratch = Path("/dev/shm")
+        self.scratch_dir = scratch if scratch.is_dir() and os.access(scratch, os.W_OK) else Path(tempfile.gettempdir())
+        self.output_schema = pa.schema([pa.field(c.name, c.type) for c in schema.STORED_COLUMNS if c.name != "batch"])
+
+    def close(self) -> None:
+        self.connection.close()
+
+    # ---- public ---------------------------------------------------------------------------------
+    def decode(self, block: Block, source: str, *, allow_event_lists: bool = True) -> DecodedBlock:
+        """Rows and quarantine records for one block of lines."""
+        quarantined: list[Quarantined] = []
+        lines: list[bytes] | None = None
+        keep: list[int] | None = None  # block line indexes handed to DuckDB, when not all of them
+        data = block.data
+        if data[:1] != b"{" or _NEEDS_PYTHON.search(data):
+            lines = data.split(b"\n")[:-1]
+            keep = []
+            for index, line in enumerate(lines):
+                stripped = line.strip(b" \t\r\xef\xbb\xbf")
+                if not stripped:
+                    continue  # blank lines are not events and lose nothing
+                if stripped[:1] == b"{":
+                    keep.append(index)
+                    lines[index] = stripped
+                else:
+                    quarantined.append(self._quarantine(block, source, index, line, _describe_non_object(stripped)))
+            data = b"".join(lines[index] + b"\n" for index in keep)
+        table, unknown = self._decode_robustly(data, block, source, keep, lines, quarantined)
+        return self._finish(table, unknown, block, source, quarantined, allow_event_lists)
+
+    def decode_document(self, document: Any, source: str, line: int = 1) -> DecodedBlock:
+        """Rows for a whole JSON document: an EventList, a list of Events, or one Event."""
+        if isinstance(document, dict) and document.get("kind") == "EventList":
+            items = document.get("items")
+            if not isinstance(items, list):
+                reason = "EventList without an items list"
+                return DecodedBlock(self.output_schema.empty_table(), [self._make(source, line, None, reason, orjson.dumps(document))])
+            return self._decode_items(items, source, line, is_list=True)
+        if isinstance(document, list):
+            return self._decode_items(document, source, line, is_list=True)
+        return self._decode_items([document], source, line, is_list=False)
+
+    # ---- decoding with DuckDB -------------------------------------------------------------------
+    def _run(self, data: bytes, max_object: int = MAX_OBJECT_BYTES) -> tuple[pa.Table, dict[int, bytes]]:
+        path = self.scratch_dir / f"auditlake-{os.getpid()}-{next(_SCRATCH_NAMES)}.jsonl"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as scratch:
+                scratch.write(data)
+            parameters = {"path": str(path), "max_object": max_object}
+            table = self.connection.sql(DECODE_SQL, params=parameters).to_arrow_table()
+            unknown = self.connection.execute(UNKNOWN_KEYS_SQL, parameters).fetchall()
+        finally:
+            path.unlink(missing_ok=True)
+        return table, {ordinal: raw.encode() if isinstance(raw, str) else raw for ordinal, raw in unknown}
+
+    def _decode_robustly(
+        self, data: bytes, block: Block, source: str, keep: list[int] | None, lines: list[bytes] | None,
+        quarantined: list[Quarantined],
+    ) -> tuple[pa.Table, dict[int, bytes]]:
+        """Decode; on failure find the lines DuckDB refuses and quarantine them (ordinal → block line index)."""
+        indexes = keep if keep is not None else range(block.line_count)
+        if not data:
+            return self._empty_decoded(), {}
+        try:
+            table, unknown = self._run(data)
+        except duckdb.Error:
+            pass
+        else:
+            return self._reindex(table, unknown, indexes)
+        if lines is None:
+            lines = data.split(b"\n")[:-1]
+            keep = list(range(len(lines)))
+        assert keep is not None
+        # Python finds what is not JSON at all (cheap, exact messages); bisection finds the rest.
+        parseable: list[int] = []
+        for index in keep:
+            reason = _json_problem(lines[index])
+            if reason:
+                quarantined.append(self._quarantine(block, source, index, lines[index], reason))
+            else:
+                parseable.append(index)
+        tables: list[pa.Table] = []
+        unknowns: dict[int, bytes] = {}
+        self._bisect(parseable, lines, block, source, quarantined, tables, unknowns)
+        if not tables:
+            return self._empty_decoded(), {}
+        return pa.concat_tables(tables), unknowns
+
+    def _bisect(
+        self, indexes: list[int], lines: list[bytes], block: Block, source: str, quarantined: list[Quarantined],
+        tables: list[pa.Table], unknowns: dict[int, bytes],
+    ) -> None:
+        if not indexes:
+            return
+        data = b"".join(lines[index] + b"\n" for index in indexes)
+        try:
+            if len(indexes) == 1 and len(data) > MAX_OBJECT_BYTES // 2:
+                table, unknown = self._run(data, min(HUGE_OBJECT_BYTES, 2 * len(data)))
+            else:
+                table, unknown = self._run(data)
+        except duckdb.Error as error:
+            if len(indexes) == 1:
+                quarantined.append(self._quarantine(block, source, indexes[0], lines[indexes[0]], _duckdb_reason(error)))
+                return
+            middle = len(indexes) // 2
+            self._bisect(indexes[:middle], lines, block, source, quarantined, tables, unknowns)
+            self._bisect(indexes[middle:], lines, block, source, quarantined, tables, unknowns)
+            return
+        table, unknown = self._reindex(table, unknown, indexes)
+        tables.append(table)
+        unknowns.update(unknown)
+
+    def _reindex(self, table: pa.Table, unknown: dict[int, bytes], indexes: Any) -> tuple[pa.Table, dict[int, bytes]]:
+        """Replace DuckDB's 1-based ordinals by the block's 0-based line indexes."""
+        if isinstance(indexes, range) and indexes.start == 0:
+            line_index = pc.subtract(table.column("_ordinal"), 1)
+            return table.set_column(0, "_line", line_index), {ordinal - 1: raw for ordinal, raw in unknown.items()}
+        mapping = pa.array(list(indexes), pa.int64())
+        line_index = pc.take(mapping, pc.subtract(table.column("_ordinal"), 1))
+        return table.set_column(0, "_line", line_index), {indexes[ordinal - 1]: raw for ordinal, raw in unknown.items()}
+
+    def _empty_decoded(self) -> pa.Table:
+        fields = [pa.field("_line", pa.int64()), pa.field("_kind", pa.string()), pa.field("_problem", pa.string()),
+                  pa.field("_secret_body", pa.bool_()), pa.field("_is_secret_resource", pa.bool_())]
+        fields += [pa.field(column.name, column.type) for column in schema.DECODED_COLUMNS]
+        return pa.schema(fields).empty_table()
+
+    # ---- after DuckDB ---------------------------------------------------------------------------
+    def _finish(
+        self, table: pa.Table, unknown: dict[int, bytes], block: Block, source: str, quarantined: list[Quarantined],
+        allow_event_lists: bool,
+    ) -> DecodedBlock:
+        extra_tables: list[pa.Table] = []
+        problems = table.filter(pc.invert(pc.is_null(table.column("_problem"))))
+        if problems.num_rows:
+            lines = block.data.split(b"\n")
+            for line_index, reason in zip(problems.column("_line").to_pylist(), problems.column("_problem").to_pylist()):
+                quarantined.append(self._quarantine(block, source, line_index, lines[line_index], reason))
+        lists = table.filter(pc.fill_null(pc.equal(table.column("_kind"), "EventList"), False))
+        for line_index in lists.column("_line").to_pylist():
+            raw = unknown.pop(line_index, b"")
+            line = block.line_number(line_index)
+            if not allow_event_lists:
+                quarantined.append(self._make(source, line, None, "EventList inside an EventList", raw))
+                continue
+            nested = self.decode_document(orjson.loads(raw), source, line)
+            extra_tables.append(nested.table)
+            quarantined.extend(nested.quarantined)
+        is_row = pc.and_(pc.is_null(table.column("_problem")), pc.invert(pc.fill_null(pc.equal(table.column("_kind"), "EventList"), False)))
+        rows = table.filter(is_row)
+        rows = self._lineage(rows, block, source)
+        rows = self._extras(rows, unknown)
+        if self.redactor is not None:
+            rows = self._redact(rows)
+        result = rows.select([field.name for field in self.output_schema]).cast(self.output_schema)
+        if extra_tables:
+            result = pa.concat_tables([result, *extra_tables])
+        return DecodedBlock(result, quarantined)
+
+    def _lineage(self, rows: pa.Table, block: Block, source: str) -> pa.Table:
+        line_index = rows.column("_line")
+        if block.line_numbers is None:
+            lines = pc.add(line_index, block.first_line)
+        else:
+            lines = pc.take(pa.array(block.line_numbers, pa.int64()), line_index)
+        items = pc.take(pa.array(block.items, pa.int32()), line_index) if block.items is not None else pa.nulls(rows.num_rows, pa.int32())
+        rows = rows.append_column("source_file", pc.fill_null(pa.nulls(rows.num_rows, pa.string()), source))
+        rows = rows.append_column("source_line", pc.cast(lines, pa.int64()))
+        return rows.append_column("source_item", items)
+
+    def _extras(self, rows: pa.Table, unknown: dict[int, bytes]) -> pa.Table:
+        """The `extra` column: top-level fields the contract does not know, kept verbatim as JSON."""
+        if not unknown or not rows.num_rows:
+            return rows.append_column("extra", pa.nulls(rows.num_rows, schema.JSON))
+        values: list[str | None] = []
+        for line_index in rows.column("_line").to_pylist():
+            raw = unknown.get(line_index)
+            values.append(None if raw is None else _unknown_fields(raw))
+        return rows.append_column("extra", pa.array(values, pa.string()).cast(schema.JSON))
+
+    def _redact(self, rows: pa.Table) -> pa.Table:
+        assert self.redactor is not None
+        has_extra_secret = pc.fill_null(pc.match_substring(rows.column("extra").cast(pa.string()), "Secret"), False)
+        needs = pc.or_(pc.fill_null(rows.column("_secret_body"), False), has_extra_secret)
+        if not pc.any(needs).as_py():
+            return rows
+        positions = pc.indices_nonzero(needs).to_pylist()
+        is_secret = rows.column("_is_secret_resource").to_pylist()
+        for name in ("request_object", "response_object", "extra"):
+            column = rows.column(name).cast(pa.string())
+            values = column.to_pylist()
+            for position in positions:
+                if values[position] is not None:
+                    values[position] = self.redactor.redact_body(values[position], is_secret_resource=bool(is_secret[position]))
+            rows = rows.set_column(rows.schema.get_field_index(name), name, pa.array(values, pa.string()).cast(schema.JSON))
+        return rows
+
+    def _decode_items(self, items: list[Any], source: str, line: int, *, is_list: bool) -> DecodedBlock:
+        quarantined: list[Quarantined] = []
+        encoded: list[bytes] = []
+        item_indexes: list[int] = []
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                encoded.append(orjson.dumps(item))
+                item_indexes.append(index)
+            else:
+                quarantined.append(self._make(source, line, index if is_list else None, "EventList item is not a JSON object", orjson.dumps(item)))
+        if not encoded:
+            return DecodedBlock(self.output_schema.empty_table(), quarantined)
+        block = Block(b"\n".join(encoded) + b"\n", line, len(encoded), 0, [line] * len(encoded),
+                      item_indexes if is_list else None)
+        decoded = self.decode(block, source, allow_event_lists=False)
+        decoded.quarantined[:0] = quarantined
+        return decoded
+
+    # ---- quarantine -----------------------------------------------------------------------------
+    def _quarantine(self, block: Block, source: str, index: int, raw: bytes, reason: str) -> Quarantined:
+        item = block.items[index] if block.items is not None else None
+        return self._make(source, block.line_number(index), item, reason, raw)
+
+    def _make(self, source: str, line: int, item: int | None, reason: str, raw: bytes) -> Quarantined:
+        scrubbed = self.redactor.scrub_raw(raw) if self.redactor is not None else raw
+        return Quarantined(source, line, item, reason, scrubbed)
+
+
+def _describe_non_object(line: bytes) -> str:
+    problem = _json_problem(line)
+    if problem:
+        return problem
+    kind = type(orjson.loads(line)).__name__
+    return f"not a JSON object (a JSON {dict(str='string', int='number', float='number', list='array', bool='boolean', NoneType='null').get(kind, kind)})"
+
+
+def _json_problem(line: bytes) -> str:
+    """Why a line is not a JSON object, in words; empty when it is one."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"invalid UTF-8 at byte {error.start + 1}"
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        return f"not JSON: {error.msg} at character {error.pos + 1}"
+    return "" if isinstance(value, dict) else "not a JSON object"
+
+
+def _duckdb_reason(error: duckdb.Error) -> str:
+    """DuckDB's message for a single refused line, without its file name and advice."""
+    text = str(error).split("\n")[0]
+    text = re.sub(r'^[A-Za-z ]*Error: ', "", text)
+    text = re.sub(r' in file "[^"]*"(, at byte \d+)?(, in line \d+)?', "", text)
+    return "does not match the audit Event schema: " + text.strip().rstrip(".")
+
+
+def _unknown_fields(raw: bytes) -> str | None:
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    extra = {key: value for key, value in event.items() if key not in schema.KNOWN_EVENT_KEYS}
+    return orjson.dumps(extra).decode() if extra else None

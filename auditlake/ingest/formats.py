@@ -1,0 +1,322 @@
+"""Input discovery and byte streams: which files to read, and their lines in blocks.
+
+Owns: expanding paths, directories and globs into `Source`s in the order the apiserver wrote
+them; opening plain files, gzip streams (by magic bytes, not by name) and stdin; fingerprinting a
+source by its first line so a renamed or compressed rotation is recognised; cutting the
+decompressed stream into `Block`s of whole lines with their line numbers; and reading a whole
+JSON document (a pretty-printed EventList) when a file is not one JSON value per line.
+
+A broken stream is data, not an exception: a truncated or corrupt gzip, or a last line without
+its newline, ends the blocks and is reported as a `Tail`. Never decodes events, never writes.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+
+from auditlake.errors import InputError
+
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+FORMATS = ("auto", "log", "eventlist")
+GZIP_MAGIC = b"\x1f\x8b"
+FINGERPRINT_BYTES = 64 * 1024
+READ_SIZE = 4 * 1024 * 1024
+DOCUMENT_LIMIT = 1024 * 1024 * 1024  # a whole-document input larger than this is refused, not loaded
+IGNORED_SUFFIXES = (".yaml", ".yml", ".md", ".txt", ".sh", ".py", ".toml", ".ini", ".cfg", ".pem", ".crt", ".key")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a file (absolute path) or standard input."""
+
+    name: str  # absolute path, or <stdin>
+    path: Path | None  # None for stdin
+
+    @property
+    def is_stdin(self) -> bool:
+        return self.path is None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input found while walking a directory that is not an audit log."""
+
+    name: str
+    reason: str
+
+
+@dataclass
+class Block:
+    """Whole lines of one source, each ending in a newline, ready for the decoder."""
+
+    data: bytes
+    first_line: int  # line number of the first line of `data` in the source
+    line_count: int
+    end_offset: int  # decompressed byte offset just after this block: where a rerun resumes
+    line_numbers: list[int] | None = None  # per line, when not consecutive from `first_line`
+    items: list[int] | None = None  # per line: index inside an EventList, when lines are items
+
+    def line_number(self, index: int) -> int:
+        """The source line of the block's `index`-th line (0-based)."""
+        return self.line_numbers[index] if self.line_numbers is not None else self.first_line + index
+
+
+@dataclass
+class Tail:
+    """Bytes at the end of a source that do not form a whole line: a truncated write or a broken stream."""
+
+    line: int
+    raw: bytes
+    reason: str
+    offset: int  # where the tail starts; a rerun re-reads from here if the file grew
+
+
+def discover_sources(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
+    """Expand CLI inputs (files, directories, globs, `-`) into sources, oldest rotation first.
+
+    Directories are walked recursively; hidden entries and files that are obviously not audit
+    logs (policies, READMEs, certificates) are listed as skipped rather than read. Names sort so
+    that lumberjack backups (`audit-2026-11-01T10-00-00.000.log[.gz]`) come before the live
+    `audit.log`, which is the order the apiserver wrote them in.
+    """
+    if not inputs:
+        raise InputError("no input given", hint="name audit log files or directories, or - for standard input")
+    sources: list[Source] = []
+    skipped: list[Skipped] = []
+    seen: set[str] = set()
+
+    def add(path: Path) -> None:
+        key = str(path)
+        if key not in seen:
+            seen.add(key)
+            sources.append(Source(key, path))
+
+    for text in inputs:
+        if text == STDIN:
+            if STDIN_NAME not in seen:
+                seen.add(STDIN_NAME)
+                sources.append(Source(STDIN_NAME, None))
+            continue
+        matches = [text] if Path(text).exists() else sorted(glob.glob(text, recursive=True))
+        if not matches:
+            raise InputError(f"{text}: no such file or directory", hint="check the path; quote globs so the shell passes them on")
+        for match in matches:
+            path = Path(match).resolve()
+            if path.is_dir():
+                for found in sorted(_walk(path)):
+                    if found.name.lower().endswith(IGNORED_SUFFIXES):
+                        skipped.append(Skipped(str(found), "not an audit log (by its name)"))
+                    else:
+                        add(found)
+            elif path.is_file() or path.is_fifo() or path.is_char_device():
+                add(path)
+            else:
+                raise InputError(f"{path}: not a regular file")
+    return sources, skipped
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+class DecodedStream:
+    """The decompressed bytes of one source, read front to back once, in bounded pieces.
+
+    Gzip is recognised by its magic bytes and may have several members (as `cat a.gz b.gz`).
+    A truncated or corrupt gzip stream ends the data and sets `problem`; it never raises.
+    `raw_sha256` and `raw_bytes` describe the bytes as stored on disk, for the manifest.
+    """
+
+    def __init__(self, source: Source):
+        self.source = source
+        self.problem = ""
+        self.raw_bytes = 0
+        self._hash = hashlib.sha256()
+        try:
+            self._file: BinaryIO = sys.stdin.buffer if source.path is None else source.path.open("rb")
+        except OSError as error:
+            raise InputError(f"{source.name}: cannot open ({error.strerror})") from None
+        self._compressed = self._read_raw(READ_SIZE)  # raw bytes not yet handed out or inflated
+        self.is_gzip = self._compressed.startswith(GZIP_MAGIC)
+        self._inflater = zlib.decompressobj(wbits=47)
+        self._eof = False
+
+    @property
+    def raw_sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def _read_raw(self, size: int) -> bytes:
+        try:
+            chunk = self._file.read(size)
+        except OSError as error:
+            self.problem = f"read error: {error.strerror}"
+            return b""
+        self.raw_bytes += len(chunk)
+        self._hash.update(chunk)
+        return chunk
+
+    def read(self, size: int = READ_SIZE) -> bytes:
+        """Up to `size` decompressed bytes (plain files: about `size`); b"" at the end or at a broken stream."""
+        if self._eof:
+            return b""
+        if not self.is_gzip:
+            out = self._compressed or self._read_raw(size)
+            self._compressed = b""
+            self._eof = not out
+            return out
+        return self._inflate(size)
+
+    def _inflate(self, size: int) -> bytes:
+        pieces: list[bytes] = []
+        produced = 0
+        while produced < size:
+            if not self._compressed:
+                self._compressed = self._read_raw(READ_SIZE)
+                if not self._compressed:
+                    self._eof = True
+                    if not self._inflater.eof and not self.problem:
+                        self.problem = "truncated gzip stream"
+                    break
+            if self._inflater.eof:  # the next gzip member, or trailing bytes
+                if not self._compressed.startswith(GZIP_MAGIC[: len(self._compressed)]):
+                    if self._compressed.strip(b"\0"):
+                        self.problem = "corrupt gzip stream: data after the last gzip member"
+                    self._eof = True
+                    break
+                self._inflater = zlib.decompressobj(wbits=47)
+            try:
+                chunk = self._inflater.decompress(self._compressed, size - produced)
+            except zlib.error as error:
+                self.problem = f"corrupt gzip stream: {error}"
+                self._eof = True
+                break
+            self._compressed = self._inflater.unused_data if self._inflater.eof else self._inflater.unconsumed_tail
+            pieces.append(chunk)
+            produced += len(chunk)
+        return b"".join(pieces)
+
+    def close(self) -> None:
+        if self.source.path is not None:
+            self._file.close()
+
+
+@dataclass
+class OpenedSource:
+    """A source opened and sniffed: its fingerprint, and a stream positioned at its start."""
+
+    source: Source
+    stream: DecodedStream
+    fingerprint: str
+    head: bytes  # decompressed bytes already read for sniffing, handed out again by `blocks`
+    size: int  # on-disk size (0 for stdin)
+    is_final: bool  # gzip or stdin: will not grow
+    looks_like_json: bool
+    is_document: bool = False  # the first line is not a whole JSON value: read as one document
+    _consumed_head: bool = field(default=False, repr=False)
+
+
+def open_source(source: Source) -> OpenedSource:
+    """Open a source and read enough of it to fingerprint and sniff it."""
+    stream = DecodedStream(source)
+    head = b""
+    while b"\n" not in head and len(head) < FINGERPRINT_BYTES:
+        chunk = stream.read(FINGERPRINT_BYTES)
+        if not chunk:
+            break
+        head += chunk
+    newline = head.find(b"\n")
+    first_line = head[: newline + 1] if 0 <= newline < FINGERPRINT_BYTES else head[:FINGERPRINT_BYTES]
+    fingerprint = hashlib.sha256(first_line).hexdigest()[:32]
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    looks_like_json = stripped[:1] in (b"{", b"[")
+    is_document = looks_like_json and not _is_json_value(first_line)
+    size = 0
+    if source.path is not None:
+        try:
+            size = source.path.stat().st_size
+        except OSError:
+            size = 0
+    return OpenedSource(source, stream, fingerprint, head, size, stream.is_gzip or source.is_stdin, looks_like_json, is_document)
+
+
+def _is_json_value(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def iter_blocks(opened: OpenedSource, *, start_offset: int, start_line: int, block_size: int) -> Iterator[Block | Tail]:
+    """Blocks of whole lines from `start_offset` on, then at most one `Tail` for what was left over.
+
+    `start_offset`/`start_line` resume a source that was partly ingested before; the offset is
+    always at a line boundary because only whole lines are ever recorded as consumed.
+    """
+    stream = opened.stream
+    pending = opened.head
+    offset = 0
+    # Skip what earlier runs consumed (gzip and stdin cannot seek, so read past it).
+    while offset + len(pending) <= start_offset:
+        offset += len(pending)
+        pending = stream.read(READ_SIZE)
+        if not pending:
+            break
+    pending = pending[start_offset - offset :] if pending else b""
+    offset = start_offset
+    line = start_line
+    while True:
+        while len(pending) < block_size:
+            chunk = stream.read(max(READ_SIZE, block_size - len(pending)))
+            if not chunk:
+                break
+            pending += chunk
+        cut = pending.rfind(b"\n")
+        if cut < 0:
+            chunk = stream.read(READ_SIZE)
+            if chunk:  # a single line longer than the block size: keep reading until it ends
+                pending += chunk
+                continue
+            break
+        data, pending = pending[: cut + 1], pending[cut + 1 :]
+        count = data.count(b"\n")
+        offset += len(data)
+        yield Block(data, line, count, offset)
+        line += count
+    if pending.strip():
+        if _is_json_value(pending) and not stream.problem:
+            # A complete last event whose newline was never written: keep it, it is whole.
+            offset += len(pending)
+            yield Block(pending + b"\n", line, 1, offset)
+        else:
+            reason = stream.problem or "truncated last line (no newline at end of data)"
+            yield Tail(line, pending, reason, offset)
+    elif stream.problem:
+        yield Tail(line, b"", stream.problem, offset)
+
+
+def read_document(opened: OpenedSource) -> bytes | Tail:
+    """The whole source as one JSON text (a pretty-printed EventList or Event), or a Tail if unreadable."""
+    data = opened.head
+    while chunk := opened.stream.read(READ_SIZE):
+        data += chunk
+        if len(data) > DOCUMENT_LIMIT:
+            return Tail(1, data[:4096], "JSON document larger than 1 GiB: split it into one Event per line", 0)
+    if opened.stream.problem:
+        return Tail(1, data, opened.stream.problem, 0)
+    return data

@@ -1,0 +1,155 @@
+"""The column contract of the `events` table: one list that everything else is generated from.
+
+Owns: `COLUMNS` (name, Arrow type, where the value comes from in an audit Event, what it means),
+the structure the JSON decoder reads Events with, and `SCHEMA_VERSION`. From these come the
+Arrow schema of every Parquet file, the DuckDB column comments in the catalog, the README's
+column table and the tests. Never reads or writes files.
+
+Schema changes only add: new columns go at the end and bump `SCHEMA_VERSION`, which every
+batch records in the manifest. Never rename or retype a column in place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+JSON = pa.json_()
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+STRINGS = pa.list_(pa.string())
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of `events`: its type, the DuckDB expression that fills it, and its meaning."""
+
+    name: str
+    type: pa.DataType
+    source: str  # where it comes from in the audit Event (for people)
+    description: str
+    expression: str = ""  # DuckDB SQL over `e`, the decoded Event; empty for columns filled in Python
+    is_partition: bool = False  # stored in the hive path (cluster=…/date=…), not in the files
+
+
+# The audit Event fields the decoder reads, as DuckDB json_transform types. Anything else on the
+# Event is unknown to this version and lands in `extra`, never an error.
+EVENT_STRUCTURE: dict[str, object] = {
+    "kind": "VARCHAR",
+    "apiVersion": "VARCHAR",
+    "level": "VARCHAR",
+    "auditID": "VARCHAR",
+    "stage": "VARCHAR",
+    "requestURI": "VARCHAR",
+    "verb": "VARCHAR",
+    "user": {"username": "VARCHAR", "uid": "VARCHAR", "groups": ["VARCHAR"], "extra": "JSON"},
+    "impersonatedUser": {"username": "VARCHAR", "uid": "VARCHAR", "groups": ["VARCHAR"], "extra": "JSON"},
+    "sourceIPs": ["VARCHAR"],
+    "userAgent": "VARCHAR",
+    "objectRef": {
+        "resource": "VARCHAR", "namespace": "VARCHAR", "name": "VARCHAR", "uid": "VARCHAR",
+        "apiGroup": "VARCHAR", "apiVersion": "VARCHAR", "resourceVersion": "VARCHAR", "subresource": "VARCHAR",
+    },
+    "responseStatus": {"code": "VARCHAR", "status": "VARCHAR", "reason": "VARCHAR", "message": "VARCHAR"},
+    "requestObject": "JSON",
+    "responseObject": "JSON",
+    "requestReceivedTimestamp": "VARCHAR",
+    "stageTimestamp": "VARCHAR",
+    "annotations": "MAP(VARCHAR, VARCHAR)",
+}
+# v1beta1 fields, read for mapping onto the v1 columns and also kept verbatim in `extra`.
+V1BETA1_FIELDS = ("timestamp", "metadata")
+DECODE_STRUCTURE = {**EVENT_STRUCTURE, "timestamp": "VARCHAR"}
+
+_RECEIVED = "coalesce(e.requestReceivedTimestamp, e.timestamp)"
+
+COLUMNS: tuple[Column, ...] = (
+    Column("cluster", pa.string(), "`--cluster` at ingest", "Cluster the event came from (hive partition).", is_partition=True),
+    Column("date", pa.date32(), "UTC day of `requestReceivedTimestamp`", "Day of the request (hive partition): filter on it to prune files.", is_partition=True),
+    Column("received_at", TIMESTAMP, "`requestReceivedTimestamp` (v1beta1: `timestamp`)", "When the apiserver received the request.",
+           f"try_cast({_RECEIVED} AS TIMESTAMPTZ)"),
+    Column("stage_at", TIMESTAMP, "`stageTimestamp` (v1beta1: `timestamp`)", "When the event's stage was reached.",
+           "try_cast(coalesce(e.stageTimestamp, e.timestamp, e.requestReceivedTimestamp) AS TIMESTAMPTZ)"),
+    Column("audit_id", pa.string(), "`auditID`", "Request id, shared by the events of one request's stages.", "e.auditID"),
+    Column("stage", pa.string(), "`stage`", "RequestReceived, ResponseStarted, ResponseComplete or Panic. `audit_id`+`stage` is unique per cluster.", "e.stage"),
+    Column("level", pa.string(), "`level`", "Audit level the policy chose: Metadata, Request or RequestResponse.", "e.level"),
+    Column("verb", pa.string(), "`verb`", "Kubernetes verb (get, list, watch, create, update, patch, delete, …) or HTTP verb for non-resource URLs.", "e.verb"),
+    Column("request_uri", pa.string(), "`requestURI`", "Path and query the client sent.", "e.requestURI"),
+    Column("user_agent", pa.string(), "`userAgent`", "Client's User-Agent (kubectl, helm, controllers, …).", "e.userAgent"),
+    Column("source_ip", pa.string(), "`sourceIPs[0]`", "The client address (first of `source_ips`).", "e.sourceIPs[1]"),
+    Column("source_ips", STRINGS, "`sourceIPs`", "Client address and any proxies (X-Forwarded-For), in order.", "e.sourceIPs"),
+    Column("user_name", pa.string(), "`user.username`", "Authenticated user (for impersonation: the impersonator).", "e.user.username"),
+    Column("user_uid", pa.string(), "`user.uid`", "Authenticated user's uid.", "e.user.uid"),
+    Column("user_groups", STRINGS, "`user.groups`", "Authenticated user's groups.", "e.user.groups"),
+    Column("user_extra", JSON, "`user.extra`", "Authenticator extras as JSON (EKS IAM `arn`, `sessionName`, credential ids, …).", "e.user.extra"),
+    Column("impersonated_user", pa.string(), "`impersonatedUser.username`", "User the request impersonated (`kubectl --as`); null when none.", "e.impersonatedUser.username"),
+    Column("impersonated_uid", pa.string(), "`impersonatedUser.uid`", "Impersonated user's uid.", "e.impersonatedUser.uid"),
+    Column("impersonated_groups", STRINGS, "`impersonatedUser.groups`", "Impersonated groups (`--as-group`).", "e.impersonatedUser.groups"),
+    Column("impersonated_extra", JSON, "`impersonatedUser.extra`", "Impersonated extras as JSON.", "e.impersonatedUser.extra"),
+    Column("resource", pa.string(), "`objectRef.resource`", "Resource type, plural (pods, secrets, deployments, …).", "e.objectRef.resource"),
+    Column("subresource", pa.string(), "`objectRef.subresource`", "Subresource (exec, log, status, scale, …).", "e.objectRef.subresource"),
+    Column("namespace", pa.string(), "`objectRef.namespace`", "Namespace; null for cluster-scoped objects and non-resource URLs.", "e.objectRef.namespace"),
+    Column("name", pa.string(), "`objectRef.name`", "Object name; null for list/watch/create-collection.", "e.objectRef.name"),
+    Column("api_group", pa.string(), "`objectRef.apiGroup`", "API group (empty or null for the core group).", "e.objectRef.apiGroup"),
+    Column("api_version", pa.string(), "`objectRef.apiVersion`", "API version of the object.", "e.objectRef.apiVersion"),
+    Column("object_uid", pa.string(), "`objectRef.uid`", "Object uid, when the apiserver knew it.", "e.objectRef.uid"),
+    Column("resource_version", pa.string(), "`objectRef.resourceVersion`", "Object resourceVersion, when known.", "e.objectRef.resourceVersion"),
+    Column("code", pa.int32(), "`responseStatus.code`", "HTTP status code of the response; null at RequestReceived.", "try_cast(e.responseStatus.code AS INTEGER)"),
+    Column("status", pa.string(), "`responseStatus.status`", "Success or Failure (often only set on failures).", "e.responseStatus.status"),
+    Column("reason", pa.string(), "`responseStatus.reason`", "Machine-readable failure reason (Forbidden, NotFound, Conflict, …).", "e.responseStatus.reason"),
+    Column("message", pa.string(), "`responseStatus.message`", "Human-readable failure message.", "e.responseStatus.message"),
+    Column("decision", pa.string(), "`annotations[\"authorization.k8s.io/decision\"]`", "Authorizer decision: allow or forbid.", "e.annotations['authorization.k8s.io/decision']"),
+    Column("authz_reason", pa.string(), "`annotations[\"authorization.k8s.io/reason\"]`", "Why the authorizer decided so (the RBAC binding that allowed it).", "e.annotations['authorization.k8s.io/reason']"),
+    Column("annotations", pa.map_(pa.string(), pa.string()), "`annotations`", "All audit annotations (admission, pod-security, authorization).", "e.annotations"),
+    Column("request_object", JSON, "`requestObject`", "Request body as JSON (Request and RequestResponse levels); Secret values replaced by fingerprints.", "e.requestObject"),
+    Column("response_object", JSON, "`responseObject`", "Response body as JSON (RequestResponse level); Secret values replaced by fingerprints.", "e.responseObject"),
+    Column("event_version", pa.string(), "`apiVersion`", "Audit API version of the Event: audit.k8s.io/v1 or v1beta1.", "e.apiVersion"),
+    Column("extra", JSON, "any other top-level field", "Fields this schema version does not know (v1beta1 `timestamp`/`metadata`, exporter fields), as JSON; null when none.", ""),
+    Column("source_file", pa.string(), "lineage", "Absolute path of the file the event was read from (`<stdin>` for standard input).", ""),
+    Column("source_line", pa.int64(), "lineage", "1-based line of that file where the event (or its EventList) starts.", ""),
+    Column("source_item", pa.int32(), "lineage", "0-based index of the event inside an EventList on that line; null for log lines.", ""),
+    Column("batch", pa.string(), "lineage", "Ingest batch that wrote the row (see `_manifest/manifest.json`).", ""),
+)
+
+COLUMN_NAMES = tuple(column.name for column in COLUMNS)
+STORED_COLUMNS = tuple(column for column in COLUMNS if not column.is_partition)
+PARTITION_COLUMNS = tuple(column for column in COLUMNS if column.is_partition)
+DECODED_COLUMNS = tuple(column for column in STORED_COLUMNS if column.expression)
+KNOWN_EVENT_KEYS = frozenset(EVENT_STRUCTURE)
+
+# Python types a JSON value must have for each known top-level key (a mismatch keeps the raw value in `extra`).
+EXPECTED_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    key: (dict,) if isinstance(kind, dict) else (list,) if isinstance(kind, list) else (dict, list, str, int, float, bool) if kind == "JSON"
+    else (dict,) if kind.startswith("MAP") else (str,)
+    for key, kind in EVENT_STRUCTURE.items()
+}
+
+
+def stored_schema() -> pa.Schema:
+    """The Arrow schema of every events Parquet file (partition columns live in the path)."""
+    return pa.schema([pa.field(column.name, column.type) for column in STORED_COLUMNS])
+
+
+def decode_structure_json() -> str:
+    """The `json_transform` structure, as the JSON text DuckDB expects."""
+    return json.dumps(DECODE_STRUCTURE)
+
+
+def duckdb_type(column: Column) -> str:
+    """The DuckDB type a column has in the `events` view (used for empty lakes and comments)."""
+    mapping = {
+        pa.string(): "VARCHAR", pa.date32(): "DATE", TIMESTAMP: "TIMESTAMP WITH TIME ZONE", pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT", STRINGS: "VARCHAR[]", JSON: "JSON", pa.map_(pa.string(), pa.string()): "MAP(VARCHAR, VARCHAR)",
+    }
+    return mapping[column.type]
+
+
+def markdown_table() -> str:
+    """The README's column reference, generated so it can never drift from the contract."""
+    lines = ["| column | type | from the audit Event | meaning |", "|---|---|---|---|"]
+    for column in COLUMNS:
+        lines.append(f"| `{column.name}` | {duckdb_type(column)} | {column.source} | {column.description} |")
+    return "\n".join(lines)

@@ -1,0 +1,189 @@
+"""The `Lake` façade: one object for everything a user does with a lake, from Python or the CLI.
+
+Owns: composing ingest, storage and catalog into the operations users name (ingest, status,
+sql, compact, demo). Holds no logic of its own beyond putting the pieces in order, taking the
+write lock, and undoing an interrupted batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from auditlake import catalog, config, demo
+from auditlake.errors import QueryError
+from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
+from auditlake.ingest.redact import Redactor
+from auditlake.storage import BatchWriter, CompactResult, LakeStore, SourceProgress, compact, validate_cluster
+
+
+def version() -> str:
+    try:
+        return metadata.version("auditlake")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    cluster: str
+    days: int
+    events: int
+    first_event_at: str | None
+    last_event_at: str | None
+
+
+@dataclass(frozen=True)
+class LakeStatus:
+    """What is in a lake: per cluster, and the health of what was read."""
+
+    lake: str
+    clusters: list[ClusterStatus]
+    events: int
+    files: int
+    bytes: int
+    sources: int
+    batches: int
+    last_ingest_at: str | None
+    quarantined: int
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    log_files: list[str]
+    requests: int
+    events_in_log: int
+    ingest: IngestResult
+
+
+class Lake:
+    """A lake directory: `Lake("lake").ingest(["audit.log"], cluster="prod")`, then `.sql(...)`."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.store = LakeStore(Path(path) if path is not None else config.default_lake())
+        self.path = self.store.root
+
+    def __repr__(self) -> str:
+        return f"Lake({str(self.path)!r})"
+
+    # ---- writing --------------------------------------------------------------------------------
+    def ingest(
+        self,
+        inputs: list[str | Path],
+        *,
+        cluster: str | None = None,
+        format: str = "auto",
+        redact: bool = True,
+        workers: int | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> IngestResult:
+        """Read audit logs (files, directories, globs, "-" for stdin) into the lake; safe to rerun.
+
+        Only what is new is read: sources already ingested are recognised by their first line,
+        even renamed or compressed by rotation. Rows are deduplicated on (audit_id, stage).
+        """
+        cluster = validate_cluster(cluster or config.setting("cluster"))
+        options = IngestOptions(cluster=cluster, format=format, redact=redact,
+                                workers=workers if workers is not None else int(config.setting("workers")))
+        self.store.create()
+        with self.store.write_lock():
+            manifest = self.store.load_manifest()
+            self.store.recover(manifest)
+            redactor = Redactor(self.store.redaction_key()) if redact else None
+            writer = BatchWriter(self.store, redacted=redact, version=version(), memory_limit=config.setting("memory_limit"))
+            try:
+                result = ingest([str(item) for item in inputs], options, writer, redactor=redactor,
+                                progress_factory=SourceProgress, on_progress=on_progress)
+            except BaseException:
+                writer.abort()
+                with contextlib.suppress(Exception):  # committed batches stay visible; the original error wins
+                    catalog.build_catalog(self.store)
+                raise
+            catalog.build_catalog(self.store)
+        return result
+
+    def compact(self, on_partition: Callable[[str], None] | None = None) -> CompactResult:
+        """Merge small files (many incremental runs) into one sorted file per partition."""
+        self.store.require()
+        with self.store.write_lock():
+            result = compact(self.store, version=version(), memory_limit=config.setting("memory_limit"), on_partition=on_partition)
+            catalog.build_catalog(self.store)
+        return result
+
+    def rebuild_catalog(self) -> Path:
+        """Write catalog.duckdb afresh (after moving the lake, or if it was deleted)."""
+        self.store.require()
+        with self.store.write_lock():
+            return catalog.build_catalog(self.store)
+
+    # ---- reading --------------------------------------------------------------------------------
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A read-only DuckDB connection with the lake's views (`events`, `quarantine`, …)."""
+        self.store.require()
+        return catalog.connect(self.store)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        connection = self.connect()
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def sql_arrow(self, query: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """Run SQL against the lake's views; the result as an Arrow table."""
+        with self._connection() as connection:
+            connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
+            try:
+                relation = connection.sql(query, params=params) if params else connection.sql(query)
+                if relation is None:
+                    return pa.table({})
+                return relation.to_arrow_table()
+            except duckdb.Error as error:
+                message = str(error).strip().splitlines()[0]
+                raise QueryError(message, hint="the lake's tables: events, quarantine, ingest_sources, ingest_batches") from None
+
+    def sql(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run SQL against the lake's views; the result as a polars DataFrame."""
+        return pl.from_arrow(self.sql_arrow(query, params))  # type: ignore[return-value]
+
+    def status(self) -> LakeStatus:
+        """Clusters, days, events, first/last event, and quarantined lines."""
+        manifest = self.store.load_manifest()
+        rows = self.sql_arrow(
+            "SELECT cluster, count(DISTINCT date) AS days, count(*) AS events, min(received_at) AS first_at, "
+            "max(received_at) AS last_at FROM events GROUP BY cluster ORDER BY cluster"
+        ).to_pylist()
+        reasons = self.sql_arrow("SELECT reason, count(*) AS lines FROM quarantine GROUP BY reason ORDER BY lines DESC, reason").to_pylist()
+        clusters = [ClusterStatus(row["cluster"], row["days"], row["events"], _iso(row["first_at"]), _iso(row["last_at"])) for row in rows]
+        ingests = [batch.committed_at for batch in manifest.batches if batch.kind == "ingest"]
+        return LakeStatus(
+            lake=str(self.path), clusters=clusters, events=sum(c.events for c in clusters), files=len(manifest.files),
+            bytes=sum(f.bytes for f in manifest.files.values()), sources=len(manifest.sources), batches=len(manifest.batches),
+            last_ingest_at=max(ingests) if ingests else None, quarantined=sum(r["lines"] for r in reasons),
+            quarantine_reasons={r["reason"]: r["lines"] for r in reasons},
+        )
+
+    # ---- demo -----------------------------------------------------------------------------------
+    def demo(self, log_dir: str | Path, *, requests: int = 100_000, seed: int = 7, cluster: str = "demo",
+             on_progress: Callable[[Progress], None] | None = None) -> DemoResult:
+        """Simulate a cluster's audit log in `log_dir` (as the apiserver writes it), then ingest it."""
+        log_path = Path(log_dir)
+        for stale in list(log_path.glob("audit*.log*")) if log_path.is_dir() else []:
+            stale.unlink()  # a fresh simulation replaces the last one; the lake dedupes what it already has
+        truth = demo.write_audit_log(log_path, requests, seed=seed, max_size_mb=max(4.0, requests / 4_000))
+        result = self.ingest([log_path], cluster=cluster, on_progress=on_progress)
+        return DemoResult([str(path) for path in truth.files], truth.requests, truth.events, result)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

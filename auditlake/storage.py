@@ -1,0 +1,692 @@
+"""Everything under LAKE/ that is not the catalog: layout, atomic writes, the manifest, dedupe.
+
+Owns: the partition layout, the write lock, the manifest (`_manifest/manifest.json`: every
+source with its fingerprint and how far it was read, every batch with its files, row counts and
+sha256, the set of live files), Parquet and quarantine writes, duplicate removal and compaction.
+It is the only module that writes under the lake (the catalog file excepted, see catalog.py).
+
+Crash safety rests on one rule: the manifest is the commit point. Data files are written under
+temporary names, renamed into place, and only then is the manifest replaced atomically. Files the
+manifest does not list are debris of an interrupted run; the next writer deletes them before it
+starts, and readers never see them because the catalog lists live files from the manifest.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import string
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from auditlake.errors import LakeError, LakeLockedError, StorageError
+from auditlake.ingest import schema
+from auditlake.ingest.flatten import Quarantined
+
+MANIFEST_FORMAT = "auditlake-manifest"
+MANIFEST_VERSION = 1
+PARTITION_LAYOUT = "events/cluster={cluster}/date={date}/{batch}-{part:04d}.parquet"
+QUARANTINE_LAYOUT = "quarantine/{batch}.jsonl"
+ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size: good pruning, good compression
+MAX_FILE_ROWS = 4_000_000
+COMPACT_BELOW_BYTES = 64 << 20  # files smaller than this are merged by `compact`
+CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "use_dictionary": True, "write_statistics": True}
+
+
+def _check_layout(layout: str, expected: set[str]) -> str:
+    names = {name for _, name, _, _ in string.Formatter().parse(layout) if name}
+    if names != expected:
+        raise AssertionError(f"layout {layout!r} must use exactly {sorted(expected)}, not {sorted(names)}")
+    return layout
+
+
+_check_layout(PARTITION_LAYOUT, {"cluster", "date", "batch", "part"})
+_check_layout(QUARANTINE_LAYOUT, {"batch"})
+
+
+def validate_cluster(name: str) -> str:
+    """A cluster name safe to use as a hive partition value."""
+    if not CLUSTER_NAME.match(name):
+        raise LakeError(f"invalid cluster name {name!r}", hint="use letters, digits, '.', '_' or '-' (e.g. prod-eu)")
+    return name
+
+
+# ---- manifest records ---------------------------------------------------------------------------
+@dataclass
+class SourceRecord:
+    """How far one source (identified by cluster and first-line fingerprint) has been read."""
+
+    cluster: str
+    fingerprint: str
+    names: list[str]  # every path it was seen at (the live name, then its rotated names)
+    size: int  # on-disk size when last read
+    offset: int  # decompressed bytes consumed: a rerun resumes here
+    lines: int  # lines consumed
+    events: int = 0
+    quarantined: int = 0
+    first_event_at: str | None = None
+    last_event_at: str | None = None
+    reached_end: bool = False  # the last run read to the end of the data: same size again means nothing new
+    sha256: str | None = None  # of the stored bytes, when a run read the whole source from its start
+    tail: dict[str, Any] | None = None  # an unfinished last line left for the next run
+    updated_at: str = ""
+
+
+@dataclass
+class FileRecord:
+    path: str  # relative to the lake
+    cluster: str
+    date: str
+    batch: str
+    rows: int
+    bytes: int
+    sha256: str
+    min_received_at: str
+    max_received_at: str
+
+
+@dataclass
+class BatchRecord:
+    id: str
+    kind: str  # ingest or compact
+    started_at: str
+    committed_at: str
+    auditlake_version: str
+    schema_version: int
+    rows: int
+    duplicates: int
+    quarantined: int
+    redacted: bool
+    files: list[str]
+    replaced: list[str] = field(default_factory=list)  # compact: files this batch replaced
+    quarantine_file: str | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)  # per source: lines and offsets read
+
+
+@dataclass
+class Manifest:
+    format: str = MANIFEST_FORMAT
+    version: int = MANIFEST_VERSION
+    created_at: str = ""
+    sources: dict[str, SourceRecord] = field(default_factory=dict)
+    batches: list[BatchRecord] = field(default_factory=list)
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    superseded_quarantine: list[str] = field(default_factory=list)  # quarantine ids later read whole
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        return cls(
+            format=data["format"], version=data["version"], created_at=data.get("created_at", ""),
+            sources={key: SourceRecord(**value) for key, value in data.get("sources", {}).items()},
+            batches=[BatchRecord(**value) for value in data.get("batches", [])],
+            files={key: FileRecord(**value) for key, value in data.get("files", {}).items()},
+            superseded_quarantine=list(data.get("superseded_quarantine", [])),
+        )
+
+
+def now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_batch_id() -> str:
+    """Sortable and unique: UTC time, then random hex (two runs in one second never collide)."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+# ---- the lake on disk ---------------------------------------------------------------------------
+class LakeStore:
+    """Paths and manifest of one lake directory."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self.events_dir = self.root / "events"
+        self.quarantine_dir = self.root / "quarantine"
+        self.manifest_dir = self.root / "_manifest"
+        self.manifest_path = self.manifest_dir / "manifest.json"
+        self.key_path = self.manifest_dir / "redaction.key"
+        self.lock_path = self.manifest_dir / "lock"
+        self.catalog_path = self.root / "catalog.duckdb"
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def require(self) -> None:
+        if not self.exists():
+            raise LakeError(f"{self.root}: no auditlake lake here", hint="create one with `auditlake ingest PATH --lake DIR` or `auditlake demo`")
+
+    def create(self) -> None:
+        """Create an empty lake; refuse a non-empty directory that is not one."""
+        if self.exists():
+            return
+        if self.root.exists() and any(self.root.iterdir()):
+            raise LakeError(f"{self.root}: directory is not empty and holds no auditlake lake",
+                            hint="choose an empty or new directory for --lake")
+        with _storage_errors(self.root):
+            for directory in (self.events_dir, self.quarantine_dir, self.manifest_dir):
+                directory.mkdir(parents=True, exist_ok=True)
+            self.save_manifest(Manifest(created_at=now_text()))
+
+    def load_manifest(self) -> Manifest:
+        self.require()
+        try:
+            data = json.loads(self.manifest_path.read_text())
+            manifest = Manifest.from_json(data)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise LakeError(f"{self.manifest_path}: unreadable manifest ({error})", hint="restore it from a backup of the lake") from None
+        if manifest.format != MANIFEST_FORMAT or manifest.version > MANIFEST_VERSION:
+            raise LakeError(f"{self.manifest_path}: manifest version {manifest.version} is newer than this auditlake understands",
+                            hint="upgrade auditlake")
+        return manifest
+
+    def save_manifest(self, manifest: Manifest) -> None:
+        write_atomically(self.manifest_path, json.dumps(dataclasses.asdict(manifest), indent=1).encode())
+
+    def redaction_key(self) -> bytes:
+        """The lake's fingerprint key, created on first use (readable by the owner only)."""
+        if not self.key_path.exists():
+            write_atomically(self.key_path, secrets.token_hex(32).encode(), mode=0o600)
+        return bytes.fromhex(self.key_path.read_text().strip())
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Exclusive right to write; a second writer gets a clear error instead of waiting."""
+        with _storage_errors(self.lock_path):
+            handle = self.lock_path.open("a+")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LakeLockedError(f"{self.root}: another auditlake ingest or compact is writing to this lake",
+                                      hint="wait for it to finish (cron runs should not overlap)") from None
+            yield
+        finally:
+            handle.close()
+
+    def recover(self, manifest: Manifest) -> int:
+        """Delete what an interrupted writer left behind; the manifest says what is live."""
+        removed = 0
+        live = set(manifest.files)
+        quarantine_live = {batch.quarantine_file for batch in manifest.batches if batch.quarantine_file}
+        for path in list(self.events_dir.rglob("*")) + list(self.quarantine_dir.glob("*")) + list(self.manifest_dir.glob("*.tmp")):
+            relative = path.relative_to(self.root).as_posix()
+            is_debris = path.name.endswith(".tmp") or (
+                path.suffix == ".parquet" and relative not in live) or (
+                path.parent == self.quarantine_dir and relative not in quarantine_live)
+            if path.is_file() and is_debris:
+                path.unlink()
+                removed += 1
+        for directory in sorted(self.events_dir.glob("*/*"), reverse=True) + sorted(self.events_dir.glob("*"), reverse=True):
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only empty partition directories go
+        return removed
+
+    def live_files(self, manifest: Manifest | None = None) -> list[str]:
+        manifest = manifest or self.load_manifest()
+        return sorted(str(self.root / path) for path in manifest.files)
+
+    def quarantine_files(self, manifest: Manifest | None = None) -> list[str]:
+        manifest = manifest or self.load_manifest()
+        return sorted(str(self.root / b.quarantine_file) for b in manifest.batches if b.quarantine_file)
+
+
+def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write to `path.tmp`, fsync, rename over `path`: readers see the old or the new file, never half."""
+    temporary = path.with_name(path.name + ".tmp")
+    with _storage_errors(path):
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def _storage_errors(path: Path) -> Iterator[None]:
+    """Turn the OS errors a user can fix into one-line errors that name the path."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise StorageError(f"{path}: disk full", hint="free space and rerun: committed batches are kept, the rest is redone") from None
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise StorageError(f"{path}: permission denied ({error.strerror})", hint="check the lake directory's owner and mode") from None
+        raise
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ---- writing one batch --------------------------------------------------------------------------
+@dataclass
+class SourceProgress:
+    """What the pipeline has read of one source so far in this run (ingest/ fills it, storage records it)."""
+
+    cluster: str
+    fingerprint: str
+    name: str
+    size: int
+    start_offset: int
+    start_line: int
+    offset: int
+    lines: int
+    is_final: bool
+    events: int = 0
+    quarantined: int = 0
+    first_event_at: str | None = None
+    last_event_at: str | None = None
+    reached_end: bool = False
+    sha256: str | None = None
+    tail: dict[str, Any] | None = None
+
+
+@dataclass
+class _PartitionBuffer:
+    cluster: str
+    date: str
+    tables: list[pa.Table] = field(default_factory=list)
+    rows: int = 0
+    writer: pq.ParquetWriter | None = None
+    path: Path | None = None
+    file_rows: int = 0
+    part: int = 0
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    batch: str
+    rows: int
+    duplicates: int
+    quarantined: int
+    files: int
+
+
+class BatchWriter:
+    """Writes rows and quarantine records for one ingest run, committing every `commit_rows` rows."""
+
+    def __init__(self, store: LakeStore, *, redacted: bool, version: str, commit_rows: int = 2_000_000,
+                 memory_limit: str = "512MB", buffered_rows: int = 600_000):
+        self.store = store
+        self.redacted = redacted
+        self.version = version
+        self.commit_rows = commit_rows
+        self.buffered_rows_limit = buffered_rows
+        self.memory_limit = memory_limit
+        self.manifest = store.load_manifest()
+        self.schema = schema.stored_schema()
+        self.committed: list[CommitResult] = []
+        self._start_batch()
+
+    def _start_batch(self) -> None:
+        self.batch = new_batch_id()
+        self.started_at = now_text()
+        self.partitions: dict[tuple[str, str], _PartitionBuffer] = {}
+        self.finished_files: list[tuple[Path, _PartitionBuffer]] = []
+        self.quarantined: list[dict[str, Any]] = []
+        self.progress: dict[str, SourceProgress] = {}
+        self.rows = 0
+        self.buffered = 0
+
+    # ---- what the pipeline asks -------------------------------------------------------------------
+    def source_record(self, cluster: str, fingerprint: str) -> SourceRecord | None:
+        pending = self.progress.get(f"{cluster}/{fingerprint}")
+        if pending is not None:
+            return SourceRecord(cluster, fingerprint, [pending.name], pending.size, pending.offset, pending.lines,
+                                reached_end=pending.reached_end, tail=pending.tail)
+        return self.manifest.sources.get(f"{cluster}/{fingerprint}")
+
+    def write(self, table: pa.Table, cluster: str) -> None:
+        """Add decoded rows (all stored columns but `batch`) of one cluster."""
+        if not table.num_rows:
+            return
+        table = table.append_column("batch", pc.fill_null(pa.nulls(table.num_rows, pa.string()), self.batch))
+        dates = pc.strftime(table.column("received_at"), format="%Y-%m-%d", locale="C")
+        for date in pc.unique(dates).to_pylist():
+            part = table.filter(pc.equal(dates, date)) if table.num_rows else table
+            buffer = self.partitions.get((cluster, date))
+            if buffer is None:
+                buffer = self.partitions[(cluster, date)] = _PartitionBuffer(cluster, date)
+            buffer.tables.append(part)
+            buffer.rows += part.num_rows
+            self.buffered += part.num_rows
+            if buffer.rows >= ROW_GROUP_ROWS:
+                self._flush(buffer)
+        self.rows += table.num_rows
+        while self.buffered > self.buffered_rows_limit:  # many days interleaved: bound memory
+            self._flush(max(self.partitions.values(), key=lambda item: item.rows))
+
+    def quarantine(self, records: list[Quarantined], cluster: str, fingerprint: str) -> None:
+        for record in records:
+            text: str | None
+            try:
+                text, encoded = record.raw.decode("utf-8"), None
+            except UnicodeDecodeError:
+                text, encoded = None, base64.b64encode(record.raw).decode()
+            self.quarantined.append({
+                "id": f"{cluster}/{fingerprint}/{record.line}/{record.item if record.item is not None else ''}",
+                "batch": self.batch, "cluster": cluster, "source_file": record.source, "source_fingerprint": fingerprint,
+                "source_line": record.line, "source_item": record.item, "reason": record.reason, "raw": text,
+                "raw_base64": encoded, "quarantined_at": now_text(),
+            })
+
+    def advance(self, progress: SourceProgress) -> CommitResult | None:
+        """Record how far a source has been read; commit when the batch is big enough."""
+        self.progress[f"{progress.cluster}/{progress.fingerprint}"] = progress
+        if self.rows >= self.commit_rows:
+            return self.commit()
+        return None
+
+    # ---- files ----------------------------------------------------------------------------------
+    def _flush(self, buffer: _PartitionBuffer) -> None:
+        if not buffer.rows:
+            return
+        table = pa.concat_tables(buffer.tables).cast(self.schema)
+        table = table.sort_by([("received_at", "ascending"), ("audit_id", "ascending")])
+        buffer.tables.clear()
+        self.buffered -= buffer.rows
+        buffer.rows = 0
+        if buffer.writer is None:
+            buffer.part += 1
+            relative = PARTITION_LAYOUT.format(cluster=buffer.cluster, date=buffer.date, batch=self.batch, part=buffer.part)
+            buffer.path = self.store.root / relative
+            temporary = buffer.path.with_name(buffer.path.name + ".tmp")
+            with _storage_errors(temporary):
+                temporary.parent.mkdir(parents=True, exist_ok=True)
+                buffer.writer = pq.ParquetWriter(temporary, self.schema, **PARQUET_OPTIONS)
+        with _storage_errors(buffer.path or self.store.root):
+            buffer.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        buffer.file_rows += table.num_rows
+        if buffer.file_rows >= MAX_FILE_ROWS:
+            self._close_file(buffer)
+
+    def _close_file(self, buffer: _PartitionBuffer) -> None:
+        if buffer.writer is None or buffer.path is None:
+            return
+        with _storage_errors(buffer.path):
+            buffer.writer.close()
+        self.finished_files.append((buffer.path, _PartitionBuffer(buffer.cluster, buffer.date)))
+        buffer.writer = None
+        buffer.file_rows = 0
+
+    def abort(self) -> None:
+        """Drop the uncommitted batch: close and delete its temporary files."""
+        for buffer in self.partitions.values():
+            if buffer.writer is not None:
+                with contextlib.suppress(Exception):
+                    buffer.writer.close()
+                buffer.writer = None
+        for path, _ in self.finished_files:
+            path.with_name(path.name + ".tmp").unlink(missing_ok=True)
+        for buffer in self.partitions.values():
+            if buffer.path is not None:
+                buffer.path.with_name(buffer.path.name + ".tmp").unlink(missing_ok=True)
+        self._start_batch()
+
+    # ---- commit ---------------------------------------------------------------------------------
+    def commit(self) -> CommitResult | None:
+        """Make everything written so far durable and visible: files, quarantine, then the manifest."""
+        if not self.progress and not self.rows and not self.quarantined:
+            return None
+        for buffer in self.partitions.values():
+            self._flush(buffer)
+            self._close_file(buffer)
+        temporaries = [path.with_name(path.name + ".tmp") for path, _ in self.finished_files]
+        duplicates = remove_duplicates(self.store, self.manifest, temporaries, self.memory_limit)
+        files: list[str] = []
+        for (path, buffer), temporary in zip(self.finished_files, temporaries):
+            record = _file_record(self.store, temporary, path, buffer.cluster, buffer.date, self.batch)
+            if record is None:  # every row was a duplicate
+                temporary.unlink()
+                continue
+            with _storage_errors(path):
+                os.replace(temporary, path)
+            self.manifest.files[record.path] = record
+            files.append(record.path)
+        for directory in {path.parent for path, _ in self.finished_files}:
+            with contextlib.suppress(OSError):
+                _fsync_directory(directory)
+        quarantine_file = self._write_quarantine()
+        rows = sum(self.manifest.files[path].rows for path in files)
+        self._record_sources()
+        self.manifest.batches.append(BatchRecord(
+            id=self.batch, kind="ingest", started_at=self.started_at, committed_at=now_text(), auditlake_version=self.version,
+            schema_version=schema.SCHEMA_VERSION, rows=rows, duplicates=duplicates, quarantined=len(self.quarantined),
+            redacted=self.redacted, files=files, quarantine_file=quarantine_file,
+            sources=[_progress_summary(progress) for progress in self.progress.values()],
+        ))
+        self.store.save_manifest(self.manifest)
+        result = CommitResult(self.batch, rows, duplicates, len(self.quarantined), len(files))
+        self.committed.append(result)
+        self._start_batch()
+        return result
+
+    def _write_quarantine(self) -> str | None:
+        if not self.quarantined:
+            return None
+        relative = QUARANTINE_LAYOUT.format(batch=self.batch)
+        data = b"".join(json.dumps(record, ensure_ascii=False).encode() + b"\n" for record in self.quarantined)
+        self.store.quarantine_dir.mkdir(exist_ok=True)
+        write_atomically(self.store.root / relative, data)
+        return relative
+
+    def _record_sources(self) -> None:
+        for key, progress in self.progress.items():
+            record = self.manifest.sources.get(key)
+            if record is None:
+                record = self.manifest.sources[key] = SourceRecord(progress.cluster, progress.fingerprint, [], 0, 0, 0)
+            if progress.name not in record.names:
+                record.names.append(progress.name)
+            old_tail = record.tail
+            if old_tail and old_tail.get("quarantine_id") and old_tail != progress.tail:
+                # This run re-read the unfinished last line: it was ingested or quarantined anew.
+                self.manifest.superseded_quarantine.append(old_tail["quarantine_id"])
+            record.size = progress.size
+            record.offset = progress.offset
+            record.lines = progress.lines
+            record.events += progress.events
+            record.quarantined += progress.quarantined
+            record.first_event_at = _earliest(record.first_event_at, progress.first_event_at)
+            record.last_event_at = _latest(record.last_event_at, progress.last_event_at)
+            record.reached_end = progress.reached_end
+            record.sha256 = progress.sha256 or record.sha256
+            record.tail = progress.tail
+            record.updated_at = now_text()
+
+
+def _earliest(a: str | None, b: str | None) -> str | None:
+    return min(x for x in (a, b) if x) if (a or b) else None
+
+
+def _latest(a: str | None, b: str | None) -> str | None:
+    return max(x for x in (a, b) if x) if (a or b) else None
+
+
+def _progress_summary(progress: SourceProgress) -> dict[str, Any]:
+    return {
+        "name": progress.name, "fingerprint": progress.fingerprint, "cluster": progress.cluster,
+        "from_line": progress.start_line, "to_line": progress.lines, "from_offset": progress.start_offset, "to_offset": progress.offset,
+        "events": progress.events, "quarantined": progress.quarantined, "sha256": progress.sha256,
+    }
+
+
+def _file_record(store: LakeStore, temporary: Path, final: Path, cluster: str, date: str, batch: str) -> FileRecord | None:
+    metadata = pq.read_metadata(temporary)
+    if metadata.num_rows == 0:
+        return None
+    bounds = pq.read_table(temporary, columns=["received_at"]).column("received_at")
+    low, high = pc.min_max(bounds).values()
+    return FileRecord(
+        path=final.relative_to(store.root).as_posix(), cluster=cluster, date=date, batch=batch, rows=metadata.num_rows,
+        bytes=temporary.stat().st_size, sha256=file_sha256(temporary),
+        min_received_at=low.as_py().isoformat(), max_received_at=high.as_py().isoformat(),
+    )
+
+
+# ---- duplicates -----------------------------------------------------------------------------------
+DUPLICATES_SQL = """
+WITH fresh AS (
+  SELECT audit_id, coalesce(stage, '') AS stage, received_at, filename, file_row_number
+  FROM read_parquet($fresh, filename = true, file_row_number = true)
+),
+repeated AS (
+  SELECT filename, file_row_number FROM fresh
+  QUALIFY row_number() OVER (PARTITION BY audit_id, stage, received_at ORDER BY filename, file_row_number) > 1
+),
+known AS (
+  SELECT f.filename, f.file_row_number FROM fresh AS f
+  SEMI JOIN (
+    SELECT audit_id, coalesce(stage, '') AS stage, received_at FROM read_parquet($existing)
+    WHERE received_at BETWEEN $low AND $high
+  ) AS e ON f.audit_id = e.audit_id AND f.stage = e.stage AND f.received_at = e.received_at
+)
+SELECT filename, list(file_row_number) FROM (SELECT * FROM repeated UNION SELECT * FROM known) GROUP BY filename
+"""
+DUPLICATES_WITHIN_SQL = DUPLICATES_SQL.split("known AS")[0].rstrip().rstrip(",") + """
+SELECT filename, list(file_row_number) FROM repeated GROUP BY filename
+"""
+
+
+def remove_duplicates(store: LakeStore, manifest: Manifest, temporaries: list[Path], memory_limit: str) -> int:
+    """Drop rows whose (audit_id, stage) is already in the lake or earlier in this batch; return how many.
+
+    A duplicate has the same requestReceivedTimestamp as the original, so it lies in the same
+    cluster/date partition and in the same time range: only those files are read, and only their
+    key columns. The first copy wins (files already committed, then this batch in write order).
+    """
+    if not temporaries:
+        return 0
+    connection = duckdb.connect(config={"memory_limit": memory_limit})
+    connection.execute("SET TimeZone = 'UTC'")
+    removed = 0
+    try:
+        by_partition: dict[Path, list[Path]] = {}
+        for temporary in temporaries:
+            by_partition.setdefault(temporary.parent, []).append(temporary)
+        for directory, fresh in by_partition.items():
+            prefix = directory.relative_to(store.root).as_posix() + "/"
+            existing = [str(store.root / path) for path in manifest.files if path.startswith(prefix)]
+            fresh_names = [str(path) for path in fresh]
+            if existing:
+                low, high = connection.execute("SELECT min(received_at), max(received_at) FROM read_parquet($f)", {"f": fresh_names}).fetchall()[0]
+                rows = connection.execute(DUPLICATES_SQL, {"fresh": fresh_names, "existing": existing, "low": low, "high": high}).fetchall()
+            else:
+                rows = connection.execute(DUPLICATES_WITHIN_SQL, {"fresh": fresh_names}).fetchall()
+            for filename, row_numbers in rows:
+                removed += len(row_numbers)
+                _drop_rows(Path(filename), set(row_numbers))
+    finally:
+        connection.close()
+    return removed
+
+
+def _drop_rows(path: Path, row_numbers: set[int]) -> None:
+    table = pq.read_table(path)
+    positions = pa.array(range(table.num_rows), pa.int64())
+    table = table.filter(pc.invert(pc.is_in(positions, value_set=pa.array(sorted(row_numbers), pa.int64()))))
+    rewritten = path.with_name(path.name + ".rewrite")
+    pq.write_table(table, rewritten, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
+    os.replace(rewritten, path)
+
+
+# ---- compaction -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CompactResult:
+    partitions: int
+    files_before: int
+    files_after: int
+    rows: int
+
+
+def compact(store: LakeStore, *, version: str, memory_limit: str = "512MB",
+            on_partition: Callable[[str], None] | None = None) -> CompactResult:
+    """Merge each partition's small files into one file sorted by time (run under the write lock)."""
+    manifest = store.load_manifest()
+    store.recover(manifest)
+    groups: dict[tuple[str, str], list[FileRecord]] = {}
+    for record in manifest.files.values():
+        if record.bytes < COMPACT_BELOW_BYTES:
+            groups.setdefault((record.cluster, record.date), []).append(record)
+    groups = {key: records for key, records in groups.items() if len(records) > 1}
+    if not groups:
+        return CompactResult(0, 0, 0, 0)
+    batch = new_batch_id()
+    started = now_text()
+    connection = duckdb.connect(config={"memory_limit": memory_limit})
+    connection.execute("SET TimeZone = 'UTC'")
+    target_schema = schema.stored_schema()
+    written: list[FileRecord] = []
+    replaced: list[str] = []
+    rows = 0
+    try:
+        for (cluster, date), records in sorted(groups.items()):
+            if on_partition:
+                on_partition(f"cluster={cluster}/date={date}")
+            final = store.root / PARTITION_LAYOUT.format(cluster=cluster, date=date, batch=batch, part=1)
+            temporary = final.with_name(final.name + ".tmp")
+            names = [str(store.root / record.path) for record in sorted(records, key=lambda r: r.path)]
+            reader = connection.sql(
+                "SELECT * FROM read_parquet($files, union_by_name = true) ORDER BY received_at, audit_id", params={"files": names}
+            ).to_arrow_reader(ROW_GROUP_ROWS)
+            with _storage_errors(temporary), pq.ParquetWriter(temporary, target_schema, **PARQUET_OPTIONS) as writer:
+                for chunk in reader:
+                    writer.write_table(pa.Table.from_batches([chunk]).select(target_schema.names).cast(target_schema),
+                                       row_group_size=ROW_GROUP_ROWS)
+            record = _file_record(store, temporary, final, cluster, date, batch)
+            assert record is not None and record.rows == sum(r.rows for r in records), "compaction must keep every row"
+            with _storage_errors(final):
+                os.replace(temporary, final)
+            written.append(record)
+            replaced.extend(r.path for r in records)
+            rows += record.rows
+    except BaseException:
+        for record in written:
+            (store.root / record.path).unlink(missing_ok=True)
+        raise
+    finally:
+        connection.close()
+    for path in replaced:
+        del manifest.files[path]
+    for record in written:
+        manifest.files[record.path] = record
+    manifest.batches.append(BatchRecord(
+        id=batch, kind="compact", started_at=started, committed_at=now_text(), auditlake_version=version,
+        schema_version=schema.SCHEMA_VERSION, rows=rows, duplicates=0, quarantined=0, redacted=True,
+        files=[r.path for r in written], replaced=replaced,
+    ))
+    store.save_manifest(manifest)
+    for path in replaced:
+        (store.root / path).unlink(missing_ok=True)
+    store.recover(manifest)
+    return CompactResult(len(groups), len(replaced), len(written), rows)
+
