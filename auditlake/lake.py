@@ -108,6 +108,8 @@ class Lake:
                 with contextlib.suppress(Exception):  # committed batches stay visible; the original error wins
                     catalog.build_catalog(self.store)
                 raise
+            finally:
+                writer.close()
             catalog.build_catalog(self.store)
         return result
 

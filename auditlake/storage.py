@@ -21,9 +21,11 @@ import fcntl
 import hashlib
 import json
 import os
+import queue
 import re
 import secrets
 import string
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -312,15 +314,20 @@ class SourceProgress:
 
 
 @dataclass
-class _PartitionBuffer:
+class _OpenFile:
+    """The Parquet file a batch is writing for one partition (rows arrive as time-sorted row groups)."""
+
     cluster: str
     date: str
-    tables: list[pa.Table] = field(default_factory=list)
+    path: Path
+    writer: pq.ParquetWriter
     rows: int = 0
-    writer: pq.ParquetWriter | None = None
-    path: Path | None = None
-    file_rows: int = 0
-    part: int = 0
+    low: Any = None
+    high: Any = None
+
+    @property
+    def temporary(self) -> Path:
+        return self.path.with_name(self.path.name + ".tmp")
 
 
 @dataclass(frozen=True)
@@ -333,30 +340,43 @@ class CommitResult:
 
 
 class BatchWriter:
-    """Writes rows and quarantine records for one ingest run, committing every `commit_rows` rows."""
+    """Writes rows and quarantine records for one ingest run, committing every `commit_rows` rows.
+
+    Parquet encoding runs on a background thread (pyarrow releases the GIL), so the pipeline
+    keeps reading and decoding while row groups are compressed and written.
+    """
 
     def __init__(self, store: LakeStore, *, redacted: bool, version: str, commit_rows: int = 2_000_000,
-                 memory_limit: str = "512MB", buffered_rows: int = 600_000):
+                 memory_limit: str = "512MB"):
         self.store = store
         self.redacted = redacted
         self.version = version
         self.commit_rows = commit_rows
-        self.buffered_rows_limit = buffered_rows
         self.memory_limit = memory_limit
         self.manifest = store.load_manifest()
         self.schema = schema.stored_schema()
         self.committed: list[CommitResult] = []
+        self._queue: queue.Queue[tuple[pa.Table, str] | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write_loop, name="auditlake-writer", daemon=True)
+        self._thread.start()
         self._start_batch()
 
     def _start_batch(self) -> None:
         self.batch = new_batch_id()
         self.started_at = now_text()
-        self.partitions: dict[tuple[str, str], _PartitionBuffer] = {}
-        self.finished_files: list[tuple[Path, _PartitionBuffer]] = []
+        self.open_files: dict[tuple[str, str], _OpenFile] = {}
+        self.finished_files: list[_OpenFile] = []
+        self.parts: dict[tuple[str, str], int] = {}
         self.quarantined: list[dict[str, Any]] = []
         self.progress: dict[str, SourceProgress] = {}
         self.rows = 0
-        self.buffered = 0
+
+    def close(self) -> None:
+        """Stop the writer thread (after commit or abort)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
 
     # ---- what the pipeline asks -------------------------------------------------------------------
     def source_record(self, cluster: str, fingerprint: str) -> SourceRecord | None:
@@ -367,24 +387,64 @@ class BatchWriter:
         return self.manifest.sources.get(f"{cluster}/{fingerprint}")
 
     def write(self, table: pa.Table, cluster: str) -> None:
-        """Add decoded rows (all stored columns but `batch`) of one cluster."""
-        if not table.num_rows:
-            return
+        """Queue decoded rows of one cluster (time-sorted, with a `date` column) for writing."""
+        self._raise_background_error()
+        if table.num_rows:
+            self._queue.put((table, cluster))
+            self.rows += table.num_rows
+
+    def _write_loop(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                if self._error is None:
+                    self._write_now(*item)
+            except BaseException as error:  # handed to the pipeline thread at its next call
+                self._error = error
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    def _drain(self) -> None:
+        self._queue.join()
+        self._raise_background_error()
+
+    def _raise_background_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _write_now(self, table: pa.Table, cluster: str) -> None:
         table = table.append_column("batch", pc.fill_null(pa.nulls(table.num_rows, pa.string()), self.batch))
-        dates = pc.strftime(table.column("received_at"), format="%Y-%m-%d", locale="C")
-        for date in pc.unique(dates).to_pylist():
-            part = table.filter(pc.equal(dates, date)) if table.num_rows else table
-            buffer = self.partitions.get((cluster, date))
-            if buffer is None:
-                buffer = self.partitions[(cluster, date)] = _PartitionBuffer(cluster, date)
-            buffer.tables.append(part)
-            buffer.rows += part.num_rows
-            self.buffered += part.num_rows
-            if buffer.rows >= ROW_GROUP_ROWS:
-                self._flush(buffer)
-        self.rows += table.num_rows
-        while self.buffered > self.buffered_rows_limit:  # many days interleaved: bound memory
-            self._flush(max(self.partitions.values(), key=lambda item: item.rows))
+        dates = table.column("date")
+        days = pc.unique(dates).to_pylist()
+        for day in days:
+            part = table if len(days) == 1 else table.filter(pc.equal(dates, day))
+            self._append(cluster, day.isoformat(), part.drop_columns(["date"]).cast(self.schema))
+
+    def _append(self, cluster: str, date: str, rows: pa.Table) -> None:
+        key = (cluster, date)
+        handle = self.open_files.get(key)
+        if handle is None:
+            self.parts[key] = self.parts.get(key, 0) + 1
+            path = self.store.root / PARTITION_LAYOUT.format(cluster=cluster, date=date, batch=self.batch, part=self.parts[key])
+            temporary = path.with_name(path.name + ".tmp")
+            with _storage_errors(temporary):
+                temporary.parent.mkdir(parents=True, exist_ok=True)
+                handle = self.open_files[key] = _OpenFile(cluster, date, path, pq.ParquetWriter(temporary, self.schema, **PARQUET_OPTIONS))
+        with _storage_errors(handle.path):
+            handle.writer.write_table(rows, row_group_size=ROW_GROUP_ROWS)
+        low, high = pc.min_max(rows.column("received_at")).values()
+        handle.low = low if handle.low is None or low.as_py() < handle.low.as_py() else handle.low
+        handle.high = high if handle.high is None or high.as_py() > handle.high.as_py() else handle.high
+        handle.rows += rows.num_rows
+        if handle.rows >= MAX_FILE_ROWS:
+            self._close_file(handle)
+
+    def _close_file(self, handle: _OpenFile) -> None:
+        with _storage_errors(handle.path):
+            handle.writer.close()
+        del self.open_files[(handle.cluster, handle.date)]
+        self.finished_files.append(handle)
 
     def quarantine(self, records: list[Quarantined], cluster: str, fingerprint: str) -> None:
         for record in records:
@@ -407,50 +467,17 @@ class BatchWriter:
             return self.commit()
         return None
 
-    # ---- files ----------------------------------------------------------------------------------
-    def _flush(self, buffer: _PartitionBuffer) -> None:
-        if not buffer.rows:
-            return
-        table = pa.concat_tables(buffer.tables).cast(self.schema)
-        table = table.sort_by([("received_at", "ascending"), ("audit_id", "ascending")])
-        buffer.tables.clear()
-        self.buffered -= buffer.rows
-        buffer.rows = 0
-        if buffer.writer is None:
-            buffer.part += 1
-            relative = PARTITION_LAYOUT.format(cluster=buffer.cluster, date=buffer.date, batch=self.batch, part=buffer.part)
-            buffer.path = self.store.root / relative
-            temporary = buffer.path.with_name(buffer.path.name + ".tmp")
-            with _storage_errors(temporary):
-                temporary.parent.mkdir(parents=True, exist_ok=True)
-                buffer.writer = pq.ParquetWriter(temporary, self.schema, **PARQUET_OPTIONS)
-        with _storage_errors(buffer.path or self.store.root):
-            buffer.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-        buffer.file_rows += table.num_rows
-        if buffer.file_rows >= MAX_FILE_ROWS:
-            self._close_file(buffer)
-
-    def _close_file(self, buffer: _PartitionBuffer) -> None:
-        if buffer.writer is None or buffer.path is None:
-            return
-        with _storage_errors(buffer.path):
-            buffer.writer.close()
-        self.finished_files.append((buffer.path, _PartitionBuffer(buffer.cluster, buffer.date)))
-        buffer.writer = None
-        buffer.file_rows = 0
-
     def abort(self) -> None:
         """Drop the uncommitted batch: close and delete its temporary files."""
-        for buffer in self.partitions.values():
-            if buffer.writer is not None:
-                with contextlib.suppress(Exception):
-                    buffer.writer.close()
-                buffer.writer = None
-        for path, _ in self.finished_files:
-            path.with_name(path.name + ".tmp").unlink(missing_ok=True)
-        for buffer in self.partitions.values():
-            if buffer.path is not None:
-                buffer.path.with_name(buffer.path.name + ".tmp").unlink(missing_ok=True)
+        with contextlib.suppress(BaseException):
+            self._queue.join()
+        self._error = None
+        for handle in list(self.open_files.values()):
+            with contextlib.suppress(Exception):
+                handle.writer.close()
+            self.finished_files.append(handle)
+        for handle in self.finished_files:
+            handle.temporary.unlink(missing_ok=True)
         self._start_batch()
 
     # ---- commit ---------------------------------------------------------------------------------
@@ -458,22 +485,21 @@ class BatchWriter:
         """Make everything written so far durable and visible: files, quarantine, then the manifest."""
         if not self.progress and not self.rows and not self.quarantined:
             return None
-        for buffer in self.partitions.values():
-            self._flush(buffer)
-            self._close_file(buffer)
-        temporaries = [path.with_name(path.name + ".tmp") for path, _ in self.finished_files]
-        duplicates = remove_duplicates(self.store, self.manifest, temporaries, self.memory_limit)
+        self._drain()
+        for handle in list(self.open_files.values()):
+            self._close_file(handle)
+        duplicates = remove_duplicates(self.store, self.manifest, [handle.temporary for handle in self.finished_files], self.memory_limit)
         files: list[str] = []
-        for (path, buffer), temporary in zip(self.finished_files, temporaries):
-            record = _file_record(self.store, temporary, path, buffer.cluster, buffer.date, self.batch)
+        for handle in self.finished_files:
+            record = _file_record(self.store, handle, self.batch, recount=duplicates > 0)
             if record is None:  # every row was a duplicate
-                temporary.unlink()
+                handle.temporary.unlink()
                 continue
-            with _storage_errors(path):
-                os.replace(temporary, path)
+            with _storage_errors(handle.path):
+                os.replace(handle.temporary, handle.path)
             self.manifest.files[record.path] = record
             files.append(record.path)
-        for directory in {path.parent for path, _ in self.finished_files}:
+        for directory in {handle.path.parent for handle in self.finished_files}:
             with contextlib.suppress(OSError):
                 _fsync_directory(directory)
         quarantine_file = self._write_quarantine()
@@ -540,16 +566,25 @@ def _progress_summary(progress: SourceProgress) -> dict[str, Any]:
     }
 
 
-def _file_record(store: LakeStore, temporary: Path, final: Path, cluster: str, date: str, batch: str) -> FileRecord | None:
-    metadata = pq.read_metadata(temporary)
-    if metadata.num_rows == 0:
-        return None
-    bounds = pq.read_table(temporary, columns=["received_at"]).column("received_at")
-    low, high = pc.min_max(bounds).values()
+def _file_record(store: LakeStore, handle: _OpenFile, batch: str, *, recount: bool) -> FileRecord | None:
+    if recount:  # duplicate removal may have rewritten the file
+        return _describe_file(store, handle.temporary, handle.path, handle.cluster, handle.date, batch)
     return FileRecord(
-        path=final.relative_to(store.root).as_posix(), cluster=cluster, date=date, batch=batch, rows=metadata.num_rows,
-        bytes=temporary.stat().st_size, sha256=file_sha256(temporary),
-        min_received_at=low.as_py().isoformat(), max_received_at=high.as_py().isoformat(),
+        path=handle.path.relative_to(store.root).as_posix(), cluster=handle.cluster, date=handle.date, batch=batch,
+        rows=handle.rows, bytes=handle.temporary.stat().st_size, sha256=file_sha256(handle.temporary),
+        min_received_at=handle.low.as_py().isoformat(), max_received_at=handle.high.as_py().isoformat(),
+    )
+
+
+def _describe_file(store: LakeStore, temporary: Path, final: Path, cluster: str, date: str, batch: str) -> FileRecord | None:
+    """A manifest record for a written file, read back from the file itself."""
+    rows = pq.read_metadata(temporary).num_rows
+    if rows == 0:
+        return None
+    low, high = (value.as_py() for value in pc.min_max(pq.read_table(temporary, columns=["received_at"]).column(0)).values())
+    return FileRecord(
+        path=final.relative_to(store.root).as_posix(), cluster=cluster, date=date, batch=batch, rows=rows,
+        bytes=temporary.stat().st_size, sha256=file_sha256(temporary), min_received_at=low.isoformat(), max_received_at=high.isoformat(),
     )
 
 
@@ -662,7 +697,7 @@ def compact(store: LakeStore, *, version: str, memory_limit: str = "512MB",
                 for chunk in reader:
                     writer.write_table(pa.Table.from_batches([chunk]).select(target_schema.names).cast(target_schema),
                                        row_group_size=ROW_GROUP_ROWS)
-            record = _file_record(store, temporary, final, cluster, date, batch)
+            record = _describe_file(store, temporary, final, cluster, date, batch)
             assert record is not None and record.rows == sum(r.rows for r in records), "compaction must keep every row"
             with _storage_errors(final):
                 os.replace(temporary, final)

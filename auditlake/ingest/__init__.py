@@ -28,7 +28,7 @@ from auditlake.ingest.flatten import DecodedBlock, EventDecoder, Quarantined
 from auditlake.ingest.formats import FORMATS, Block, OpenedSource, Skipped, Tail, discover_sources, iter_blocks, open_source, read_document
 from auditlake.ingest.redact import Redactor
 
-BLOCK_BYTES = 32 << 20
+BLOCK_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)

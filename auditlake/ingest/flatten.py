@@ -30,7 +30,7 @@ from auditlake.ingest.redact import Redactor
 
 # DuckDB sizes its read buffers by this (twice, per thread), so it bounds memory; a line longer than
 # this is retried alone with a limit that fits it (up to HUGE_OBJECT_BYTES) instead of being refused.
-MAX_OBJECT_BYTES = 32 << 20
+MAX_OBJECT_BYTES = 16 << 20
 HUGE_OBJECT_BYTES = 1 << 30
 
 _FIELD_TYPES = {
@@ -41,32 +41,36 @@ _FIELD_TYPES = {
 _READ_COLUMNS = "{" + ", ".join(f"'{key}': '{kind}'" for key, kind in _FIELD_TYPES.items()) + "}"
 _RECEIVED = next(column.expression for column in schema.COLUMNS if column.name == "received_at")
 
-# Mechanical SQL generated from the column contract: read with the explicit schema, flatten.
+_KNOWN_PRESENT = " + ".join(f'(e."{key}" IS NOT NULL)::INTEGER' for key in schema.EVENT_STRUCTURE)
+
+# Mechanical SQL generated from the column contract: read with the explicit schema, flatten, sort
+# by time. The positional join counts each line's top-level keys (a second, cheaper parse): a line
+# with more keys than known fields it filled has fields this version does not know, kept in `extra`.
 DECODE_SQL = f"""
-SELECT
-  ordinality AS _ordinal,
-  e.kind AS _kind,
-  CASE
-    WHEN e.kind IS NOT NULL AND e.kind NOT IN ('Event', 'EventList') THEN 'not an audit Event (kind ' || e.kind || ')'
-    WHEN e.kind = 'EventList' THEN NULL
-    WHEN coalesce(e.auditID, '') = '' THEN 'event has no auditID'
-    WHEN coalesce(e.requestReceivedTimestamp, e.timestamp) IS NULL THEN 'event has no requestReceivedTimestamp'
-    WHEN {_RECEIVED} IS NULL THEN 'requestReceivedTimestamp is not a time: ' || coalesce(e.requestReceivedTimestamp, e.timestamp)
-  END AS _problem,
-  (e.objectRef.resource = 'secrets'
-    OR contains(CAST(e.requestObject AS VARCHAR), 'Secret')
-    OR contains(CAST(e.responseObject AS VARCHAR), 'Secret')) AS _secret_body,
-  e.objectRef.resource = 'secrets' AS _is_secret_resource,
-  {", ".join(f"{column.expression} AS {column.name}" for column in schema.DECODED_COLUMNS)}
-FROM read_json($path, format = 'newline_delimited', columns = {_READ_COLUMNS},
-               maximum_object_size = $max_object) WITH ORDINALITY AS e
-"""
-# Lines with top-level keys the contract does not know (EventLists, v1beta1 fields, exporters' fields).
-_KNOWN_KEYS = "[" + ", ".join(f"'{key}'" for key in schema.EVENT_STRUCTURE) + "]"
-UNKNOWN_KEYS_SQL = f"""
-SELECT ordinality AS _ordinal, json AS _raw
-FROM read_ndjson_objects($path, maximum_object_size = $max_object) WITH ORDINALITY
-WHERE NOT list_has_all({_KNOWN_KEYS}, json_keys(json))
+SELECT d.*, k.keys AS _keys FROM (
+  SELECT
+    ordinality AS _ordinal,
+    e.kind AS _kind,
+    CASE
+      WHEN e.kind IS NOT NULL AND e.kind NOT IN ('Event', 'EventList') THEN 'not an audit Event (kind ' || e.kind || ')'
+      WHEN e.kind = 'EventList' THEN NULL
+      WHEN coalesce(e.auditID, '') = '' THEN 'event has no auditID'
+      WHEN coalesce(e.requestReceivedTimestamp, e.timestamp) IS NULL THEN 'event has no requestReceivedTimestamp'
+      WHEN {_RECEIVED} IS NULL THEN 'requestReceivedTimestamp is not a time: ' || coalesce(e.requestReceivedTimestamp, e.timestamp)
+    END AS _problem,
+    (e.objectRef.resource = 'secrets'
+      OR contains(CAST(e.requestObject AS VARCHAR), 'Secret')
+      OR contains(CAST(e.responseObject AS VARCHAR), 'Secret')) AS _secret_body,
+    e.objectRef.resource = 'secrets' AS _is_secret_resource,
+    {_KNOWN_PRESENT} AS _known,
+    CAST({_RECEIVED} AS DATE) AS _date,
+    {", ".join(f"{column.expression} AS {column.name}" for column in schema.DECODED_COLUMNS)}
+  FROM read_json($path, format = 'newline_delimited', columns = {_READ_COLUMNS},
+                 maximum_object_size = $max_object) WITH ORDINALITY AS e
+) AS d POSITIONAL JOIN (
+  SELECT len(json_keys(json)) AS keys FROM read_ndjson_objects($path, maximum_object_size = $max_object)
+) AS k
+ORDER BY received_at, _ordinal
 """
 _SCRATCH_NAMES = itertools.count()  # shared by all decoder threads: next() on it is atomic
 _NEEDS_PYTHON = re.compile(rb"\n[^{\n]|\n\n")
@@ -101,18 +105,19 @@ class EventDecoder:
         self.redactor = redactor
         scratch = Path("/dev/shm")
         self.scratch_dir = scratch if scratch.is_dir() and os.access(scratch, os.W_OK) else Path(tempfile.gettempdir())
-        self.output_schema = pa.schema([pa.field(c.name, c.type) for c in schema.STORED_COLUMNS if c.name != "batch"])
+        # What a decoder hands on: the stored columns but `batch` (the writer's), plus the `date` partition.
+        self.output_schema = pa.schema([pa.field("date", pa.date32())] +
+                                       [pa.field(c.name, c.type) for c in schema.STORED_COLUMNS if c.name != "batch"])
 
     def close(self) -> None:
         self.connection.close()
 
     # ---- public ---------------------------------------------------------------------------------
     def decode(self, block: Block, source: str, *, allow_event_lists: bool = True) -> DecodedBlock:
-        """Rows and quarantine records for one block of lines."""
+        """Rows (sorted by `received_at`) and quarantine records for one block of lines."""
         quarantined: list[Quarantined] = []
-        lines: list[bytes] | None = None
-        keep: list[int] | None = None  # block line indexes handed to DuckDB, when not all of them
         data = block.data
+        keep: list[int] | None = None  # block line indexes handed to DuckDB, when not all of them
         if data[:1] != b"{" or _NEEDS_PYTHON.search(data):
             lines = data.split(b"\n")[:-1]
             keep = []
@@ -126,8 +131,8 @@ class EventDecoder:
                 else:
                     quarantined.append(self._quarantine(block, source, index, line, _describe_non_object(stripped)))
             data = b"".join(lines[index] + b"\n" for index in keep)
-        table, unknown = self._decode_robustly(data, block, source, keep, lines, quarantined)
-        return self._finish(table, unknown, block, source, quarantined, allow_event_lists)
+        table = self._decode_robustly(data, block, source, keep, quarantined)
+        return self._finish(table, block, source, quarantined, allow_event_lists)
 
     def decode_document(self, document: Any, source: str, line: int = 1) -> DecodedBlock:
         """Rows for a whole JSON document: an EventList, a list of Events, or one Event."""
@@ -142,121 +147,110 @@ class EventDecoder:
         return self._decode_items([document], source, line, is_list=False)
 
     # ---- decoding with DuckDB -------------------------------------------------------------------
-    def _run(self, data: bytes, max_object: int = MAX_OBJECT_BYTES) -> tuple[pa.Table, dict[int, bytes]]:
+    def _run(self, data: bytes, max_object: int = MAX_OBJECT_BYTES) -> pa.Table:
         path = self.scratch_dir / f"auditlake-{os.getpid()}-{next(_SCRATCH_NAMES)}.jsonl"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(descriptor, "wb") as scratch:
                 scratch.write(data)
-            parameters = {"path": str(path), "max_object": max_object}
-            table = self.connection.sql(DECODE_SQL, params=parameters).to_arrow_table()
-            unknown = self.connection.execute(UNKNOWN_KEYS_SQL, parameters).fetchall()
+            return self.connection.sql(DECODE_SQL, params={"path": str(path), "max_object": max_object}).to_arrow_table()
         finally:
             path.unlink(missing_ok=True)
-        return table, {ordinal: raw.encode() if isinstance(raw, str) else raw for ordinal, raw in unknown}
 
-    def _decode_robustly(
-        self, data: bytes, block: Block, source: str, keep: list[int] | None, lines: list[bytes] | None,
-        quarantined: list[Quarantined],
-    ) -> tuple[pa.Table, dict[int, bytes]]:
-        """Decode; on failure find the lines DuckDB refuses and quarantine them (ordinal → block line index)."""
-        indexes = keep if keep is not None else range(block.line_count)
+    def _decode_robustly(self, data: bytes, block: Block, source: str, keep: list[int] | None,
+                         quarantined: list[Quarantined]) -> pa.Table:
+        """Decode; if DuckDB refuses the block, find the lines it refuses and quarantine just those.
+
+        Returns the rows with `_line`, each row's 0-based line index in the block.
+        """
         if not data:
-            return self._empty_decoded(), {}
+            return self._empty_decoded()
         try:
-            table, unknown = self._run(data)
+            return self._with_line_index(self._run(data), keep)
         except duckdb.Error:
             pass
-        else:
-            return self._reindex(table, unknown, indexes)
-        if lines is None:
-            lines = data.split(b"\n")[:-1]
-            keep = list(range(len(lines)))
-        assert keep is not None
-        # Python finds what is not JSON at all (cheap, exact messages); bisection finds the rest.
+        lines = block.data.split(b"\n")
+        candidates = keep if keep is not None else list(range(block.line_count))
+        # Python names what is not JSON at all (exact messages); bisection finds what DuckDB still refuses.
         parseable: list[int] = []
-        for index in keep:
-            reason = _json_problem(lines[index])
+        for index in candidates:
+            reason = _json_problem(lines[index].strip())
             if reason:
                 quarantined.append(self._quarantine(block, source, index, lines[index], reason))
             else:
                 parseable.append(index)
         tables: list[pa.Table] = []
-        unknowns: dict[int, bytes] = {}
-        self._bisect(parseable, lines, block, source, quarantined, tables, unknowns)
-        if not tables:
-            return self._empty_decoded(), {}
-        return pa.concat_tables(tables), unknowns
+        self._bisect(parseable, lines, block, source, quarantined, tables)
+        return pa.concat_tables(tables) if tables else self._empty_decoded()
 
-    def _bisect(
-        self, indexes: list[int], lines: list[bytes], block: Block, source: str, quarantined: list[Quarantined],
-        tables: list[pa.Table], unknowns: dict[int, bytes],
-    ) -> None:
+    def _bisect(self, indexes: list[int], lines: list[bytes], block: Block, source: str,
+                quarantined: list[Quarantined], tables: list[pa.Table]) -> None:
         if not indexes:
             return
-        data = b"".join(lines[index] + b"\n" for index in indexes)
+        data = b"".join(lines[index].strip() + b"\n" for index in indexes)
         try:
             if len(indexes) == 1 and len(data) > MAX_OBJECT_BYTES // 2:
-                table, unknown = self._run(data, min(HUGE_OBJECT_BYTES, 2 * len(data)))
+                table = self._run(data, min(HUGE_OBJECT_BYTES, 2 * len(data)))  # one huge object: give it room
             else:
-                table, unknown = self._run(data)
+                table = self._run(data)
         except duckdb.Error as error:
             if len(indexes) == 1:
                 quarantined.append(self._quarantine(block, source, indexes[0], lines[indexes[0]], _duckdb_reason(error)))
                 return
             middle = len(indexes) // 2
-            self._bisect(indexes[:middle], lines, block, source, quarantined, tables, unknowns)
-            self._bisect(indexes[middle:], lines, block, source, quarantined, tables, unknowns)
+            self._bisect(indexes[:middle], lines, block, source, quarantined, tables)
+            self._bisect(indexes[middle:], lines, block, source, quarantined, tables)
             return
-        table, unknown = self._reindex(table, unknown, indexes)
-        tables.append(table)
-        unknowns.update(unknown)
+        tables.append(self._with_line_index(table, indexes))
 
-    def _reindex(self, table: pa.Table, unknown: dict[int, bytes], indexes: Any) -> tuple[pa.Table, dict[int, bytes]]:
-        """Replace DuckDB's 1-based ordinals by the block's 0-based line indexes."""
-        if isinstance(indexes, range) and indexes.start == 0:
-            line_index = pc.subtract(table.column("_ordinal"), 1)
-            return table.set_column(0, "_line", line_index), {ordinal - 1: raw for ordinal, raw in unknown.items()}
-        mapping = pa.array(list(indexes), pa.int64())
-        line_index = pc.take(mapping, pc.subtract(table.column("_ordinal"), 1))
-        return table.set_column(0, "_line", line_index), {indexes[ordinal - 1]: raw for ordinal, raw in unknown.items()}
+    @staticmethod
+    def _with_line_index(table: pa.Table, indexes: list[int] | None) -> pa.Table:
+        """Replace DuckDB's 1-based ordinal (within what it was given) by the line index in the block."""
+        ordinal = pc.subtract(table.column("_ordinal"), 1)
+        line_index = ordinal if indexes is None else pc.take(pa.array(indexes, pa.int64()), ordinal)
+        return table.set_column(table.schema.get_field_index("_ordinal"), "_line", line_index)
 
     def _empty_decoded(self) -> pa.Table:
         fields = [pa.field("_line", pa.int64()), pa.field("_kind", pa.string()), pa.field("_problem", pa.string()),
-                  pa.field("_secret_body", pa.bool_()), pa.field("_is_secret_resource", pa.bool_())]
+                  pa.field("_secret_body", pa.bool_()), pa.field("_is_secret_resource", pa.bool_()),
+                  pa.field("_known", pa.int32()), pa.field("_date", pa.date32())]
         fields += [pa.field(column.name, column.type) for column in schema.DECODED_COLUMNS]
+        fields.append(pa.field("_keys", pa.int64()))
         return pa.schema(fields).empty_table()
 
     # ---- after DuckDB ---------------------------------------------------------------------------
-    def _finish(
-        self, table: pa.Table, unknown: dict[int, bytes], block: Block, source: str, quarantined: list[Quarantined],
-        allow_event_lists: bool,
-    ) -> DecodedBlock:
-        extra_tables: list[pa.Table] = []
-        problems = table.filter(pc.invert(pc.is_null(table.column("_problem"))))
-        if problems.num_rows:
+    def _finish(self, table: pa.Table, block: Block, source: str, quarantined: list[Quarantined],
+                allow_event_lists: bool) -> DecodedBlock:
+        is_problem = pc.invert(pc.is_null(table.column("_problem")))
+        is_list = pc.fill_null(pc.equal(table.column("_kind"), "EventList"), False)
+        has_unknown = pc.fill_null(pc.not_equal(pc.cast(table.column("_keys"), pa.int64()), pc.cast(table.column("_known"), pa.int64())), False)
+        needs_raw = pc.or_(pc.or_(is_problem, is_list), has_unknown)
+        raw_lines: dict[int, bytes] = {}
+        if pc.any(needs_raw).as_py():
             lines = block.data.split(b"\n")
-            for line_index, reason in zip(problems.column("_line").to_pylist(), problems.column("_problem").to_pylist()):
-                quarantined.append(self._quarantine(block, source, line_index, lines[line_index], reason))
-        lists = table.filter(pc.fill_null(pc.equal(table.column("_kind"), "EventList"), False))
-        for line_index in lists.column("_line").to_pylist():
-            raw = unknown.pop(line_index, b"")
-            line = block.line_number(line_index)
+            raw_lines = {index: lines[index] for index in pc.filter(table.column("_line"), needs_raw).to_pylist()}
+        for line_index, reason in zip(pc.filter(table.column("_line"), is_problem).to_pylist(),
+                                      pc.filter(table.column("_problem"), is_problem).to_pylist()):
+            quarantined.append(self._quarantine(block, source, line_index, raw_lines[line_index], reason))
+        nested_tables: list[pa.Table] = []
+        for line_index in pc.filter(table.column("_line"), is_list).to_pylist():
+            raw = raw_lines[line_index]
             if not allow_event_lists:
-                quarantined.append(self._make(source, line, None, "EventList inside an EventList", raw))
+                quarantined.append(self._quarantine(block, source, line_index, raw, "EventList inside an EventList"))
                 continue
-            nested = self.decode_document(orjson.loads(raw), source, line)
-            extra_tables.append(nested.table)
+            nested = self.decode_document(orjson.loads(raw), source, block.line_number(line_index))
+            nested_tables.append(nested.table)
             quarantined.extend(nested.quarantined)
-        is_row = pc.and_(pc.is_null(table.column("_problem")), pc.invert(pc.fill_null(pc.equal(table.column("_kind"), "EventList"), False)))
-        rows = table.filter(is_row)
+        rows = table.filter(pc.invert(pc.or_(is_problem, is_list)))
         rows = self._lineage(rows, block, source)
-        rows = self._extras(rows, unknown)
+        rows = self._extras(rows, raw_lines)
         if self.redactor is not None:
             rows = self._redact(rows)
+        rows = rows.rename_columns(["date" if name == "_date" else name for name in rows.column_names])
         result = rows.select([field.name for field in self.output_schema]).cast(self.output_schema)
-        if extra_tables:
-            result = pa.concat_tables([result, *extra_tables])
+        if nested_tables or table.column("_line").num_chunks > 1:
+            result = pa.concat_tables([result, *nested_tables])
+            result = result.take(pc.sort_indices(result, [("received_at", "ascending"), ("source_line", "ascending")]))
         return DecodedBlock(result, quarantined)
 
     def _lineage(self, rows: pa.Table, block: Block, source: str) -> pa.Table:
@@ -270,31 +264,31 @@ class EventDecoder:
         rows = rows.append_column("source_line", pc.cast(lines, pa.int64()))
         return rows.append_column("source_item", items)
 
-    def _extras(self, rows: pa.Table, unknown: dict[int, bytes]) -> pa.Table:
+    def _extras(self, rows: pa.Table, raw_lines: dict[int, bytes]) -> pa.Table:
         """The `extra` column: top-level fields the contract does not know, kept verbatim as JSON."""
-        if not unknown or not rows.num_rows:
+        if not raw_lines or not rows.num_rows:
             return rows.append_column("extra", pa.nulls(rows.num_rows, schema.JSON))
-        values: list[str | None] = []
-        for line_index in rows.column("_line").to_pylist():
-            raw = unknown.get(line_index)
-            values.append(None if raw is None else _unknown_fields(raw))
+        values = [None if (raw := raw_lines.get(index)) is None else _unknown_fields(raw) for index in rows.column("_line").to_pylist()]
         return rows.append_column("extra", pa.array(values, pa.string()).cast(schema.JSON))
 
     def _redact(self, rows: pa.Table) -> pa.Table:
+        """Replace Secret values in the bodies (and unknown fields) of the rows that can hold them."""
         assert self.redactor is not None
+        has_body = pc.or_(pc.or_(pc.is_valid(rows.column("request_object")), pc.is_valid(rows.column("response_object"))),
+                          pc.is_valid(rows.column("extra")))
         has_extra_secret = pc.fill_null(pc.match_substring(rows.column("extra").cast(pa.string()), "Secret"), False)
-        needs = pc.or_(pc.fill_null(rows.column("_secret_body"), False), has_extra_secret)
+        needs = pc.and_(pc.or_(pc.fill_null(rows.column("_secret_body"), False), has_extra_secret), has_body)
         if not pc.any(needs).as_py():
             return rows
-        positions = pc.indices_nonzero(needs).to_pylist()
-        is_secret = rows.column("_is_secret_resource").to_pylist()
+        is_secret = pc.filter(pc.fill_null(rows.column("_is_secret_resource"), False), needs).to_pylist()
         for name in ("request_object", "response_object", "extra"):
             column = rows.column(name).cast(pa.string())
-            values = column.to_pylist()
-            for position in positions:
-                if values[position] is not None:
-                    values[position] = self.redactor.redact_body(values[position], is_secret_resource=bool(is_secret[position]))
-            rows = rows.set_column(rows.schema.get_field_index(name), name, pa.array(values, pa.string()).cast(schema.JSON))
+            originals = pc.filter(column, needs).to_pylist()
+            redacted = [None if text is None else self.redactor.redact_body(text, is_secret_resource=secret)
+                        for text, secret in zip(originals, is_secret)]
+            replaced = pc.replace_with_mask(column.combine_chunks(), needs.combine_chunks() if isinstance(needs, pa.ChunkedArray) else needs,
+                                            pa.array(redacted, pa.string()))
+            rows = rows.set_column(rows.schema.get_field_index(name), name, replaced.cast(schema.JSON))
         return rows
 
     def _decode_items(self, items: list[Any], source: str, line: int, *, is_list: bool) -> DecodedBlock:
