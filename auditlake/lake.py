@@ -92,7 +92,7 @@ class Lake:
         even renamed or compressed by rotation. Rows are deduplicated on (audit_id, stage).
         """
         cluster = validate_cluster(cluster or config.setting("cluster"))
-        options = IngestOptions(cluster=cluster, format=format, redact=redact,
+        options = IngestOptions(cluster=cluster, format=format, redact=redact, exclude=self.store.root,
                                 workers=workers if workers is not None else int(config.setting("workers")))
         self.store.create()
         with self.store.write_lock():

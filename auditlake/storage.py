@@ -88,6 +88,7 @@ class SourceRecord:
     reached_end: bool = False  # the last run read to the end of the data: same size again means nothing new
     sha256: str | None = None  # of the stored bytes, when a run read the whole source from its start
     tail: dict[str, Any] | None = None  # an unfinished last line left for the next run
+    anchor: str | None = None  # hash of the bytes before `offset`: proves a resumed file is the same file
     updated_at: str = ""
 
 
@@ -311,6 +312,7 @@ class SourceProgress:
     reached_end: bool = False
     sha256: str | None = None
     tail: dict[str, Any] | None = None
+    anchor: str | None = None
 
 
 @dataclass
@@ -383,7 +385,7 @@ class BatchWriter:
         pending = self.progress.get(f"{cluster}/{fingerprint}")
         if pending is not None:
             return SourceRecord(cluster, fingerprint, [pending.name], pending.size, pending.offset, pending.lines,
-                                reached_end=pending.reached_end, tail=pending.tail)
+                                reached_end=pending.reached_end, tail=pending.tail, anchor=pending.anchor)
         return self.manifest.sources.get(f"{cluster}/{fingerprint}")
 
     def write(self, table: pa.Table, cluster: str) -> None:
@@ -547,6 +549,7 @@ class BatchWriter:
             record.reached_end = progress.reached_end
             record.sha256 = progress.sha256 or record.sha256
             record.tail = progress.tail
+            record.anchor = progress.anchor
             record.updated_at = now_text()
 
 

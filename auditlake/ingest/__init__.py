@@ -17,6 +17,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
@@ -25,7 +26,10 @@ import pyarrow.compute as pc
 
 from auditlake.errors import InputError
 from auditlake.ingest.flatten import DecodedBlock, EventDecoder, Quarantined
-from auditlake.ingest.formats import FORMATS, Block, OpenedSource, Skipped, Tail, discover_sources, iter_blocks, open_source, read_document
+from auditlake.ingest.formats import (
+    FORMATS, Block, OpenedSource, Skipped, SourceChangedError, Tail, discover_sources, iter_blocks, open_source, read_anchor,
+    read_document,
+)
 from auditlake.ingest.redact import Redactor
 
 BLOCK_BYTES = 16 << 20
@@ -38,6 +42,7 @@ class IngestOptions:
     cluster: str
     format: str = "auto"
     redact: bool = True
+    exclude: Path | None = None  # never read anything under here (the lake)
     workers: int = 0  # decoding threads; 0 = one per core
     block_bytes: int = BLOCK_BYTES
 
@@ -51,6 +56,7 @@ class SourceState:
     lines: int
     reached_end: bool
     tail: dict[str, Any] | None
+    anchor: str | None
 
 
 @dataclass
@@ -107,7 +113,7 @@ def ingest(
     if options.format not in FORMATS:
         raise InputError(f"unknown format {options.format!r}", hint=f"choose one of {', '.join(FORMATS)}")
     started = time.monotonic()
-    sources, skipped = discover_sources(inputs)
+    sources, skipped = discover_sources(inputs, options.exclude)
     result = IngestResult(options.cluster, skipped=list(skipped))
     reasons: Counter[str] = Counter()
     workers = options.workers or (os.cpu_count() or 1)
@@ -143,19 +149,41 @@ def _ingest_source(
         result.skipped.append(Skipped(source.name, f"not JSON (starts with {opened.head[:12]!r})"))
         return
     record = sink.source_record(options.cluster, opened.fingerprint)
-    start_offset, start_line = 0, 1
-    if record is not None:
-        if record.reached_end and record.size == opened.size and not source.is_stdin:
+    start_offset, start_line, anchor = 0, 1, None
+    if record is not None and not source.is_stdin:  # stdin cannot be checked: it is read whole, dedupe drops repeats
+        unchanged = record.reached_end and record.size == opened.size
+        if unchanged and (opened.is_final or read_anchor(opened, record.offset) in (None, record.anchor)):
             result.sources_unchanged += 1
             return
-        start_offset, start_line = record.offset, record.lines + 1
+        if not opened.is_document:  # a whole document is re-read whole when it changed
+            start_offset, start_line, anchor = record.offset, record.lines + 1, record.anchor
+    try:
+        _read_source(opened, options, sink, pool, result, reasons, progress_factory, on_progress, start_offset, start_line, anchor)
+    except SourceChangedError:
+        # Same first line as a known source, different bytes at the resume point: read it all (dedupe keeps it exact).
+        opened.stream.close()
+        result.sources_read -= 1
+        fresh = open_source(source)
+        try:
+            _read_source(fresh, options, sink, pool, result, reasons, progress_factory, on_progress, 0, 1, None)
+        finally:
+            fresh.stream.close()
+
+
+def _read_source(
+    opened: OpenedSource, options: IngestOptions, sink: EventSink, pool: _DecoderPool, result: IngestResult,
+    reasons: Counter[str], progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
+    start_offset: int, start_line: int, anchor: str | None,
+) -> None:
+    source = opened.source
     result.sources_read += 1
     progress = progress_factory(
         cluster=options.cluster, fingerprint=opened.fingerprint, name=source.name, size=opened.size,
         start_offset=start_offset, start_line=start_line, offset=start_offset, lines=start_line - 1, is_final=opened.is_final,
+        anchor=anchor,
     )
 
-    def account(decoded: DecodedBlock, end_offset: int | None, last_line: int | None) -> None:
+    def account(decoded: DecodedBlock, end_offset: int | None, last_line: int | None, block_anchor: str | None = None) -> None:
         table = decoded.table
         sink.write(table, options.cluster)
         if decoded.quarantined:
@@ -172,15 +200,15 @@ def _ingest_source(
         result.quarantined += len(decoded.quarantined)
         if end_offset is not None and last_line is not None:
             result.lines += last_line - progress.lines
-            progress.offset, progress.lines = end_offset, last_line
+            progress.offset, progress.lines, progress.anchor = end_offset, last_line, block_anchor
         if on_progress:
             on_progress(Progress(source.name, opened.stream.raw_bytes, opened.size, result.events_decoded, result.lines))
 
     if opened.is_document and options.format != "log":
         _ingest_document(opened, pool, progress, account)
     else:
-        for item in pool.decode_in_order(iter_blocks(opened, start_offset=start_offset, start_line=start_line,
-                                                     block_size=options.block_bytes), source.name):
+        blocks = iter_blocks(opened, start_offset=start_offset, start_line=start_line, block_size=options.block_bytes, anchor=anchor)
+        for item in pool.decode_in_order(blocks, source.name):
             if isinstance(item, Tail):
                 tail_record = Quarantined(source.name, item.line, None, item.reason, item.raw)
                 quarantined = pool.scrub([tail_record])
@@ -189,7 +217,7 @@ def _ingest_source(
                                  "quarantine_id": f"{options.cluster}/{opened.fingerprint}/{item.line}/"}
                 continue
             block, decoded = item
-            account(decoded, block.end_offset, block.first_line + block.line_count - 1)
+            account(decoded, block.end_offset, block.first_line + block.line_count - 1, block.anchor)
             sink.advance(_snapshot(progress))
     result.bytes_read += opened.stream.raw_bytes
     progress.reached_end = True
@@ -222,7 +250,9 @@ def _snapshot(progress: Any) -> Any:
 
 def _reason_kind(reason: str) -> str:
     """Group quarantine reasons for the summary ("not JSON: …" variants count together)."""
-    return reason.split(":")[0] if reason.startswith(("not JSON", "does not match", "invalid UTF-8")) else reason.split(" (")[0]
+    if reason.startswith("invalid UTF-8"):
+        return "invalid UTF-8"
+    return reason.split(":")[0] if reason.startswith(("not JSON", "does not match")) else reason.split(" (")[0]
 
 
 class _DecoderPool:

@@ -32,8 +32,10 @@ FORMATS = ("auto", "log", "eventlist")
 GZIP_MAGIC = b"\x1f\x8b"
 FINGERPRINT_BYTES = 64 * 1024
 READ_SIZE = 4 * 1024 * 1024
+ANCHOR_BYTES = 4096
 DOCUMENT_LIMIT = 1024 * 1024 * 1024  # a whole-document input larger than this is refused, not loaded
-IGNORED_SUFFIXES = (".yaml", ".yml", ".md", ".txt", ".sh", ".py", ".toml", ".ini", ".cfg", ".pem", ".crt", ".key")
+IGNORED_SUFFIXES = (".yaml", ".yml", ".md", ".txt", ".sh", ".py", ".toml", ".ini", ".cfg", ".pem", ".crt", ".key", ".parquet",
+                    ".duckdb", ".tmp")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Block:
     end_offset: int  # decompressed byte offset just after this block: where a rerun resumes
     line_numbers: list[int] | None = None  # per line, when not consecutive from `first_line`
     items: list[int] | None = None  # per line: index inside an EventList, when lines are items
+    anchor: str | None = None  # identifies `end_offset` as a resume point (see anchor_of)
 
     def line_number(self, index: int) -> int:
         """The source line of the block's `index`-th line (0-based)."""
@@ -82,13 +85,14 @@ class Tail:
     offset: int  # where the tail starts; a rerun re-reads from here if the file grew
 
 
-def discover_sources(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
+def discover_sources(inputs: list[str], exclude: Path | None = None) -> tuple[list[Source], list[Skipped]]:
     """Expand CLI inputs (files, directories, globs, `-`) into sources, oldest rotation first.
 
     Directories are walked recursively; hidden entries and files that are obviously not audit
     logs (policies, READMEs, certificates) are listed as skipped rather than read. Names sort so
     that lumberjack backups (`audit-2026-11-01T10-00-00.000.log[.gz]`) come before the live
-    `audit.log`, which is the order the apiserver wrote them in.
+    `audit.log`, which is the order the apiserver wrote them in. Nothing under `exclude` (the
+    lake itself, when it lives inside the directory being read) is ever a source.
     """
     if not inputs:
         raise InputError("no input given", hint="name audit log files or directories, or - for standard input")
@@ -113,8 +117,10 @@ def discover_sources(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
             raise InputError(f"{text}: no such file or directory", hint="check the path; quote globs so the shell passes them on")
         for match in matches:
             path = Path(match).resolve()
+            if exclude is not None and path.is_relative_to(exclude):
+                continue
             if path.is_dir():
-                for found in sorted(_walk(path)):
+                for found in sorted(_walk(path, exclude)):
                     if found.name.lower().endswith(IGNORED_SUFFIXES):
                         skipped.append(Skipped(str(found), "not an audit log (by its name)"))
                     else:
@@ -126,9 +132,9 @@ def discover_sources(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
     return sources, skipped
 
 
-def _walk(directory: Path) -> Iterator[Path]:
+def _walk(directory: Path, exclude: Path | None) -> Iterator[Path]:
     for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (exclude is None or (Path(root) / d).resolve() != exclude))
         for name in files:
             if not name.startswith("."):
                 yield Path(root) / name
@@ -159,6 +165,18 @@ class DecodedStream:
     @property
     def raw_sha256(self) -> str:
         return self._hash.hexdigest()
+
+    @property
+    def can_seek(self) -> bool:
+        return not self.is_gzip and self.source.path is not None and self._file.seekable()
+
+    def seek(self, offset: int) -> None:
+        """Position a plain file (the sha256 then no longer covers the whole file)."""
+        self._file.seek(offset)
+        self._compressed = b""
+        self._eof = False
+        self._hash = hashlib.sha256()
+        self.raw_bytes = offset
 
     def _read_raw(self, size: int) -> bytes:
         try:
@@ -262,22 +280,45 @@ def _is_json_value(line: bytes) -> bool:
     return True
 
 
-def iter_blocks(opened: OpenedSource, *, start_offset: int, start_line: int, block_size: int) -> Iterator[Block | Tail]:
+class SourceChangedError(Exception):
+    """The bytes before the recorded resume offset are not what an earlier run read there.
+
+    A different file that happens to share its first line with a known source (a copy that was
+    then edited, say): the pipeline reads it again from the start rather than trust the offset.
+    """
+
+
+def anchor_of(tail: bytes) -> str:
+    """What identifies a resume point: the hash of the bytes just before it."""
+    return hashlib.sha256(tail[-ANCHOR_BYTES:]).hexdigest()[:32]
+
+
+def iter_blocks(opened: OpenedSource, *, start_offset: int, start_line: int, block_size: int,
+                anchor: str | None = None) -> Iterator[Block | Tail]:
     """Blocks of whole lines from `start_offset` on, then at most one `Tail` for what was left over.
 
     `start_offset`/`start_line` resume a source that was partly ingested before; the offset is
-    always at a line boundary because only whole lines are ever recorded as consumed.
+    always at a line boundary because only whole lines are ever recorded as consumed. The bytes
+    before it must hash to `anchor`, else `SourceChangedError` is raised before any block.
     """
     stream = opened.stream
     pending = opened.head
-    offset = 0
-    # Skip what earlier runs consumed (gzip and stdin cannot seek, so read past it).
-    while offset + len(pending) <= start_offset:
-        offset += len(pending)
-        pending = stream.read(READ_SIZE)
-        if not pending:
-            break
-    pending = pending[start_offset - offset :] if pending else b""
+    before = b""  # the last ANCHOR_BYTES bytes before the current position
+    if start_offset and stream.can_seek:
+        stream.seek(max(0, start_offset - ANCHOR_BYTES))
+        before = stream.read(min(ANCHOR_BYTES, start_offset))
+        pending = b""
+    else:
+        offset = 0
+        while offset + len(pending) <= start_offset and pending:  # gzip cannot seek: read past it
+            offset += len(pending)
+            before = (before + pending)[-ANCHOR_BYTES:]
+            pending = stream.read(READ_SIZE)
+        cut = start_offset - offset
+        before = (before + pending[:cut])[-ANCHOR_BYTES:]
+        pending = pending[cut:]
+    if start_offset and anchor is not None and anchor_of(before) != anchor:
+        raise SourceChangedError(opened.source.name)
     offset = start_offset
     line = start_line
     while True:
@@ -296,18 +337,28 @@ def iter_blocks(opened: OpenedSource, *, start_offset: int, start_line: int, blo
         data, pending = pending[: cut + 1], pending[cut + 1 :]
         count = data.count(b"\n")
         offset += len(data)
-        yield Block(data, line, count, offset)
+        before = (before + data[-ANCHOR_BYTES:])[-ANCHOR_BYTES:]
+        yield Block(data, line, count, offset, anchor=anchor_of(before))
         line += count
     if pending.strip():
         if _is_json_value(pending) and not stream.problem:
             # A complete last event whose newline was never written: keep it, it is whole.
             offset += len(pending)
-            yield Block(pending + b"\n", line, 1, offset)
+            before = (before + pending)[-ANCHOR_BYTES:]
+            yield Block(pending + b"\n", line, 1, offset, anchor=anchor_of(before))
         else:
             reason = stream.problem or "truncated last line (no newline at end of data)"
             yield Tail(line, pending, reason, offset)
     elif stream.problem:
         yield Tail(line, b"", stream.problem, offset)
+
+
+def read_anchor(opened: OpenedSource, offset: int) -> str | None:
+    """The anchor of a plain file at `offset` (None where that would mean decompressing)."""
+    if not opened.stream.can_seek or offset == 0:
+        return None
+    opened.stream.seek(max(0, offset - ANCHOR_BYTES))
+    return anchor_of(opened.stream.read(min(ANCHOR_BYTES, offset)))
 
 
 def read_document(opened: OpenedSource) -> bytes | Tail:
