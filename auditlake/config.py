@@ -24,6 +24,7 @@ SETTINGS: dict[str, Setting] = {
     "lake": Setting("AUDITLAKE_LAKE", "lake", "Lake directory used when --lake is not given."),
     "cluster": Setting("AUDITLAKE_CLUSTER", "default", "Cluster name used by `ingest` when --cluster is not given."),
     "workers": Setting("AUDITLAKE_WORKERS", "0", "Decoding threads for `ingest` (0: one per core)."),
+    "commit_rows": Setting("AUDITLAKE_COMMIT_ROWS", "2000000", "Rows per committed batch: a crash loses at most this much work."),
     "memory_limit": Setting("AUDITLAKE_MEMORY_LIMIT", "512MB", "DuckDB memory limit for dedupe, compaction and queries."),
     "debug": Setting("AUDITLAKE_DEBUG", "0", "1: show tracebacks instead of one-line errors."),
 }

@@ -99,7 +99,8 @@ class Lake:
             manifest = self.store.load_manifest()
             self.store.recover(manifest)
             redactor = Redactor(self.store.redaction_key()) if redact else None
-            writer = BatchWriter(self.store, redacted=redact, version=version(), memory_limit=config.setting("memory_limit"))
+            writer = BatchWriter(self.store, redacted=redact, version=version(), memory_limit=config.setting("memory_limit"),
+                                 commit_rows=int(config.setting("commit_rows")))
             try:
                 result = ingest([str(item) for item in inputs], options, writer, redactor=redactor,
                                 progress_factory=SourceProgress, on_progress=on_progress)

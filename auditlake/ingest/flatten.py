@@ -72,6 +72,9 @@ SELECT d.*, k.keys AS _keys FROM (
 ) AS k
 ORDER BY received_at, _ordinal
 """
+# DuckDB refuses a line with duckdb.Error; a message that quotes a line cut inside a UTF-8
+# sequence surfaces as UnicodeDecodeError instead. Both mean "this input", never "this program".
+_DECODE_ERRORS = (duckdb.Error, UnicodeDecodeError)
 _SCRATCH_NAMES = itertools.count()  # shared by all decoder threads: next() on it is atomic
 _NEEDS_PYTHON = re.compile(rb"\n[^{\n]|\n\n")
 
@@ -129,7 +132,7 @@ class EventDecoder:
                     keep.append(index)
                     lines[index] = stripped
                 else:
-                    quarantined.append(self._quarantine(block, source, index, line, _describe_non_object(stripped)))
+                    quarantined.append(self._quarantine(block, source, index, line, _json_problem(stripped)))
             data = b"".join(lines[index] + b"\n" for index in keep)
         table = self._decode_robustly(data, block, source, keep, quarantined)
         return self._finish(table, block, source, quarantined, allow_event_lists)
@@ -167,7 +170,7 @@ class EventDecoder:
             return self._empty_decoded()
         try:
             return self._with_line_index(self._run(data), keep)
-        except duckdb.Error:
+        except _DECODE_ERRORS:
             pass
         lines = block.data.split(b"\n")
         candidates = keep if keep is not None else list(range(block.line_count))
@@ -193,7 +196,7 @@ class EventDecoder:
                 table = self._run(data, min(HUGE_OBJECT_BYTES, 2 * len(data)))  # one huge object: give it room
             else:
                 table = self._run(data)
-        except duckdb.Error as error:
+        except _DECODE_ERRORS as error:
             if len(indexes) == 1:
                 quarantined.append(self._quarantine(block, source, indexes[0], lines[indexes[0]], _duckdb_reason(error)))
                 return
@@ -319,14 +322,6 @@ class EventDecoder:
         return Quarantined(source, line, item, reason, scrubbed)
 
 
-def _describe_non_object(line: bytes) -> str:
-    problem = _json_problem(line)
-    if problem:
-        return problem
-    kind = type(orjson.loads(line)).__name__
-    return f"not a JSON object (a JSON {dict(str='string', int='number', float='number', list='array', bool='boolean', NoneType='null').get(kind, kind)})"
-
-
 def _json_problem(line: bytes) -> str:
     """Why a line is not a JSON object, in words; empty when it is one."""
     try:
@@ -337,11 +332,16 @@ def _json_problem(line: bytes) -> str:
         value = orjson.loads(line)
     except orjson.JSONDecodeError as error:
         return f"not JSON: {error.msg} at character {error.pos + 1}"
-    return "" if isinstance(value, dict) else "not a JSON object"
+    if isinstance(value, dict):
+        return ""
+    kind = {str: "string", int: "number", float: "number", list: "array", bool: "boolean"}.get(type(value), "null")
+    return f"not a JSON object (a JSON {kind})"
 
 
-def _duckdb_reason(error: duckdb.Error) -> str:
+def _duckdb_reason(error: Exception) -> str:
     """DuckDB's message for a single refused line, without its file name and advice."""
+    if isinstance(error, UnicodeDecodeError):
+        return "does not match the audit Event schema: DuckDB could not decode it"
     text = str(error).split("\n")[0]
     text = re.sub(r'^[A-Za-z ]*Error: ', "", text)
     text = re.sub(r' in file "[^"]*"(, at byte \d+)?(, in line \d+)?', "", text)

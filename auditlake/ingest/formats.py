@@ -193,8 +193,10 @@ class DecodedStream:
         if self._eof:
             return b""
         if not self.is_gzip:
-            out = self._compressed or self._read_raw(size)
-            self._compressed = b""
+            if self._compressed:  # what was read to sniff the format
+                out, self._compressed = self._compressed[:size], self._compressed[size:]
+                return out
+            out = self._read_raw(size)
             self._eof = not out
             return out
         return self._inflate(size)
@@ -323,7 +325,7 @@ def iter_blocks(opened: OpenedSource, *, start_offset: int, start_line: int, blo
     line = start_line
     while True:
         while len(pending) < block_size:
-            chunk = stream.read(max(READ_SIZE, block_size - len(pending)))
+            chunk = stream.read(block_size - len(pending))
             if not chunk:
                 break
             pending += chunk

@@ -96,7 +96,8 @@ class Redactor:
         except orjson.JSONDecodeError:
             return self.fingerprint(text)
         if isinstance(applied, dict):
-            self._redact_secret_fields(applied)
+            if applied.get("kind") != "Secret":  # a Secret is redacted by the walk; anything else here still is one
+                self._redact_secret_fields(applied)
             self._walk(applied)
         else:
             return self.fingerprint(text)

@@ -1,0 +1,51 @@
+"""Shared fixtures: where the real data is, a clean environment, and one read-only lake."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from auditlake import Lake
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"
+SHARED = Path(os.environ.get("AUDITLAKE_SHARED_DATA", REPO.parent / "shared" / "data"))
+requires_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason=f"{SHARED} is absent: larger real-data tests need ../shared/data (CI always has it)"
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AUDITLAKE_* setting of the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("AUDITLAKE_") and name != "AUDITLAKE_SHARED_DATA":
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def fixture_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """A lake of the vendored real slices plus a small simulated cluster; tests only read it."""
+    root = tmp_path_factory.mktemp("fixture")
+    lake = Lake(root / "lake")
+    lake.ingest([DATA / "immudb_first_300_lines.log"], cluster="immudb")
+    lake.ingest([DATA / "audit2rbac_impersonation_v1beta1.log"], cluster="audit2rbac")
+    lake.ingest([DATA / "khi_lease_update_request_response.jsonl"], cluster="kind")
+    lake.demo(root / "demo-log", requests=3_000, seed=11)
+    return lake
+
+
+@pytest.fixture
+def copy_of(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Copy a vendored file into the test's directory (tests that modify inputs never touch tests/data)."""
+
+    def copy(name: str, target: str | None = None) -> Path:
+        destination = tmp_path / (target or name)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(DATA / name, destination)
+        return destination
+
+    return copy
