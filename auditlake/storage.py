@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from auditlake.errors import LakeError, LakeLockedError, StorageError
 from auditlake.ingest import schema
-from auditlake.ingest.flatten import Quarantined
+from auditlake.ingest.flatten import Quarantined, quarantine_id
 
 MANIFEST_FORMAT = "auditlake-manifest"
 MANIFEST_VERSION = 1
@@ -456,7 +456,7 @@ class BatchWriter:
             except UnicodeDecodeError:
                 text, encoded = None, base64.b64encode(record.raw).decode()
             self.quarantined.append({
-                "id": f"{cluster}/{fingerprint}/{record.line}/{record.item if record.item is not None else ''}",
+                "id": quarantine_id(cluster, fingerprint, record.source, record.line, record.item),
                 "batch": self.batch, "cluster": cluster, "source_file": record.source, "source_fingerprint": fingerprint,
                 "source_line": record.line, "source_item": record.item, "reason": record.reason, "raw": text,
                 "raw_base64": encoded, "quarantined_at": now_text(),

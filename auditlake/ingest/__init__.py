@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditlake.errors import InputError
-from auditlake.ingest.flatten import DecodedBlock, EventDecoder, Quarantined
+from auditlake.ingest.flatten import DecodedBlock, EventDecoder, Quarantined, quarantine_id
 from auditlake.ingest.formats import (
     FORMATS, Block, OpenedSource, Skipped, SourceChangedError, Tail, discover_sources, iter_blocks, open_source, read_anchor,
     read_document,
@@ -214,7 +214,7 @@ def _read_source(
                 quarantined = pool.scrub([tail_record])
                 account(DecodedBlock(pool.empty_table(), quarantined), None, None)
                 progress.tail = {"line": item.line, "offset": item.offset,
-                                 "quarantine_id": f"{options.cluster}/{opened.fingerprint}/{item.line}/"}
+                                 "quarantine_id": quarantine_id(options.cluster, opened.fingerprint, source.name, item.line, None)}
                 continue
             block, decoded = item
             account(decoded, block.end_offset, block.first_line + block.line_count - 1, block.anchor)

@@ -90,6 +90,11 @@ class Quarantined:
     raw: bytes
 
 
+def quarantine_id(cluster: str, fingerprint: str, source: str, line: int, item: int | None) -> str:
+    """Names one quarantined line: reading the same line again replaces its record instead of adding one."""
+    return f"{cluster}/{fingerprint}/{source}:{line}" + (f"#{item}" if item is not None else "")
+
+
 @dataclass
 class DecodedBlock:
     """Rows (all stored columns but `batch`) and the quarantined lines of one block."""

@@ -261,10 +261,12 @@ def open_source(source: Source) -> OpenedSource:
         head += chunk
     newline = head.find(b"\n")
     first_line = head[: newline + 1] if 0 <= newline < FINGERPRINT_BYTES else head[:FINGERPRINT_BYTES]
-    fingerprint = hashlib.sha256(first_line).hexdigest()[:32]
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     looks_like_json = stripped[:1] in (b"{", b"[")
     is_document = looks_like_json and not _is_json_value(first_line)
+    # An audit log's first line (an event with its auditID and time) names the file through renames,
+    # compression and growth. A pretty-printed document's first line ("{") names nothing: use its head.
+    fingerprint = hashlib.sha256(head[:FINGERPRINT_BYTES] if is_document else first_line).hexdigest()[:32]
     size = 0
     if source.path is not None:
         try:

@@ -1,0 +1,75 @@
+"""catalog.duckdb: the DuckDB shell opens it as it is, from anywhere; it follows the lake."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from auditlake import Lake
+from auditlake.ingest import schema
+from tests.conftest import DATA
+
+
+def duckdb_shell() -> str:
+    found = shutil.which("duckdb") or str(Path(sys.executable).with_name("duckdb"))
+    if not Path(found).exists():
+        pytest.fail("the duckdb shell (duckdb-cli, a dev dependency) is not installed")
+    return found
+
+
+def test_the_catalog_opens_in_the_standalone_duckdb_shell_from_any_directory(fixture_lake, tmp_path):
+    result = subprocess.run(
+        [duckdb_shell(), str(fixture_lake.path / "catalog.duckdb"), "-readonly", "-csv", "-c",
+         "select cluster, count(*) from events group by all order by 1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "immudb,300" in result.stdout and "audit2rbac,37" in result.stdout
+
+
+def test_events_has_every_contract_column_with_its_comment(fixture_lake):
+    with fixture_lake.connect() as connection:
+        columns = connection.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'events' ORDER BY column_index").fetchall()
+    assert [name for name, _ in columns] == [column.name for column in schema.COLUMNS]
+    assert all(comment for _, comment in columns)
+
+
+def test_an_empty_lake_has_a_typed_empty_events_view(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    lake.store.create()
+    rows = lake.sql_arrow("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'events'").to_pylist()
+    types = {row["column_name"]: row["data_type"] for row in rows}
+    assert types["received_at"] == "TIMESTAMP WITH TIME ZONE" and types["code"] == "INTEGER" and types["date"] == "DATE"
+    assert lake.sql("SELECT count(*) AS n FROM events").item() == 0
+
+
+def test_a_moved_lake_gets_its_catalog_rebuilt(tmp_path):
+    lake = Lake(tmp_path / "old")
+    lake.ingest([DATA / "audit2rbac_impersonation_v1beta1.log"], cluster="c")
+    moved = shutil.move(str(tmp_path / "old"), str(tmp_path / "new"))
+    assert Lake(moved).sql("SELECT count(*) AS n FROM events").item() == 37
+
+
+def test_date_and_cluster_filters_prune_files(fixture_lake):
+    with fixture_lake.connect() as connection:
+        plan = connection.execute(
+            "EXPLAIN SELECT count(DISTINCT user_name) FROM events WHERE cluster = 'audit2rbac' AND date = DATE '2017-09-11'").fetchall()
+        files = connection.execute("SELECT count(DISTINCT source_file || batch) FROM events").fetchone()[0]
+    text = "\n".join(str(row[-1]) for row in plan)
+    assert files > 1 and f"Scanning Files: 1/{len(fixture_lake.store.live_files())}" in text
+
+
+def test_readers_never_see_files_the_manifest_does_not_list(fixture_lake, tmp_path):
+    lake = Lake(tmp_path / "lake")
+    lake.ingest([DATA / "audit2rbac_impersonation_v1beta1.log"], cluster="c")
+    [real] = list((lake.path / "events").rglob("*.parquet"))
+    shutil.copy(real, real.with_name("debris-of-a-killed-run.parquet"))
+    assert lake.sql("SELECT count(*) AS n FROM events").item() == 37
+    with duckdb.connect(str(lake.path / "catalog.duckdb"), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM events").fetchone()[0] == 37
