@@ -52,8 +52,7 @@ OUTPUT_FORMATS = ["table", *RENDERERS]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _default_lake() -> Path:
-    return config.default_lake()
+DEFAULT_LAKE = Path(config.SETTINGS["lake"].default)  # typer reads AUDITLAKE_LAKE itself (envvar=)
 
 
 def handle_errors(command: F) -> F:
@@ -108,7 +107,7 @@ def main_options(
 @handle_errors
 def ingest(
     inputs: Annotated[list[str], typer.Argument(help="Audit log files, directories (recursive), globs, or - for stdin.", show_default=False)],
-    lake: LakeOption = _default_lake(),
+    lake: LakeOption = DEFAULT_LAKE,
     cluster: Annotated[str, typer.Option("--cluster", "-c", envvar="AUDITLAKE_CLUSTER", help="Cluster the events come from.")] = "default",
     input_format: Annotated[str, typer.Option("--format", "-f", help=f"Input format: {', '.join(FORMATS)}.")] = "auto",
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any line was quarantined.")] = False,
@@ -182,7 +181,7 @@ def _print_ingest_summary(result: IngestResult, lake: Path) -> None:
 @app.command()
 @handle_errors
 def status(
-    lake: LakeOption = _default_lake(),
+    lake: LakeOption = DEFAULT_LAKE,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Show what the lake holds: clusters, days, events, first/last event, quarantined lines.
@@ -221,7 +220,7 @@ def _short_time(value: str | None) -> str:
 @handle_errors
 def sql(
     query: Annotated[str, typer.Argument(help="SQL over the lake's views: events, quarantine, ingest_sources, ingest_batches.")],
-    lake: LakeOption = _default_lake(),
+    lake: LakeOption = DEFAULT_LAKE,
     output: Annotated[str, typer.Option("--format", help=f"Output format: {', '.join(OUTPUT_FORMATS)}.")] = "table",
     output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
     max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown by --format table.")] = 100,
@@ -253,7 +252,7 @@ def _emit(result: pa.Table, output: str, output_file: Path | None, max_rows: int
 
 def _print_table(result: pa.Table, max_rows: int) -> None:
     table = Table(show_lines=False)
-    for name, field in zip(result.column_names, result.schema):
+    for name, field in zip(result.column_names, result.schema, strict=True):
         is_number = pa.types.is_integer(field.type) or pa.types.is_floating(field.type) or pa.types.is_decimal(field.type)
         table.add_column(name, justify="right" if is_number else "left", overflow="fold")
     for row in result.slice(0, max_rows).to_pylist():
@@ -276,7 +275,7 @@ def _cell(value: Any) -> str:
 # ---- maintenance ----------------------------------------------------------------------------------
 @app.command()
 @handle_errors
-def compact(lake: LakeOption = _default_lake()) -> None:
+def compact(lake: LakeOption = DEFAULT_LAKE) -> None:
     """Merge the small files of many incremental runs into one time-sorted file per partition.
 
     Example: auditlake compact --lake ./lake
@@ -288,7 +287,7 @@ def compact(lake: LakeOption = _default_lake()) -> None:
 
 @app.command(name="catalog")
 @handle_errors
-def rebuild_catalog(lake: LakeOption = _default_lake()) -> None:
+def rebuild_catalog(lake: LakeOption = DEFAULT_LAKE) -> None:
     """Rebuild LAKE/catalog.duckdb (after moving the lake; every command also does it when needed).
 
     Example: auditlake catalog --lake ./lake && duckdb ./lake/catalog.duckdb -c "select count(*) from events"
@@ -301,7 +300,7 @@ def rebuild_catalog(lake: LakeOption = _default_lake()) -> None:
 @app.command(name="demo")
 @handle_errors
 def run_demo(
-    lake: LakeOption = _default_lake(),
+    lake: LakeOption = DEFAULT_LAKE,
     log_dir: Annotated[Path, typer.Option("--log-dir", help="Where the simulated apiserver writes its audit log.")] = Path("demo-audit-log"),
     requests: Annotated[int, typer.Option("--requests", help="API requests to simulate (about 2 events each).")] = 100_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same cluster.")] = 7,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import heapq
 import random
 import uuid
@@ -31,6 +32,10 @@ K8S_COMMIT = "5864a46"
 DEFAULT_START = datetime(2026, 11, 1, tzinfo=UTC)
 
 NODES = [f"ip-10-0-{i // 4 + 1}-{10 + i}.eu-west-1.compute.internal" for i in range(6)]
+NODE_IPS = {node: f"10.0.{i // 4 + 1}.{10 + i}" for i, node in enumerate(NODES)}
+NODE_UIDS = {node: str(uuid.UUID(int=(i + 1) * 7_919_113, version=4)) for i, node in enumerate(NODES)}
+NODE_CERTS = {node: f"{(i + 1) * 0x9E3779B97F4A7C15:064x}"[-64:] for i, node in enumerate(NODES)}
+
 HUMANS = {
     "alice@example.com": ("oidc:sre", "203.0.113.10", "darwin/arm64"),
     "bob@example.com": ("oidc:developers", "198.51.100.23", "linux/amd64"),
@@ -103,6 +108,8 @@ class ClusterSimulation:
         self.clock = _Clock(start)
         self.mean_gap_us = max(1, int(days * 86_400_000_000 / max(requests, 1)))
         self.truth = DemoTruth()
+        self.pod_uids: dict[str, str] = {}
+        self.sa_uids: dict[tuple[str, str], str] = {}
         self.resource_version = 100_000
         self.workloads = {
             key: {"image": image, "tag": [1, 4, 0], "replicas": replicas, "uid": self._uuid(), "generation": 1}
@@ -223,18 +230,30 @@ class ClusterSimulation:
         return user, ip, self._agent("kubectl", platform)
 
     def _node_user(self, node: str) -> dict[str, Any]:
-        return {"username": f"system:node:{node}", "groups": ["system:nodes", "system:authenticated"]}
+        # kubelets authenticate with client certificates; 1.31 apiservers log the certificate's id
+        return {"username": f"system:node:{node}", "groups": ["system:nodes", "system:authenticated"],
+                "extra": {"authentication.kubernetes.io/credential-id": [f"X509SHA256={NODE_CERTS[node]}"]}}
 
     @staticmethod
     def _system_user(name: str) -> dict[str, Any]:
         return {"username": name, "groups": ["system:authenticated"]}
+
+    def _service_account(self, namespace: str, name: str, node: str, pod: str) -> dict[str, Any]:
+        """A bound service-account token, with the extras 1.30+ apiservers record."""
+        return {
+            "username": f"system:serviceaccount:{namespace}:{name}", "uid": self.sa_uids.setdefault((namespace, name), self._uuid()),
+            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"],
+            "extra": {"authentication.kubernetes.io/credential-id": [f"JTI={self._uuid()}"],
+                      "authentication.kubernetes.io/node-name": [node], "authentication.kubernetes.io/node-uid": [NODE_UIDS[node]],
+                      "authentication.kubernetes.io/pod-name": [pod], "authentication.kubernetes.io/pod-uid": [self.pod_uids.setdefault(pod, self._uuid())]},
+        }
 
     # ---- background traffic --------------------------------------------------------------------
     def _lease_renewal(self) -> list[tuple[int, dict[str, Any]]]:
         pick = self.random.random()
         if pick < 0.6:
             node = self.random.choice(NODES)
-            user, ns, name, agent, ip = self._node_user(node), "kube-node-lease", node, self._agent("kubelet"), "10.0.1.5"
+            user, ns, name, agent, ip = self._node_user(node), "kube-node-lease", node, self._agent("kubelet"), NODE_IPS[node]
         else:
             component = "kube-controller-manager" if pick < 0.8 else "kube-scheduler"
             user, ns, name = self._system_user(f"system:{component}"), "kube-system", component
@@ -255,7 +274,7 @@ class ClusterSimulation:
             ref = {"resource": resource, "namespace": ns, "name": name, "apiVersion": "v1"}
             uri = f"/api/v1/namespaces/{ns}/{resource}/{name}"
         return self._request(
-            user=self._node_user(node), verb="get", uri=uri, agent=self._agent("kubelet"), ip="10.0.1.5",
+            user=self._node_user(node), verb="get", uri=uri, agent=self._agent("kubelet"), ip=NODE_IPS[node],
             object_ref=ref, duration_us=900, authz_reason="",
         )
 
@@ -283,19 +302,42 @@ class ClusterSimulation:
 
     def _controller_status_update(self) -> list[tuple[int, dict[str, Any]]]:
         (ns, deployment), pods = self.random.choice(list(self.pods.items()))
-        if self.random.random() < 0.5:
+        node = self.random.choice(NODES)
+        pick = self.random.random()
+        if pick < 0.4:
             pod = self.random.choice(pods)
-            node = self.random.choice(NODES)
-            ref = {"resource": "pods", "namespace": ns, "name": pod, "apiVersion": "v1", "subresource": "status"}
+            ref = {"resource": "pods", "namespace": ns, "name": pod, "uid": self.pod_uids.setdefault(pod, self._uuid()), "apiVersion": "v1",
+                   "subresource": "status"}
             uri = f"/api/v1/namespaces/{ns}/pods/{pod}/status"
+            now = self.clock.format(self.clock.now_us)[:19] + "Z"
+            patch = {"metadata": {"uid": ref["uid"]}, "status": {
+                "$setElementOrder/conditions": [{"type": t} for t in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")],
+                "conditions": [{"lastTransitionTime": now, "status": "True", "type": "Ready"},
+                               {"lastTransitionTime": now, "status": "True", "type": "ContainersReady"}],
+                "containerStatuses": [{"containerID": f"containerd://{self.random.getrandbits(256):064x}", "image": f"{WORKLOADS[(ns, deployment)][0]}:1.4.0",
+                                       "imageID": f"{WORKLOADS[(ns, deployment)][0]}@sha256:{self.random.getrandbits(256):064x}",
+                                       "lastState": {}, "name": deployment, "ready": True, "restartCount": 0, "started": True,
+                                       "state": {"running": {"startedAt": now}}}]}}
             return self._request(
-                user=self._node_user(node), verb="patch", uri=uri, agent=self._agent("kubelet"), ip="10.0.1.5",
-                object_ref=ref, level="Request", request_object={"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+                user=self._node_user(node), verb="patch", uri=uri, agent=self._agent("kubelet"), ip=NODE_IPS[node],
+                object_ref=ref, level="Request", request_object=patch,
+            )
+        if pick < 0.55:  # the kubelet's node status heartbeat: conditions and the images it holds
+            ref = {"resource": "nodes", "name": node, "uid": NODE_UIDS[node], "apiVersion": "v1", "subresource": "status"}
+            now = self.clock.format(self.clock.now_us)[:19] + "Z"
+            images = [{"names": [f"{image}@sha256:{hashlib.sha256(image.encode()).hexdigest()}", f"{image}:1.4.0"], "sizeBytes": 30_000_000 + len(image) * 1_000}
+                      for image, _ in WORKLOADS.values()]
+            patch = {"status": {"$setElementOrder/conditions": [{"type": t} for t in ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready")],
+                                "conditions": [{"lastHeartbeatTime": now, "type": t} for t in ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready")],
+                                "images": images}}
+            return self._request(
+                user=self._node_user(node), verb="patch", uri=f"/api/v1/nodes/{node}/status?timeout=10s", agent=self._agent("kubelet"),
+                ip=NODE_IPS[node], object_ref=ref, level="Request", request_object=patch, duration_us=4_000,
             )
         ref = {"resource": "replicasets", "namespace": ns, "name": f"{deployment}-7d9f8b6c5d", "apiGroup": "apps",
-               "apiVersion": "v1", "subresource": "status"}
+               "apiVersion": "v1", "subresource": "status", "uid": self.workloads[(ns, deployment)]["uid"], "resourceVersion": self._next_rv()}
         uri = f"/apis/apps/v1/namespaces/{ns}/replicasets/{deployment}-7d9f8b6c5d/status"
-        user = self._system_user("system:serviceaccount:kube-system:replicaset-controller")
+        user = self._service_account("kube-system", "replicaset-controller", NODES[0], "kube-controller-manager-" + NODES[0].split(".")[0])
         return self._request(
             user=user, verb="update", uri=uri, agent=self._agent("kube-controller-manager") + "/system:serviceaccount:kube-system:replicaset-controller",
             ip="10.0.0.10", object_ref=ref,
@@ -308,13 +350,14 @@ class ClusterSimulation:
         ref = {"resource": "events", "namespace": ns, "name": name, "apiVersion": "v1"}
         return self._request(
             user=self._node_user(node), verb="create", uri=f"/api/v1/namespaces/{ns}/events", agent=self._agent("kubelet"),
-            ip="10.0.1.5", object_ref=ref, code=201,
+            ip=NODE_IPS[node], object_ref=ref, code=201,
         )
 
     def _health_probe(self) -> list[tuple[int, dict[str, Any]]]:
         path = self.random.choice(["/healthz", "/readyz", "/livez", "/version"])
         user = {"username": "system:anonymous", "groups": ["system:unauthenticated"]}
-        return self._request(user=user, verb="get", uri=path, agent="kube-probe/1.31", ip="10.0.0.1", authz_reason='RBAC: allowed by ClusterRoleBinding "system:public-info-viewer" of ClusterRole "system:public-info-viewer" to Group "system:unauthenticated"')
+        reason = 'RBAC: allowed by ClusterRoleBinding "system:public-info-viewer" of ClusterRole "system:public-info-viewer" to Group "system:unauthenticated"'
+        return self._request(user=user, verb="get", uri=path, agent="kube-probe/1.31", ip="10.0.0.1", authz_reason=reason)
 
     # ---- the stories people ask about ----------------------------------------------------------
     def _deployment_object(self, ns: str, name: str, state: dict[str, Any], rv: str) -> dict[str, Any]:
@@ -450,7 +493,8 @@ class ClusterSimulation:
         if not cluster_wide:
             ref["namespace"] = ns
         return self._request(user=user, verb="create", uri=uri, agent=agent, ip=ip, object_ref=ref, level="RequestResponse",
-                             request_object=body, response_object=dict(body, metadata=dict(body["metadata"], uid=self._uuid(), resourceVersion=self._next_rv())),
+                             request_object=body,
+                             response_object=dict(body, metadata=dict(body["metadata"], uid=self._uuid(), resourceVersion=self._next_rv())),
                              code=201)
 
     def _secret_create(self) -> list[tuple[int, dict[str, Any]]]:

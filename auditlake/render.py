@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 def _flat(table: pa.Table) -> pa.Table:
     """Nested columns (lists, maps, structs) as JSON text, for formats that only hold scalars."""
     columns = []
-    for name, column in zip(table.column_names, table.columns):
+    for column in table.columns:
         if pa.types.is_nested(column.type) or isinstance(column.type, pa.ExtensionType):
             values = [None if value is None else json.dumps(value, default=_json_default) if not isinstance(value, str) else value
                       for value in column.to_pylist()]

@@ -30,6 +30,15 @@ def count(lake: Lake) -> tuple[int, int]:
     return row["n"], row["k"]
 
 
+def lake_with_first_lines(tmp_path: Path, lines: int) -> tuple[Path, Lake]:
+    """A live audit.log holding the first `lines` lines, already ingested once."""
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"".join(LINES[:lines]))
+    lake = Lake(tmp_path / "lake")
+    lake.ingest([log], cluster="c")
+    return log, lake
+
+
 def test_ingesting_the_same_file_again_adds_nothing(tmp_path):
     log = tmp_path / "audit.log"
     log.write_bytes(b"".join(LINES))
@@ -41,10 +50,7 @@ def test_ingesting_the_same_file_again_adds_nothing(tmp_path):
 
 
 def test_a_growing_live_log_contributes_only_its_new_lines(tmp_path):
-    log = tmp_path / "audit.log"
-    lake = Lake(tmp_path / "lake")
-    log.write_bytes(b"".join(LINES[:100]))
-    lake.ingest([log], cluster="c")
+    log, lake = lake_with_first_lines(tmp_path, 100)
     with log.open("ab") as handle:
         handle.write(b"".join(LINES[100:250]))
     result = lake.ingest([log], cluster="c")
@@ -100,10 +106,7 @@ def test_overlapping_inputs_never_duplicate_events(tmp_path):
 
 
 def test_a_different_file_sharing_a_first_line_is_read_whole(tmp_path):
-    log = tmp_path / "audit.log"
-    lake = Lake(tmp_path / "lake")
-    log.write_bytes(b"".join(LINES[:100]))
-    lake.ingest([log], cluster="c")
+    log, lake = lake_with_first_lines(tmp_path, 100)
     log.write_bytes(LINES[0] + b"".join(LINES[200:300]) + b"".join(LINES[100:150]))  # same first line, other bytes
     result = lake.ingest([log], cluster="c")
     assert (result.events_written, result.duplicates) == (150, 1)
@@ -148,6 +151,14 @@ def test_files_are_zstd_parquet_with_the_contract_schema(tmp_path):
     [path] = list((lake.path / "events").rglob("*.parquet"))
     assert pq.read_schema(path).remove_metadata() == stored_schema()
     assert pq.read_metadata(path).row_group(0).column(0).compression == "ZSTD"
+
+
+def test_rows_are_sorted_by_time_within_each_row_group(fixture_lake):
+    for path in fixture_lake.store.live_files():
+        metadata = pq.read_metadata(path)
+        for group in range(metadata.num_row_groups):
+            times = pq.ParquetFile(path).read_row_group(group, columns=["received_at"]).column(0).to_pylist()
+            assert times == sorted(times)
 
 
 def test_compact_merges_small_files_into_one_sorted_file_and_keeps_every_row(tmp_path):

@@ -27,7 +27,16 @@ import pyarrow.compute as pc
 from auditlake.errors import InputError
 from auditlake.ingest.flatten import DecodedBlock, EventDecoder, Quarantined, quarantine_id
 from auditlake.ingest.formats import (
-    FORMATS, Block, OpenedSource, Skipped, SourceChangedError, Tail, discover_sources, iter_blocks, open_source, read_anchor,
+    FORMATS,
+    Block,
+    OpenedSource,
+    Skipped,
+    SourceChangedError,
+    Tail,
+    discover_sources,
+    iter_blocks,
+    open_source,
+    read_anchor,
     read_document,
 )
 from auditlake.ingest.redact import Redactor

@@ -17,6 +17,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -43,40 +44,44 @@ _RECEIVED = next(column.expression for column in schema.COLUMNS if column.name =
 
 _KNOWN_PRESENT = " + ".join(f'(e."{key}" IS NOT NULL)::INTEGER' for key in schema.EVENT_STRUCTURE)
 
-# Mechanical SQL generated from the column contract: read with the explicit schema, flatten, sort
-# by time. The positional join counts each line's top-level keys (a second, cheaper parse): a line
-# with more keys than known fields it filled has fields this version does not know, kept in `extra`.
+# Mechanical SQL generated from the column contract: read with the explicit schema and flatten.
+# The positional join counts each line's top-level keys (a second, cheaper parse): a line with more
+# keys than known fields it filled has fields this version does not know, kept in `extra`.
+_COLUMNS_SQL = ",\n    ".join(
+    f"{'e._received' if column.name == 'received_at' else column.expression} AS {column.name}" for column in schema.DECODED_COLUMNS
+)
 DECODE_SQL = f"""
 SELECT d.*, k.keys AS _keys FROM (
   SELECT
-    ordinality AS _ordinal,
+    e.ordinality AS _ordinal,
     e.kind AS _kind,
     CASE
       WHEN e.kind IS NOT NULL AND e.kind NOT IN ('Event', 'EventList') THEN 'not an audit Event (kind ' || e.kind || ')'
       WHEN e.kind = 'EventList' THEN NULL
       WHEN coalesce(e.auditID, '') = '' THEN 'event has no auditID'
       WHEN coalesce(e.requestReceivedTimestamp, e.timestamp) IS NULL THEN 'event has no requestReceivedTimestamp'
-      WHEN {_RECEIVED} IS NULL THEN 'requestReceivedTimestamp is not a time: ' || coalesce(e.requestReceivedTimestamp, e.timestamp)
+      WHEN e._received IS NULL THEN 'requestReceivedTimestamp is not a time: ' || coalesce(e.requestReceivedTimestamp, e.timestamp)
     END AS _problem,
     (e.objectRef.resource = 'secrets'
       OR contains(CAST(e.requestObject AS VARCHAR), 'Secret')
       OR contains(CAST(e.responseObject AS VARCHAR), 'Secret')) AS _secret_body,
     e.objectRef.resource = 'secrets' AS _is_secret_resource,
     {_KNOWN_PRESENT} AS _known,
-    CAST({_RECEIVED} AS DATE) AS _date,
-    {", ".join(f"{column.expression} AS {column.name}" for column in schema.DECODED_COLUMNS)}
-  FROM read_json($path, format = 'newline_delimited', columns = {_READ_COLUMNS},
-                 maximum_object_size = $max_object) WITH ORDINALITY AS e
+    CAST(e._received AS DATE) AS _date,
+    {_COLUMNS_SQL}
+  FROM (
+    SELECT *, try_cast(coalesce("requestReceivedTimestamp", "timestamp") AS TIMESTAMPTZ) AS _received
+    FROM read_json($path, format = 'newline_delimited', columns = {_READ_COLUMNS}, maximum_object_size = $max_object)
+    WITH ORDINALITY
+  ) AS e
 ) AS d POSITIONAL JOIN (
   SELECT len(json_keys(json)) AS keys FROM read_ndjson_objects($path, maximum_object_size = $max_object)
 ) AS k
-ORDER BY received_at, _ordinal
 """
 # DuckDB refuses a line with duckdb.Error; a message that quotes a line cut inside a UTF-8
 # sequence surfaces as UnicodeDecodeError instead. Both mean "this input", never "this program".
 _DECODE_ERRORS = (duckdb.Error, UnicodeDecodeError)
 _SCRATCH_NAMES = itertools.count()  # shared by all decoder threads: next() on it is atomic
-_NEEDS_PYTHON = re.compile(rb"\n[^{\n]|\n\n")
 
 
 @dataclass(frozen=True)
@@ -122,25 +127,37 @@ class EventDecoder:
 
     # ---- public ---------------------------------------------------------------------------------
     def decode(self, block: Block, source: str, *, allow_event_lists: bool = True) -> DecodedBlock:
-        """Rows (sorted by `received_at`) and quarantine records for one block of lines."""
+        """Rows and quarantine records for one block of lines.
+
+        The common block goes to DuckDB as it is. Python looks inside only when DuckDB refuses it or
+        returns fewer rows than lines (blank lines): then lines that are not JSON objects are named
+        here and the rest bisected, so every line ends up a row or a quarantine record.
+        """
         quarantined: list[Quarantined] = []
-        data = block.data
-        keep: list[int] | None = None  # block line indexes handed to DuckDB, when not all of them
-        if data[:1] != b"{" or _NEEDS_PYTHON.search(data):
-            lines = data.split(b"\n")[:-1]
-            keep = []
-            for index, line in enumerate(lines):
-                stripped = line.strip(b" \t\r\xef\xbb\xbf")
-                if not stripped:
-                    continue  # blank lines are not events and lose nothing
-                if stripped[:1] == b"{":
-                    keep.append(index)
-                    lines[index] = stripped
-                else:
-                    quarantined.append(self._quarantine(block, source, index, line, _json_problem(stripped)))
-            data = b"".join(lines[index] + b"\n" for index in keep)
-        table = self._decode_robustly(data, block, source, keep, quarantined)
+        try:
+            table = self._run(block.chunks)
+        except _DECODE_ERRORS:
+            table = None
+        if table is not None and table.num_rows == block.line_count:
+            table = self._with_line_index(table, None)
+        else:
+            table = self._decode_line_by_line(block, source, quarantined)
         return self._finish(table, block, source, quarantined, allow_event_lists)
+
+    def _decode_line_by_line(self, block: Block, source: str, quarantined: list[Quarantined]) -> pa.Table:
+        lines = block.data.split(b"\n")[:-1]
+        keep: list[int] = []
+        for index, line in enumerate(lines):
+            stripped = line.strip(b" \t\r\xef\xbb\xbf")
+            if not stripped:
+                continue  # blank lines are not events and lose nothing
+            if stripped[:1] == b"{":
+                keep.append(index)
+                lines[index] = stripped
+            else:
+                quarantined.append(self._quarantine(block, source, index, line, _json_problem(stripped)))
+        data = b"".join(lines[index] + b"\n" for index in keep)
+        return self._decode_robustly(data, block, source, keep, quarantined)
 
     def decode_document(self, document: Any, source: str, line: int = 1) -> DecodedBlock:
         """Rows for a whole JSON document: an EventList, a list of Events, or one Event."""
@@ -155,12 +172,15 @@ class EventDecoder:
         return self._decode_items([document], source, line, is_list=False)
 
     # ---- decoding with DuckDB -------------------------------------------------------------------
-    def _run(self, data: bytes, max_object: int = MAX_OBJECT_BYTES) -> pa.Table:
+    def _run(self, chunks: Sequence[bytes | memoryview], max_object: int = MAX_OBJECT_BYTES) -> pa.Table:
+        """DuckDB's decoding of whole lines (in pieces), through a private scratch file."""
         path = self.scratch_dir / f"auditlake-{os.getpid()}-{next(_SCRATCH_NAMES)}.jsonl"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with os.fdopen(descriptor, "wb") as scratch:
-                scratch.write(data)
+            try:
+                _write_all(descriptor, chunks)
+            finally:
+                os.close(descriptor)
             return self.connection.sql(DECODE_SQL, params={"path": str(path), "max_object": max_object}).to_arrow_table()
         finally:
             path.unlink(missing_ok=True)
@@ -174,7 +194,7 @@ class EventDecoder:
         if not data:
             return self._empty_decoded()
         try:
-            return self._with_line_index(self._run(data), keep)
+            return self._with_line_index(self._run([data]), keep)
         except _DECODE_ERRORS:
             pass
         lines = block.data.split(b"\n")
@@ -198,9 +218,9 @@ class EventDecoder:
         data = b"".join(lines[index].strip() + b"\n" for index in indexes)
         try:
             if len(indexes) == 1 and len(data) > MAX_OBJECT_BYTES // 2:
-                table = self._run(data, min(HUGE_OBJECT_BYTES, 2 * len(data)))  # one huge object: give it room
+                table = self._run([data], min(HUGE_OBJECT_BYTES, 2 * len(data)))  # one huge object: give it room
             else:
-                table = self._run(data)
+                table = self._run([data])
         except _DECODE_ERRORS as error:
             if len(indexes) == 1:
                 quarantined.append(self._quarantine(block, source, indexes[0], lines[indexes[0]], _duckdb_reason(error)))
@@ -238,7 +258,7 @@ class EventDecoder:
             lines = block.data.split(b"\n")
             raw_lines = {index: lines[index] for index in pc.filter(table.column("_line"), needs_raw).to_pylist()}
         for line_index, reason in zip(pc.filter(table.column("_line"), is_problem).to_pylist(),
-                                      pc.filter(table.column("_problem"), is_problem).to_pylist()):
+                                      pc.filter(table.column("_problem"), is_problem).to_pylist(), strict=True):
             quarantined.append(self._quarantine(block, source, line_index, raw_lines[line_index], reason))
         nested_tables: list[pa.Table] = []
         for line_index in pc.filter(table.column("_line"), is_list).to_pylist():
@@ -249,17 +269,20 @@ class EventDecoder:
             nested = self.decode_document(orjson.loads(raw), source, block.line_number(line_index))
             nested_tables.append(nested.table)
             quarantined.extend(nested.quarantined)
-        rows = table.filter(pc.invert(pc.or_(is_problem, is_list)))
+        dropped = pc.or_(is_problem, is_list)
+        rows = table.filter(pc.invert(dropped)) if pc.any(dropped).as_py() else table
         rows = self._lineage(rows, block, source)
         rows = self._extras(rows, raw_lines)
         if self.redactor is not None:
             rows = self._redact(rows)
         rows = rows.rename_columns(["date" if name == "_date" else name for name in rows.column_names])
         result = rows.select([field.name for field in self.output_schema]).cast(self.output_schema)
-        if nested_tables or table.column("_line").num_chunks > 1:
+        if nested_tables:
             result = pa.concat_tables([result, *nested_tables])
-            result = result.take(pc.sort_indices(result, [("received_at", "ascending"), ("source_line", "ascending")]))
-        return DecodedBlock(result, quarantined)
+        # Each block becomes row groups sorted by time (so min/max statistics prune well); `compact`
+        # later sorts whole files.
+        order = pc.sort_indices(result, [("received_at", "ascending"), ("source_line", "ascending"), ("source_item", "ascending")])
+        return DecodedBlock(result.take(order), quarantined)
 
     def _lineage(self, rows: pa.Table, block: Block, source: str) -> pa.Table:
         line_index = rows.column("_line")
@@ -293,7 +316,7 @@ class EventDecoder:
             column = rows.column(name).cast(pa.string())
             originals = pc.filter(column, needs).to_pylist()
             redacted = [None if text is None else self.redactor.redact_body(text, is_secret_resource=secret)
-                        for text, secret in zip(originals, is_secret)]
+                        for text, secret in zip(originals, is_secret, strict=True)]
             replaced = pc.replace_with_mask(column.combine_chunks(), needs.combine_chunks() if isinstance(needs, pa.ChunkedArray) else needs,
                                             pa.array(redacted, pa.string()))
             rows = rows.set_column(rows.schema.get_field_index(name), name, replaced.cast(schema.JSON))
@@ -325,6 +348,17 @@ class EventDecoder:
     def _make(self, source: str, line: int, item: int | None, reason: str, raw: bytes) -> Quarantined:
         scrubbed = self.redactor.scrub_raw(raw) if self.redactor is not None else raw
         return Quarantined(source, line, item, reason, scrubbed)
+
+
+def _write_all(descriptor: int, chunks: Sequence[bytes | memoryview]) -> None:
+    pending = [memoryview(chunk) for chunk in chunks if len(chunk)]
+    while pending:
+        written = os.writev(descriptor, pending)
+        while pending and written >= len(pending[0]):
+            written -= len(pending[0])
+            pending.pop(0)
+        if pending and written:
+            pending[0] = pending[0][written:]
 
 
 def _json_problem(line: bytes) -> str:

@@ -12,12 +12,13 @@ its newline, ends the blocks and is reported as a `Tail`. Never decodes events, 
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import os
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -60,15 +61,27 @@ class Skipped:
 
 @dataclass
 class Block:
-    """Whole lines of one source, each ending in a newline, ready for the decoder."""
+    """Whole lines of one source, each ending in a newline, ready for the decoder.
 
-    data: bytes
+    The bytes are kept in the pieces they were read in (`chunks`), because the common path only
+    hands them to DuckDB; `data` joins them for the rare block Python has to look inside.
+    """
+
+    chunks: Sequence[bytes | memoryview] | bytes
     first_line: int  # line number of the first line of `data` in the source
     line_count: int
     end_offset: int  # decompressed byte offset just after this block: where a rerun resumes
     line_numbers: list[int] | None = None  # per line, when not consecutive from `first_line`
     items: list[int] | None = None  # per line: index inside an EventList, when lines are items
     anchor: str | None = None  # identifies `end_offset` as a resume point (see anchor_of)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.chunks, (bytes, bytearray)):
+            self.chunks = (bytes(self.chunks),)
+
+    @functools.cached_property
+    def data(self) -> bytes:
+        return b"".join(self.chunks)  # type: ignore[arg-type]
 
     def line_number(self, index: int) -> int:
         """The source line of the block's `index`-th line (0-based)."""
@@ -325,25 +338,31 @@ def iter_blocks(opened: OpenedSource, *, start_offset: int, start_line: int, blo
         raise SourceChangedError(opened.source.name)
     offset = start_offset
     line = start_line
+    carry = pending  # bytes not yet handed out: the start of the next line (or the sniffed head)
     while True:
-        while len(pending) < block_size:
-            chunk = stream.read(block_size - len(pending))
-            if not chunk:
-                break
-            pending += chunk
-        cut = pending.rfind(b"\n")
-        if cut < 0:
-            chunk = stream.read(READ_SIZE)
-            if chunk:  # a single line longer than the block size: keep reading until it ends
-                pending += chunk
-                continue
+        if b"\n" in carry:  # the sniffed head holds whole lines: hand them out first
+            cut = carry.rfind(b"\n")
+            head, carry = carry[: cut + 1], carry[cut + 1 :]
+            count = head.count(b"\n")
+            offset += len(head)
+            before = (before + head)[-ANCHOR_BYTES:]
+            yield Block(head, line, count, offset, anchor=anchor_of(before))
+            line += count
+        chunk = stream.read(block_size)
+        if not chunk:
             break
-        data, pending = pending[: cut + 1], pending[cut + 1 :]
-        count = data.count(b"\n")
-        offset += len(data)
-        before = (before + data[-ANCHOR_BYTES:])[-ANCHOR_BYTES:]
-        yield Block(data, line, count, offset, anchor=anchor_of(before))
+        cut = chunk.rfind(b"\n")
+        if cut < 0:  # no line ends in this chunk (a line longer than a block): keep it whole
+            carry += chunk
+            continue
+        view = memoryview(chunk)[: cut + 1]  # no copy: DuckDB gets the pieces as they are
+        count = chunk.count(b"\n", 0, cut + 1)
+        offset += len(carry) + cut + 1
+        before = (before + carry + bytes(view[-ANCHOR_BYTES:]))[-ANCHOR_BYTES:]
+        yield Block([carry, view] if carry else [view], line, count, offset, anchor=anchor_of(before))
         line += count
+        carry = chunk[cut + 1 :]
+    pending = carry
     if pending.strip():
         if _is_json_value(pending) and not stream.problem:
             # A complete last event whose newline was never written: keep it, it is whole.

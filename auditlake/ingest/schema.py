@@ -33,6 +33,7 @@ class Column:
     description: str
     expression: str = ""  # DuckDB SQL over `e`, the decoded Event; empty for columns filled in Python
     is_partition: bool = False  # stored in the hive path (cluster=…/date=…), not in the files
+    is_repetitive: bool = True  # few distinct values: dictionary-encode it in Parquet
 
 
 # The audit Event fields the decoder reads, as DuckDB json_transform types. Anything else on the
@@ -70,14 +71,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("cluster", pa.string(), "`--cluster` at ingest", "Cluster the event came from (hive partition).", is_partition=True),
     Column("date", pa.date32(), "UTC day of `requestReceivedTimestamp`", "Day of the request (hive partition): filter on it to prune files.", is_partition=True),
     Column("received_at", TIMESTAMP, "`requestReceivedTimestamp` (v1beta1: `timestamp`)", "When the apiserver received the request.",
-           f"try_cast({_RECEIVED} AS TIMESTAMPTZ)"),
+           f"try_cast({_RECEIVED} AS TIMESTAMPTZ)", is_repetitive=False),
     Column("stage_at", TIMESTAMP, "`stageTimestamp` (v1beta1: `timestamp`)", "When the event's stage was reached.",
-           "try_cast(coalesce(e.stageTimestamp, e.timestamp, e.requestReceivedTimestamp) AS TIMESTAMPTZ)"),
-    Column("audit_id", pa.string(), "`auditID`", "Request id, shared by the events of one request's stages.", "e.auditID"),
+           "try_cast(coalesce(e.stageTimestamp, e.timestamp, e.requestReceivedTimestamp) AS TIMESTAMPTZ)", is_repetitive=False),
+    Column("audit_id", pa.string(), "`auditID`", "Request id, shared by the events of one request's stages.", "e.auditID", is_repetitive=False),
     Column("stage", pa.string(), "`stage`", "RequestReceived, ResponseStarted, ResponseComplete or Panic. `audit_id`+`stage` is unique per cluster.", "e.stage"),
     Column("level", pa.string(), "`level`", "Audit level the policy chose: Metadata, Request or RequestResponse.", "e.level"),
     Column("verb", pa.string(), "`verb`", "Kubernetes verb (get, list, watch, create, update, patch, delete, …) or HTTP verb for non-resource URLs.", "e.verb"),
-    Column("request_uri", pa.string(), "`requestURI`", "Path and query the client sent.", "e.requestURI"),
+    Column("request_uri", pa.string(), "`requestURI`", "Path and query the client sent.", "e.requestURI", is_repetitive=False),
     Column("user_agent", pa.string(), "`userAgent`", "Client's User-Agent (kubectl, helm, controllers, …).", "e.userAgent"),
     Column("source_ip", pa.string(), "`sourceIPs[0]`", "The client address (first of `source_ips`).", "e.sourceIPs[1]"),
     Column("source_ips", STRINGS, "`sourceIPs`", "Client address and any proxies (X-Forwarded-For), in order.", "e.sourceIPs"),
@@ -95,21 +96,21 @@ COLUMNS: tuple[Column, ...] = (
     Column("name", pa.string(), "`objectRef.name`", "Object name; null for list/watch/create-collection.", "e.objectRef.name"),
     Column("api_group", pa.string(), "`objectRef.apiGroup`", "API group (empty or null for the core group).", "e.objectRef.apiGroup"),
     Column("api_version", pa.string(), "`objectRef.apiVersion`", "API version of the object.", "e.objectRef.apiVersion"),
-    Column("object_uid", pa.string(), "`objectRef.uid`", "Object uid, when the apiserver knew it.", "e.objectRef.uid"),
-    Column("resource_version", pa.string(), "`objectRef.resourceVersion`", "Object resourceVersion, when known.", "e.objectRef.resourceVersion"),
+    Column("object_uid", pa.string(), "`objectRef.uid`", "Object uid, when the apiserver knew it.", "e.objectRef.uid", is_repetitive=False),
+    Column("resource_version", pa.string(), "`objectRef.resourceVersion`", "Object resourceVersion, when known.", "e.objectRef.resourceVersion", is_repetitive=False),
     Column("code", pa.int32(), "`responseStatus.code`", "HTTP status code of the response; null at RequestReceived.", "try_cast(e.responseStatus.code AS INTEGER)"),
     Column("status", pa.string(), "`responseStatus.status`", "Success or Failure (often only set on failures).", "e.responseStatus.status"),
     Column("reason", pa.string(), "`responseStatus.reason`", "Machine-readable failure reason (Forbidden, NotFound, Conflict, …).", "e.responseStatus.reason"),
-    Column("message", pa.string(), "`responseStatus.message`", "Human-readable failure message.", "e.responseStatus.message"),
+    Column("message", pa.string(), "`responseStatus.message`", "Human-readable failure message.", "e.responseStatus.message", is_repetitive=False),
     Column("decision", pa.string(), "`annotations[\"authorization.k8s.io/decision\"]`", "Authorizer decision: allow or forbid.", "e.annotations['authorization.k8s.io/decision']"),
     Column("authz_reason", pa.string(), "`annotations[\"authorization.k8s.io/reason\"]`", "Why the authorizer decided so (the RBAC binding that allowed it).", "e.annotations['authorization.k8s.io/reason']"),
     Column("annotations", pa.map_(pa.string(), pa.string()), "`annotations`", "All audit annotations (admission, pod-security, authorization).", "e.annotations"),
-    Column("request_object", JSON, "`requestObject`", "Request body as JSON (Request and RequestResponse levels); Secret values replaced by fingerprints.", "e.requestObject"),
-    Column("response_object", JSON, "`responseObject`", "Response body as JSON (RequestResponse level); Secret values replaced by fingerprints.", "e.responseObject"),
+    Column("request_object", JSON, "`requestObject`", "Request body as JSON (Request and RequestResponse levels); Secret values replaced by fingerprints.", "e.requestObject", is_repetitive=False),
+    Column("response_object", JSON, "`responseObject`", "Response body as JSON (RequestResponse level); Secret values replaced by fingerprints.", "e.responseObject", is_repetitive=False),
     Column("event_version", pa.string(), "`apiVersion`", "Audit API version of the Event: audit.k8s.io/v1 or v1beta1.", "e.apiVersion"),
-    Column("extra", JSON, "any other top-level field", "Fields this schema version does not know (v1beta1 `timestamp`/`metadata`, exporter fields), as JSON; null when none.", ""),
+    Column("extra", JSON, "any other top-level field", "Fields this schema version does not know (v1beta1 `timestamp`/`metadata`, exporter fields), as JSON; null when none.", "", is_repetitive=False),
     Column("source_file", pa.string(), "lineage", "Absolute path of the file the event was read from (`<stdin>` for standard input).", ""),
-    Column("source_line", pa.int64(), "lineage", "1-based line of that file where the event (or its EventList) starts.", ""),
+    Column("source_line", pa.int64(), "lineage", "1-based line of that file where the event (or its EventList) starts.", "", is_repetitive=False),
     Column("source_item", pa.int32(), "lineage", "0-based index of the event inside an EventList on that line; null for log lines.", ""),
     Column("batch", pa.string(), "lineage", "Ingest batch that wrote the row (see `_manifest/manifest.json`).", ""),
 )

@@ -65,12 +65,6 @@ def test_fields_equal_an_independent_reading_of_the_file(decoder):
         assert row["decision"] == event.get("annotations", {}).get("authorization.k8s.io/decision")
 
 
-def test_rows_come_out_sorted_by_time(decoder):
-    decoded = decoder.decode(block_of(IMMUDB.read_bytes().splitlines()), "immudb").table
-    times = decoded.column("received_at").to_pylist()
-    assert times == sorted(times)
-
-
 def test_v1beta1_events_land_in_the_same_columns_as_v1(tmp_path):
     lake = Lake(tmp_path / "lake")
     lake.ingest([V1BETA1], cluster="beta")

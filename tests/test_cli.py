@@ -1,0 +1,123 @@
+"""The CLI: wiring, output formats, one-line errors and exit codes (the logic is tested elsewhere)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from auditlake.cli import app
+from tests.conftest import DATA, REPO
+
+runner = CliRunner()
+COMMANDS = sorted(command.name or command.callback.__name__ for command in app.registered_commands)
+
+
+def run(*args: str, input: str | bytes | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), input=input)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_explains_itself_with_an_example_and_is_in_the_readme(command):
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert "Example: auditlake " + command in " ".join(result.output.split())
+    assert f"auditlake {command}" in (REPO / "README.md").read_text()
+
+
+def test_exit_codes_are_listed_in_the_help():
+    assert "Exit codes: 0 ok" in " ".join(run("--help").output.split())
+
+
+def test_ingest_then_sql_then_status(tmp_path):
+    lake = str(tmp_path / "lake")
+    result = run("ingest", str(DATA / "immudb_first_300_lines.log"), "--lake", lake, "--cluster", "prod-eu", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["events_written"] == 300 and summary["cluster"] == "prod-eu"
+
+    result = run("sql", "select verb, count(*) as n from events group by all order by n desc, verb", "--lake", lake, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert result.exit_code == 0 and sum(int(row["n"]) for row in rows) == 300
+
+    result = run("status", "--lake", lake, "--format", "json")
+    status = json.loads(result.stdout)
+    assert status["events"] == 300 and status["clusters"][0]["cluster"] == "prod-eu" and status["quarantined"] == 0
+
+
+def test_stdin_is_an_input(tmp_path):
+    data = (DATA / "audit2rbac_impersonation_v1beta1.log").read_bytes()
+    result = run("ingest", "-", "--lake", str(tmp_path / "lake"), "--cluster", "dev", "--json", input=data)
+    assert result.exit_code == 0 and json.loads(result.stdout)["events_written"] == 37
+
+
+@pytest.mark.parametrize("output", ["json", "jsonl", "markdown", "parquet"])
+def test_sql_writes_every_machine_format(tmp_path, fixture_lake, output):
+    target = tmp_path / f"out.{output}"
+    result = run("sql", "select audit_id, source_ips, annotations, received_at from events where cluster = 'immudb' limit 5",
+                 "--lake", str(fixture_lake.path), "--format", output, "--output", str(target))
+    assert result.exit_code == 0, result.output
+    if output == "parquet":
+        assert pq.read_table(target).num_rows == 5
+    elif output == "json":
+        assert len(json.loads(target.read_text())) == 5
+    else:
+        assert target.read_text().count("\n") >= 5
+
+
+def test_strict_turns_quarantined_lines_into_exit_1(tmp_path):
+    log = tmp_path / "audit.log"
+    log.write_bytes((DATA / "immudb_first_300_lines.log").read_bytes()[:5000] + b"garbage\n")
+    result = run("ingest", str(log), "--lake", str(tmp_path / "lake"), "--strict", "--quiet")
+    assert result.exit_code == 1
+    assert "quarantined (--strict)" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["ingest", "/no/such/audit.log"], "error: /no/such/audit.log: no such file or directory"),
+    (["status", "--lake", "/no/such/lake"], "error: /no/such/lake: no auditlake lake here"),
+    (["sql", "select nope from events"], "error: Binder Error"),
+    (["ingest", str(DATA), "--cluster", "prod/eu"], "error: invalid cluster name"),
+])
+def test_user_errors_are_one_line_with_a_hint_and_exit_2(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    if args[0] == "sql":
+        run("ingest", str(DATA / "khi_lease_update_request_response.jsonl"), "--quiet")
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(message) and lines[1].startswith("hint: ")
+    assert "Traceback" not in result.output
+
+
+def test_an_internal_error_is_one_line_and_exit_3(tmp_path, monkeypatch):
+    import auditlake.lake
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("simulated bug")
+
+    monkeypatch.setattr(auditlake.lake.Lake, "status", broken)
+    result = run("status", "--lake", str(tmp_path))
+    assert result.exit_code == 3
+    assert result.stderr.startswith("internal error: ZeroDivisionError: simulated bug")
+    assert "--debug" in result.stderr and "Traceback" not in result.output
+
+
+def test_the_unsafe_switch_warns_loudly(tmp_path):
+    result = run("ingest", str(DATA / "khi_lease_update_request_response.jsonl"), "--lake", str(tmp_path / "lake"),
+                 "--unsafe-keep-secret-values", "--quiet")
+    assert result.exit_code == 0 and re.search(r"WARNING.*clear text", " ".join(result.stderr.split()))
+
+
+def test_demo_and_generate_write_real_logs(tmp_path):
+    result = run("generate", str(tmp_path / "log"), "--requests", "2000", "--max-size-mb", "0.3")
+    assert result.exit_code == 0
+    assert sorted(path.name.split("-")[0] for path in (tmp_path / "log").iterdir())[-1] == "audit.log"
+    result = run("demo", "--lake", str(tmp_path / "lake"), "--log-dir", str(tmp_path / "demo-log"), "--requests", "2000")
+    assert result.exit_code == 0, result.output
+    assert "Who changed deployments" in result.stdout
