@@ -325,7 +325,8 @@ class ClusterSimulation:
         if pick < 0.55:  # the kubelet's node status heartbeat: conditions and the images it holds
             ref = {"resource": "nodes", "name": node, "uid": NODE_UIDS[node], "apiVersion": "v1", "subresource": "status"}
             now = self.clock.format(self.clock.now_us)[:19] + "Z"
-            images = [{"names": [f"{image}@sha256:{hashlib.sha256(image.encode()).hexdigest()}", f"{image}:1.4.0"], "sizeBytes": 30_000_000 + len(image) * 1_000}
+            images = [{"names": [f"{image}@sha256:{hashlib.sha256(image.encode()).hexdigest()}", f"{image}:1.4.0"],
+                       "sizeBytes": 30_000_000 + len(image) * 1_000}
                       for image, _ in WORKLOADS.values()]
             patch = {"status": {"$setElementOrder/conditions": [{"type": t} for t in ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready")],
                                 "conditions": [{"lastHeartbeatTime": now, "type": t} for t in ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready")],
