@@ -315,7 +315,7 @@ def run_demo(
     _print_status(the_lake.status())
     stdout.print("\nWho changed deployments, and how often (from the lake):", markup=False)
     _print_table(the_lake.sql_arrow(
-        "SELECT coalesce(impersonated_user, user_name) AS actor, verb, namespace, name, count(*) AS changes "
+        "SELECT coalesce(impersonated_user, user_name) AS actor, verb, subresource, namespace, name, count(*) AS changes "
         "FROM events WHERE resource = 'deployments' AND stage = 'ResponseComplete' AND verb IN ('create', 'update', 'patch', 'delete') "
         "AND code < 400 GROUP BY ALL ORDER BY changes DESC LIMIT 10"), 10)
     stdout.print(f"\nNext: auditlake sql \"select verb, count(*) from events group by all\" --lake {lake}\n"

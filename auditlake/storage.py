@@ -182,13 +182,20 @@ class LakeStore:
         """Create an empty lake; refuse a non-empty directory that is not one."""
         if self.exists():
             return
-        if self.root.exists() and any(self.root.iterdir()):
+        if self.root.exists() and any(self.root.iterdir()) and not self._is_unfinished_skeleton():
             raise LakeError(f"{self.root}: directory is not empty and holds no auditlake lake",
                             hint="choose an empty or new directory for --lake")
         with _storage_errors(self.root):
             for directory in (self.events_dir, self.quarantine_dir, self.manifest_dir):
                 directory.mkdir(parents=True, exist_ok=True)
             self.save_manifest(Manifest(created_at=now_text()))
+
+    def _is_unfinished_skeleton(self) -> bool:
+        """A lake whose creation was interrupted: only our own directories, and no data in them."""
+        names = {entry.name for entry in self.root.iterdir()}
+        if not names <= {"events", "quarantine", "_manifest"}:
+            return False
+        return not any(path.is_file() for path in self.events_dir.rglob("*")) and not any(self.quarantine_dir.glob("*"))
 
     def load_manifest(self) -> Manifest:
         self.require()
