@@ -50,9 +50,12 @@ MAX_FILE_ROWS = 4_000_000
 COMPACT_BELOW_BYTES = 64 << 20  # files smaller than this are merged by `compact`
 CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # zstd level 1 compresses these columns as well as level 3, faster; dictionaries only where values repeat.
+# Statistics (min/max per row group) only where a filter can use them: not on bodies and messages.
 PARQUET_OPTIONS: dict[str, Any] = {
-    "compression": "zstd", "compression_level": 1, "write_statistics": True,
+    "compression": "zstd", "compression_level": 1,
     "use_dictionary": [column.name for column in schema.STORED_COLUMNS if column.is_repetitive],
+    "write_statistics": [column.name for column in schema.STORED_COLUMNS
+                         if column.name not in ("request_object", "response_object", "extra", "message", "request_uri")],
 }
 
 

@@ -95,6 +95,14 @@ def test_user_errors_are_one_line_with_a_hint_and_exit_2(tmp_path, monkeypatch, 
     assert "Traceback" not in result.output
 
 
+def test_a_file_that_is_not_an_audit_log_is_a_one_line_error(tmp_path):
+    notes = tmp_path / "notes.log"
+    notes.write_text("Nov 27 10:00:01 node kubelet[123]: started\n")
+    result = run("ingest", str(notes), "--lake", str(tmp_path / "lake"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {notes}: not an audit log: not JSON (starts with b'Nov 27 10:00'")
+
+
 def test_an_internal_error_is_one_line_and_exit_3(tmp_path, monkeypatch):
     import auditlake.lake
 

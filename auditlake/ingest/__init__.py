@@ -108,6 +108,8 @@ class EventSink(Protocol):
     def advance(self, progress: Any) -> Any: ...
     def commit(self) -> Any: ...
 
+    committed: list[Any]  # what each commit wrote (rows, duplicates, files, batch id)
+
 
 def ingest(
     inputs: list[str],
@@ -123,6 +125,9 @@ def ingest(
         raise InputError(f"unknown format {options.format!r}", hint=f"choose one of {', '.join(FORMATS)}")
     started = time.monotonic()
     sources, skipped = discover_sources(inputs, options.exclude)
+    if not sources:
+        raise InputError("no input files found" + (f" ({len(skipped)} skipped by name)" if skipped else ""),
+                         hint="point at audit log files, a directory of them, or - for standard input")
     result = IngestResult(options.cluster, skipped=list(skipped))
     reasons: Counter[str] = Counter()
     workers = options.workers or (os.cpu_count() or 1)
@@ -134,15 +139,17 @@ def ingest(
             finally:
                 opened.stream.close()
     sink.commit()
-    for committed in getattr(sink, "committed", []):
+    for committed in sink.committed:
         result.events_written += committed.rows
         result.duplicates += committed.duplicates
         result.files_written += committed.files
         result.batches.append(committed.batch)
     result.quarantine_reasons = dict(reasons.most_common())
     result.seconds = round(time.monotonic() - started, 3)
-    if not sources and not skipped:
-        raise InputError("no input files found", hint="point at audit log files, a directory of them, or - for stdin")
+    unreadable = [item for item in result.skipped if item.reason.startswith("not JSON")]
+    if unreadable and not result.sources_read and not result.sources_unchanged:
+        raise InputError(f"{unreadable[0].name}: not an audit log: {unreadable[0].reason}",
+                         hint="auditlake reads audit.k8s.io Events as JSON lines, EventList documents, or gzip of either")
     return result
 
 

@@ -40,7 +40,6 @@ _FIELD_TYPES = {
     for key, value in schema.DECODE_STRUCTURE.items()
 }
 _READ_COLUMNS = "{" + ", ".join(f"'{key}': '{kind}'" for key, kind in _FIELD_TYPES.items()) + "}"
-_RECEIVED = next(column.expression for column in schema.COLUMNS if column.name == "received_at")
 
 _KNOWN_PRESENT = " + ".join(f'(e."{key}" IS NOT NULL)::INTEGER' for key in schema.EVENT_STRUCTURE)
 
