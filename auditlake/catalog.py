@@ -19,7 +19,8 @@ from pathlib import Path
 
 import duckdb
 
-from auditlake.errors import LakeError, LakeLockedError
+from auditlake import queries
+from auditlake.errors import LakeError, LakeLockedError, QueryError
 from auditlake.ingest import schema
 from auditlake.storage import LakeStore, Manifest
 
@@ -68,15 +69,18 @@ def quarantine_view_sql(files: list[str], superseded: list[str]) -> str:
             f"{exclude} QUALIFY row_number() OVER (PARTITION BY id ORDER BY batch DESC) = 1")
 
 
-def manifest_digest(store: LakeStore, manifest: Manifest) -> str:
-    """What the catalog was built from: the lake's place and the live files (a change means rebuild)."""
-    text = json.dumps([str(store.root), sorted(manifest.files), [b.id for b in manifest.batches], manifest.superseded_quarantine])
+def manifest_digest(store: LakeStore, manifest: Manifest, library: dict[str, queries.SavedQuery] | None = None) -> str:
+    """What the catalog was built from: the lake's place, its live files and the query library (a change means rebuild)."""
+    library = library if library is not None else queries.load_library()
+    text = json.dumps([str(store.root), sorted(manifest.files), [b.id for b in manifest.batches], manifest.superseded_quarantine,
+                       sorted((q.name, str(q.path), q.sql) for q in library.values())])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def build_catalog(store: LakeStore, manifest: Manifest | None = None) -> Path:
-    """Write `catalog.duckdb` afresh from the manifest (atomically)."""
+    """Write `catalog.duckdb` afresh from the manifest and the query library (atomically)."""
     manifest = manifest or store.load_manifest()
+    library = queries.load_library()
     temporary = store.catalog_path.with_name(store.catalog_path.name + ".tmp")
     temporary.unlink(missing_ok=True)
     connection = duckdb.connect()
@@ -90,9 +94,11 @@ def build_catalog(store: LakeStore, manifest: Manifest | None = None) -> Path:
         connection.execute("COMMENT ON VIEW events IS 'One row per Kubernetes audit Event; see the README column reference.'")
         connection.execute(f"CREATE VIEW quarantine AS {quarantine_view_sql(store.quarantine_files(manifest), manifest.superseded_quarantine)}")
         _copy_manifest_tables(connection, manifest)
+        install_library(connection, library)
         connection.execute("CREATE TABLE _auditlake (key VARCHAR, value VARCHAR)")
         connection.executemany("INSERT INTO _auditlake VALUES (?, ?)", [
-            ("lake", str(store.root)), ("digest", manifest_digest(store, manifest)), ("schema_version", str(schema.SCHEMA_VERSION)),
+            ("lake", str(store.root)), ("digest", manifest_digest(store, manifest, library)),
+            ("schema_version", str(schema.SCHEMA_VERSION)),
         ])
         connection.execute("USE memory")
         connection.execute("DETACH " + CATALOG_ALIAS)
@@ -100,6 +106,35 @@ def build_catalog(store: LakeStore, manifest: Manifest | None = None) -> Path:
         connection.close()
     temporary.replace(store.catalog_path)
     return store.catalog_path
+
+
+def install_library(connection: duckdb.DuckDBPyConnection, library: dict[str, queries.SavedQuery]) -> None:
+    """Macros, then the shared views (each after the views it reads), then every saved query as a table macro."""
+    for item in library.values():
+        if item.kind == "macro":
+            _execute_for(connection, item, item.sql)
+    pending = [item for item in library.values() if item.kind == "view"]
+    while pending:
+        failures: list[tuple[queries.SavedQuery, str]] = []
+        for item in pending:
+            try:
+                connection.execute(f"CREATE OR REPLACE VIEW {quote_identifier(item.macro_name)} AS {item.sql}")
+                connection.execute(f"COMMENT ON VIEW {quote_identifier(item.macro_name)} IS {sql_string(item.title)}")
+            except duckdb.Error as error:
+                failures.append((item, str(error).splitlines()[0]))
+        if len(failures) == len(pending):  # no progress: a real error, not an order problem
+            item, message = failures[0]
+            raise QueryError(f"view {item.name} does not build: {message}", path=item.path)
+        pending = [item for item, _ in failures]
+    for item in queries.saved_queries(library):
+        _execute_for(connection, item, queries.macro_sql(item))
+
+
+def _execute_for(connection: duckdb.DuckDBPyConnection, item: queries.SavedQuery, statement: str) -> None:
+    try:
+        connection.execute(statement)
+    except duckdb.Error as error:
+        raise QueryError(f"{item.kind} {item.name} does not install: {str(error).splitlines()[0]}", path=item.path) from None
 
 
 def _copy_manifest_tables(connection: duckdb.DuckDBPyConnection, manifest: Manifest) -> None:

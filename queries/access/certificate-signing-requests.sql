@@ -1,0 +1,23 @@
+/*
+title: Certificate signing requests and approvals
+description: >
+  CertificateSigningRequests created, approved (the approval subresource) or deleted: a client
+  certificate signed by the cluster CA is a long-lived credential.
+severity: high
+controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
+mitre: [T1649]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+*/
+SELECT received_at, cluster, name AS csr, verb, coalesce(subresource, '') AS subresource,
+       CASE WHEN subresource = 'approval' THEN 'approval' WHEN verb = 'create' AND subresource IS NULL THEN 'request'
+            WHEN verb IN ('delete', 'deletecollection') THEN 'deletion' ELSE 'update' END AS action,
+       coalesce(json_extract_string(request_object, '$.spec.signerName'), json_extract_string(response_object, '$.spec.signerName')) AS signer,
+       actor, actor_kind, source_ip, user_agent, audit_id
+FROM changes
+WHERE in_window(received_at, date, $since, $until)
+  AND resource = 'certificatesigningrequests'
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

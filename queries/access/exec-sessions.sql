@@ -1,0 +1,21 @@
+/*
+title: Exec, attach and port-forward sessions — who got a shell in which pod, running what
+description: >
+  Interactive sessions into pods, with the command decoded from the request URI (for exec), the
+  container, and whether a TTY was attached.
+severity: high
+controls: [pci-dss-4.0:10.2.1.2, pci-dss-4.0:10.2.1.1, hipaa:164.312(b), hipaa:164.308(a)(1)(ii)(D)]
+mitre: [T1609]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  namespace: {type: varchar, help: Only this namespace}
+*/
+SELECT started_at, ended_at, duration, cluster, kind, namespace, pod, container, command, tty, stdin,
+       actor, actor_kind, authenticated_user, source_ip, user_agent, code, allowed, audit_id
+FROM sessions
+WHERE in_window(started_at, date, $since, $until)
+  AND ($cluster IS NULL OR cluster = $cluster)
+  AND ($namespace IS NULL OR namespace = $namespace)
+ORDER BY started_at, audit_id

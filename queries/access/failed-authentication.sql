@@ -1,0 +1,20 @@
+/*
+title: Failed authentication (401) by source IP
+description: Requests the apiserver could not authenticate, grouped by source IP and user agent, with the paths tried.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C), hipaa:164.312(d)]
+mitre: [T1110]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+*/
+SELECT cluster, source_ip, user_agent, count(*) AS failures,
+       list_sort(list_distinct(list(split_part(request_uri, '?', 1))))[1:20] AS paths,
+       min(received_at) AS first_at, max(received_at) AS last_at
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND code = 401 AND stage = 'ResponseComplete'
+  AND ($cluster IS NULL OR cluster = $cluster)
+GROUP BY ALL
+ORDER BY failures DESC, source_ip

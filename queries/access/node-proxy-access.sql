@@ -1,0 +1,20 @@
+/*
+title: Node proxy access — requests tunnelled to kubelets through the apiserver
+description: >
+  nodes/proxy gives direct access to the kubelet API (exec, logs, metrics) and bypasses most audit
+  detail; anyone but monitoring using it deserves a look.
+severity: high
+controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
+mitre: [T1609]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+*/
+SELECT received_at, cluster, name AS node, verb, request_uri, coalesce(impersonated_user, user_name) AS actor,
+       actor_kind(coalesce(impersonated_user, user_name)) AS actor_kind, source_ip, user_agent, code, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND resource = 'nodes' AND subresource = 'proxy' AND stage = 'ResponseComplete'
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

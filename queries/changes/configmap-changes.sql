@@ -1,0 +1,19 @@
+/*
+title: ConfigMap changes — application configuration edited
+description: Successful writes to ConfigMaps, with the keys the request body set when the level recorded it.
+severity: low
+controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(c)(1)]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  namespace: {type: varchar, help: Only this namespace}
+*/
+SELECT received_at, cluster, namespace, name AS configmap, verb, actor, actor_kind, source_ip, user_agent,
+       list_sort(json_keys(request_object, '$.data')) AS keys_set, level, audit_id
+FROM changes
+WHERE in_window(received_at, date, $since, $until)
+  AND resource = 'configmaps'
+  AND ($cluster IS NULL OR cluster = $cluster)
+  AND ($namespace IS NULL OR namespace = $namespace)
+ORDER BY received_at, audit_id

@@ -1,0 +1,16 @@
+/*
+title: Namespace lifecycle — namespaces created, relabelled and deleted
+description: Successful writes to Namespaces (create, update, patch, delete, finalize) in the window.
+severity: low
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(b)]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+*/
+SELECT received_at, cluster, name AS namespace, verb, subresource, actor, actor_kind, source_ip, user_agent, audit_id
+FROM changes
+WHERE in_window(received_at, date, $since, $until)
+  AND resource = 'namespaces'
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

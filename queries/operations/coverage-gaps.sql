@@ -1,0 +1,37 @@
+/*
+title: Audit coverage gaps — stretches with no audit events at all
+description: >
+  Per cluster, periods inside the window longer than the threshold in which the lake holds no
+  event: a stopped or paused audit log (PCI-DSS 10.2.1.6), a broken shipper, or logs never
+  ingested. The window's edges count: nothing from its start to the first event is a gap too.
+severity: high
+controls: [pci-dss-4.0:10.2.1.6, pci-dss-4.0:10.2.1, hipaa:164.312(b)]
+mitre: [T1562.008]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  threshold: {type: interval, default: 15m, help: Report silences longer than this}
+*/
+WITH minutes AS (  -- one row per minute that has events: a few thousand rows a day, whatever the volume
+  SELECT DISTINCT cluster, time_bucket(INTERVAL 1 MINUTE, received_at) AS minute
+  FROM events
+  WHERE in_window(received_at, date, $since, $until)
+    AND ($cluster IS NULL OR cluster = $cluster)
+),
+clusters AS (
+  SELECT DISTINCT cluster FROM minutes
+),
+edges AS (
+  SELECT cluster, minute AS starts, minute + INTERVAL 1 MINUTE AS ends FROM minutes
+  UNION ALL SELECT cluster, NULL, $since FROM clusters
+  UNION ALL SELECT cluster, $until, NULL FROM clusters
+),
+ordered AS (
+  SELECT cluster, ends AS gap_start, lead(starts) OVER (PARTITION BY cluster ORDER BY coalesce(starts, ends)) AS gap_end
+  FROM edges
+)
+SELECT cluster, gap_start, gap_end, gap_end - gap_start AS silence
+FROM ordered
+WHERE gap_end IS NOT NULL AND gap_start IS NOT NULL AND gap_end - gap_start > $threshold
+ORDER BY cluster, gap_start

@@ -1,0 +1,25 @@
+/*
+title: Request latency outliers — requests the apiserver took long to answer
+description: >
+  Requests whose ResponseComplete came more than the threshold after they were received, leaving
+  out the ones that are long by nature (watch, exec, attach, port-forward, log follow, proxy).
+severity: info
+controls: [pci-dss-4.0:10.4.1]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  threshold: {type: interval, default: 1s, help: "Slower than this: 1s, 5s, 1m"}
+*/
+SELECT received_at, stage_at - received_at AS latency, cluster, verb, resource, subresource, namespace, name, code,
+       coalesce(impersonated_user, user_name) AS actor, user_agent, split_part(request_uri, '?', 1) AS path, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND stage = 'ResponseComplete'
+  AND stage_at - received_at > $threshold
+  AND verb <> 'watch'
+  AND coalesce(subresource, '') NOT IN ('exec', 'attach', 'portforward', 'proxy')
+  AND NOT (subresource = 'log' AND regexp_matches(request_uri, '[?&]follow=(true|1)'))
+  AND NOT regexp_matches(request_uri, '[?&]watch=(true|1)')
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY latency DESC, received_at

@@ -1,0 +1,21 @@
+/*
+title: Activity timeline of one user — everything they did, in order
+description: >
+  Every request by the given user (as themselves or impersonated), one row per request at its
+  final stage, oldest first: the raw material of an incident timeline.
+severity: info
+controls: [pci-dss-4.0:10.2.1.2, hipaa:164.308(a)(1)(ii)(D)]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  user: {type: varchar, help: The username (as in user_name or impersonated_user); required}
+*/
+SELECT received_at, cluster, verb, resource, subresource, namespace, name, code, source_ip, user_agent,
+       user_name AS authenticated_user, impersonated_user, split_part(request_uri, '?', 1) AS path, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND stage IN ('ResponseComplete', 'Panic')
+  AND (user_name = $user OR impersonated_user = $user)
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id
