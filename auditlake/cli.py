@@ -272,6 +272,103 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+# ---- saved queries --------------------------------------------------------------------------------
+query_app = typer.Typer(help="The saved-query library: list, show and run the questions auditlake knows how to answer.",
+                        no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(query_app, name="query")
+
+
+@query_app.command("list")
+@handle_errors
+def query_list(
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    topic: Annotated[str | None, typer.Option("--topic", help="Only this topic (changes, access, operations, …).")] = None,
+) -> None:
+    """List the saved queries by topic, with their severity and the controls they evidence.
+
+    Example: auditlake query list --format json
+    """
+    items = [item for item in Lake(DEFAULT_LAKE).saved_queries() if topic is None or item.topic == topic]
+    if output == "json":
+        typer.echo(json.dumps([_query_summary(item) for item in items], indent=1))
+        return
+    table = Table(show_lines=False)
+    for name in ("topic", "name", "title", "severity", "controls"):
+        table.add_column(name, overflow="fold")
+    for item in items:
+        table.add_row(item.topic, item.name, item.title, item.severity, ", ".join(item.controls))
+    stdout.print(table)
+
+
+def _query_summary(item: Any) -> dict[str, Any]:
+    return {"name": item.name, "topic": item.topic, "title": item.title, "description": item.description, "severity": item.severity,
+            "controls": list(item.controls), "mitre": list(item.mitre), "path": str(item.path), "macro": item.macro_name,
+            "params": [dataclasses.asdict(parameter) for parameter in item.params]}
+
+
+@query_app.command("show")
+@handle_errors
+def query_show(
+    name: Annotated[str, typer.Argument(help="Saved query (or view) name, as in `auditlake query list`.")],
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Show a saved query's metadata, parameters and SQL.
+
+    Example: auditlake query show secret-reads-by-humans
+    """
+    item = Lake(DEFAULT_LAKE).saved_query(name)
+    if output == "json":
+        typer.echo(json.dumps({**_query_summary(item), "sql": item.sql}, indent=1))
+        return
+    lines = [f"{item.name} — {item.title}", f"topic: {item.topic} · severity: {item.severity} · file: {item.path}"]
+    if item.controls:
+        lines.append("controls: " + ", ".join(item.controls))
+    if item.mitre:
+        lines.append("MITRE ATT&CK: " + ", ".join(item.mitre))
+    if item.description:
+        lines += ["", item.description]
+    if item.params:
+        lines += ["", "parameters:"]
+        lines += [f"  {p.name} ({p.type}, default {p.default!r}): {p.help}" for p in item.params]
+    lines += ["", item.sql]
+    if item.kind == "query":
+        lines += ["", f"DuckDB shell: FROM {item.macro_name}(p_since := '2026-11-01');"]
+    typer.echo("\n".join(lines))
+
+
+@query_app.command("run")
+@handle_errors
+def query_run(
+    name: Annotated[str, typer.Argument(help="Saved query name, as in `auditlake query list`.")],
+    lake: LakeOption = DEFAULT_LAKE,
+    since: Annotated[str | None, typer.Option("--since", help="Start of the window: 7d, 24h, 2026-11-01, … (default: the query's, 7d).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="End of the window (default now).")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="Only this cluster.")] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Only this namespace (where the query has one).")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Any other parameter, as name=value (repeatable).")] = None,
+    output: Annotated[str, typer.Option("--format", help=f"Output format: {', '.join(OUTPUT_FORMATS)}.")] = "table",
+    output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown by --format table.")] = 100,
+) -> None:
+    """Run a saved query over a time window; data on stdout, messages on stderr.
+
+    Example: auditlake query run secret-reads-by-humans --since 7d --format csv
+    """
+    if output not in OUTPUT_FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
+    params: dict[str, str] = {}
+    for item in param or []:
+        key, separator, value = item.partition("=")
+        if not separator or not key.strip():
+            raise typer.BadParameter(f"{item!r} is not name=value", param_hint="--param")
+        params[key.strip()] = value
+    for key, value in (("cluster", cluster), ("namespace", namespace)):
+        if value is not None:
+            params[key] = value
+    result = Lake(lake).query_arrow(name, since=since, until=until, **params)
+    _emit(result, output, output_file, max_rows)
+
+
 # ---- maintenance ----------------------------------------------------------------------------------
 @app.command()
 @handle_errors

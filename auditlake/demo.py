@@ -21,7 +21,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,13 @@ import orjson
 
 K8S_VERSION = "v1.31.2"
 K8S_COMMIT = "5864a46"
-DEFAULT_START = datetime(2026, 11, 1, tzinfo=UTC)
+DEFAULT_START = datetime(2026, 11, 1, tzinfo=UTC)  # fixed, so that a seed always gives the same bytes
+
+
+def recent_start(days: float = 3.0) -> datetime:
+    """A start that makes the simulated days end about now (so `--since 7d` finds the demo)."""
+    now = datetime.now(UTC)
+    return now.replace(minute=0, second=0, microsecond=0) - timedelta(days=days)
 
 NODES = [f"ip-10-0-{i // 4 + 1}-{10 + i}.eu-west-1.compute.internal" for i in range(6)]
 NODE_IPS = {node: f"10.0.{i // 4 + 1}.{10 + i}" for i, node in enumerate(NODES)}
@@ -109,6 +115,8 @@ class ClusterSimulation:
         self.mean_gap_us = max(1, int(days * 86_400_000_000 / max(requests, 1)))
         self.truth = DemoTruth()
         self.pod_uids: dict[str, str] = {}
+        self.namespace_serial = 0
+        self.csr_serial = 0
         self.sa_uids: dict[tuple[str, str], str] = {}
         self.resource_version = 100_000
         self.workloads = {
@@ -133,6 +141,15 @@ class ClusterSimulation:
             (self._unauthenticated, 0.3),
             (self._forbidden, 0.3),
             (self._impersonated_read, 0.1),
+            (self._token_request, 0.4),
+            (self._pod_log_read, 0.1),
+            (self._pod_replacement, 0.1),
+            (self._port_forward_or_attach, 0.04),
+            (self._secret_listing, 0.03),
+            (self._namespace_lifecycle, 0.02),
+            (self._crd_or_webhook_change, 0.02),
+            (self._certificate_request, 0.02),
+            (self._node_proxy, 0.02),
         ]
         self.scenarios = [s for s, _ in scenarios]
         self.weights = [w for _, w in scenarios]
@@ -543,6 +560,106 @@ class ClusterSimulation:
                         "groups": ["system:serviceaccounts", "system:serviceaccounts:payments", "system:authenticated"]}
         return self._request(user=user, verb="list", uri=f"/api/v1/namespaces/{ns}/pods?limit=500", agent=agent, ip=ip,
                              object_ref=ref, impersonated=impersonated)
+
+    def _token_request(self) -> list[tuple[int, dict[str, Any]]]:
+        """Kubelets mint a bound token for every pod's service account (create serviceaccounts/token)."""
+        node = self.random.choice(NODES)
+        (ns, deployment), pods = self.random.choice(list(self.pods.items()))
+        ref = {"resource": "serviceaccounts", "namespace": ns, "name": deployment, "apiVersion": "v1", "subresource": "token"}
+        body = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+                "spec": {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3607,
+                         "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": self.random.choice(pods)}}}
+        return self._request(user=self._node_user(node), verb="create", uri=f"/api/v1/namespaces/{ns}/serviceaccounts/{deployment}/token",
+                             agent=self._agent("kubelet"), ip=NODE_IPS[node], object_ref=ref, level="Request", request_object=body, code=201)
+
+    def _pod_log_read(self) -> list[tuple[int, dict[str, Any]]]:
+        user, ip, agent = self._human(self.random.choice(["alice@example.com", "bob@example.com"]))
+        (ns, deployment), pods = self.random.choice(list(self.pods.items()))
+        pod = self.random.choice(pods)
+        follow = "&follow=true" if self.random.random() < 0.3 else ""
+        ref = {"resource": "pods", "namespace": ns, "name": pod, "apiVersion": "v1", "subresource": "log"}
+        return self._request(user=user, verb="get", uri=f"/api/v1/namespaces/{ns}/pods/{pod}/log?container={deployment}{follow}",
+                             agent=agent, ip=ip, object_ref=ref, duration_us=40_000_000 if follow else 30_000)
+
+    def _pod_replacement(self) -> list[tuple[int, dict[str, Any]]]:
+        """The ReplicaSet controller deletes a pod and the scheduler places its replacement."""
+        (ns, deployment), pods = self.random.choice(list(self.pods.items()))
+        old = pods.pop(self.random.randrange(len(pods)))
+        pods.append(self._pod_name(deployment))
+        user = self._service_account("kube-system", "replicaset-controller", NODES[0], "kube-controller-manager-" + NODES[0].split(".")[0])
+        ref = {"resource": "pods", "namespace": ns, "name": old, "apiVersion": "v1"}
+        return self._request(user=user, verb="delete", uri=f"/api/v1/namespaces/{ns}/pods/{old}",
+                             agent=self._agent("kube-controller-manager") + "/system:serviceaccount:kube-system:replicaset-controller",
+                             ip="10.0.0.10", object_ref=ref)
+
+    def _port_forward_or_attach(self) -> list[tuple[int, dict[str, Any]]]:
+        user, ip, agent = self._human("bob@example.com")
+        (ns, deployment), pods = self.random.choice(list(self.pods.items()))
+        pod = self.random.choice(pods)
+        if self.random.random() < 0.5:
+            ref = {"resource": "pods", "namespace": ns, "name": pod, "apiVersion": "v1", "subresource": "portforward"}
+            uri = f"/api/v1/namespaces/{ns}/pods/{pod}/portforward"
+        else:
+            ref = {"resource": "pods", "namespace": ns, "name": pod, "apiVersion": "v1", "subresource": "attach"}
+            uri = f"/api/v1/namespaces/{ns}/pods/{pod}/attach?container={deployment}&stdin=true&stdout=true&tty=true"
+        return self._request(user=user, verb="create", uri=uri, agent=agent, ip=ip,
+                             object_ref=ref, long_running=True, duration_us=120_000_000, code=101)
+
+    def _secret_listing(self) -> list[tuple[int, dict[str, Any]]]:
+        user, ip, agent = self._human("carol@example.com")
+        ref = {"resource": "secrets", "apiVersion": "v1"}
+        return self._request(user=user, verb="list", uri="/api/v1/secrets?limit=500", agent=agent, ip=ip, object_ref=ref,
+                             authz_reason='RBAC: allowed by ClusterRoleBinding "security-audit" of ClusterRole "view-secrets" to Group "oidc:security"')
+
+    def _namespace_lifecycle(self) -> list[tuple[int, dict[str, Any]]]:
+        user, ip, agent = self._human("alice@example.com")
+        self.namespace_serial += 1
+        name = f"preview-{self.namespace_serial}"
+        verb = "create" if self.namespace_serial % 2 else "delete"
+        if verb == "delete":
+            name = f"preview-{self.namespace_serial - 1}"
+        ref = {"resource": "namespaces", "name": name, "apiVersion": "v1"}
+        body = {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": name, "labels": {"purpose": "preview"}}}
+        return self._request(user=user, verb=verb, uri="/api/v1/namespaces" + ("" if verb == "create" else f"/{name}"), agent=agent, ip=ip,
+                             object_ref=ref, level="RequestResponse" if verb == "create" else "Metadata",
+                             request_object=body if verb == "create" else None, response_object=body if verb == "create" else None,
+                             code=201 if verb == "create" else 200)
+
+    def _crd_or_webhook_change(self) -> list[tuple[int, dict[str, Any]]]:
+        user = {"username": CI_USER, "groups": ["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"]}
+        if self.random.random() < 0.5:
+            ref = {"resource": "customresourcedefinitions", "name": "certificates.cert-manager.io", "apiGroup": "apiextensions.k8s.io",
+                   "apiVersion": "v1"}
+            uri = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/certificates.cert-manager.io"
+        else:
+            ref = {"resource": "mutatingwebhookconfigurations", "name": "cert-manager-webhook", "apiGroup": "admissionregistration.k8s.io",
+                   "apiVersion": "v1"}
+            uri = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/cert-manager-webhook"
+        return self._request(user=user, verb="patch", uri=uri + "?fieldManager=helm", agent=CI_AGENTS[1], ip="10.0.3.21", object_ref=ref)
+
+    def _certificate_request(self) -> list[tuple[int, dict[str, Any]]]:
+        self.csr_serial += 1
+        name = f"csr-{self.csr_serial:05d}"
+        ref = {"resource": "certificatesigningrequests", "name": name, "apiGroup": "certificates.k8s.io", "apiVersion": "v1"}
+        node = self.random.choice(NODES)
+        request = self._request(
+            user=self._node_user(node), verb="create", uri="/apis/certificates.k8s.io/v1/certificatesigningrequests", agent=self._agent("kubelet"),
+            ip=NODE_IPS[node], object_ref=ref, level="Request", code=201,
+            request_object={"kind": "CertificateSigningRequest", "apiVersion": "certificates.k8s.io/v1", "metadata": {"generateName": "csr-"},
+                            "spec": {"signerName": "kubernetes.io/kubelet-serving", "usages": ["digital signature", "server auth"]}})
+        approver = self._service_account("kube-system", "certificate-controller", NODES[0], "kube-controller-manager-" + NODES[0].split(".")[0])
+        self.clock.now_us += 50_000
+        approval = self._request(
+            user=approver, verb="update", uri=f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}/approval",
+            agent=self._agent("kube-controller-manager"), ip="10.0.0.10", object_ref=dict(ref, subresource="approval"))
+        return request + approval
+
+    def _node_proxy(self) -> list[tuple[int, dict[str, Any]]]:
+        user = self._service_account("monitoring", "prometheus", NODES[1], "prometheus-0")
+        node = self.random.choice(NODES)
+        ref = {"resource": "nodes", "name": node, "apiVersion": "v1", "subresource": "proxy"}
+        return self._request(user=user, verb="get", uri=f"/api/v1/nodes/{node}/proxy/metrics/cadvisor", agent="Prometheus/2.54.1",
+                             ip="10.0.2.33", object_ref=ref)
 
     # ---- driver ---------------------------------------------------------------------------------
     def events(self) -> Iterator[dict[str, Any]]:

@@ -8,8 +8,10 @@ write lock, and undoing an interrupted batch.
 from __future__ import annotations
 
 import contextlib
+import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from auditlake import catalog, config, demo
+from auditlake import catalog, config, demo, queries
 from auditlake.errors import QueryError
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
@@ -130,7 +132,7 @@ class Lake:
 
     # ---- reading --------------------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A read-only DuckDB connection with the lake's views (`events`, `quarantine`, …)."""
+        """A read-only DuckDB connection with the lake's views (`events`, `changes`, …) and query macros."""
         self.store.require()
         return catalog.connect(self.store)
 
@@ -159,6 +161,36 @@ class Lake:
         """Run SQL against the lake's views; the result as a polars DataFrame."""
         return pl.from_arrow(self.sql_arrow(query, params))  # type: ignore[return-value]
 
+    # ---- saved queries --------------------------------------------------------------------------
+    def saved_queries(self) -> list[queries.SavedQuery]:
+        """The questions in the library (queries/ and AUDITLAKE_QUERY_PATH), by topic."""
+        return queries.saved_queries(queries.load_library())
+
+    def saved_query(self, name: str) -> queries.SavedQuery:
+        """One saved query (or shared view) by name; `secret_reads` and `secret-reads` are the same."""
+        library = queries.load_library()
+        key = queries.normalise_name(name)
+        if key not in library:
+            close = difflib.get_close_matches(key, sorted(library), n=3)
+            raise QueryError(f"no saved query named {name!r}", hint=f"did you mean {', '.join(close)}?" if close
+                             else "list them with `auditlake query list`")
+        return library[key]
+
+    def query_arrow(self, name: str, *, since: Any = None, until: Any = None, **params: Any) -> pa.Table:
+        """Run a saved query; `since`/`until` take 7d, 24h, 2026-11-01, now or datetimes. An Arrow table."""
+        query = self.saved_query(name)
+        if query.kind != "query":
+            raise QueryError(f"{query.name} is a {query.kind}, not a saved query", hint=f"select from it: auditlake sql 'from {query.macro_name}'")
+        given = {key: value for key, value in {"since": since, "until": until, **params}.items() if value is not None}
+        values = queries.bind(query, given)
+        with self._connection() as connection:
+            connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
+            return queries.run(connection, query, values)
+
+    def query(self, name: str, *, since: Any = None, until: Any = None, **params: Any) -> pl.DataFrame:
+        """Run a saved query: `lake.query("secret-reads-by-humans", since="7d")`, a polars DataFrame."""
+        return pl.from_arrow(self.query_arrow(name, since=since, until=until, **params))  # type: ignore[return-value]
+
     def status(self) -> LakeStatus:
         """Clusters, days, events, first/last event, and quarantined lines."""
         manifest = self.store.load_manifest()
@@ -178,12 +210,16 @@ class Lake:
 
     # ---- demo -----------------------------------------------------------------------------------
     def demo(self, log_dir: str | Path, *, requests: int = 100_000, seed: int = 7, cluster: str = "demo",
-             on_progress: Callable[[Progress], None] | None = None) -> DemoResult:
-        """Simulate a cluster's audit log in `log_dir` (as the apiserver writes it), then ingest it."""
+             start: datetime | None = None, on_progress: Callable[[Progress], None] | None = None) -> DemoResult:
+        """Simulate a cluster's audit log in `log_dir` (as the apiserver writes it), then ingest it.
+
+        The simulated three days end about now unless `start` is given (tests pin it).
+        """
         log_path = Path(log_dir)
         for stale in list(log_path.glob("audit*.log*")) if log_path.is_dir() else []:
             stale.unlink()  # a fresh simulation replaces the last one; the lake dedupes what it already has
-        truth = demo.write_audit_log(log_path, requests, seed=seed, max_size_mb=max(4.0, requests / 4_000))
+        truth = demo.write_audit_log(log_path, requests, seed=seed, max_size_mb=max(4.0, requests / 4_000),
+                                     start=start or demo.recent_start())
         result = self.ingest([log_path], cluster=cluster, on_progress=on_progress)
         return DemoResult([str(path) for path in truth.files], truth.requests, truth.events, result)
 

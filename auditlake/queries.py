@@ -281,7 +281,7 @@ def _interval(raw: Any) -> timedelta:
 def run(connection: duckdb.DuckDBPyConnection, query: SavedQuery, values: dict[str, Any]) -> Any:
     """Execute a saved query with bound values; the result as an Arrow table."""
     try:
-        return connection.execute(query.sql, values).to_arrow_table()
+        return connection.sql(query.sql, params=values).to_arrow_table()
     except duckdb.Error as error:
         raise QueryError(f"{query.name} failed: {str(error).strip().splitlines()[0]}", path=query.path) from None
 

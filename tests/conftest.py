@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from auditlake import Lake
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 SHARED = Path(os.environ.get("AUDITLAKE_SHARED_DATA", REPO.parent / "shared" / "data"))
+DEMO_START = datetime(2026, 11, 1, tzinfo=UTC)
 requires_shared = pytest.mark.skipif(
     not SHARED.is_dir(), reason=f"{SHARED} is absent: larger real-data tests need ../shared/data (CI always has it)"
 )
@@ -34,7 +36,7 @@ def fixture_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     lake.ingest([DATA / "immudb_first_300_lines.log"], cluster="immudb")
     lake.ingest([DATA / "audit2rbac_impersonation_v1beta1.log"], cluster="audit2rbac")
     lake.ingest([DATA / "khi_lease_update_request_response.jsonl"], cluster="kind")
-    lake.demo(root / "demo-log", requests=3_000, seed=11)
+    lake.demo(root / "demo-log", requests=3_000, seed=11, start=DEMO_START)
     return lake
 
 
