@@ -410,12 +410,13 @@ def run_demo(
     _print_ingest_summary(result, lake)
     the_lake = Lake(lake)
     _print_status(the_lake.status())
-    stdout.print("\nWho changed deployments, and how often (from the lake):", markup=False)
+    stdout.print("\nWho read secrets in the last 7 days (auditlake query run secret-reads-by-humans --since 7d):", markup=False)
     _print_table(the_lake.sql_arrow(
-        "SELECT coalesce(impersonated_user, user_name) AS actor, verb, subresource, namespace, name, count(*) AS changes "
-        "FROM events WHERE resource = 'deployments' AND stage = 'ResponseComplete' AND verb IN ('create', 'update', 'patch', 'delete') "
-        "AND code < 400 GROUP BY ALL ORDER BY changes DESC LIMIT 10"), 10)
-    stdout.print(f"\nNext: auditlake sql \"select verb, count(*) from events group by all\" --lake {lake}\n"
+        "SELECT actor, allowed, count(*) AS reads, count(DISTINCT namespace) AS namespaces, min(source_ip) AS source_ip "
+        "FROM secret_reads_by_humans(p_since := now() - INTERVAL 7 DAY) GROUP BY ALL ORDER BY reads DESC"), 10)
+    stdout.print(f"\nNext: auditlake query list\n"
+                 f"      auditlake query run exec-sessions --since 7d --lake {lake}\n"
+                 f"      auditlake sql \"select verb, count(*) from events group by all\" --lake {lake}\n"
                  f"      duckdb {lake}/catalog.duckdb", markup=False)
 
 

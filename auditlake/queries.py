@@ -206,6 +206,15 @@ def _did_you_mean(word: object, choices: frozenset[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def markdown_table(library: dict[str, SavedQuery]) -> str:
+    """The README's list of saved queries, generated so it never drifts from the files."""
+    lines = ["| topic | query | question | severity | controls |", "|---|---|---|---|---|"]
+    for query in saved_queries(library):
+        controls = ", ".join(query.controls + tuple(f"ATT&CK {t}" for t in query.mitre))
+        lines.append(f"| {query.topic} | `{query.name}` | {query.title} | {query.severity} | {controls} |")
+    return "\n".join(lines)
+
+
 # ---- times and binding --------------------------------------------------------------------------
 def parse_time(text: str | datetime | date, now: datetime | None = None) -> datetime:
     """`7d`/`24h`/`30m`/`2w` ago, `now`, `today`, `yesterday`, or an ISO date or time (UTC unless it says)."""

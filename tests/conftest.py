@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 SHARED = Path(os.environ.get("AUDITLAKE_SHARED_DATA", REPO.parent / "shared" / "data"))
 DEMO_START = datetime(2026, 11, 1, tzinfo=UTC)
+DEMO_REQUESTS = 40_000  # enough for every rare story of the simulation to happen a few times
+DEMO_SEED = 11
 requires_shared = pytest.mark.skipif(
     not SHARED.is_dir(), reason=f"{SHARED} is absent: larger real-data tests need ../shared/data (CI always has it)"
 )
@@ -36,7 +38,7 @@ def fixture_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     lake.ingest([DATA / "immudb_first_300_lines.log"], cluster="immudb")
     lake.ingest([DATA / "audit2rbac_impersonation_v1beta1.log"], cluster="audit2rbac")
     lake.ingest([DATA / "khi_lease_update_request_response.jsonl"], cluster="kind")
-    lake.demo(root / "demo-log", requests=3_000, seed=11, start=DEMO_START)
+    lake.demo(root / "demo-log", requests=DEMO_REQUESTS, seed=DEMO_SEED, start=DEMO_START)
     return lake
 
 

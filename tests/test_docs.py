@@ -23,3 +23,21 @@ def test_every_setting_is_documented_with_its_default():
 def test_the_readme_gives_the_two_commands_and_ci_runs_the_second():
     assert "make demo" in README and "make test" in README
     assert (REPO / ".ci" / "run").read_text().strip().endswith("make test")
+
+
+def test_the_readme_lists_every_saved_query():
+    """Regenerate with: python -c 'from auditlake import queries; print(queries.markdown_table(queries.load_library()))'."""
+    from auditlake import queries
+
+    block = README.split("<!-- queries:begin -->\n")[1].split("\n<!-- queries:end -->")[0]
+    assert block == queries.markdown_table(queries.load_library())
+
+
+def test_the_readme_python_example_runs_on_a_demo_lake(tmp_path, monkeypatch):
+    """The block under '## Python', run where `make demo` would have left its lake and log."""
+    from auditlake import Lake
+
+    monkeypatch.chdir(tmp_path)
+    Lake("lake").demo("demo-audit-log", requests=4_000, seed=3)  # ends about now, like `auditlake demo`
+    code = README.split("## Python")[1].split("```python\n")[1].split("```")[0]
+    exec(compile(code, "README.md", "exec"), {})

@@ -80,3 +80,39 @@ def test_every_shared_file_is_read_without_a_crash_and_every_line_accounted_for(
     assert result.events_decoded + result.quarantined >= result.events_written
     quarantined = lake.sql("SELECT count(*) AS n FROM quarantine").item()
     assert quarantined == result.quarantined
+
+
+def final_events(path: Path) -> list[dict]:
+    return [e for e in (json.loads(line) for line in path.read_text().splitlines() if line.strip()) if e["stage"] == "ResponseComplete"]
+
+
+WINDOW = {"since": "2000-01-01", "until": "2100-01-01"}
+
+
+def test_saved_queries_on_the_whole_immudb_log(immudb_lake):
+    events = final_events(SHARED / "immudb-log-audit" / "k8s.log")
+    tokens = Counter((e["objectRef"]["name"], e["user"]["username"]) for e in events
+                     if e.get("objectRef", {}).get("subresource") == "token" and e["responseStatus"]["code"] < 300)
+    result = immudb_lake.query("service-account-token-requests", **WINDOW)
+    assert Counter(zip(result["service_account"], result["actor"], strict=True)) == tokens
+    assert sum(tokens.values()) == 12 and {user for _, user in tokens} == {"system:kube-controller-manager"}
+    listing = {e["user"]["username"] for e in events if e.get("objectRef", {}).get("resource") == "secrets"
+               and e["verb"] in ("list", "watch") and not e["objectRef"].get("namespace")}
+    assert set(immudb_lake.query("secret-listing-across-namespaces", **WINDOW)["actor"]) == listing
+    errors = Counter(e["responseStatus"]["code"] for e in events if e["responseStatus"]["code"] >= 500)
+    assert immudb_lake.query("top-actors", **WINDOW)["failures"].sum() == sum(
+        1 for e in events if e["responseStatus"]["code"] >= 400) and errors == {500: 7}
+
+
+def test_saved_queries_on_the_original_audit2rbac_capture(tmp_path):
+    path = SHARED / "audit2rbac" / "commit-501d132a" / "demo.log"
+    events = final_events(path)
+    lake = Lake(tmp_path / "lake")
+    lake.ingest([path], cluster="audit2rbac")
+    deleted = Counter((e["objectRef"]["resource"], e["objectRef"].get("name")) for e in events
+                      if e["verb"] == "delete" and 200 <= e["responseStatus"]["code"] < 300)
+    result = lake.query("deletions", **WINDOW)
+    assert Counter(zip(result["resource"], result["name"], strict=True)) == deleted and deleted
+    rbac = sum(1 for e in events if e.get("objectRef", {}).get("apiGroup") == "rbac.authorization.k8s.io"
+               and e["verb"] in ("create", "update", "patch", "delete") and 200 <= e["responseStatus"]["code"] < 300)
+    assert lake.query("rbac-changes", **WINDOW).height == rbac > 0

@@ -12,7 +12,7 @@ params:
   cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
 */
-SELECT started_at, ended_at, duration, cluster, kind, namespace, pod, container, command, tty, stdin,
+SELECT started_at, ended_at, duration_seconds, cluster, kind, namespace, pod, container, command, tty, stdin,
        actor, actor_kind, authenticated_user, source_ip, user_agent, code, allowed, audit_id
 FROM sessions
 WHERE in_window(started_at, date, $since, $until)

@@ -31,7 +31,7 @@ ordered AS (
   SELECT cluster, ends AS gap_start, lead(starts) OVER (PARTITION BY cluster ORDER BY coalesce(starts, ends)) AS gap_end
   FROM edges
 )
-SELECT cluster, gap_start, gap_end, gap_end - gap_start AS silence
+SELECT cluster, gap_start, gap_end, round((epoch(gap_end) - epoch(gap_start)) / 60, 1) AS silence_minutes
 FROM ordered
 WHERE gap_end IS NOT NULL AND gap_start IS NOT NULL AND gap_end - gap_start > $threshold
 ORDER BY cluster, gap_start

@@ -11,7 +11,7 @@ params:
   cluster: {type: varchar, help: Only this cluster}
   threshold: {type: interval, default: 1s, help: "Slower than this: 1s, 5s, 1m"}
 */
-SELECT received_at, stage_at - received_at AS latency, cluster, verb, resource, subresource, namespace, name, code,
+SELECT received_at, round(epoch(stage_at) - epoch(received_at), 3) AS latency_seconds, cluster, verb, resource, subresource, namespace, name, code,
        coalesce(impersonated_user, user_name) AS actor, user_agent, split_part(request_uri, '?', 1) AS path, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)
@@ -22,4 +22,4 @@ WHERE in_window(received_at, date, $since, $until)
   AND NOT (subresource = 'log' AND regexp_matches(request_uri, '[?&]follow=(true|1)'))
   AND NOT regexp_matches(request_uri, '[?&]watch=(true|1)')
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY latency DESC, received_at
+ORDER BY latency_seconds DESC, received_at

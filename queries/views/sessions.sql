@@ -2,7 +2,7 @@
 title: Sessions — exec, attach and port-forward into pods, one row per session
 description: >
   Interactive access to running containers. The session starts when the request is received and ends
-  at its last logged stage; `command` is decoded from the request URI (exec only), `container` and
+  at its last logged stage (`duration_seconds`); `command` is decoded from the request URI (exec only), `container` and
   the `tty`/`stdin` flags likewise. `code` is the final response (101 Switching Protocols for an
   upgraded connection).
 */
@@ -12,7 +12,7 @@ SELECT
   audit_id,
   min(received_at) AS started_at,
   max(stage_at) AS ended_at,
-  max(stage_at) - min(received_at) AS duration,
+  round(epoch(max(stage_at)) - epoch(min(received_at)), 3) AS duration_seconds,
   any_value(subresource) AS kind,
   any_value(namespace) AS namespace,
   any_value(name) AS pod,

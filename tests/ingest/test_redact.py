@@ -140,8 +140,9 @@ def test_the_simulated_cluster_leaks_none_of_its_secrets(fixture_lake):
 
 def _demo_secret_values() -> set[str]:
     from auditlake.demo import ClusterSimulation
+    from tests.conftest import DEMO_REQUESTS, DEMO_SEED
 
-    simulation = ClusterSimulation(3_000, seed=11)
+    simulation = ClusterSimulation(DEMO_REQUESTS, seed=DEMO_SEED)
     for _ in simulation.events():
         pass
     return simulation.truth.secret_values
