@@ -108,7 +108,9 @@ def main_options(
 def ingest(
     inputs: Annotated[list[str], typer.Argument(help="Audit log files, directories (recursive), globs, or - for stdin.", show_default=False)],
     lake: LakeOption = DEFAULT_LAKE,
-    cluster: Annotated[str, typer.Option("--cluster", "-c", envvar="AUDITLAKE_CLUSTER", help="Cluster the events come from.")] = "default",
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", "-c", help="Cluster the events come from. Default: the cluster an EKS/AKS/GKE export names, "
+        "else $AUDITLAKE_CLUSTER, else 'default'.")] = None,
     input_format: Annotated[str, typer.Option("--format", "-f", help=f"Input format: {', '.join(FORMATS)}.")] = "auto",
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any line was quarantined.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
@@ -162,7 +164,8 @@ def _print_ingest_summary(result: IngestResult, lake: Path) -> None:
     rate = result.events_decoded / result.seconds if result.seconds else 0
     megabytes = result.bytes_read / 1e6
     stderr.print(
-        f"ingested {result.events_written:,} events into {lake} (cluster {result.cluster}) from {result.sources_read} source(s) "
+        f"ingested {result.events_written:,} events into {lake} (cluster {', '.join(result.clusters) or result.cluster or '-'}) "
+        f"from {result.sources_read} source(s) "
         f"in {result.seconds:.1f} s: {rate:,.0f} events/s, {megabytes / result.seconds if result.seconds else 0:,.0f} MB/s",
         markup=False, soft_wrap=True)
     details = [f"{result.duplicates:,} duplicates skipped", f"{result.quarantined:,} lines quarantined",
@@ -172,6 +175,8 @@ def _print_ingest_summary(result: IngestResult, lake: Path) -> None:
         stderr.print(f"  skipped {skipped.name}: {skipped.reason}", markup=False)
     for reason, count in result.quarantine_reasons.items():
         stderr.print(f"  quarantined {count:,}: {reason}", markup=False)
+    for reason, count in result.skipped_records.items():
+        stderr.print(f"  skipped {count:,} {reason}", markup=False)
     if result.quarantined:
         stderr.print(f"  see them with: auditlake sql \"select source_file, source_line, reason from quarantine\" --lake {lake}",
                      markup=False)

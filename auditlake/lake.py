@@ -90,11 +90,14 @@ class Lake:
     ) -> IngestResult:
         """Read audit logs (files, directories, globs, "-" for stdin) into the lake; safe to rerun.
 
-        Only what is new is read: sources already ingested are recognised by their first line,
-        even renamed or compressed by rotation. Rows are deduplicated on (audit_id, stage).
+        `cluster` puts every event in that cluster; without it, EKS/AKS/GKE exports go to the
+        cluster they name and plain logs to AUDITLAKE_CLUSTER (else "default"). Only what is new is
+        read: sources already ingested are recognised by their first line, even renamed or compressed
+        by rotation. Rows are deduplicated on (audit_id, stage).
         """
-        cluster = validate_cluster(cluster or config.setting("cluster"))
-        options = IngestOptions(cluster=cluster, format=format, redact=redact, exclude=self.store.root,
+        options = IngestOptions(cluster=validate_cluster(cluster) if cluster else None,
+                                default_cluster=validate_cluster(config.setting("cluster")), format=format, redact=redact,
+                                exclude=self.store.root,
                                 workers=workers if workers is not None else int(config.setting("workers")))
         self.store.create()
         with self.store.write_lock():

@@ -372,7 +372,7 @@ class BatchWriter:
         self.manifest = store.load_manifest()
         self.schema = schema.stored_schema()
         self.committed: list[CommitResult] = []
-        self._queue: queue.Queue[tuple[pa.Table, str] | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._write_loop, name="auditlake-writer", daemon=True)
         self._thread.start()
@@ -402,18 +402,18 @@ class BatchWriter:
                                 reached_end=pending.reached_end, tail=pending.tail, anchor=pending.anchor)
         return self.manifest.sources.get(f"{cluster}/{fingerprint}")
 
-    def write(self, table: pa.Table, cluster: str) -> None:
-        """Queue decoded rows of one cluster (time-sorted, with a `date` column) for writing."""
+    def write(self, table: pa.Table) -> None:
+        """Queue decoded rows (time-sorted, with `cluster` and `date` columns) for writing."""
         self._raise_background_error()
         if table.num_rows:
-            self._queue.put((table, cluster))
+            self._queue.put(table)
             self.rows += table.num_rows
 
     def _write_loop(self) -> None:
         while (item := self._queue.get()) is not None:
             try:
                 if self._error is None:
-                    self._write_now(*item)
+                    self._write_now(item)
             except BaseException as error:  # handed to the pipeline thread at its next call
                 self._error = error
             finally:
@@ -429,14 +429,15 @@ class BatchWriter:
             error, self._error = self._error, None
             raise error
 
-    def _write_now(self, table: pa.Table, cluster: str) -> None:
+    def _write_now(self, table: pa.Table) -> None:
         """Append one decoded block (time-sorted by the decoder) as a row group of each partition it touches."""
         table = table.append_column("batch", pc.fill_null(pa.nulls(table.num_rows, pa.string()), self.batch))
-        dates = table.column("date")
-        days = pc.unique(dates).to_pylist()
-        for day in days:
-            part = table if len(days) == 1 else table.filter(pc.equal(dates, day))
-            self._append(cluster, day.isoformat(), part.drop_columns(["date"]).cast(self.schema))
+        partitions = table.group_by(["cluster", "date"], use_threads=False).aggregate([]).to_pylist()
+        for partition in partitions:
+            cluster, day = validate_cluster(partition["cluster"]), partition["date"]
+            part = table if len(partitions) == 1 else table.filter(
+                pc.and_(pc.equal(table.column("cluster"), cluster), pc.equal(table.column("date"), day)))
+            self._append(cluster, day.isoformat(), part.drop_columns(["cluster", "date"]).cast(self.schema))
 
     def _append(self, cluster: str, date: str, rows: pa.Table) -> None:
         key = (cluster, date)

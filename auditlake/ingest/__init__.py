@@ -48,7 +48,8 @@ BLOCK_BYTES = 16 << 20
 class IngestOptions:
     """How to read: which cluster the events belong to, the input format, redaction, parallelism."""
 
-    cluster: str
+    cluster: str | None  # given: every event goes to this cluster; None: the wrapper's cluster, else default_cluster
+    default_cluster: str = "default"
     format: str = "auto"
     redact: bool = True
     exclude: Path | None = None  # never read anything under here (the lake)
@@ -83,7 +84,7 @@ class Progress:
 class IngestResult:
     """The summary of one run (also printed with --json)."""
 
-    cluster: str
+    cluster: str | None
     sources_read: int = 0
     sources_unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
@@ -94,16 +95,27 @@ class IngestResult:
     duplicates: int = 0
     quarantined: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    skipped_records: dict[str, int] = field(default_factory=dict)  # wrapper records that are not audit events
+    clusters: list[str] = field(default_factory=list)
     batches: list[str] = field(default_factory=list)
     files_written: int = 0
     seconds: float = 0.0
+
+
+@dataclass
+class _Tally:
+    """Counts kept while reading, folded into the IngestResult at the end."""
+
+    reasons: Counter[str] = field(default_factory=Counter)  # quarantine reasons, grouped
+    skipped: Counter[str] = field(default_factory=Counter)  # wrapper records that are not audit events
+    clusters: set[str] = field(default_factory=set)
 
 
 class EventSink(Protocol):
     """Where the pipeline puts what it decoded (storage.BatchWriter)."""
 
     def source_record(self, cluster: str, fingerprint: str) -> Any: ...
-    def write(self, table: pa.Table, cluster: str) -> None: ...
+    def write(self, table: pa.Table) -> None: ...
     def quarantine(self, records: list[Quarantined], cluster: str, fingerprint: str) -> None: ...
     def advance(self, progress: Any) -> Any: ...
     def commit(self) -> Any: ...
@@ -129,13 +141,13 @@ def ingest(
         raise InputError("no input files found" + (f" ({len(skipped)} skipped by name)" if skipped else ""),
                          hint="point at audit log files, a directory of them, or - for standard input")
     result = IngestResult(options.cluster, skipped=list(skipped))
-    reasons: Counter[str] = Counter()
+    tally = _Tally()
     workers = options.workers or (os.cpu_count() or 1)
     with _DecoderPool(redactor, workers) as pool:
         for source in sources:
             opened = open_source(source)
             try:
-                _ingest_source(opened, options, sink, pool, result, reasons, progress_factory, on_progress)
+                _ingest_source(opened, options, sink, pool, result, tally, progress_factory, on_progress)
             finally:
                 opened.stream.close()
     sink.commit()
@@ -144,7 +156,9 @@ def ingest(
         result.duplicates += committed.duplicates
         result.files_written += committed.files
         result.batches.append(committed.batch)
-    result.quarantine_reasons = dict(reasons.most_common())
+    result.quarantine_reasons = dict(tally.reasons.most_common())
+    result.skipped_records = dict(tally.skipped.most_common())
+    result.clusters = sorted(tally.clusters)
     result.seconds = round(time.monotonic() - started, 3)
     unreadable = [item for item in result.skipped if item.reason.startswith("not JSON")]
     if unreadable and not result.sources_read and not result.sources_unchanged:
@@ -155,7 +169,7 @@ def ingest(
 
 def _ingest_source(
     opened: OpenedSource, options: IngestOptions, sink: EventSink, pool: _DecoderPool, result: IngestResult,
-    reasons: Counter[str], progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
+    tally: _Tally, progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
 ) -> None:
     source = opened.source
     if not opened.head.strip():
@@ -164,7 +178,7 @@ def _ingest_source(
     if not opened.looks_like_json and options.format == "auto":
         result.skipped.append(Skipped(source.name, f"not JSON (starts with {opened.head[:12]!r})"))
         return
-    record = sink.source_record(options.cluster, opened.fingerprint)
+    record = sink.source_record(_source_cluster(options), opened.fingerprint)
     start_offset, start_line, anchor = 0, 1, None
     if record is not None and not source.is_stdin:  # stdin cannot be checked: it is read whole, dedupe drops repeats
         unchanged = record.reached_end and record.size == opened.size
@@ -174,37 +188,40 @@ def _ingest_source(
         if not opened.is_document:  # a whole document is re-read whole when it changed
             start_offset, start_line, anchor = record.offset, record.lines + 1, record.anchor
     try:
-        _read_source(opened, options, sink, pool, result, reasons, progress_factory, on_progress, start_offset, start_line, anchor)
+        _read_source(opened, options, sink, pool, result, tally, progress_factory, on_progress, start_offset, start_line, anchor)
     except SourceChangedError:
         # Same first line as a known source, different bytes at the resume point: read it all (dedupe keeps it exact).
         opened.stream.close()
         result.sources_read -= 1
         fresh = open_source(source)
         try:
-            _read_source(fresh, options, sink, pool, result, reasons, progress_factory, on_progress, 0, 1, None)
+            _read_source(fresh, options, sink, pool, result, tally, progress_factory, on_progress, 0, 1, None)
         finally:
             fresh.stream.close()
 
 
 def _read_source(
     opened: OpenedSource, options: IngestOptions, sink: EventSink, pool: _DecoderPool, result: IngestResult,
-    reasons: Counter[str], progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
+    tally: _Tally, progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
     start_offset: int, start_line: int, anchor: str | None,
 ) -> None:
     source = opened.source
     result.sources_read += 1
+    source_cluster = _source_cluster(options)
     progress = progress_factory(
-        cluster=options.cluster, fingerprint=opened.fingerprint, name=source.name, size=opened.size,
+        cluster=source_cluster, fingerprint=opened.fingerprint, name=source.name, size=opened.size,
         start_offset=start_offset, start_line=start_line, offset=start_offset, lines=start_line - 1, is_final=opened.is_final,
         anchor=anchor,
     )
 
     def account(decoded: DecodedBlock, end_offset: int | None, last_line: int | None, block_anchor: str | None = None) -> None:
-        table = decoded.table
-        sink.write(table, options.cluster)
+        table = _with_cluster(decoded.table, options)
+        sink.write(table)
+        tally.clusters.update(pc.unique(table.column("cluster")).to_pylist())
+        tally.skipped.update(decoded.skipped)
         if decoded.quarantined:
-            sink.quarantine(decoded.quarantined, options.cluster, opened.fingerprint)
-            reasons.update(_reason_kind(record.reason) for record in decoded.quarantined)
+            sink.quarantine(decoded.quarantined, source_cluster, opened.fingerprint)
+            tally.reasons.update(_reason_kind(record.reason) for record in decoded.quarantined)
         if table.num_rows:
             low, high = pc.min_max(table.column("received_at")).values()
             first, last = low.as_py().isoformat(), high.as_py().isoformat()
@@ -230,7 +247,7 @@ def _read_source(
                 quarantined = pool.scrub([tail_record])
                 account(DecodedBlock(pool.empty_table(), quarantined), None, None)
                 progress.tail = {"line": item.line, "offset": item.offset,
-                                 "quarantine_id": quarantine_id(options.cluster, opened.fingerprint, source.name, item.line, None)}
+                                 "quarantine_id": quarantine_id(source_cluster, opened.fingerprint, source.name, item.line, None)}
                 continue
             block, decoded = item
             account(decoded, block.end_offset, block.first_line + block.line_count - 1, block.anchor)
@@ -258,6 +275,21 @@ def _ingest_document(opened: OpenedSource, pool: _DecoderPool, progress: Any,
         account(DecodedBlock(pool.empty_table(), pool.scrub([Quarantined(source, 1, None, reason, document)])), len(document), line_count)
         return
     account(pool.decode_document(parsed, source), len(document), line_count)
+
+
+def _source_cluster(options: IngestOptions) -> str:
+    """The cluster a source's reading is recorded under: the one given, or `*` when wrappers decide."""
+    return options.cluster or "*"
+
+
+def _with_cluster(table: pa.Table, options: IngestOptions) -> pa.Table:
+    """`--cluster` wins; else the cluster the wrapper named; else the default."""
+    column = table.schema.get_field_index("cluster")
+    if options.cluster:
+        values = pc.fill_null(pa.nulls(table.num_rows, pa.string()), options.cluster)
+    else:
+        values = pc.fill_null(table.column("cluster"), options.default_cluster)
+    return table.set_column(column, "cluster", values)
 
 
 def _snapshot(progress: Any) -> Any:

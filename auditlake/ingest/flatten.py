@@ -15,8 +15,9 @@ import itertools
 import os
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditlake.ingest import schema
+from auditlake.ingest import schema, wrappers
 from auditlake.ingest.formats import Block
 from auditlake.ingest.redact import Redactor
 
@@ -101,10 +102,11 @@ def quarantine_id(cluster: str, fingerprint: str, source: str, line: int, item: 
 
 @dataclass
 class DecodedBlock:
-    """Rows (all stored columns but `batch`) and the quarantined lines of one block."""
+    """Rows (all stored columns but `batch`, plus `cluster` when a wrapper named it) and what was set aside."""
 
     table: pa.Table
     quarantined: list[Quarantined]
+    skipped: Counter[str] = field(default_factory=Counter)  # wrapper records that are not audit events
 
 
 class EventDecoder:
@@ -117,15 +119,16 @@ class EventDecoder:
         self.redactor = redactor
         scratch = Path("/dev/shm")
         self.scratch_dir = scratch if scratch.is_dir() and os.access(scratch, os.W_OK) else Path(tempfile.gettempdir())
-        # What a decoder hands on: the stored columns but `batch` (the writer's), plus the `date` partition.
-        self.output_schema = pa.schema([pa.field("date", pa.date32())] +
+        # What a decoder hands on: the stored columns but `batch` (the writer's), plus the partition
+        # columns: `date`, and `cluster` where a managed-cluster wrapper named it (else null).
+        self.output_schema = pa.schema([pa.field("cluster", pa.string()), pa.field("date", pa.date32())] +
                                        [pa.field(c.name, c.type) for c in schema.STORED_COLUMNS if c.name != "batch"])
 
     def close(self) -> None:
         self.connection.close()
 
     # ---- public ---------------------------------------------------------------------------------
-    def decode(self, block: Block, source: str, *, allow_event_lists: bool = True) -> DecodedBlock:
+    def decode(self, block: Block, source: str, *, depth: int = 0) -> DecodedBlock:
         """Rows and quarantine records for one block of lines.
 
         The common block goes to DuckDB as it is. Python looks inside only when DuckDB refuses it or
@@ -141,7 +144,7 @@ class EventDecoder:
             table = self._with_line_index(table, None)
         else:
             table = self._decode_line_by_line(block, source, quarantined)
-        return self._finish(table, block, source, quarantined, allow_event_lists)
+        return self._finish(table, block, source, quarantined, depth)
 
     def _decode_line_by_line(self, block: Block, source: str, quarantined: list[Quarantined]) -> pa.Table:
         lines = block.data.split(b"\n")[:-1]
@@ -158,17 +161,20 @@ class EventDecoder:
         data = b"".join(lines[index] + b"\n" for index in keep)
         return self._decode_robustly(data, block, source, keep, quarantined)
 
-    def decode_document(self, document: Any, source: str, line: int = 1) -> DecodedBlock:
-        """Rows for a whole JSON document: an EventList, a list of Events, or one Event."""
+    def decode_document(self, document: Any, source: str, line: int = 1, *, depth: int = 0) -> DecodedBlock:
+        """Rows for a whole JSON document: an EventList, a managed-cluster export, a list of either, or one Event."""
         if isinstance(document, dict) and document.get("kind") == "EventList":
             items = document.get("items")
             if not isinstance(items, list):
                 reason = "EventList without an items list"
                 return DecodedBlock(self.output_schema.empty_table(), [self._make(source, line, None, reason, orjson.dumps(document))])
-            return self._decode_items(items, source, line, is_list=True)
+            return self._decode_items(items, source, line, is_list=True, depth=2)
+        unwrapped = wrappers.unwrap(document) if depth < 2 else None
+        if unwrapped is not None:
+            return self._decode_unwrapped(unwrapped, source, line)
         if isinstance(document, list):
-            return self._decode_items(document, source, line, is_list=True)
-        return self._decode_items([document], source, line, is_list=False)
+            return self._decode_items(document, source, line, is_list=True, depth=1)
+        return self._decode_items([document], source, line, is_list=False, depth=2)
 
     # ---- decoding with DuckDB -------------------------------------------------------------------
     def _run(self, chunks: Sequence[bytes | memoryview], max_object: int = MAX_OBJECT_BYTES) -> pa.Table:
@@ -246,8 +252,7 @@ class EventDecoder:
         return pa.schema(fields).empty_table()
 
     # ---- after DuckDB ---------------------------------------------------------------------------
-    def _finish(self, table: pa.Table, block: Block, source: str, quarantined: list[Quarantined],
-                allow_event_lists: bool) -> DecodedBlock:
+    def _finish(self, table: pa.Table, block: Block, source: str, quarantined: list[Quarantined], depth: int) -> DecodedBlock:
         is_problem = pc.invert(pc.is_null(table.column("_problem")))
         is_list = pc.fill_null(pc.equal(table.column("_kind"), "EventList"), False)
         has_unknown = pc.fill_null(pc.not_equal(pc.cast(table.column("_keys"), pa.int64()), pc.cast(table.column("_known"), pa.int64())), False)
@@ -256,32 +261,64 @@ class EventDecoder:
         if pc.any(needs_raw).as_py():
             lines = block.data.split(b"\n")
             raw_lines = {index: lines[index] for index in pc.filter(table.column("_line"), needs_raw).to_pylist()}
-        for line_index, reason in zip(pc.filter(table.column("_line"), is_problem).to_pylist(),
-                                      pc.filter(table.column("_problem"), is_problem).to_pylist(), strict=True):
-            quarantined.append(self._quarantine(block, source, line_index, raw_lines[line_index], reason))
-        nested_tables: list[pa.Table] = []
-        for line_index in pc.filter(table.column("_line"), is_list).to_pylist():
+        nested: list[DecodedBlock] = []
+        skipped: Counter[str] = Counter()
+        # Rows that are not Events may be containers of Events: an EventList, or a managed-cluster export.
+        containers = pc.or_(is_problem, is_list)
+        for line_index, kind, reason in zip(pc.filter(table.column("_line"), containers).to_pylist(),
+                                            pc.filter(table.column("_kind"), containers).to_pylist(),
+                                            pc.filter(table.column("_problem"), containers).to_pylist(), strict=True):
             raw = raw_lines[line_index]
-            if not allow_event_lists:
+            line = block.line_number(line_index)
+            if kind == "EventList" and depth > 0:
                 quarantined.append(self._quarantine(block, source, line_index, raw, "EventList inside an EventList"))
                 continue
-            nested = self.decode_document(orjson.loads(raw), source, block.line_number(line_index))
-            nested_tables.append(nested.table)
-            quarantined.extend(nested.quarantined)
-        dropped = pc.or_(is_problem, is_list)
-        rows = table.filter(pc.invert(dropped)) if pc.any(dropped).as_py() else table
+            try:
+                document = orjson.loads(raw.strip(b" \t\r\xef\xbb\xbf"))
+            except orjson.JSONDecodeError:
+                document = None
+            if kind == "EventList" or (depth < 2 and wrappers.unwrap(document) is not None):
+                inner = self.decode_document(document, source, line, depth=depth)
+                if block.items is not None and block.items[line_index] is not None:  # an item of a list: keep its place
+                    inner.table = inner.table.set_column(inner.table.schema.get_field_index("source_item"), "source_item",
+                                                         pc.fill_null(inner.table.column("source_item"), block.items[line_index]))
+                nested.append(inner)
+                continue
+            quarantined.append(self._quarantine(block, source, line_index, raw, reason))
+        rows = table.filter(pc.invert(containers)) if pc.any(containers).as_py() else table
         rows = self._lineage(rows, block, source)
         rows = self._extras(rows, raw_lines)
         if self.redactor is not None:
             rows = self._redact(rows)
         rows = rows.rename_columns(["date" if name == "_date" else name for name in rows.column_names])
+        rows = rows.append_column("cluster", pa.nulls(rows.num_rows, pa.string()))
         result = rows.select([field.name for field in self.output_schema]).cast(self.output_schema)
-        if nested_tables:
-            result = pa.concat_tables([result, *nested_tables])
+        for inner in nested:
+            quarantined.extend(inner.quarantined)
+            skipped.update(inner.skipped)
+        if nested:
+            result = pa.concat_tables([result, *(inner.table for inner in nested)])
         # Each block becomes row groups sorted by time (so min/max statistics prune well); `compact`
         # later sorts whole files.
         order = pc.sort_indices(result, [("received_at", "ascending"), ("source_line", "ascending"), ("source_item", "ascending")])
-        return DecodedBlock(result.take(order), quarantined)
+        return DecodedBlock(result.take(order), quarantined, skipped)
+
+    def _decode_unwrapped(self, unwrapped: wrappers.Unwrapped, source: str, line: int) -> DecodedBlock:
+        """Rows for the Events a managed-cluster wrapper held, in the cluster the wrapper names."""
+        problems = [self._make(source, line, item, reason, raw if isinstance(raw, bytes) else orjson.dumps(raw))
+                    for item, reason, raw in unwrapped.problems]
+        if unwrapped.events:
+            items = [item for item, _ in unwrapped.events]
+            encoded = [orjson.dumps(event) for _, event in unwrapped.events]
+            block = Block(b"\n".join(encoded) + b"\n", line, len(encoded), 0, [line] * len(encoded), items)
+            decoded = self.decode(block, source, depth=2)
+        else:
+            decoded = DecodedBlock(self.output_schema.empty_table(), [])
+        if unwrapped.cluster:
+            decoded.table = decoded.table.set_column(0, "cluster", pc.fill_null(decoded.table.column("cluster"), unwrapped.cluster))
+        decoded.quarantined[:0] = problems
+        decoded.skipped.update(unwrapped.skipped)
+        return decoded
 
     def _lineage(self, rows: pa.Table, block: Block, source: str) -> pa.Table:
         line_index = rows.column("_line")
@@ -321,21 +358,20 @@ class EventDecoder:
             rows = rows.set_column(rows.schema.get_field_index(name), name, replaced.cast(schema.JSON))
         return rows
 
-    def _decode_items(self, items: list[Any], source: str, line: int, *, is_list: bool) -> DecodedBlock:
+    def _decode_items(self, items: list[Any], source: str, line: int, *, is_list: bool, depth: int) -> DecodedBlock:
         quarantined: list[Quarantined] = []
         encoded: list[bytes] = []
-        item_indexes: list[int] = []
+        item_indexes: list[int | None] = []
         for index, item in enumerate(items):
             if isinstance(item, dict):
                 encoded.append(orjson.dumps(item))
-                item_indexes.append(index)
+                item_indexes.append(index if is_list else None)
             else:
-                quarantined.append(self._make(source, line, index if is_list else None, "EventList item is not a JSON object", orjson.dumps(item)))
+                quarantined.append(self._make(source, line, index if is_list else None, "list item is not a JSON object", orjson.dumps(item)))
         if not encoded:
             return DecodedBlock(self.output_schema.empty_table(), quarantined)
-        block = Block(b"\n".join(encoded) + b"\n", line, len(encoded), 0, [line] * len(encoded),
-                      item_indexes if is_list else None)
-        decoded = self.decode(block, source, allow_event_lists=False)
+        block = Block(b"\n".join(encoded) + b"\n", line, len(encoded), 0, [line] * len(encoded), item_indexes)
+        decoded = self.decode(block, source, depth=depth)
         decoded.quarantined[:0] = quarantined
         return decoded
 

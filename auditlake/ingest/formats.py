@@ -72,7 +72,7 @@ class Block:
     line_count: int
     end_offset: int  # decompressed byte offset just after this block: where a rerun resumes
     line_numbers: list[int] | None = None  # per line, when not consecutive from `first_line`
-    items: list[int] | None = None  # per line: index inside an EventList, when lines are items
+    items: list[int | None] | None = None  # per line: its index inside a list (EventList items, wrapper records)
     anchor: str | None = None  # identifies `end_offset` as a resume point (see anchor_of)
 
     def __post_init__(self) -> None:

@@ -42,7 +42,8 @@ def rows_by_key(lake: Lake, cluster: str) -> dict[tuple[str, str], dict]:
 def test_every_column_of_the_contract_is_decoded_with_its_type(decoder):
     decoded = decoder.decode(block_of(IMMUDB.read_bytes().splitlines()), "immudb")
     assert decoded.table.num_rows == 300 and not decoded.quarantined
-    expected = pa.schema([pa.field("date", pa.date32())] + [pa.field(c.name, c.type) for c in schema.STORED_COLUMNS if c.name != "batch"])
+    expected = pa.schema([pa.field("cluster", pa.string()), pa.field("date", pa.date32())]
+                         + [pa.field(c.name, c.type) for c in schema.STORED_COLUMNS if c.name != "batch"])
     assert decoded.table.schema == expected
 
 
@@ -172,4 +173,4 @@ def test_decoding_never_raises_and_accounts_for_every_line(decoder, values):
     decoded = decoder.decode(block_of(lines), "fuzz")
     landed = decoded.table.num_rows
     assert landed + len(decoded.quarantined) == len(lines)
-    assert decoded.table.schema.names[1:] == [c.name for c in schema.STORED_COLUMNS if c.name != "batch"]
+    assert decoded.table.schema.names[2:] == [c.name for c in schema.STORED_COLUMNS if c.name != "batch"]
