@@ -119,6 +119,9 @@ def ingest(
         "--unsafe-keep-secret-values",
         help="DANGER: write Secret data/stringData values to the lake in clear text instead of fingerprints.")] = False,
     workers: Annotated[int, typer.Option("--workers", envvar="AUDITLAKE_WORKERS", help="Decoding threads (0: one per core).")] = 0,
+    default_time: Annotated[str | None, typer.Option(
+        "--default-time", help="For hand-written fixtures: events with no auditID or time of their own land with a synthetic id "
+        "and this time (or Panther's p_event_time) instead of being quarantined; extra.\"auditlake:filled\" says so.")] = None,
 ) -> None:
     """Read kube-apiserver audit logs into the lake; rerun any time, only new events are added.
 
@@ -130,7 +133,8 @@ def ingest(
         stderr.print("[bold red]WARNING:[/] --unsafe-keep-secret-values: Secret values will be written to the lake in "
                      "clear text and stay there. Anyone who can read the lake can read them.", markup=True)
     result = _with_progress(quiet or as_json, lambda report: Lake(lake).ingest(
-        inputs, cluster=cluster, format=input_format, redact=not keep_secrets, workers=workers, on_progress=report))
+        inputs, cluster=cluster, format=input_format, redact=not keep_secrets, workers=workers, default_time=default_time,
+        on_progress=report))
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(result), indent=1, default=str))
     elif not quiet:

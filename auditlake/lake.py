@@ -86,6 +86,7 @@ class Lake:
         format: str = "auto",
         redact: bool = True,
         workers: int | None = None,
+        default_time: Any = None,
         on_progress: Callable[[Progress], None] | None = None,
     ) -> IngestResult:
         """Read audit logs (files, directories, globs, "-" for stdin) into the lake; safe to rerun.
@@ -97,7 +98,7 @@ class Lake:
         """
         options = IngestOptions(cluster=validate_cluster(cluster) if cluster else None,
                                 default_cluster=validate_cluster(config.setting("cluster")), format=format, redact=redact,
-                                exclude=self.store.root,
+                                exclude=self.store.root, default_time=queries.parse_time(default_time) if default_time else None,
                                 workers=workers if workers is not None else int(config.setting("workers")))
         self.store.create()
         with self.store.write_lock():

@@ -17,6 +17,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,6 +54,7 @@ class IngestOptions:
     format: str = "auto"
     redact: bool = True
     exclude: Path | None = None  # never read anything under here (the lake)
+    default_time: datetime | None = None  # events with no id or time of their own land with this time (fixtures)
     workers: int = 0  # decoding threads; 0 = one per core
     block_bytes: int = BLOCK_BYTES
 
@@ -143,7 +145,7 @@ def ingest(
     result = IngestResult(options.cluster, skipped=list(skipped))
     tally = _Tally()
     workers = options.workers or (os.cpu_count() or 1)
-    with _DecoderPool(redactor, workers) as pool:
+    with _DecoderPool(redactor, workers, options.default_time) as pool:
         for source in sources:
             opened = open_source(source)
             try:
@@ -306,14 +308,15 @@ def _reason_kind(reason: str) -> str:
 class _DecoderPool:
     """Threads that decode blocks, each with its own DuckDB connection; results come back in order."""
 
-    def __init__(self, redactor: Redactor | None, workers: int):
+    def __init__(self, redactor: Redactor | None, workers: int, default_time: datetime | None = None):
         self.redactor = redactor
+        self.default_time = default_time
         self.workers = max(1, workers)
         self._local = threading.local()
         self._decoders: list[EventDecoder] = []
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="auditlake-decode")
-        self._main = EventDecoder(redactor, threads=self.workers)
+        self._main = EventDecoder(redactor, threads=self.workers, default_time=default_time)
 
     def __enter__(self) -> _DecoderPool:
         return self
@@ -326,7 +329,7 @@ class _DecoderPool:
     def _decoder(self) -> EventDecoder:
         decoder = getattr(self._local, "decoder", None)
         if decoder is None:
-            decoder = self._local.decoder = EventDecoder(self.redactor, threads=1)
+            decoder = self._local.decoder = EventDecoder(self.redactor, threads=1, default_time=self.default_time)
             with self._lock:
                 self._decoders.append(decoder)
         return decoder

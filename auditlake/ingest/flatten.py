@@ -11,6 +11,7 @@ where there is one), deleted as soon as it has been read.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import re
@@ -18,6 +19,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,11 +114,13 @@ class DecodedBlock:
 class EventDecoder:
     """Decodes blocks with one DuckDB connection; one decoder per ingest run."""
 
-    def __init__(self, redactor: Redactor | None, *, threads: int = 0, memory_limit: str = "512MB"):
+    def __init__(self, redactor: Redactor | None, *, threads: int = 0, memory_limit: str = "512MB",
+                 default_time: datetime | None = None):
         config = {"threads": threads or (os.cpu_count() or 1), "memory_limit": memory_limit}
         self.connection = duckdb.connect(config=config)
         self.connection.execute("SET TimeZone = 'UTC'")
         self.redactor = redactor
+        self.default_time = default_time  # given: events without an id or a time land with a synthetic one
         scratch = Path("/dev/shm")
         self.scratch_dir = scratch if scratch.is_dir() and os.access(scratch, os.W_OK) else Path(tempfile.gettempdir())
         # What a decoder hands on: the stored columns but `batch` (the writer's), plus the partition
@@ -284,6 +288,10 @@ class EventDecoder:
                                                          pc.fill_null(inner.table.column("source_item"), block.items[line_index]))
                 nested.append(inner)
                 continue
+            if isinstance(document, dict) and self.default_time is not None and reason in _FILLABLE:
+                nested.append(self._decode_items([_fill_missing(document, raw, self.default_time)], source, line,
+                                                 is_list=False, depth=2))
+                continue
             quarantined.append(self._quarantine(block, source, line_index, raw, reason))
         rows = table.filter(pc.invert(containers)) if pc.any(containers).as_py() else table
         rows = self._lineage(rows, block, source)
@@ -383,6 +391,33 @@ class EventDecoder:
     def _make(self, source: str, line: int, item: int | None, reason: str, raw: bytes) -> Quarantined:
         scrubbed = self.redactor.scrub_raw(raw) if self.redactor is not None else raw
         return Quarantined(source, line, item, reason, scrubbed)
+
+
+_FILLABLE = ("event has no auditID", "event has no requestReceivedTimestamp")
+FILLED_KEY = "auditlake:filled"
+
+
+def _fill_missing(event: dict[str, Any], raw: bytes, default_time: datetime) -> dict[str, Any]:
+    """A synthetic, deterministic auditID and a time for an event that has neither (test fixtures).
+
+    The time is Panther's `p_event_time` when there is one, else `default_time`. The fields filled
+    are listed under `auditlake:filled`, which lands in the row's `extra`.
+    """
+    filled = []
+    digest = hashlib.sha256(raw.strip()).hexdigest()
+    if not event.get("auditID"):
+        event["auditID"] = "synthetic-" + digest[:32]
+        filled.append("auditID")
+    if not (event.get("requestReceivedTimestamp") or event.get("timestamp")):
+        panther = event.get("p_event_time")
+        # A sub-second offset taken from the line keeps distinct fixtures that share an auditID distinct.
+        offset = timedelta(microseconds=int(digest[:8], 16) % 1_000_000)
+        when = wrappers.rfc3339(str(panther)) if panther else (default_time + offset).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        event["requestReceivedTimestamp"] = when
+        event.setdefault("stageTimestamp", when)
+        filled.append("requestReceivedTimestamp")
+    event[FILLED_KEY] = filled
+    return event
 
 
 def _write_all(descriptor: int, chunks: Sequence[bytes | memoryview]) -> None:

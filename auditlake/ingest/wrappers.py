@@ -26,6 +26,7 @@ import binascii
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -134,6 +135,8 @@ def _eks_events(items: list[Any], log_group: str | None, stream: str | None = No
         else:
             result.problems.append((place, "EKS log event without a message", item))
             continue
+        if isinstance(event, dict) and isinstance(item, dict):
+            _fill_identity(event, item.get("id") or item.get("eventId"), _epoch_millis(item.get("timestamp")))
         if not isinstance(event, dict) or not ("auditID" in event or event.get("kind") == "Event"):
             if stream_name and "audit" not in stream_name:
                 result.skipped[f"EKS log stream {stream_name.split('-')[0]}…: not audit events"] += 1
@@ -170,6 +173,7 @@ def _aks_records(records: list[Any], single: bool = False) -> Unwrapped:
         if not isinstance(log, dict):
             result.problems.append((place, f"AKS {category} record without an Event in properties.log", record))
             continue
+        _fill_identity(log, None, rfc3339(str(record["time"])) if record.get("time") else None)
         result.events.append((place, log))
     return result
 
@@ -200,7 +204,7 @@ def _gke_entries(entries: list[dict[str, Any]], single: bool = False) -> Unwrapp
             continue
         event = gke_event(entry, payload)
         if event is None:
-            result.problems.append((place, "GKE k8s.io LogEntry without methodName or timestamp", entry))
+            result.problems.append((place, "GKE k8s.io LogEntry without a methodName", entry))
             continue
         result.events.append((place, event))
     return result
@@ -210,9 +214,9 @@ def gke_event(entry: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any] 
     """An audit.k8s.io/v1 Event from a GKE Cloud Audit Logs entry."""
     method = str(payload.get("methodName") or "")
     timestamp = entry.get("timestamp") or entry.get("receiveTimestamp")
-    if not method or not timestamp:
+    if not method:
         return None
-    timestamp = _rfc3339(str(timestamp))
+    timestamp = rfc3339(str(timestamp)) if timestamp else None
     verb = method.rsplit(".", 1)[-1]
     operation = entry.get("operation") or {}
     metadata = payload.get("requestMetadata") or {}
@@ -228,7 +232,7 @@ def gke_event(entry: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any] 
         "kind": "Event",
         "apiVersion": "audit.k8s.io/v1",
         "level": "RequestResponse" if response is not None else "Request" if request is not None else "Metadata",
-        "auditID": str(operation.get("id") or entry.get("insertId") or ""),
+        "auditID": operation.get("id") or entry.get("insertId"),
         "stage": "ResponseComplete" if operation.get("last", True) else "RequestReceived" if operation.get("first") else "ResponseStarted",
         "verb": verb,
         "user": {"username": authentication.get("principalEmail") or "system:anonymous"},
@@ -287,7 +291,22 @@ def _gke_object(resource_name: str, method: str) -> tuple[dict[str, Any] | None,
     return None, "/" + resource_name.lstrip("/")  # a non-resource URL (/healthz, or whatever a scanner asked for)
 
 
-def _rfc3339(text: str) -> str:
+def _fill_identity(event: dict[str, Any], audit_id: Any, timestamp: str | None) -> None:
+    """Give an Event the id and time its wrapper knows when the Event itself lacks them."""
+    if audit_id and not event.get("auditID"):
+        event["auditID"] = str(audit_id)
+    if timestamp and not (event.get("requestReceivedTimestamp") or event.get("timestamp")):
+        event["requestReceivedTimestamp"] = timestamp
+        event.setdefault("stageTimestamp", timestamp)
+
+
+def _epoch_millis(value: Any) -> str | None:
+    if not isinstance(value, (int, float)):
+        return None
+    return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def rfc3339(text: str) -> str:
     """GKE and BigQuery write times several ways; the Event wants RFC 3339 in UTC."""
     value = text.strip().replace(" ", "T")
     if not value.endswith("Z") and "+" not in value[10:] and "-" not in value[10:]:
