@@ -140,6 +140,7 @@ class EventDecoder:
         here and the rest bisected, so every line ends up a row or a quarantine record.
         """
         quarantined: list[Quarantined] = []
+        arrays: list[DecodedBlock] = []  # lines that are JSON arrays (of Events or of wrapper records)
         try:
             table = self._run(block.chunks)
         except _DECODE_ERRORS:
@@ -147,10 +148,11 @@ class EventDecoder:
         if table is not None and table.num_rows == block.line_count:
             table = self._with_line_index(table, None)
         else:
-            table = self._decode_line_by_line(block, source, quarantined)
-        return self._finish(table, block, source, quarantined, depth)
+            table = self._decode_line_by_line(block, source, quarantined, arrays, depth)
+        return self._finish(table, block, source, quarantined, depth, arrays)
 
-    def _decode_line_by_line(self, block: Block, source: str, quarantined: list[Quarantined]) -> pa.Table:
+    def _decode_line_by_line(self, block: Block, source: str, quarantined: list[Quarantined], arrays: list[DecodedBlock],
+                             depth: int) -> pa.Table:
         lines = block.data.split(b"\n")[:-1]
         keep: list[int] = []
         for index, line in enumerate(lines):
@@ -160,6 +162,8 @@ class EventDecoder:
             if stripped[:1] == b"{":
                 keep.append(index)
                 lines[index] = stripped
+            elif stripped[:1] == b"[" and depth == 0 and not _json_problem(stripped).startswith(("not JSON", "invalid")):
+                arrays.append(self.decode_document(orjson.loads(stripped), source, block.line_number(index), depth=0))
             else:
                 quarantined.append(self._quarantine(block, source, index, line, _json_problem(stripped)))
         data = b"".join(lines[index] + b"\n" for index in keep)
@@ -256,7 +260,8 @@ class EventDecoder:
         return pa.schema(fields).empty_table()
 
     # ---- after DuckDB ---------------------------------------------------------------------------
-    def _finish(self, table: pa.Table, block: Block, source: str, quarantined: list[Quarantined], depth: int) -> DecodedBlock:
+    def _finish(self, table: pa.Table, block: Block, source: str, quarantined: list[Quarantined], depth: int,
+                arrays: list[DecodedBlock] | None = None) -> DecodedBlock:
         is_problem = pc.invert(pc.is_null(table.column("_problem")))
         is_list = pc.fill_null(pc.equal(table.column("_kind"), "EventList"), False)
         has_unknown = pc.fill_null(pc.not_equal(pc.cast(table.column("_keys"), pa.int64()), pc.cast(table.column("_known"), pa.int64())), False)
@@ -265,7 +270,7 @@ class EventDecoder:
         if pc.any(needs_raw).as_py():
             lines = block.data.split(b"\n")
             raw_lines = {index: lines[index] for index in pc.filter(table.column("_line"), needs_raw).to_pylist()}
-        nested: list[DecodedBlock] = []
+        nested: list[DecodedBlock] = list(arrays or [])
         skipped: Counter[str] = Counter()
         # Rows that are not Events may be containers of Events: an EventList, or a managed-cluster export.
         containers = pc.or_(is_problem, is_list)
@@ -288,7 +293,7 @@ class EventDecoder:
                                                          pc.fill_null(inner.table.column("source_item"), block.items[line_index]))
                 nested.append(inner)
                 continue
-            if isinstance(document, dict) and self.default_time is not None and reason in _FILLABLE:
+            if isinstance(document, dict) and self.default_time is not None and reason in _FILLABLE and _looks_like_event(document):
                 nested.append(self._decode_items([_fill_missing(document, raw, self.default_time)], source, line,
                                                  is_list=False, depth=2))
                 continue
@@ -395,6 +400,10 @@ class EventDecoder:
 
 _FILLABLE = ("event has no auditID", "event has no requestReceivedTimestamp")
 FILLED_KEY = "auditlake:filled"
+
+
+def _looks_like_event(value: dict[str, Any]) -> bool:
+    return value.get("kind") == "Event" or any(key in value for key in ("verb", "objectRef", "requestURI", "auditID", "stage"))
 
 
 def _fill_missing(event: dict[str, Any], raw: bytes, default_time: datetime) -> dict[str, Any]:

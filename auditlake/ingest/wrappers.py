@@ -83,8 +83,8 @@ def unwrap(value: Any) -> Unwrapped | None:
     value = _normalise_keys(value)
     if "records" in value and isinstance(value["records"], list):
         return _aks_records(value["records"])
-    if "category" in value and "properties" in value:
-        return _aks_records([value], single=True)
+    if "category" in value and ("properties" in value or "operationName" in value or "resourceId" in value):
+        return _aks_records([value], single=True)  # an Azure diagnostic record: kube-audit lands, others are counted
     if "protoPayload" in value or "protopayload_auditlog" in value:
         return _gke_entries([value], single=True)
     if isinstance(value.get("message"), dict) and "data" in value["message"]:  # Pub/Sub push
