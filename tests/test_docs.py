@@ -41,3 +41,9 @@ def test_the_readme_python_example_runs_on_a_demo_lake(tmp_path, monkeypatch):
     Lake("lake").demo("demo-audit-log", requests=4_000, seed=3)  # ends about now, like `auditlake demo`
     code = README.split("## Python")[1].split("```python\n")[1].split("```")[0]
     exec(compile(code, "README.md", "exec"), {})
+
+
+def test_the_readme_grpc_table_is_the_one_the_code_uses():
+    from auditlake.ingest.wrappers import grpc_markdown_table
+
+    assert grpc_markdown_table().replace("\n", "\n    ") in README

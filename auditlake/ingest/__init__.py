@@ -145,7 +145,7 @@ def ingest(
     result = IngestResult(options.cluster, skipped=list(skipped))
     tally = _Tally()
     workers = options.workers or (os.cpu_count() or 1)
-    with _DecoderPool(redactor, workers, options.default_time) as pool:
+    with _DecoderPool(redactor, workers, options.default_time, options.format) as pool:
         for source in sources:
             opened = open_source(source)
             try:
@@ -308,15 +308,16 @@ def _reason_kind(reason: str) -> str:
 class _DecoderPool:
     """Threads that decode blocks, each with its own DuckDB connection; results come back in order."""
 
-    def __init__(self, redactor: Redactor | None, workers: int, default_time: datetime | None = None):
+    def __init__(self, redactor: Redactor | None, workers: int, default_time: datetime | None = None, input_format: str = "auto"):
         self.redactor = redactor
         self.default_time = default_time
+        self.input_format = input_format
         self.workers = max(1, workers)
         self._local = threading.local()
         self._decoders: list[EventDecoder] = []
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="auditlake-decode")
-        self._main = EventDecoder(redactor, threads=self.workers, default_time=default_time)
+        self._main = EventDecoder(redactor, threads=self.workers, default_time=default_time, input_format=input_format)
 
     def __enter__(self) -> _DecoderPool:
         return self
@@ -329,7 +330,8 @@ class _DecoderPool:
     def _decoder(self) -> EventDecoder:
         decoder = getattr(self._local, "decoder", None)
         if decoder is None:
-            decoder = self._local.decoder = EventDecoder(self.redactor, threads=1, default_time=self.default_time)
+            decoder = self._local.decoder = EventDecoder(self.redactor, threads=1, default_time=self.default_time,
+                                                         input_format=self.input_format)
             with self._lock:
                 self._decoders.append(decoder)
         return decoder

@@ -115,12 +115,13 @@ class EventDecoder:
     """Decodes blocks with one DuckDB connection; one decoder per ingest run."""
 
     def __init__(self, redactor: Redactor | None, *, threads: int = 0, memory_limit: str = "512MB",
-                 default_time: datetime | None = None):
+                 default_time: datetime | None = None, input_format: str = "auto"):
         config = {"threads": threads or (os.cpu_count() or 1), "memory_limit": memory_limit}
         self.connection = duckdb.connect(config=config)
         self.connection.execute("SET TimeZone = 'UTC'")
         self.redactor = redactor
         self.default_time = default_time  # given: events without an id or a time land with a synthetic one
+        self.input_format = input_format  # auto: any wrapper; eks/aks/gke: only that one; log/eventlist: none
         scratch = Path("/dev/shm")
         self.scratch_dir = scratch if scratch.is_dir() and os.access(scratch, os.W_OK) else Path(tempfile.gettempdir())
         # What a decoder hands on: the stored columns but `batch` (the writer's), plus the partition
@@ -177,7 +178,7 @@ class EventDecoder:
                 reason = "EventList without an items list"
                 return DecodedBlock(self.output_schema.empty_table(), [self._make(source, line, None, reason, orjson.dumps(document))])
             return self._decode_items(items, source, line, is_list=True, depth=2)
-        unwrapped = wrappers.unwrap(document) if depth < 2 else None
+        unwrapped = self._unwrap(document) if depth < 2 else None
         if unwrapped is not None:
             return self._decode_unwrapped(unwrapped, source, line)
         if isinstance(document, list):
@@ -286,7 +287,7 @@ class EventDecoder:
                 document = orjson.loads(raw.strip(b" \t\r\xef\xbb\xbf"))
             except orjson.JSONDecodeError:
                 document = None
-            if kind == "EventList" or (depth < 2 and wrappers.unwrap(document) is not None):
+            if kind == "EventList" or (depth < 2 and self._unwrap(document) is not None):
                 inner = self.decode_document(document, source, line, depth=depth)
                 if block.items is not None and block.items[line_index] is not None:  # an item of a list: keep its place
                     inner.table = inner.table.set_column(inner.table.schema.get_field_index("source_item"), "source_item",
@@ -315,6 +316,11 @@ class EventDecoder:
         # later sorts whole files.
         order = pc.sort_indices(result, [("received_at", "ascending"), ("source_line", "ascending"), ("source_item", "ascending")])
         return DecodedBlock(result.take(order), quarantined, skipped)
+
+    def _unwrap(self, document: Any) -> wrappers.Unwrapped | None:
+        if self.input_format in ("log", "eventlist"):
+            return None
+        return wrappers.unwrap(document, None if self.input_format == "auto" else self.input_format)
 
     def _decode_unwrapped(self, unwrapped: wrappers.Unwrapped, source: str, line: int) -> DecodedBlock:
         """Rows for the Events a managed-cluster wrapper held, in the cluster the wrapper names."""

@@ -29,7 +29,7 @@ from auditlake.errors import InputError
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
-FORMATS = ("auto", "log", "eventlist")
+FORMATS = ("auto", "log", "eventlist", "eks", "aks", "gke")
 GZIP_MAGIC = b"\x1f\x8b"
 FINGERPRINT_BYTES = 64 * 1024
 READ_SIZE = 4 * 1024 * 1024

@@ -51,6 +51,9 @@ GRPC_TO_HTTP = {
     15: 500,  # DATA_LOSS
     16: 401,  # UNAUTHENTICATED
 }
+GRPC_NAMES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED",
+              "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+              "UNAUTHENTICATED")
 AKS_AUDIT_CATEGORIES = ("kube-audit", "kube-audit-admin")
 _EKS_LOG_GROUP = re.compile(r"^/aws/eks/([^/]+)/cluster$")
 _AKS_CLUSTER = re.compile(r"/managedclusters/([^/]+)", re.IGNORECASE)
@@ -68,6 +71,12 @@ class Unwrapped:
     cluster: str | None = None
 
 
+def grpc_markdown_table() -> str:
+    """The README's gRPC → HTTP table for GKE, generated from GRPC_TO_HTTP."""
+    rows = [f"| {code} {GRPC_NAMES[code]} | {http} |" for code, http in GRPC_TO_HTTP.items()]
+    return "\n".join(["| GKE `status.code` | `code` |", "|---|---|", *rows])
+
+
 def cluster_name(text: str | None) -> str | None:
     """A cluster name from a wrapper, made safe as a partition value (lower case, no slashes)."""
     if not text:
@@ -76,10 +85,18 @@ def cluster_name(text: str | None) -> str | None:
     return name[:128] or None
 
 
-def unwrap(value: Any) -> Unwrapped | None:
-    """The Events inside a recognised wrapper, or None when `value` is not one."""
+WRAPPER_FORMATS = ("eks", "aks", "gke")
+
+
+def unwrap(value: Any, only: str | None = None) -> Unwrapped | None:
+    """The Events inside a recognised wrapper (of format `only`, when given), or None when `value` is not one."""
     if not isinstance(value, dict):
         return None
+    result = _unwrap(value)
+    return result if result is not None and (only is None or result.format == only) else None
+
+
+def _unwrap(value: dict[str, Any]) -> Unwrapped | None:
     value = _normalise_keys(value)
     if "records" in value and isinstance(value["records"], list):
         return _aks_records(value["records"])

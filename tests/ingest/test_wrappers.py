@@ -150,6 +150,14 @@ def test_gke_from_pubsub_and_bigquery_exports(tmp_path):
     assert rows == [("x1", "create", "a", "p", 201, "Metadata", None), ("x2", "create", "a", "p", 201, "Request", "Pod")]
 
 
+def test_format_restricts_which_wrappers_are_read(tmp_path):
+    record = {"messageType": "DATA_MESSAGE", "logGroup": "/aws/eks/prod-eu/cluster", "logStream": "kube-apiserver-audit-1",
+              "logEvents": eks_messages()[:3]}
+    (tmp_path / "r.json").write_text(json.dumps(record) + "\n")
+    assert Lake(tmp_path / "a").ingest([tmp_path / "r.json"], format="eks").events_written == 3
+    assert Lake(tmp_path / "b").ingest([tmp_path / "r.json"], format="gke").quarantine_reasons == {"event has no auditID": 1}
+
+
 def test_an_explicit_cluster_wins_over_the_wrapper(tmp_path):
     record = {"messageType": "DATA_MESSAGE", "logGroup": "/aws/eks/prod-eu/cluster", "logStream": "kube-apiserver-audit-1",
               "logEvents": eks_messages()[:3]}
