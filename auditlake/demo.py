@@ -120,7 +120,8 @@ class ClusterSimulation:
         self.sa_uids: dict[tuple[str, str], str] = {}
         self.resource_version = 100_000
         self.workloads = {
-            key: {"image": image, "tag": [1, 4, 0], "replicas": replicas, "uid": self._uuid(), "generation": 1}
+            key: {"image": image, "tag": [1, 4, 0], "replicas": replicas, "uid": self._uuid(), "generation": 1,
+                  "env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "REGION", "value": "eu-west-1"}]}
             for key, (image, replicas) in WORKLOADS.items()
         }
         self.pods = {key: [self._pod_name(key[1]) for _ in range(state["replicas"])] for key, state in self.workloads.items()}
@@ -132,6 +133,7 @@ class ClusterSimulation:
             (self._kubelet_event, 8),
             (self._health_probe, 5),
             (self._ci_rollout, 0.5),
+            (self._env_change, 0.1),
             (self._scale, 0.15),
             (self._configmap_update, 0.3),
             (self._human_secret_read, 0.4),
@@ -401,7 +403,7 @@ class ClusterSimulation:
                         "serviceAccountName": name,
                         "containers": [{
                             "name": name, "image": image, "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                            "env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "REGION", "value": "eu-west-1"}],
+                            "env": [dict(item) for item in state["env"]],
                             "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
                             "imagePullPolicy": "IfNotPresent",
                         }],
@@ -413,6 +415,49 @@ class ClusterSimulation:
             "status": {"observedGeneration": state["generation"] - 1, "replicas": state["replicas"],
                        "readyReplicas": state["replicas"], "availableReplicas": state["replicas"]},
         }
+
+    def _ci_user(self) -> dict[str, Any]:
+        return {"username": CI_USER, "uid": "5f0c3a1e-1d7e-4c2b-9a55-0d3b2f1c9e10",
+                "groups": ["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"]}
+
+    def _create_deployment(self, ns: str, name: str) -> list[tuple[int, dict[str, Any]]]:
+        """The first write of a workload: CI applies it (so its history starts from a known state)."""
+        state = self.workloads[(ns, name)]
+        body = self._deployment_object(ns, name, state, self._next_rv())
+        request = {key: value for key, value in body.items() if key != "status"}
+        request["metadata"] = {"name": name, "namespace": ns, "labels": body["metadata"]["labels"]}
+        ref = {"resource": "deployments", "namespace": ns, "name": name, "apiGroup": "apps", "apiVersion": "v1"}
+        events = self._request(user=self._ci_user(), verb="create", uri=f"/apis/apps/v1/namespaces/{ns}/deployments?fieldManager=argocd-controller",
+                               agent=CI_AGENTS[0], ip="10.0.3.21", object_ref=ref, level="RequestResponse", request_object=request,
+                               response_object=body, code=201)
+        self.truth.changes.append(DemoChange(events[-1][1]["requestReceivedTimestamp"], events[-1][1]["auditID"], ns, name, "create",
+                                             CI_USER, "created"))
+        return events
+
+    def _env_change(self) -> list[tuple[int, dict[str, Any]]]:
+        (ns, name), state = self.random.choice(list(self.workloads.items()))
+        names = [item["name"] for item in state["env"]]
+        if self.random.random() < 0.5 or len(names) <= 2:
+            flag = f"FEATURE_{self.random.choice(['CHECKOUT_V2', 'FAST_REFUNDS', 'NEW_SEARCH', 'DARK_MODE'])}"
+            if flag in names:
+                state["env"] = [item for item in state["env"] if item["name"] != flag]
+                change, patch_env = f"env {flag} removed", [{"name": flag, "$patch": "delete"}]
+            else:
+                state["env"] = [*state["env"], {"name": flag, "value": "true"}]
+                change, patch_env = f"env {flag} added", [{"name": flag, "value": "true"}]
+        else:
+            level = "debug" if state["env"][0]["value"] == "info" else "info"
+            state["env"] = [{"name": "LOG_LEVEL", "value": level}, *state["env"][1:]]
+            change, patch_env = "env LOG_LEVEL changed", [{"name": "LOG_LEVEL", "value": level}]
+        state["generation"] += 1
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": name, "env": patch_env}]}}}}
+        ref = {"resource": "deployments", "namespace": ns, "name": name, "uid": state["uid"], "apiGroup": "apps", "apiVersion": "v1"}
+        events = self._request(user=self._ci_user(), verb="patch", uri=f"/apis/apps/v1/namespaces/{ns}/deployments/{name}?fieldManager=helm",
+                               agent=CI_AGENTS[1], ip="10.0.3.21", object_ref=ref, level="RequestResponse", request_object=patch,
+                               response_object=self._deployment_object(ns, name, state, self._next_rv()), duration_us=12_000)
+        self.truth.changes.append(DemoChange(events[-1][1]["requestReceivedTimestamp"], events[-1][1]["auditID"], ns, name, "patch",
+                                             CI_USER, change))
+        return events
 
     def _ci_rollout(self) -> list[tuple[int, dict[str, Any]]]:
         (ns, name), state = self.random.choice(list(self.workloads.items()))
@@ -429,8 +474,7 @@ class ClusterSimulation:
         patch = {"spec": {"template": {"spec": {"containers": [{"name": name, "image": new_image}]}}}}
         ref = {"resource": "deployments", "namespace": ns, "name": name, "uid": state["uid"], "apiGroup": "apps", "apiVersion": "v1"}
         events = self._request(
-            user={"username": CI_USER, "uid": "5f0c3a1e-1d7e-4c2b-9a55-0d3b2f1c9e10",
-                  "groups": ["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"]},
+            user=self._ci_user(),
             verb="patch", uri=f"/apis/apps/v1/namespaces/{ns}/deployments/{name}?fieldManager=argocd-controller",
             agent=agent, ip="10.0.3.21", object_ref=ref, level="RequestResponse", request_object=patch,
             response_object=self._deployment_object(ns, name, state, rv), duration_us=15_000,
@@ -667,6 +711,11 @@ class ClusterSimulation:
         pending: list[tuple[int, int, dict[str, Any]]] = []  # (stage µs, sequence, event) of later stages
         choose = self.random.choices
         sequence = 0
+        for ns, name in sorted(self.workloads):  # the workloads are created first: their history starts known
+            self.clock.now_us += 1_000_000
+            self.truth.requests += 1
+            for _, event in self._create_deployment(ns, name):
+                yield self._count(event)
         for _ in range(self.request_count):
             self.clock.now_us += int(self.random.expovariate(1 / self.mean_gap_us)) + 1
             now = self.clock.now_us
