@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 
-from auditlake import config
+from auditlake import config, history, render
 from auditlake.errors import AuditlakeError, ExitCode, QuarantineFoundError
 from auditlake.ingest import IngestResult
 from auditlake.ingest import Progress as IngestProgress
@@ -376,6 +376,103 @@ def query_run(
             params[key] = value
     result = Lake(lake).query_arrow(name, since=since, until=until, **params)
     _emit(result, output, output_file, max_rows)
+
+
+# ---- change history -------------------------------------------------------------------------------
+HISTORY_FORMATS = ("terminal", "markdown", "json", "html")
+
+
+@app.command(name="history")
+@handle_errors
+def object_history(
+    target: Annotated[str, typer.Argument(help="The object: RESOURCE/NAMESPACE/NAME, or RESOURCE/NAME when cluster-scoped.")],
+    lake: LakeOption = DEFAULT_LAKE,
+    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="Only this cluster.")] = None,
+    since: Annotated[str, typer.Option("--since", help="Show changes from (earlier states are still read to diff against).")] = "90d",
+    until: Annotated[str | None, typer.Option("--until", help="Show changes until (default now).")] = None,
+    output: Annotated[str, typer.Option("--format", help=f"Output format: {', '.join(HISTORY_FORMATS)}.")] = "terminal",
+    output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Keep writes that changed only metadata noise.")] = False,
+    status: Annotated[bool, typer.Option("--status", help="Include status writes (kubelets, controllers) and diff the status too.")] = False,
+) -> None:
+    """Who changed an object, when, from where, and exactly what: its timeline with a diff per change.
+
+    Example: auditlake history deployments/payments/api --since 7d
+    """
+    if output not in HISTORY_FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(HISTORY_FORMATS)}", param_hint="--format")
+    parts = target.strip("/").split("/")
+    if len(parts) not in (2, 3):
+        raise typer.BadParameter("use RESOURCE/NAMESPACE/NAME (deployments/payments/api) or RESOURCE/NAME", param_hint="TARGET")
+    resource, namespace, name = (parts[0], parts[1], parts[2]) if len(parts) == 3 else (parts[0], None, parts[1])
+    entries = Lake(lake).history_entries(resource, namespace, name, since=since, until=until, cluster=cluster, keep_noise=show_all,
+                                         include_status=status)
+    title = f"History of {target}" + (f" in {cluster}" if cluster else "")
+    if output == "terminal" and output_file is None:
+        _print_history(title, entries)
+        return
+    text = {"terminal": lambda: render.history_markdown(title, entries, history.unified_diff),
+            "markdown": lambda: render.history_markdown(title, entries, history.unified_diff),
+            "json": lambda: render.history_json(entries),
+            "html": lambda: render.history_html(title, entries, history.unified_diff)}[output]()
+    _write_text(text, output_file)
+
+
+def _print_history(title: str, entries: list[Any]) -> None:
+    stdout.print(f"[bold]{title}[/]: {len(entries)} change(s)", markup=True)
+    for entry in entries:
+        stdout.print(f"\n[bold yellow]{entry.at:%Y-%m-%d %H:%M:%S} UTC[/]  [bold]{entry.summary}[/]", markup=True, highlight=False)
+        stdout.print("  " + render.history_header(entry).split("  ", 1)[1], markup=False, highlight=False)
+        for line in history.unified_diff(entry):
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else "magenta" if line.startswith("@@") else "dim"
+            stdout.print("    " + line, style=style, markup=False, highlight=False)
+
+
+def _write_text(text: str, output_file: Path | None) -> None:
+    if output_file is None:
+        sys.stdout.write(text)
+        return
+    output_file.write_text(text)
+    stderr.print(f"wrote {output_file}", markup=False)
+
+
+@app.command(name="changes")
+@handle_errors
+def changed_objects(
+    lake: LakeOption = DEFAULT_LAKE,
+    since: Annotated[str, typer.Option("--since", help="Start of the window: 24h, 7d, 2026-11-01, …")] = "24h",
+    until: Annotated[str | None, typer.Option("--until", help="End of the window (default now).")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Only this resource, plural (deployments, configmaps, …).")] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Only this namespace.")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="Only this cluster.")] = None,
+    output: Annotated[str, typer.Option("--format", help="table, markdown or json.")] = "table",
+) -> None:
+    """Every change in a window, grouped by object, one line each ("image api:1.4.2 → api:1.5.0").
+
+    Example: auditlake changes --since 24h --kind deployments
+    """
+    groups = Lake(lake).changes(since=since, until=until, resource=kind, namespace=namespace, cluster=cluster)
+    if output == "json":
+        typer.echo(json.dumps([{"cluster": key[0], "resource": key[1], "namespace": key[2], "name": key[3],
+                                "changes": json.loads(render.history_json(entries))} for key, entries in groups], indent=1))
+        return
+    if output == "markdown":
+        lines = [f"# Changes since {since}", ""]
+        for (cluster_name, resource, ns, name), entries in groups:
+            lines += [f"## {resource}/{ns + '/' if ns else ''}{name} ({cluster_name})", ""]
+            lines += [f"- {e.at:%Y-%m-%d %H:%M} UTC — {e.summary} — {e.actor}" + (f" via {e.client}" if e.client else "") for e in entries]
+            lines.append("")
+        typer.echo("\n".join(lines))
+        return
+    table = Table(show_lines=False)
+    for column in ("object", "when (UTC)", "change", "by", "client"):
+        table.add_column(column, overflow="fold")
+    for (_, resource, ns, name), entries in groups:
+        label = f"{resource}/{ns + '/' if ns else ''}{name}"
+        for index, entry in enumerate(entries):
+            table.add_row(label if index == 0 else "", f"{entry.at:%Y-%m-%d %H:%M}", entry.summary, entry.actor, entry.client or "")
+    stdout.print(table)
+    stderr.print(f"{sum(len(e) for _, e in groups)} change(s) to {len(groups)} object(s)", markup=False)
 
 
 # ---- maintenance ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import contextlib
 import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from auditlake import catalog, config, demo, queries
+from auditlake import catalog, config, demo, history, queries
 from auditlake.errors import QueryError
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
@@ -180,7 +180,7 @@ class Lake:
                              else "list them with `auditlake query list`")
         return library[key]
 
-    def query_arrow(self, name: str, *, since: Any = None, until: Any = None, **params: Any) -> pa.Table:
+    def query_arrow(self, name: str, /, *, since: Any = None, until: Any = None, **params: Any) -> pa.Table:
         """Run a saved query; `since`/`until` take 7d, 24h, 2026-11-01, now or datetimes. An Arrow table."""
         query = self.saved_query(name)
         if query.kind != "query":
@@ -191,9 +191,46 @@ class Lake:
             connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
             return queries.run(connection, query, values)
 
-    def query(self, name: str, *, since: Any = None, until: Any = None, **params: Any) -> pl.DataFrame:
+    def query(self, name: str, /, *, since: Any = None, until: Any = None, **params: Any) -> pl.DataFrame:
         """Run a saved query: `lake.query("secret-reads-by-humans", since="7d")`, a polars DataFrame."""
         return pl.from_arrow(self.query_arrow(name, since=since, until=until, **params))  # type: ignore[return-value]
+
+    # ---- change history -------------------------------------------------------------------------
+    def history_entries(self, resource: str, namespace: str | None, name: str, *, since: Any = None, until: Any = None,
+                        cluster: str | None = None, keep_noise: bool = False, include_status: bool = False) -> list[history.HistoryEntry]:
+        """The timeline of one object: every successful write in the window, each with its diff.
+
+        States before the window are read too (only this object's rows), so the first change in the
+        window is diffed against what the object really was.
+        """
+        start = queries.parse_time(since or "90d")
+        rows = self.query_arrow("object-history", since=datetime(1970, 1, 1, tzinfo=UTC), until=until, cluster=cluster,
+                                resource=resource, namespace=namespace or "", name=name, include_status=include_status).to_pylist()
+        if not rows:
+            raise QueryError(f"no writes to {resource}/{namespace + '/' if namespace else ''}{name} in the lake",
+                             hint="check the spelling (resource is plural: deployments), --cluster, and that its events were ingested")
+        return history.build_timeline(rows, keep_noise=keep_noise, keep_status=include_status, since=start)
+
+    def history(self, resource: str, namespace: str | None, name: str, **options: Any) -> pl.DataFrame:
+        """`lake.history("deployments", "payments", "api")`: the timeline as a DataFrame, an RFC 6902 patch per row."""
+        entries = self.history_entries(resource, namespace, name, **options)
+        return pl.from_arrow(history.to_table(entries))  # type: ignore[return-value]
+
+    def changes(self, *, since: Any = "24h", until: Any = None, resource: str | None = None, namespace: str | None = None,
+                cluster: str | None = None) -> list[tuple[tuple[str, str, str | None, str], list[history.HistoryEntry]]]:
+        """Every object changed in the window with its changes, each summarised in one line."""
+        start = queries.parse_time(since)
+        rows = self.query_arrow("changed-objects", since=since, until=until, cluster=cluster, resource=resource,
+                                namespace=namespace).to_pylist()
+        grouped: dict[tuple[str, str, str | None, str], list[dict[str, Any]]] = {}
+        for row in rows:
+            grouped.setdefault((row["cluster"], row["resource"], row["namespace"], row["name"]), []).append(row)
+        result = []
+        for key, object_rows in grouped.items():
+            entries = history.build_timeline(object_rows, since=start)
+            if entries:
+                result.append((key, entries))
+        return result
 
     def status(self) -> LakeStatus:
         """Clusters, days, events, first/last event, and quarantined lines."""

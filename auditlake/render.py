@@ -1,12 +1,13 @@
-"""Tabular results rendered for machines: CSV, JSON (lines or array), Parquet, Markdown.
+"""Results rendered for machines and documents: CSV, JSON, Parquet, Markdown, and change-history pages.
 
-Owns: the `RENDERERS` registry that `--format` choices come from. Takes Arrow tables and writes
-bytes to a binary stream; runs no SQL. The terminal table lives in cli.py (the only module that
+Owns: the `RENDERERS` registry that `--format` choices come from (Arrow tables to bytes), and the
+Markdown, JSON and self-contained HTML forms of a change history. Runs no SQL. The terminal table lives in cli.py (the only module that
 knows about terminals).
 """
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
 from datetime import date, datetime
@@ -90,3 +91,73 @@ RENDERERS: dict[str, Callable[[pa.Table, BinaryIO], None]] = {
     "parquet": write_parquet,
     "markdown": write_markdown,
 }
+
+
+# ---- change history ---------------------------------------------------------------------------------
+SOURCE_NOTES = {
+    "response": "state from the response body",
+    "request": "state from the request body",
+    "patch": "state = the patch applied to the previous state",
+    "patch-only": "patch only: no earlier state known",
+    "none": "no body recorded at this audit level",
+    "deleted": "deleted",
+}
+
+
+def history_header(entry: Any) -> str:
+    """One line: when, what, who (and who really), from where, with what client."""
+    who = entry.actor
+    if entry.impersonated_user and entry.authenticated_user:
+        who += f" (impersonated by {entry.authenticated_user})"
+    if entry.iam_identity:
+        who += f" [{entry.iam_identity}]"
+    verb = entry.verb + (f" {entry.subresource}" if entry.subresource else "")
+    origin = " ".join(part for part in (f"via {entry.client}" if entry.client else "", f"from {entry.source_ip}" if entry.source_ip else "") if part)
+    return f"{entry.at:%Y-%m-%d %H:%M:%S} UTC  {verb}  by {who} {origin}  ({SOURCE_NOTES.get(entry.state_source, entry.state_source)})"
+
+
+def history_markdown(title: str, entries: list[Any], diff: Callable[[Any], list[str]]) -> str:
+    lines = [f"# {title}", "", f"{len(entries)} change(s).", ""]
+    for entry in entries:
+        lines += [f"## {entry.at:%Y-%m-%d %H:%M:%S} UTC — {entry.summary}", "", history_header(entry), ""]
+        body = diff(entry)
+        if body:
+            lines += ["```diff", *body, "```", ""]
+    return "\n".join(lines)
+
+
+def history_json(entries: list[Any]) -> str:
+    """Each change with its RFC 6902 JSON Patch (machine format)."""
+    rows = []
+    for entry in entries:
+        row = {key: getattr(entry, key) for key in ("cluster", "verb", "subresource", "actor", "actor_kind", "authenticated_user",
+                                                    "impersonated_user", "iam_identity", "source_ip", "user_agent", "client", "code",
+                                                    "level", "audit_id", "state_source", "summary", "patch")}
+        rows.append({"at": entry.at.isoformat(), **row})
+    return json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
+
+
+HTML_STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:70rem;color:#1f2328;padding:0 1rem}
+h1{font-size:1.5rem}h2{font-size:1.05rem;margin:1.6rem 0 .3rem}.meta{color:#57606a;font-size:.9rem}
+pre{background:#f6f8fa;padding:.6rem .8rem;overflow-x:auto;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;border-radius:6px}
+.add{color:#116329;background:#dafbe1;display:block}.del{color:#82071e;background:#ffebe9;display:block}.hunk{color:#8250df;display:block}
+.summary{font-weight:600}
+"""
+
+
+def history_html(title: str, entries: list[Any], diff: Callable[[Any], list[str]]) -> str:
+    """A self-contained page (no scripts, no external assets): opens from an e-mail attachment."""
+    parts = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title><style>{HTML_STYLE}</style>",
+             f"<h1>{html.escape(title)}</h1><p class=meta>{len(entries)} change(s)</p>"]
+    for entry in entries:
+        parts.append(f"<h2>{entry.at:%Y-%m-%d %H:%M:%S} UTC — <span class=summary>{html.escape(entry.summary)}</span></h2>")
+        parts.append(f"<p class=meta>{html.escape(history_header(entry))}</p>")
+        body = diff(entry)
+        if body:
+            rendered = []
+            for line in body:
+                kind = "add" if line.startswith("+") else "del" if line.startswith("-") else "hunk" if line.startswith("@@") else ""
+                rendered.append(f"<span class={kind}>{html.escape(line)}</span>" if kind else html.escape(line) + "\n")
+            parts.append("<pre>" + "".join(rendered) + "</pre>")
+    return "".join(parts) + "</html>\n"

@@ -14,7 +14,8 @@ SELECT
   user_name AS authenticated_user, impersonated_user, user_groups, user_extra,
   source_ip, source_ips, user_agent, code, level, request_uri,
   coalesce(subresource = 'status', false) AS is_status_only,
-  request_object, response_object
+  request_object, response_object,
+  source_file, source_line, source_item
 FROM events
 WHERE stage = 'ResponseComplete'
   AND verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
