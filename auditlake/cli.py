@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 
-from auditlake import config, history, render
+from auditlake import config, history, policy, render
 from auditlake.errors import AuditlakeError, ExitCode, QuarantineFoundError
 from auditlake.ingest import IngestResult
 from auditlake.ingest import Progress as IngestProgress
@@ -473,6 +473,146 @@ def changed_objects(
             table.add_row(label if index == 0 else "", f"{entry.at:%Y-%m-%d %H:%M}", entry.summary, entry.actor, entry.client or "")
     stdout.print(table)
     stderr.print(f"{sum(len(e) for _, e in groups)} change(s) to {len(groups)} object(s)", markup=False)
+
+
+# ---- audit policy ---------------------------------------------------------------------------------
+policy_app = typer.Typer(help="The kube-apiserver audit Policy: check, explain, simulate and recommend it.", no_args_is_help=True,
+                         rich_markup_mode=None)
+app.add_typer(policy_app, name="policy")
+PolicyArgument = Annotated[Path, typer.Argument(help="An audit.k8s.io/v1 Policy file (--audit-policy-file).", show_default=False)]
+
+
+def _print_findings(findings: list[Any], path: Path) -> None:
+    for finding in findings:
+        where = f"{path}:{finding.line}" if finding.line else str(path)
+        stdout.print(f"{where}: {finding.severity}: {finding.message} [{finding.code}]", markup=False, highlight=False, soft_wrap=True)
+
+
+@policy_app.command("check")
+@handle_errors
+def policy_check(
+    policy_file: PolicyArgument,
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Validate a policy as kube-apiserver would, then lint it: secrets in bodies, gaps, shadowed rules, volume.
+
+    Example: auditlake policy check /etc/kubernetes/audit-policy.yaml
+    """
+    findings = policy.lint(policy.load_policy(policy_file))
+    if output == "json":
+        typer.echo(json.dumps([dataclasses.asdict(finding) for finding in findings], indent=1))
+    else:
+        _print_findings(findings, policy_file)
+        stderr.print(f"{policy_file}: valid; {len(findings)} finding(s)", markup=False)
+    if any(finding.severity == "error" for finding in findings):
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@policy_app.command("explain")
+@handle_errors
+def policy_explain(
+    policy_file: PolicyArgument,
+    user: Annotated[str | None, typer.Option("--user", help="The authenticated user (before impersonation).")] = None,
+    group: Annotated[list[str] | None, typer.Option("--group", help="A group of the user (repeatable).")] = None,
+    verb: Annotated[str, typer.Option("--verb", help="get, list, watch, create, update, patch, delete, … (or an HTTP verb for --path).")] = "get",
+    resource: Annotated[str | None, typer.Option("--resource", help="Resource, plural; RESOURCE/SUBRESOURCE for subresources.")] = None,
+    api_group: Annotated[str, typer.Option("--api-group", help="API group (empty for the core group).")] = "",
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace (omit for cluster-scoped).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Object name (for resourceNames).")] = None,
+    path: Annotated[str | None, typer.Option("--path", help="A non-resource URL instead of a resource (/healthz, /apis).")] = None,
+    lake: Annotated[Path | None, typer.Option("--lake", help="Instead: the level each kind of stored event would get.")] = None,
+    since: Annotated[str, typer.Option("--since", help="With --lake: the window.")] = "7d",
+    output: Annotated[str, typer.Option("--format", help=f"With --lake: {', '.join(OUTPUT_FORMATS)}.")] = "table",
+) -> None:
+    """Which level a request gets, which rule decided it, and why.
+
+    Example: auditlake policy explain policy.yaml --user system:kube-proxy --group system:authenticated --verb watch --resource endpoints
+    """
+    the_policy = policy.load_policy(policy_file)
+    if lake is not None:
+        _emit(Lake(lake).policy_explain_events(the_policy, since=since), output, None, 50)
+        return
+    if (resource is None) == (path is None):
+        raise typer.BadParameter("give either --resource or --path", param_hint="--resource/--path")
+    base, _, subresource = (resource or "").partition("/")
+    request = policy.Request(user, tuple(group or ()), verb, api_group, base or None, subresource or None, namespace, name, path)
+    decision = policy.evaluate(the_policy, request)
+    rule = f"rule {decision.rule.index + 1} (line {decision.rule.line})" if decision.rule else "no rule"
+    stdout.print(f"level: {decision.level}  ({rule})", markup=False)
+    for reason in decision.reasons:
+        stdout.print(f"  because {reason}", markup=False)
+    if decision.omit_stages:
+        stdout.print(f"  stages not logged: {', '.join(decision.omit_stages)}", markup=False)
+    stdout.print(f"  managedFields {'omitted' if decision.omit_managed_fields else 'kept'}", markup=False)
+
+
+@policy_app.command("simulate")
+@handle_errors
+def policy_simulate(
+    policy_file: PolicyArgument,
+    lake: LakeOption = DEFAULT_LAKE,
+    since: Annotated[str, typer.Option("--since", help="Window of events to apply the policy to.")] = "7d",
+    until: Annotated[str | None, typer.Option("--until", help="End of the window (default now).")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="Only this cluster.")] = None,
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Apply a policy to the lake's events: volume per rule and level, before and after, and what queries would lose.
+
+    Example: auditlake policy simulate new-policy.yaml --lake ./lake --since 7d
+    """
+    the_policy = policy.load_policy(policy_file)
+    result = Lake(lake).policy_simulate(the_policy, since=since, until=until, cluster=cluster)
+    if output == "json":
+        typer.echo(json.dumps(dataclasses.asdict(result), indent=1))
+        return
+    ratio = result.events_after / result.events_before if result.events_before else 0
+    stdout.print(f"events: {result.events_before:,} logged → {result.events_after:,} with this policy ({ratio:.0%}); "
+                 f"body bytes {result.body_bytes_before:,} → {result.body_bytes_after:,}", markup=False)
+    stdout.print("levels before: " + ", ".join(f"{k} {v:,}" for k, v in sorted(result.levels_before.items())), markup=False)
+    stdout.print("levels after:  " + ", ".join(f"{k} {v:,}" for k, v in sorted(result.levels_after.items())), markup=False)
+    table = Table(title="per rule", title_justify="left")
+    for column, justify in (("rule", "left"), ("line", "right"), ("level", "left"), ("events matched", "right"), ("kept", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for index, level, matched, kept in result.rules:
+        line = str(the_policy.rules[index].line) if index is not None else ""
+        table.add_row(str(index + 1) if index is not None else "(none)", line, level, f"{matched:,}", f"{kept:,}")
+    stdout.print(table)
+    if result.lost:
+        stdout.print("saved queries that would lose data they need:", markup=False)
+        for name, request, got, needed in result.lost:
+            stdout.print(f"  {name}: {request} would be logged at {got}, it needs {needed}", markup=False)
+    else:
+        stdout.print("every saved query keeps the data it needs", markup=False)
+
+
+@policy_app.command("recommend")
+@handle_errors
+def policy_recommend(
+    purpose: Annotated[str | None, typer.Option("--for", help="Only what these controls need: pci-dss, hipaa (default: every saved query).")] = None,
+    output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write the policy to this file.")] = None,
+) -> None:
+    """A policy that keeps every saved query answerable at the lowest volume, each rule commented.
+
+    Example: auditlake policy recommend --for pci-dss -o audit-policy.yaml
+    """
+    needs = [need for _, need in Lake(DEFAULT_LAKE).policy_needs(purpose)]
+    _write_text(policy.recommend(needs, f"the saved queries evidencing {purpose}" if purpose else "every saved query"), output_file)
+
+
+@policy_app.command("check-apiserver")
+@handle_errors
+def policy_check_apiserver(
+    manifest: Annotated[Path, typer.Argument(help="The kube-apiserver static pod manifest (/etc/kubernetes/manifests/kube-apiserver.yaml).")],
+) -> None:
+    """The apiserver's audit flags, mounts and hostPaths against the CIS Kubernetes Benchmark audit controls.
+
+    Example: auditlake policy check-apiserver /etc/kubernetes/manifests/kube-apiserver.yaml
+    """
+    findings = policy.check_apiserver(manifest)
+    _print_findings(findings, manifest)
+    stderr.print(f"{manifest}: {len(findings)} finding(s)", markup=False)
+    if any(finding.severity == "error" for finding in findings):
+        raise typer.Exit(int(ExitCode.FINDINGS))
 
 
 # ---- maintenance ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import contextlib
 import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,13 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from auditlake import catalog, config, demo, history, queries
+from auditlake import catalog, config, demo, history, policy, queries
 from auditlake.errors import QueryError
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
 from auditlake.storage import BatchWriter, CompactResult, LakeStore, SourceProgress, compact, validate_cluster
+
+HISTORY_LOOKBACK = timedelta(days=90)
 
 
 def version() -> str:
@@ -57,6 +59,20 @@ class LakeStatus:
     last_ingest_at: str | None
     quarantined: int
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolicySimulation:
+    """A policy applied to the lake's events: volume before and after, per rule, and what the saved queries would lose."""
+
+    events_before: int
+    events_after: int
+    levels_before: dict[str, int]
+    levels_after: dict[str, int]
+    body_bytes_before: int
+    body_bytes_after: int
+    rules: list[tuple[int | None, str, int, int]]  # (rule index or None for no match, level, events matched, events kept)
+    lost: list[tuple[str, str, str, str]]  # (saved query, a request it needs, the level the policy gives, the level it needs)
 
 
 @dataclass(frozen=True)
@@ -204,8 +220,12 @@ class Lake:
         window is diffed against what the object really was.
         """
         start = queries.parse_time(since or "90d")
-        rows = self.query_arrow("object-history", since=datetime(1970, 1, 1, tzinfo=UTC), until=until, cluster=cluster,
-                                resource=resource, namespace=namespace or "", name=name, include_status=include_status).to_pylist()
+        object_ = {"cluster": cluster, "resource": resource, "namespace": namespace or "", "name": name}
+        # Read from the last write that showed the whole object before the window (looking back up to
+        # HISTORY_LOOKBACK), not from the beginning of time: enough to diff the window's first change.
+        anchor = self.query_arrow("object-last-state", since=start - HISTORY_LOOKBACK, until=start, **object_).to_pylist()[0]["at"]
+        rows = self.query_arrow("object-history", since=anchor or start, until=until, include_status=include_status,
+                                **object_).to_pylist()
         if not rows:
             raise QueryError(f"no writes to {resource}/{namespace + '/' if namespace else ''}{name} in the lake",
                              hint="check the spelling (resource is plural: deployments), --cluster, and that its events were ingested")
@@ -231,6 +251,62 @@ class Lake:
             if entries:
                 result.append((key, entries))
         return result
+
+    # ---- audit policy ---------------------------------------------------------------------------
+    def policy_needs(self, purpose: str | None = None) -> list[tuple[queries.SavedQuery, queries.Need]]:
+        """What the saved queries need from the audit policy (only those evidencing `purpose`, e.g. pci-dss)."""
+        chosen = [query for query in self.saved_queries() if purpose is None or any(c.startswith(purpose) for c in query.controls)]
+        if purpose is not None and not chosen:
+            raise QueryError(f"no saved query evidences {purpose!r}", hint="try pci-dss, hipaa")
+        return [(query, need) for query in chosen for need in query.needs]
+
+    def policy_simulate(self, the_policy: policy.Policy, *, since: Any = "7d", until: Any = None,
+                        cluster: str | None = None) -> PolicySimulation:
+        """What `the_policy` would have logged of the events in the lake, and what the saved queries would lose."""
+        uses_names = any(group.resource_names for rule in the_policy.rules for group in rule.resources)
+        shapes = self.query_arrow("request-shapes", since=since, until=until, cluster=cluster, with_names=uses_names).to_pylist()
+        per_rule: dict[tuple[int | None, str], dict[str, int]] = {}
+        before: dict[str, int] = {}
+        after: dict[str, int] = {}
+        bytes_before = bytes_after = 0
+        for shape in shapes:
+            request = policy.Request(shape["user_name"], tuple(shape["user_groups"]), shape["verb"] or "", shape["api_group"],
+                                     shape["resource"], shape["subresource"], shape["namespace"], shape["name"], shape["path"])
+            decision = policy.evaluate(the_policy, request)
+            events, body = shape["events"], shape["request_bytes"] + shape["response_bytes"]
+            before[shape["level"] or "unknown"] = before.get(shape["level"] or "unknown", 0) + events
+            bytes_before += body
+            kept = decision.level != "None" and shape["stage"] not in decision.omit_stages
+            if kept:
+                after[decision.level] = after.get(decision.level, 0) + events
+                bytes_after += (shape["request_bytes"] if policy.level_at_least(decision.level, "Request") else 0) + (
+                    shape["response_bytes"] if decision.level == "RequestResponse" else 0)
+            entry = per_rule.setdefault((decision.rule.index if decision.rule else None, decision.level), {"events": 0, "kept": 0})
+            entry["events"] += events
+            entry["kept"] += events if kept else 0
+        lost = [(query.name, policy.describe(miss[0]), miss[1].level, need.level)
+                for query, need in self.policy_needs() if (miss := policy.unmet(the_policy, need))]
+        return PolicySimulation(sum(before.values()), sum(after.values()), before, after, bytes_before, bytes_after,
+                                [(index, level, counts["events"], counts["kept"]) for (index, level), counts in sorted(
+                                    per_rule.items(), key=lambda item: (item[0][0] is None, item[0][0] or 0))], lost)
+
+    def policy_explain_events(self, the_policy: policy.Policy, *, since: Any = "7d", until: Any = None,
+                              cluster: str | None = None) -> pa.Table:
+        """For each request shape in the lake: the level it was logged at and the level (and rule) the policy gives."""
+        uses_names = any(group.resource_names for rule in the_policy.rules for group in rule.resources)
+        shapes = self.query_arrow("request-shapes", since=since, until=until, cluster=cluster, with_names=uses_names).to_pylist()
+        rows = []
+        for shape in shapes:
+            request = policy.Request(shape["user_name"], tuple(shape["user_groups"]), shape["verb"] or "", shape["api_group"],
+                                     shape["resource"], shape["subresource"], shape["namespace"], shape["name"], shape["path"])
+            decision = policy.evaluate(the_policy, request)
+            target = (shape["resource"] + (f"/{shape['subresource']}" if shape["subresource"] else "")) if shape["resource"] else shape["path"]
+            rows.append({"user": shape["user_name"], "verb": shape["verb"], "target": target, "namespace": shape["namespace"],
+                         "stage": shape["stage"], "events": shape["events"], "logged_at": shape["level"], "policy_level": decision.level,
+                         "rule": decision.rule.index + 1 if decision.rule else None, "rule_line": decision.rule.line if decision.rule else None,
+                         "kept": decision.level != "None" and shape["stage"] not in decision.omit_stages})
+        rows.sort(key=lambda row: -row["events"])
+        return pa.Table.from_pylist(rows)
 
     def status(self) -> LakeStatus:
         """Clusters, days, events, first/last event, and quarantined lines."""

@@ -22,7 +22,9 @@ import yaml
 
 from auditlake.errors import QueryError
 
-HEADER_KEYS = frozenset({"title", "description", "severity", "controls", "mitre", "params", "topic", "kind", "columns"})
+HEADER_KEYS = frozenset({"title", "description", "severity", "controls", "mitre", "params", "topic", "kind", "columns", "needs"})
+NEED_KEYS = frozenset({"level", "group", "resources", "verbs"})
+NEED_LEVELS = ("Metadata", "Request", "RequestResponse")
 PARAM_KEYS = frozenset({"type", "default", "help"})
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 KINDS = ("query", "view", "macro")
@@ -52,6 +54,16 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class Need:
+    """What a question reads: requests (resources of a group, verbs; empty means any) logged at least at `level`."""
+
+    level: str
+    group: str = ""
+    resources: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SavedQuery:
     """One `.sql` file of the library (a question, a shared view, or a macro)."""
 
@@ -67,6 +79,7 @@ class SavedQuery:
     params: tuple[Parameter, ...]
     sql: str  # the statement, header removed
     columns: dict[str, str] = field(default_factory=dict)  # documented output columns
+    needs: tuple[Need, ...] = ()  # the audit level and requests it reads (policy simulate / recommend)
 
     @property
     def macro_name(self) -> str:
@@ -90,10 +103,26 @@ def query_roots() -> list[Path]:
     return roots
 
 
+_LIBRARY_CACHE: dict[tuple[tuple[str, float, int], ...], dict[str, SavedQuery]] = {}
+
+
 def load_library(roots: list[Path] | None = None) -> dict[str, SavedQuery]:
-    """Every `.sql` file under the roots, by name; strict (see the module docstring)."""
+    """Every `.sql` file under the roots, by name; strict (see the module docstring).
+
+    Cached per process while no file is added, removed or modified (loading parses every header).
+    """
+    roots = roots if roots is not None else query_roots()
+    files = sorted(path for root in roots if root.is_dir() for path in root.rglob("*.sql"))
+    key = tuple((str(path), stat.st_mtime, stat.st_size) for path in files if (stat := path.stat())) + tuple((str(r), 0, 0) for r in roots)
+    if key not in _LIBRARY_CACHE:
+        _LIBRARY_CACHE.clear()
+        _LIBRARY_CACHE[key] = _load_library(roots)
+    return dict(_LIBRARY_CACHE[key])
+
+
+def _load_library(roots: list[Path]) -> dict[str, SavedQuery]:
     library: dict[str, SavedQuery] = {}
-    for root in roots if roots is not None else query_roots():
+    for root in roots:
         if not root.is_dir():
             raise QueryError(f"{root}: no such query directory", hint="check AUDITLAKE_QUERY_PATH")
         for path in sorted(root.rglob("*.sql")):
@@ -166,10 +195,32 @@ def load_file(path: Path, root: Path) -> SavedQuery:
     columns = header.get("columns") or {}
     if not isinstance(columns, dict):
         raise QueryError("columns must map column names to descriptions", path=path)
+    needs = _needs(header.get("needs"), path)
+    if kind == "query" and not needs:
+        raise QueryError("a saved query must say what it needs (needs: [{level: Metadata, resources: [...], verbs: [...]}])", path=path)
     relative = path.relative_to(root)
     topic = str(header.get("topic") or (relative.parts[0] if len(relative.parts) > 1 else "general"))
     return SavedQuery(name, path, kind, topic, str(header["title"]), str(header.get("description", "")).strip(), severity,
-                      controls, mitre, params, sql, {str(k): str(v) for k, v in columns.items()})
+                      controls, mitre, params, sql, {str(k): str(v) for k, v in columns.items()}, needs)
+
+
+def _needs(raw: Any, path: Path) -> tuple[Need, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise QueryError("needs must be a list of {level, group, resources, verbs}", path=path)
+    needs = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise QueryError("each need must be a mapping {level, group, resources, verbs}", path=path)
+        for key in item:
+            if key not in NEED_KEYS:
+                raise QueryError(f"need: unknown key {key!r}{_did_you_mean(key, NEED_KEYS)}", path=path)
+        if item.get("level") not in NEED_LEVELS:
+            raise QueryError(f"need: level must be one of {', '.join(NEED_LEVELS)}", path=path)
+        needs.append(Need(item["level"], str(item.get("group") or ""), tuple(_strings(item.get("resources", []), "need resources", path)),
+                          tuple(_strings(item.get("verbs", []), "need verbs", path))))
+    return tuple(needs)
 
 
 def _strings(value: Any, key: str, path: Path) -> list[str]:

@@ -78,6 +78,8 @@ title: Pods read
 params:
   since: {type: timestamptz}
   until: {type: timestamptz}
+needs:
+  - {level: Metadata}
 */
 """
 GOOD_SQL = "SELECT count(*) FROM events WHERE received_at >= $since AND received_at < $until"
@@ -93,6 +95,8 @@ GOOD_SQL = "SELECT count(*) FROM events WHERE received_at >= $since AND received
     (GOOD_HEADER.replace("title:", "controls: [pci 10.2]\ntitle:") + GOOD_SQL, "is not framework:id"),
     (GOOD_HEADER.replace("{type: timestamptz}", "{type: timestamp}", 1) + GOOD_SQL, "type 'timestamp' is not one of"),
     (GOOD_SQL, "no metadata header"),
+    (GOOD_HEADER.replace("needs:\n  - {level: Metadata}\n", "") + GOOD_SQL, "a saved query must say what it needs"),
+    (GOOD_HEADER.replace("{level: Metadata}", "{level: Everything}") + GOOD_SQL, "need: level must be one of"),
 ])
 def test_a_broken_file_is_a_one_line_error_naming_it(tmp_path, text, message):
     path = write_query(tmp_path, "pods-read", text)

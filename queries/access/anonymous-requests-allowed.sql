@@ -11,6 +11,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata}
 */
 SELECT cluster, verb, split_part(request_uri, '?', 1) AS path, resource, namespace,
        count(*) AS requests, list_sort(list_distinct(list(source_ip)))[1:20] AS source_ips,

@@ -10,6 +10,9 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Request, group: certificates.k8s.io, resources: [certificatesigningrequests], verbs: [create]}
+  - {level: Metadata, group: certificates.k8s.io, resources: [certificatesigningrequests/approval], verbs: [update, patch]}
 */
 SELECT received_at, cluster, name AS csr, verb, coalesce(subresource, '') AS subresource,
        CASE WHEN subresource = 'approval' THEN 'approval' WHEN verb = 'create' AND subresource IS NULL THEN 'request'

@@ -11,6 +11,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata, resources: [pods/exec, pods/attach, pods/portforward], verbs: [create, get]}
 */
 SELECT started_at, ended_at, duration_seconds, cluster, kind, namespace, pod, container, command, tty, stdin,
        actor, actor_kind, authenticated_user, source_ip, user_agent, code, allowed, audit_id

@@ -8,6 +8,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata}
 */
 SELECT cluster, source_ip, user_agent, count(*) AS failures,
        list_sort(list_distinct(list(split_part(request_uri, '?', 1))))[1:20] AS paths,

@@ -8,6 +8,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata}
 */
 SELECT cluster, coalesce(impersonated_user, user_name) AS actor, user_name AS authenticated_user, source_ip, verb,
        coalesce(resource || coalesce('/' || subresource, ''), split_part(request_uri, '?', 1)) AS target,

@@ -10,6 +10,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata}
 */
 SELECT cluster, user_name AS impersonator, impersonated_user, any_value(impersonated_groups) AS impersonated_groups,
        count(*) AS requests, list_sort(list_distinct(list(verb))) AS verbs,

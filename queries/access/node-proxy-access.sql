@@ -10,6 +10,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata, resources: [nodes/proxy], verbs: [get, create]}
 */
 SELECT received_at, cluster, name AS node, verb, request_uri, coalesce(impersonated_user, user_name) AS actor,
        actor_kind(coalesce(impersonated_user, user_name)) AS actor_kind, source_ip, user_agent, code, audit_id

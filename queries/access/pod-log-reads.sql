@@ -8,6 +8,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata, resources: [pods/log], verbs: [get]}
 */
 SELECT received_at, cluster, namespace, name AS pod,
        regexp_extract(request_uri, '[?&]container=([^&]*)', 1) AS container,

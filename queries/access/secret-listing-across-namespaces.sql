@@ -8,6 +8,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata, resources: [secrets], verbs: [list, watch]}
 */
 SELECT received_at, cluster, verb, actor, actor_kind, source_ip, user_agent, allowed, code, audit_id
 FROM reads

@@ -12,6 +12,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata, resources: [secrets], verbs: [get, list, watch]}
 */
 SELECT received_at, cluster, namespace, name AS secret, verb, actor, authenticated_user, impersonated_user,
        source_ip, user_agent, allowed, code, audit_id

@@ -11,6 +11,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata, resources: [serviceaccounts/token], verbs: [create]}
 */
 SELECT received_at, cluster, namespace, name AS service_account, actor, actor_kind, source_ip, user_agent,
        TRY_CAST(json_extract_string(request_object, '$.spec.expirationSeconds') AS BIGINT) AS expiration_seconds,

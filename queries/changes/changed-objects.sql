@@ -13,6 +13,8 @@ params:
   resource: {type: varchar, help: "Only this resource, plural (deployments, configmaps, …)"}
   namespace: {type: varchar, help: Only this namespace}
   include_noise: {type: boolean, default: false, help: "Also events, leases, access reviews and token requests"}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: RequestResponse, group: apps, resources: [deployments, statefulsets, daemonsets], verbs: [create, update, patch, delete]}
 */
 WITH touched AS (
   SELECT DISTINCT cluster, resource, namespace, name

@@ -8,6 +8,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata, resources: [configmaps], verbs: [create, update, patch, delete]}
 */
 SELECT received_at, cluster, namespace, name AS configmap, verb, actor, actor_kind, source_ip, user_agent,
        list_sort(json_keys(request_object, '$.data')) AS keys_set, level, audit_id

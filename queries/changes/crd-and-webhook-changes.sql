@@ -10,6 +10,9 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata, group: apiextensions.k8s.io, resources: [customresourcedefinitions], verbs: [create, update, patch, delete]}
+  - {level: Metadata, group: admissionregistration.k8s.io, resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations, validatingadmissionpolicies, validatingadmissionpolicybindings], verbs: [create, update, patch, delete]}
 */
 SELECT received_at, cluster, api_group, resource, name, verb, actor, actor_kind, source_ip, user_agent, audit_id
 FROM changes

@@ -10,6 +10,8 @@ params:
   cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
   include_system: {type: boolean, default: true, help: Include deletions by controllers and nodes}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata, verbs: [delete, deletecollection]}
 */
 SELECT received_at, cluster, api_group, resource, subresource, namespace, name, verb, actor, actor_kind,
        authenticated_user, source_ip, user_agent, code, audit_id

@@ -12,6 +12,8 @@ params:
   cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
   include_status: {type: boolean, default: false, help: Also list status-only writes}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata, group: apps, resources: [deployments, deployments/scale], verbs: [create, update, patch, delete]}
 */
 SELECT received_at, cluster, namespace, name AS deployment, verb, subresource, actor, actor_kind,
        authenticated_user, source_ip, user_agent, code, level, audit_id

@@ -13,6 +13,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: RequestResponse, group: apps, resources: [deployments, statefulsets, daemonsets], verbs: [create, update, patch]}
 */
 WITH writes AS (
   SELECT received_at, cluster, resource, namespace, name, verb, actor, actor_kind, source_ip, user_agent, audit_id,

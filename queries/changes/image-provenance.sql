@@ -12,6 +12,9 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: RequestResponse, group: apps, resources: [deployments, statefulsets, daemonsets], verbs: [create, update, patch]}
+  - {level: RequestResponse, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
 WITH writes AS (
   SELECT received_at, cluster, resource, namespace, name, actor, user_agent, audit_id,

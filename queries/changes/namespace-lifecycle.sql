@@ -7,6 +7,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata, resources: [namespaces], verbs: [create, update, patch, delete]}
 */
 SELECT received_at, cluster, name AS namespace, verb, subresource, actor, actor_kind, source_ip, user_agent, audit_id
 FROM changes

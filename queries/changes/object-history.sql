@@ -14,6 +14,8 @@ params:
   namespace: {type: varchar, help: Namespace (empty for cluster-scoped objects)}
   name: {type: varchar, help: Object name}
   include_status: {type: boolean, default: false, help: Also status-only writes}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: RequestResponse, group: apps, resources: [deployments, statefulsets, daemonsets], verbs: [create, update, patch, delete]}
 */
 SELECT received_at, cluster, verb, subresource, namespace,
        coalesce(name, json_extract_string(response_object, '$.metadata.name'), json_extract_string(request_object, '$.metadata.name')) AS name,

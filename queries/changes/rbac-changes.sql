@@ -12,6 +12,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: RequestResponse, group: rbac.authorization.k8s.io, resources: [roles, clusterroles, rolebindings, clusterrolebindings], verbs: [create, update, patch, delete]}
 */
 SELECT received_at, cluster, resource, namespace, name, verb, actor, actor_kind, source_ip, user_agent,
        coalesce(json_extract_string(request_object, '$.roleRef.name'), json_extract_string(response_object, '$.roleRef.name')) AS role,

@@ -10,6 +10,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Request, group: apps, resources: [deployments, statefulsets, replicasets, deployments/scale, statefulsets/scale, replicasets/scale], verbs: [update, patch]}
 */
 SELECT received_at, cluster, resource, namespace, name, verb, subresource,
        TRY_CAST(coalesce(json_extract_string(request_object, '$.spec.replicas'),

@@ -12,6 +12,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   threshold: {type: interval, default: 15m, help: Report silences longer than this}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata}
 */
 WITH minutes AS (  -- one row per minute that has events: a few thousand rows a day, whatever the volume
   SELECT DISTINCT cluster, time_bucket(INTERVAL 1 MINUTE, received_at) AS minute

@@ -10,6 +10,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   threshold: {type: interval, default: 1s, help: "Slower than this: 1s, 5s, 1m"}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata}
 */
 SELECT received_at, round(epoch(stage_at) - epoch(received_at), 3) AS latency_seconds, cluster, verb, resource, subresource, namespace, name, code,
        coalesce(impersonated_user, user_name) AS actor, user_agent, split_part(request_uri, '?', 1) AS path, audit_id

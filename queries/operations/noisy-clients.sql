@@ -10,6 +10,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   limit: {type: integer, default: 25, help: How many clients}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata}
 */
 WITH per_minute AS (
   SELECT cluster, user_agent, user_name, time_bucket(INTERVAL 1 MINUTE, received_at) AS minute, count(*) AS requests,

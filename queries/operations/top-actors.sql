@@ -8,6 +8,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   limit: {type: integer, default: 25, help: How many actors}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata}
 */
 SELECT cluster, coalesce(impersonated_user, user_name) AS actor, actor_kind(coalesce(impersonated_user, user_name)) AS actor_kind,
        count(*) AS requests,

@@ -10,6 +10,8 @@ params:
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   user: {type: varchar, help: The username (as in user_name or impersonated_user); required}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata}
 */
 SELECT received_at, cluster, verb, resource, subresource, namespace, name, code, source_ip, user_agent,
        user_name AS authenticated_user, impersonated_user, split_part(request_uri, '?', 1) AS path, audit_id

@@ -7,6 +7,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
+  - {level: Metadata}
 */
 SELECT cluster, date, level, count(*) AS events, count(DISTINCT audit_id) AS requests,
        count(*) FILTER (WHERE stage = 'RequestReceived') AS request_received,
