@@ -24,6 +24,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -173,17 +174,17 @@ def main() -> None:
     run_measured([AUDITLAKE, "ingest", str(log), "--lake", str(lake), "--cluster", "bench-copy", "--quiet"])  # the same log again
     big = auditlake.Lake(lake)
     lake_events = big.sql("SELECT count(*) FROM events").item()
-    last_day = big.sql("SELECT max(date) FROM events").item()
+    last_day = big.sql("SELECT max(date) - 1 FROM events").item()  # the last whole day
     history_times, history_all_times, entries, all_entries = [], [], [], []
     for _ in range(arguments.repeat):
         started = time.monotonic()
-        entries = big.history_entries("deployments", "payments", "api", since=str(last_day), until="2100-01-01")
+        entries = big.history_entries("deployments", "payments", "api", since=str(last_day), until=str(last_day + timedelta(days=1)))
         history_times.append(time.monotonic() - started)
         started = time.monotonic()
         all_entries = big.history_entries("deployments", "payments", "api", since="2000-01-01", until="2100-01-01")
         history_all_times.append(time.monotonic() - started)
     history_cli, _, _ = run_measured([AUDITLAKE, "history", "deployments/payments/api", "--lake", str(lake), "--since", str(last_day),
-                                      "--format", "json"])
+                                      "--until", str(last_day + timedelta(days=1)), "--format", "json"])
 
     rate = events / ingest_seconds
     copy_rate = events / copy_seconds
@@ -221,9 +222,9 @@ def main() -> None:
         "",
         f"| history of deployments/payments/api, lake of {lake_events:,} events (two clusters) | time |",
         "|---|---|",
-        f"| last day ({len(entries)} changes), in-process, median of {arguments.repeat} | {statistics.median(history_times) * 1000:.0f} ms |",
+        f"| one day, {last_day} ({len(entries)} changes), in-process, median of {arguments.repeat} | {statistics.median(history_times) * 1000:.0f} ms |",
         f"| all time ({len(all_entries)} changes, both clusters), in-process | {statistics.median(history_all_times) * 1000:.0f} ms |",
-        f"| last day, `auditlake history … --format json` from the shell (incl. start-up) | {history_cli:.2f} s |",
+        f"| the same day, `auditlake history … --format json` from the shell (incl. start-up) | {history_cli:.2f} s |",
         "",
         "Target (change-history issue): the history of one object on ≥ 10 M events well under a second.",
     ]
