@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint notebooks clean
 
 $(BIN)/auditlake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ demo: $(BIN)/auditlake
 
 test: $(BIN)/auditlake
 	$(BIN)/python -m pytest -q
+
+notebooks: $(BIN)/auditlake
+	$(BIN)/python -m pip install --quiet -e '.[notebooks]'
+	test -d lake || $(BIN)/auditlake demo
+	$(BIN)/jupyter lab notebooks/
 
 bench: $(BIN)/auditlake
 	$(BIN)/python benchmarks/ingest_benchmark.py

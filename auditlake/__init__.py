@@ -7,10 +7,13 @@
 """
 
 from auditlake.errors import AuditlakeError, ExitCode
+from auditlake.history import HistoryEntry, unified_diff
 from auditlake.ingest import IngestResult
 from auditlake.lake import Lake, LakeStatus, version
+from auditlake.queries import SavedQuery
 
-__all__ = ["AuditlakeError", "ExitCode", "IngestResult", "Lake", "LakeStatus", "connect", "version"]
+__all__ = ["AuditlakeError", "ExitCode", "HistoryEntry", "IngestResult", "Lake", "LakeStatus", "SavedQuery", "connect", "unified_diff",
+           "version"]
 
 
 def connect(path: str = "lake"):  # type: ignore[no-untyped-def]
