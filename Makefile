@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint notebooks clean
+.PHONY: demo test browser bench lint notebooks clean
 
 $(BIN)/auditlake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,16 @@ $(BIN)/auditlake: pyproject.toml
 demo: $(BIN)/auditlake
 	$(BIN)/auditlake demo
 
-test: $(BIN)/auditlake
+test: $(BIN)/auditlake browser
 	$(BIN)/python -m pytest -q
+
+# The report test renders HTML in Debian's chromium: installed here when we are root on Debian/Ubuntu;
+# elsewhere that one test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; }; }; } || \
+	  echo "chromium is not installed: the headless-browser report test will skip"
 
 notebooks: $(BIN)/auditlake
 	$(BIN)/python -m pip install --quiet -e '.[notebooks]'
@@ -30,4 +38,4 @@ lint: $(BIN)/auditlake
 	$(BIN)/ruff check auditlake tests benchmarks
 
 clean:
-	rm -rf $(VENV) lake demo-audit-log
+	rm -rf $(VENV) lake demo-audit-log reports

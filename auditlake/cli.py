@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 
-from auditlake import config, history, policy, render
+from auditlake import config, history, packs, policy, render, report_render
 from auditlake.errors import AuditlakeError, ExitCode, QuarantineFoundError
 from auditlake.ingest import IngestResult
 from auditlake.ingest import Progress as IngestProgress
@@ -31,8 +31,8 @@ from auditlake.lake import Lake, LakeStatus, version
 from auditlake.render import RENDERERS
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok · 1 findings (--strict saw quarantined lines) · 2 user error (bad input, arguments, lake) · "
-    "3 internal error (rerun with --debug) · 130 interrupted."
+    "Exit codes: 0 ok · 1 findings (--strict saw quarantined lines, --fail-on attention saw a section needing it) · "
+    "2 user error (bad input, arguments, lake) · 3 internal error (rerun with --debug) · 130 interrupted."
 )
 app = typer.Typer(
     name="auditlake",
@@ -72,7 +72,7 @@ def handle_errors(command: F) -> F:
         except KeyboardInterrupt:
             stderr.print("interrupted: the lake keeps every committed batch; rerun to continue", markup=False)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except (typer.Exit, typer.Abort):
+        except (typer.Exit, typer.Abort, typer.BadParameter):  # usage errors: typer prints them and exits 2
             raise
         except Exception as error:  # a bug: say so in one line
             if config.is_debug():
@@ -365,17 +365,23 @@ def query_run(
     """
     if output not in OUTPUT_FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
-    params: dict[str, str] = {}
-    for item in param or []:
-        key, separator, value = item.partition("=")
-        if not separator or not key.strip():
-            raise typer.BadParameter(f"{item!r} is not name=value", param_hint="--param")
-        params[key.strip()] = value
+    params = _name_values(param)
     for key, value in (("cluster", cluster), ("namespace", namespace)):
         if value is not None:
             params[key] = value
     result = Lake(lake).query_arrow(name, since=since, until=until, **params)
     _emit(result, output, output_file, max_rows)
+
+
+def _name_values(items: list[str] | None) -> dict[str, str]:
+    """`--param name=value` options as a dict."""
+    params: dict[str, str] = {}
+    for item in items or []:
+        key, separator, value = item.partition("=")
+        if not separator or not key.strip():
+            raise typer.BadParameter(f"{item!r} is not name=value", param_hint="--param")
+        params[key.strip()] = value
+    return params
 
 
 # ---- change history -------------------------------------------------------------------------------
@@ -615,6 +621,77 @@ def policy_check_apiserver(
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
+# ---- compliance reports ---------------------------------------------------------------------------
+@app.command(name="report")
+@handle_errors
+def compliance_report(
+    pack: Annotated[str | None, typer.Argument(help="Report pack: pci-dss, hipaa, change-log, security-findings, or a pack YAML file. "
+                                                    "Without it, list the packs.", show_default=False)] = None,
+    lake: LakeOption = DEFAULT_LAKE,
+    since: Annotated[str, typer.Option("--since", help="Start of the window: 30d, 1d, yesterday, 2026-11-01, …")] = "30d",
+    until: Annotated[str | None, typer.Option("--until", help="End of the window, exclusive (default now; `today` for whole days).")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="Only this cluster (default: every cluster in the lake).")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="A pack parameter as name=value, e.g. namespaces=payments,checkout "
+                                                                           "(repeatable; `auditlake report` lists them).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the report files (named PACK-CLUSTER-DATE).")] = Path("reports"),
+    formats: Annotated[str, typer.Option("--format", help=f"Comma-separated: {', '.join(report_render.FORMATS)}.")] = "html,md",
+    fail_on: Annotated[str, typer.Option("--fail-on", help="`attention`: exit 1 when any section needs attention (for cron and CI); `never`.")] = "never",
+    output: Annotated[str, typer.Option("--print", help="What to print: table (sections and their result) or json (the summary).")] = "table",
+) -> None:
+    """Render a compliance report pack over a window: HTML with charts, Markdown, CSV and JSON per section.
+
+    Example: auditlake report pci-dss --since 30d --cluster prod --out reports/ --format html,md,csv,json --fail-on attention
+    """
+    if pack is None:
+        _print_packs(output)
+        return
+    chosen = tuple(item.strip() for item in formats.split(",") if item.strip())
+    unknown = [item for item in chosen if item not in report_render.FORMATS]
+    if unknown or not chosen:
+        raise typer.BadParameter(f"choose from {', '.join(report_render.FORMATS)}", param_hint="--format")
+    if fail_on not in ("attention", "never"):
+        raise typer.BadParameter("attention or never", param_hint="--fail-on")
+    result = Lake(lake).report(pack, since=since, until=until, cluster=cluster, params=_name_values(param))
+    written = report_render.write(result, out, chosen)
+    if output == "json":
+        typer.echo(json.dumps({"pack": result.pack.name, "status": result.status, "files": [str(path) for path in written],
+                               "sections": [{"control": s.section.control, "title": s.section.title, "status": s.status}
+                                            for s in result.sections]}, indent=1))
+    else:
+        table = Table(title=f"{result.pack.title}\n{result.evidence.since:%Y-%m-%d %H:%M} → {result.evidence.until:%Y-%m-%d %H:%M} UTC, "
+                            f"{result.evidence.events:,} events", title_justify="left")
+        for name in ("control", "section", "result", "rows"):
+            table.add_column(name, overflow="fold")
+        for section in result.sections:
+            colour = {"attention": "yellow", "pass": "green"}.get(section.status, "dim")
+            table.add_row(section.section.control, section.section.title,
+                          f"[{colour}]{report_render.STATUS_LABEL[section.status]}[/{colour}]",
+                          ", ".join(f"{check.table.num_rows:,}" for check in section.checks))
+        stdout.print(table)
+    main_files = [path for path in written if path.parent == out]
+    stderr.print(f"wrote {', '.join(str(path) for path in main_files)}" + (f" and {len(written) - len(main_files)} per-section file(s) in "
+                 f"{out / result.stem}" if len(written) > len(main_files) else ""), markup=False)
+    if fail_on == "attention" and result.status == "attention":
+        stderr.print(f"{result.count('attention')} section(s) need attention", markup=False)
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _print_packs(output: str) -> None:
+    items = [packs.load(name) for name in packs.available()]
+    if output == "json":
+        typer.echo(json.dumps([{"name": item.name, "title": item.title, "framework": item.framework, "path": str(item.path),
+                                "controls": [section.control for section in item.sections],
+                                "params": [dataclasses.asdict(parameter) for parameter in item.params]} for item in items], indent=1))
+        return
+    table = Table()
+    for name in ("pack", "title", "sections", "parameters"):
+        table.add_column(name, overflow="fold")
+    for item in items:
+        table.add_row(item.name, item.title, ", ".join(section.control for section in item.sections),
+                      ", ".join(parameter.name for parameter in item.params))
+    stdout.print(table)
+
+
 # ---- maintenance ----------------------------------------------------------------------------------
 @app.command()
 @handle_errors
@@ -660,7 +737,8 @@ def run_demo(
     _print_table(the_lake.sql_arrow(
         "SELECT actor, allowed, count(*) AS reads, count(DISTINCT namespace) AS namespaces, min(source_ip) AS source_ip "
         "FROM secret_reads_by_humans(p_since := now() - INTERVAL 7 DAY) GROUP BY ALL ORDER BY reads DESC"), 10)
-    stdout.print(f"\nNext: auditlake query list\n"
+    stdout.print(f"\nNext: auditlake report pci-dss --since 7d --lake {lake} --out reports/\n"
+                 f"      auditlake query list\n"
                  f"      auditlake query run exec-sessions --since 7d --lake {lake}\n"
                  f"      auditlake sql \"select verb, count(*) from events group by all\" --lake {lake}\n"
                  f"      duckdb {lake}/catalog.duckdb", markup=False)

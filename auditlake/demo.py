@@ -48,6 +48,13 @@ HUMANS = {
     "carol@example.com": ("oidc:security", "203.0.113.77", "windows/amd64"),
 }
 CI_USER = "system:serviceaccount:ci:deployer"
+ADMIN_USER = "kubernetes-admin"
+BASTION_IP = "192.0.2.15"
+APISERVER_UID = "2f3b6a7e-5c1d-4e8f-9a0b-1c2d3e4f5a6b"
+RESTART_LISTS = (("namespaces", ""), ("services", ""), ("endpoints", ""), ("secrets", ""), ("configmaps", ""),
+                 ("serviceaccounts", ""), ("limitranges", ""), ("resourcequotas", ""),
+                 ("clusterroles", "rbac.authorization.k8s.io"), ("clusterrolebindings", "rbac.authorization.k8s.io"),
+                 ("validatingwebhookconfigurations", "admissionregistration.k8s.io"), ("priorityclasses", "scheduling.k8s.io"))
 CI_AGENTS = ("argocd-application-controller/v2.12.3+6b9cd82 (linux/amd64)", "Helm/3.15.2")
 WORKLOADS = {
     ("payments", "api"): ("registry.example.com/payments/api", 3),
@@ -85,6 +92,7 @@ class DemoTruth:
     files: list[Path] = field(default_factory=list)
     first_at: str = ""
     last_at: str = ""
+    stories: Counter[str] = field(default_factory=Counter)  # how often each scenario ran, e.g. stories["admin_action"]
 
 
 class _Clock:
@@ -152,6 +160,9 @@ class ClusterSimulation:
             (self._crd_or_webhook_change, 0.02),
             (self._certificate_request, 0.02),
             (self._node_proxy, 0.02),
+            (self._admin_action, 0.03),
+            (self._audit_log_access, 0.01),
+            (self._apiserver_restart, 0.005),
         ]
         self.scenarios = [s for s, _ in scenarios]
         self.weights = [w for _, w in scenarios]
@@ -487,7 +498,7 @@ class ClusterSimulation:
     def _scale(self) -> list[tuple[int, dict[str, Any]]]:
         (ns, name), state = self.random.choice(list(self.workloads.items()))
         old = state["replicas"]
-        state["replicas"] = max(1, old + self.random.choice([-2, -1, 1, 2, 5]))
+        state["replicas"] = self.random.choice([old + step for step in (-2, -1, 1, 2, 5) if old + step >= 1])  # always a real change
         user, ip, agent = self._human("alice@example.com")
         ref = {"resource": "deployments", "namespace": ns, "name": name, "apiGroup": "apps", "apiVersion": "v1", "subresource": "scale"}
         body = {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": {"name": name, "namespace": ns},
@@ -705,6 +716,46 @@ class ClusterSimulation:
         return self._request(user=user, verb="get", uri=f"/api/v1/nodes/{node}/proxy/metrics/cadvisor", agent="Prometheus/2.54.1",
                              ip="10.0.2.33", object_ref=ref)
 
+    def _admin_action(self) -> list[tuple[int, dict[str, Any]]]:
+        """The break-glass kubeconfig (system:masters) used from the bastion: what PCI 10.2.1.2 wants listed."""
+        user = {"username": ADMIN_USER, "groups": ["system:masters", "system:authenticated"]}
+        agent = self._agent("kubectl")
+        node = self.random.choice(NODES)
+        choice = self.random.randrange(3)
+        if choice == 0:
+            return self._request(user=user, verb="list", uri="/api/v1/nodes?limit=500", agent=agent, ip=BASTION_IP,
+                                 object_ref={"resource": "nodes", "apiVersion": "v1"}, authz_reason="")
+        if choice == 1:
+            ref = {"resource": "nodes", "name": node, "apiVersion": "v1"}
+            return self._request(user=user, verb="patch", uri=f"/api/v1/nodes/{node}", agent=agent, ip=BASTION_IP, object_ref=ref)
+        ref = {"resource": "clusterrolebindings", "apiGroup": "rbac.authorization.k8s.io", "apiVersion": "v1"}
+        return self._request(user=user, verb="list", uri="/apis/rbac.authorization.k8s.io/v1/clusterrolebindings?limit=500", agent=agent,
+                             ip=BASTION_IP, object_ref=ref)
+
+    def _audit_log_access(self) -> list[tuple[int, dict[str, Any]]]:
+        """Someone reads the apiserver's own logs or its audit policy (PCI 10.2.1.3)."""
+        user, ip, agent = self._human("carol@example.com")
+        if self.random.random() < 0.5:
+            pod = "kube-apiserver-" + NODES[0].split(".")[0]
+            ref = {"resource": "pods", "namespace": "kube-system", "name": pod, "apiVersion": "v1", "subresource": "log"}
+            return self._request(user=user, verb="get", uri=f"/api/v1/namespaces/kube-system/pods/{pod}/log?container=kube-apiserver",
+                                 agent=agent, ip=ip, object_ref=ref, duration_us=80_000)
+        ref = {"resource": "configmaps", "namespace": "kube-system", "name": "audit-policy", "apiVersion": "v1"}
+        return self._request(user=user, verb="get", uri="/api/v1/namespaces/kube-system/configmaps/audit-policy", agent=agent, ip=ip,
+                             object_ref=ref)
+
+    def _apiserver_restart(self) -> list[tuple[int, dict[str, Any]]]:
+        """A restarted apiserver lists every kind it caches, as system:apiserver, within a second or two (PCI 10.2.1.6)."""
+        user = {"username": "system:apiserver", "uid": APISERVER_UID, "groups": ["system:authenticated", "system:masters"]}
+        events: list[tuple[int, dict[str, Any]]] = []
+        for resource, group in RESTART_LISTS:
+            prefix = "/api/v1" if not group else f"/apis/{group}/v1"
+            ref = {"resource": resource, "apiVersion": "v1", **({"apiGroup": group} if group else {})}
+            events += self._request(user=user, verb="list", uri=f"{prefix}/{resource}?limit=500&resourceVersion=0",
+                                    agent=self._agent("kube-apiserver"), ip="::1", object_ref=ref, duration_us=5_000)
+            self.clock.now_us += self.random.randint(5_000, 60_000)
+        return events
+
     # ---- driver ---------------------------------------------------------------------------------
     def events(self) -> Iterator[dict[str, Any]]:
         """Yield every Event of the simulation, in log order, updating `self.truth` as it goes."""
@@ -724,6 +775,7 @@ class ClusterSimulation:
                 yield self._count(heapq.heappop(pending)[2])
             scenario = choose(self.scenarios, self.weights)[0]
             self.truth.requests += 1
+            self.truth.stories[scenario.__name__.lstrip("_")] += 1
             for stage_us, event in scenario():
                 if stage_us - now > 1_000_000:
                     sequence += 1
@@ -796,7 +848,8 @@ def write_audit_log(
 
 def _gzip_file(path: Path) -> Path:
     target = path.with_name(path.name + ".gz")
-    with path.open("rb") as source, gzip.open(target, "wb", compresslevel=6) as sink:
+    # mtime=0: the same seed gives byte-identical files (and sha256s in report evidence), like `gzip -n`
+    with path.open("rb") as source, target.open("wb") as raw, gzip.GzipFile(path.name, "wb", 6, raw, mtime=0) as sink:
         while chunk := source.read(1 << 20):
             sink.write(chunk)
     path.unlink()

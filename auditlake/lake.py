@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from auditlake import catalog, config, demo, history, policy, queries
+from auditlake import catalog, config, demo, history, packs, policy, queries, report
 from auditlake.errors import QueryError
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
@@ -251,6 +251,12 @@ class Lake:
             if entries:
                 result.append((key, entries))
         return result
+
+    # ---- compliance reports ---------------------------------------------------------------------
+    def report(self, pack: str, *, since: Any = "30d", until: Any = None, cluster: str | None = None,
+               params: dict[str, Any] | None = None, now: datetime | None = None) -> report.Report:
+        """Run a report pack (`pci-dss`, `hipaa`, `change-log`, `security-findings` or a YAML path) over one window."""
+        return report.build(self, packs.load(pack), since=since, until=until, cluster=cluster, params=params, now=now, version=version())
 
     # ---- audit policy ---------------------------------------------------------------------------
     def policy_needs(self, purpose: str | None = None) -> list[tuple[queries.SavedQuery, queries.Need]]:

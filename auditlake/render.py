@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, BinaryIO
 
@@ -35,6 +35,8 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, timedelta):
         return str(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")

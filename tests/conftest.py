@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from auditlake import Lake
+from auditlake.demo import ClusterSimulation, DemoTruth
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
@@ -40,6 +41,15 @@ def fixture_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     lake.ingest([DATA / "khi_lease_update_request_response.jsonl"], cluster="kind")
     lake.demo(root / "demo-log", requests=DEMO_REQUESTS, seed=DEMO_SEED, start=DEMO_START)
     return lake
+
+
+@pytest.fixture(scope="session")
+def demo_truth() -> DemoTruth:
+    """What the fixture lake's simulated cluster really did (re-simulated: the same seed gives the same events)."""
+    simulation = ClusterSimulation(DEMO_REQUESTS, seed=DEMO_SEED, start=DEMO_START)
+    for _ in simulation.events():
+        pass
+    return simulation.truth
 
 
 @pytest.fixture

@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 
 from auditlake import Lake
 from auditlake.cli import app
-from auditlake.demo import ClusterSimulation
 from auditlake.history import build_timeline, normalise
-from tests.conftest import DATA, DEMO_REQUESTS, DEMO_SEED, DEMO_START, SHARED, requires_shared
+from tests.conftest import DATA, DEMO_START, SHARED, requires_shared
 from tests.ingest.test_redact import B64_PASSWORD, SECRETS, TOKEN, secret_events
 
 runner = CliRunner()
@@ -22,11 +21,8 @@ ALL_TIME = {"since": "2000-01-01", "until": "2100-01-01"}
 
 
 @pytest.fixture(scope="module")
-def truth():
-    simulation = ClusterSimulation(DEMO_REQUESTS, seed=DEMO_SEED, start=DEMO_START)
-    for _ in simulation.events():
-        pass
-    return simulation.truth
+def truth(demo_truth):
+    return demo_truth
 
 
 def test_each_workloads_timeline_is_exactly_what_the_simulation_did(fixture_lake, truth):

@@ -1,0 +1,238 @@
+"""Report packs: compliance frameworks declared as data (`queries/packs/*.yaml`), checked strictly.
+
+Owns: reading a pack file into `Pack` → `Section` → `Check`, and refusing anything it does not
+understand (unknown keys, saved queries that do not exist, parameters a query does not declare,
+attention rules it cannot evaluate) with the file and the line. A pack holds no SQL of its own
+beyond the optional `attention: {where: …}` predicate over a check's result.
+
+A check runs either a saved query (`query: name`) or the change history (`changes: {resource: …}`).
+Pack-wide `params` (e.g. the namespaces that hold cardholder data) reach every check whose query
+declares a parameter of that name; a check's own `params` are fixed values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from auditlake import queries
+from auditlake.errors import QueryError
+
+PACK_KEYS = frozenset({"title", "framework", "description", "params", "sections"})
+SECTION_KEYS = frozenset({"control", "title", "requirement", "checked", "checks"})
+CHECK_KEYS = frozenset({"query", "changes", "title", "params", "attention", "chart", "columns", "limit"})
+CHANGES_KEYS = frozenset({"resource", "namespace"})
+CHART_KEYS = frozenset({"x", "y", "series", "horizontal", "title"})
+ATTENTION_WORDS = ("rows", "no rows", "never")
+DEFAULT_LIMIT = 200  # rows shown in HTML/Markdown per check; CSV/JSON always hold every row
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A bar chart of a check's result: `y` columns (or one `y` split by `series`) over `x`."""
+
+    x: str
+    y: tuple[str, ...]
+    series: str | None = None
+    horizontal: bool = False
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One piece of evidence: a saved query (or the change history) and when its result needs attention."""
+
+    title: str
+    query: str | None  # saved-query name
+    changes: dict[str, str] | None  # change-history filter (resource, namespace)
+    params: dict[str, Any]
+    attention: str  # rows | no rows | never | where
+    attention_where: str | None
+    chart: Chart | None
+    columns: tuple[str, ...]  # the columns shown in HTML/Markdown (all when empty)
+    limit: int
+
+
+@dataclass(frozen=True)
+class Section:
+    control: str
+    title: str
+    requirement: str
+    checked: str
+    checks: tuple[Check, ...]
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    path: Path
+    title: str
+    framework: str
+    description: str
+    params: tuple[queries.Parameter, ...]
+    sections: tuple[Section, ...]
+
+
+def pack_root() -> Path:
+    return queries.query_roots()[0] / "packs"
+
+
+def available() -> list[str]:
+    root = pack_root()
+    return sorted(path.stem for path in root.glob("*.yaml")) if root.is_dir() else []
+
+
+def load(name_or_path: str | Path) -> Pack:
+    """A pack by name (`pci-dss`) or by the path of a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = pack_root() / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise QueryError(f"no report pack named {str(name_or_path)!r}", hint=f"the packs: {', '.join(available())}")
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+    except (OSError, yaml.YAMLError) as error:
+        raise QueryError(f"cannot read the pack: {str(error).splitlines()[0]}", path=path) from None
+    return _pack(raw, path, queries.load_library())
+
+
+# ---- validation ---------------------------------------------------------------------------------
+class _LineLoader(yaml.SafeLoader):
+    """Safe YAML that remembers the line of every mapping (as `__line__`) so errors can point at it."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+
+def _fail(message: str, path: Path, raw: Any) -> QueryError:
+    line = raw.get("__line__") if isinstance(raw, dict) else None
+    return QueryError(message, path=path, line=line)
+
+
+def _keys(raw: Any, allowed: frozenset[str], what: str, path: Path) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise QueryError(f"{what} must be a mapping", path=path)
+    for key in raw:
+        if key != "__line__" and key not in allowed:
+            raise _fail(f"{what}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})", path, raw)
+    return {key: value for key, value in raw.items() if key != "__line__"}
+
+
+def _pack(raw: Any, path: Path, library: dict[str, queries.SavedQuery]) -> Pack:
+    spec = _keys(raw, PACK_KEYS, "pack", path)
+    for required in ("title", "sections"):
+        if not spec.get(required):
+            raise _fail(f"pack: {required!r} is required", path, raw)
+    params = _pack_params(spec.get("params") or {}, path)
+    sections = tuple(_section(item, path, library) for item in spec["sections"])
+    used = {name for section in sections for check in section.checks if check.query for name in
+            (p.name for p in library[check.query].params)}
+    for parameter in params:
+        if parameter.name not in used:
+            raise _fail(f"pack parameter {parameter.name!r} is declared by none of its queries", path, raw)
+    return Pack(path.stem, path, str(spec["title"]), str(spec.get("framework", "")), str(spec.get("description", "")).strip(),
+                params, sections)
+
+
+def _pack_params(raw: Any, path: Path) -> tuple[queries.Parameter, ...]:
+    if not isinstance(raw, dict):
+        raise QueryError("pack: params must be a mapping of name: {type, default, help}", path=path)
+    result = []
+    for name, spec in raw.items():
+        if name == "__line__":
+            continue
+        spec = _keys(spec, frozenset({"type", "default", "help"}), f"pack parameter {name!r}", path)
+        kind = str(spec.get("type", "varchar"))
+        if kind not in queries.PARAM_TYPES:
+            raise QueryError(f"pack parameter {name!r}: type {kind!r} is not one of {', '.join(queries.PARAM_TYPES)}", path=path)
+        result.append(queries.Parameter(str(name), kind, spec.get("default"), str(spec.get("help", ""))))
+    return tuple(result)
+
+
+def _section(raw: Any, path: Path, library: dict[str, queries.SavedQuery]) -> Section:
+    spec = _keys(raw, SECTION_KEYS, "section", path)
+    for required in ("control", "title", "requirement", "checked", "checks"):
+        if not spec.get(required):
+            raise _fail(f"section {spec.get('control', '?')}: {required!r} is required", path, raw)
+    checks = tuple(_check(item, path, library) for item in spec["checks"])
+    return Section(str(spec["control"]), str(spec["title"]), " ".join(str(spec["requirement"]).split()),
+                   " ".join(str(spec["checked"]).split()), checks)
+
+
+def _check(raw: Any, path: Path, library: dict[str, queries.SavedQuery]) -> Check:
+    spec = _keys(raw, CHECK_KEYS, "check", path)
+    if bool(spec.get("query")) == bool(spec.get("changes")):
+        raise _fail("check: give exactly one of 'query' or 'changes'", path, raw)
+    params = {key: value for key, value in (spec.get("params") or {}).items() if key != "__line__"}
+    name = None
+    changes = None
+    if spec.get("query"):
+        name = queries.normalise_name(str(spec["query"]))
+        if name not in library or library[name].kind != "query":
+            raise _fail(f"check: no saved query named {spec['query']!r}", path, raw)
+        saved = library[name]
+        for key in params:
+            if saved.parameter(key) is None:
+                raise _fail(f"check {name}: the query has no parameter {key!r}", path, raw)
+        title = str(spec.get("title") or saved.title)
+    else:
+        changes = {key: str(value) for key, value in _keys(spec["changes"], CHANGES_KEYS, "changes", path).items()}
+        title = str(spec.get("title") or "Changes, each with its diff")
+    attention, where = _attention(spec.get("attention", "rows"), path, raw)
+    chart = _chart(spec["chart"], path) if spec.get("chart") else None
+    limit = int(spec.get("limit", DEFAULT_LIMIT))
+    return Check(title, name, changes, params, attention, where, chart, tuple(spec.get("columns") or ()), limit)
+
+
+def _attention(raw: Any, path: Path, owner: Any) -> tuple[str, str | None]:
+    if isinstance(raw, dict):
+        spec = _keys(raw, frozenset({"where"}), "attention", path)
+        if not isinstance(spec.get("where"), str):
+            raise _fail("attention: {where: <SQL predicate over the check's columns>}", path, owner)
+        return "where", spec["where"]
+    if raw not in ATTENTION_WORDS:
+        raise _fail(f"attention must be one of {', '.join(ATTENTION_WORDS)} or {{where: …}}, not {raw!r}", path, owner)
+    return str(raw), None
+
+
+def _chart(raw: Any, path: Path) -> Chart:
+    spec = _keys(raw, CHART_KEYS, "chart", path)
+    if not spec.get("x") or not spec.get("y"):
+        raise _fail("chart: 'x' and 'y' are required", path, raw)
+    y = spec["y"] if isinstance(spec["y"], list) else [spec["y"]]
+    return Chart(str(spec["x"]), tuple(str(item) for item in y), spec.get("series"), bool(spec.get("horizontal", False)),
+                 str(spec.get("title", "")))
+
+
+def bind_pack_params(pack: Pack, given: dict[str, Any]) -> dict[str, Any]:
+    """The pack-wide values: header defaults overridden by `--param name=value`; unknown names refused."""
+    declared = {parameter.name: parameter for parameter in pack.params}
+    for key in given:
+        if key not in declared:
+            raise QueryError(f"pack {pack.name} has no parameter {key!r}",
+                             hint=f"its parameters: {', '.join(declared) or 'none'}")
+    return {name: given.get(name, parameter.default) for name, parameter in declared.items()
+            if given.get(name, parameter.default) is not None}
+
+
+@dataclass
+class PackSummary:
+    name: str
+    title: str
+    sections: int
+    checks: int
+    controls: list[str] = field(default_factory=list)
+
+
+def summaries() -> list[PackSummary]:
+    result = []
+    for name in available():
+        pack = load(name)
+        result.append(PackSummary(name, pack.title, len(pack.sections), sum(len(s.checks) for s in pack.sections),
+                                  [section.control for section in pack.sections]))
+    return result

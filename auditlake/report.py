@@ -1,0 +1,233 @@
+"""Compliance reports: a pack's checks run over one window of the lake, with the evidence to re-run them.
+
+Owns: turning a `packs.Pack` into a `Report` (every check's result table, whether it needs
+attention, the exact SQL and values behind it) and the evidence block (window, clusters, event
+counts, coverage gaps, auditlake version, the sha256 of every input file the manifest knows).
+Renders nothing: `report_render.py` turns a `Report` into HTML, Markdown, CSV and JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+
+from auditlake import history, packs, queries
+from auditlake.errors import QueryError
+
+if TYPE_CHECKING:
+    from auditlake.lake import Lake
+
+STATUSES = ("attention", "pass", "evidence")  # evidence: listings with no rule that could flag them
+
+
+@dataclass
+class CheckResult:
+    check: packs.Check
+    table: pa.Table  # every row (HTML/Markdown show `check.limit` of them)
+    flagged: int  # rows that need attention (1 for an empty result under `attention: no rows`)
+    status: str
+    sql: str  # the saved query as run (or what the change history reads)
+    source: str  # the query file, relative to the project
+    values: dict[str, Any]  # the bound parameters
+    changes: list[tuple[tuple[str, str, str | None, str], list[history.HistoryEntry]]] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.check.query or f"changes-{self.check.changes['resource'] if self.check.changes else ''}"
+
+
+@dataclass
+class SectionResult:
+    section: packs.Section
+    checks: list[CheckResult]
+
+    @property
+    def status(self) -> str:
+        statuses = {check.status for check in self.checks}
+        return "attention" if "attention" in statuses else "pass" if "pass" in statuses else "evidence"
+
+
+@dataclass
+class Evidence:
+    """What an auditor needs to trust and re-run the report."""
+
+    generated_at: datetime
+    auditlake_version: str
+    lake: str
+    since: datetime
+    until: datetime
+    cluster: str | None
+    params: dict[str, Any]
+    command: str
+    pack_file: str
+    pack_sha256: str
+    clusters: list[dict[str, Any]]  # cluster, events, requests, first_at, last_at (in the window)
+    gaps: list[dict[str, Any]]  # silences longer than 15 minutes in the window
+    sources: list[dict[str, Any]]  # input files: names, cluster, sha256, lines, events, whole
+    files: list[dict[str, Any]]  # the lake's Parquet files holding the window, with sha256
+
+    @property
+    def events(self) -> int:
+        return sum(row["events"] for row in self.clusters)
+
+
+@dataclass
+class Report:
+    pack: packs.Pack
+    sections: list[SectionResult]
+    evidence: Evidence
+    stem: str = field(default="")  # the dated file name, without extension
+
+    @property
+    def status(self) -> str:
+        statuses = {section.status for section in self.sections}
+        return "attention" if "attention" in statuses else "pass" if "pass" in statuses else "evidence"
+
+    def count(self, status: str) -> int:
+        return sum(1 for section in self.sections if section.status == status)
+
+
+def build(lake: Lake, pack: packs.Pack, *, since: Any = "30d", until: Any = None, cluster: str | None = None,
+          params: dict[str, Any] | None = None, now: datetime | None = None, version: str = "") -> Report:
+    """Run every check of `pack` over [since, until) — one fixed window for all of them — and gather evidence."""
+    now = now or datetime.now(UTC)
+    start = queries.parse_time(since, now)
+    end = queries.parse_time(until or "now", now)
+    if start >= end:
+        raise QueryError(f"--since ({start:%Y-%m-%d %H:%M}) must be before --until ({end:%Y-%m-%d %H:%M})")
+    pack_values = packs.bind_pack_params(pack, params or {})
+    library = queries.load_library()
+    sections = []
+    for section in pack.sections:
+        results = [_run_check(lake, library, check, start, end, cluster, pack_values) for check in section.checks]
+        sections.append(SectionResult(section, results))
+    evidence = _evidence(lake, pack, start, end, cluster, pack_values, now, version)
+    return Report(pack, sections, evidence, stem=output_stem(pack.name, cluster, end))
+
+
+def output_stem(pack: str, cluster: str | None, until: datetime) -> str:
+    """`pci-dss-prod-2026-11-26`: named by the last day the window covers, so daily runs never overwrite each other.
+
+    A window ending at midnight (`--since yesterday --until today`) is named by the day before; any other
+    end adds its time (`--since 1d` at 02:15 gives `…-2026-11-27T0215`).
+    """
+    if (until.hour, until.minute, until.second, until.microsecond) == (0, 0, 0, 0):
+        stamp = f"{until - timedelta(microseconds=1):%Y-%m-%d}"
+    else:
+        stamp = f"{until:%Y-%m-%dT%H%M}"
+    return f"{pack}-{cluster or 'all'}-{stamp}"
+
+
+def _run_check(lake: Lake, library: dict[str, queries.SavedQuery], check: packs.Check, start: datetime, end: datetime,
+               cluster: str | None, pack_values: dict[str, Any]) -> CheckResult:
+    if check.changes is not None:
+        return _run_changes(lake, check, start, end, cluster, pack_values)
+    saved = library[check.query or ""]
+    given: dict[str, Any] = {"since": start, "until": end, "cluster": cluster}
+    given.update({key: value for key, value in pack_values.items() if saved.parameter(key) is not None})
+    given.update(check.params)
+    given = {key: value for key, value in given.items() if value is not None and saved.parameter(key) is not None}
+    table = lake.query_arrow(saved.name, **given)
+    values = queries.bind(saved, given)
+    flagged = _flagged(check, table)
+    return CheckResult(check, table, flagged, _status(check, flagged), saved.sql.strip(), _relative(saved.path), values)
+
+
+def _run_changes(lake: Lake, check: packs.Check, start: datetime, end: datetime, cluster: str | None,
+                 pack_values: dict[str, Any]) -> CheckResult:
+    spec = dict(check.changes or {})
+    namespace = spec.get("namespace") or pack_values.get("namespace")
+    changed = lake.changes(since=start, until=end, resource=spec["resource"], namespace=namespace, cluster=cluster)
+    rows = []
+    for (object_cluster, resource, object_namespace, name), entries in changed:
+        for entry in entries:
+            row = history.entry_row(entry)
+            rows.append({"resource": resource, "namespace": object_namespace, "name": name, **row, "cluster": object_cluster})
+    rows.sort(key=lambda row: (row["at"], row["audit_id"]))
+    table = pa.Table.from_pylist(rows) if rows else pa.table({name: pa.array([], pa.string()) for name in (
+        "at", "cluster", "resource", "namespace", "name", "verb", "actor", "summary", "audit_id")})
+    saved = queries.load_library()["changed-objects"]
+    values = {"since": start, "until": end, "cluster": cluster, "resource": spec["resource"], "namespace": namespace}
+    flagged = _flagged(check, table)
+    return CheckResult(check, table, flagged, _status(check, flagged), saved.sql.strip(), _relative(saved.path), values, changed)
+
+
+def _flagged(check: packs.Check, table: pa.Table) -> int:
+    if check.attention == "rows":
+        return table.num_rows
+    if check.attention == "no rows":
+        return int(table.num_rows == 0)
+    if check.attention == "where":
+        connection = duckdb.connect()
+        try:
+            connection.register("result", table)
+            return int(connection.execute(f"SELECT count(*) FROM result WHERE {check.attention_where}").fetchall()[0][0])
+        except duckdb.Error as error:
+            raise QueryError(f"{check.query}: attention rule {check.attention_where!r} failed: {str(error).splitlines()[0]}") from None
+        finally:
+            connection.close()
+    return 0
+
+
+def _status(check: packs.Check, flagged: int) -> str:
+    if check.attention == "never":
+        return "evidence"
+    return "attention" if flagged else "pass"
+
+
+def _relative(path: Any) -> str:
+    parts = list(path.parts)
+    return "/".join(parts[parts.index("queries"):]) if "queries" in parts else str(path)
+
+
+def _evidence(lake: Lake, pack: packs.Pack, start: datetime, end: datetime, cluster: str | None, pack_values: dict[str, Any],
+              now: datetime, version: str) -> Evidence:
+    clusters = lake.query_arrow("volume-per-day", since=start, until=end, cluster=cluster).to_pylist()
+    per_cluster: dict[str, dict[str, Any]] = {}
+    for row in clusters:
+        entry = per_cluster.setdefault(row["cluster"], {"cluster": row["cluster"], "events": 0, "requests": 0, "days": set()})
+        entry["events"] += row["events"]
+        entry["requests"] += row["requests"]
+        entry["days"].add(row["date"])
+    span = {row["cluster"]: row for row in lake.sql_arrow(
+        "SELECT cluster, min(received_at) AS first_at, max(received_at) AS last_at FROM events "
+        "WHERE received_at >= $since AND received_at < $until AND date BETWEEN CAST($since AS DATE) AND CAST($until AS DATE) "
+        "GROUP BY cluster", {"since": start, "until": end}).to_pylist()}
+    cluster_rows = [{"cluster": name, "events": entry["events"], "requests": entry["requests"], "days": len(entry["days"]),
+                     "first_at": span.get(name, {}).get("first_at"), "last_at": span.get(name, {}).get("last_at")}
+                    for name, entry in sorted(per_cluster.items())]
+    gaps = lake.query_arrow("coverage-gaps", since=start, until=end, cluster=cluster).to_pylist()
+    manifest = lake.store.load_manifest()
+    sources = []
+    for record in manifest.sources.values():
+        if cluster and record.cluster != cluster or not _overlaps(record.first_event_at, record.last_event_at, start, end):
+            continue
+        sources.append({"cluster": record.cluster, "file": record.names[-1], "also_named": record.names[:-1], "sha256": record.sha256,
+                        "lines": record.lines, "events": record.events, "quarantined": record.quarantined,
+                        "whole": record.sha256 is not None, "first_event_at": record.first_event_at, "last_event_at": record.last_event_at})
+    sources.sort(key=lambda source: (source["cluster"], source["first_event_at"] or "", source["file"]))
+    files = [{"path": record.path, "cluster": record.cluster, "date": record.date, "rows": record.rows, "sha256": record.sha256}
+             for record in sorted(manifest.files.values(), key=lambda r: r.path)
+             if (not cluster or record.cluster == cluster) and _overlaps(record.min_received_at, record.max_received_at, start, end)]
+    pack_bytes = pack.path.read_bytes()
+    command = ["auditlake", "report", pack.name, "--lake", str(lake.path), "--since", start.isoformat(), "--until", end.isoformat()]
+    if cluster:
+        command += ["--cluster", cluster]
+    for key, value in pack_values.items():
+        command += ["--param", f"{key}={','.join(value) if isinstance(value, list) else value}"]
+    return Evidence(now, version, str(lake.path), start, end, cluster, pack_values, shlex.join(command), _relative(pack.path),
+                    hashlib.sha256(pack_bytes).hexdigest(), cluster_rows, gaps, sources, files)
+
+
+def _overlaps(first: str | None, last: str | None, start: datetime, end: datetime) -> bool:
+    if not first or not last:
+        return False
+    low = queries.parse_time(first)
+    high = queries.parse_time(last)
+    return low < end and high >= start

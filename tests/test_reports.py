@@ -1,0 +1,365 @@
+"""Compliance reports: every section's numbers are what the simulated cluster really did, on real logs too."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from auditlake import Lake, packs, report_render
+from auditlake.cli import app
+from auditlake.errors import QueryError
+from tests.conftest import DEMO_START, REPO, SHARED, requires_shared
+
+runner = CliRunner()
+WINDOW = {"since": DEMO_START, "until": datetime(2026, 11, 4, tzinfo=UTC), "cluster": "demo"}  # the whole simulated three days
+GENERATED = datetime(2026, 11, 5, 6, 0, tzinfo=UTC)
+GOLDEN = REPO / "tests" / "golden"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def pci(fixture_lake):
+    return fixture_lake.report("pci-dss", **WINDOW, now=GENERATED)
+
+
+def results(report) -> dict[str, object]:
+    return {check.name: check for section in report.sections for check in section.checks}
+
+
+def column_sum(check, column: str) -> int:
+    return sum(check.table.column(column).to_pylist())
+
+
+def test_pci_dss_sections_count_what_the_simulated_cluster_did(pci, demo_truth):
+    stories = demo_truth.stories
+    checks = results(pci)
+    assert [section.section.control for section in pci.sections] == [
+        "10.2.1", "10.2.1.1", "10.2.1.2", "10.2.1.3", "10.2.1.4", "10.2.1.5", "10.2.1.6", "10.2.1.7", "10.2.2", "10.4.1", "10.5.1"]
+    assert column_sum(checks["volume-per-day"], "events") == demo_truth.events == pci.evidence.events
+    assert checks["coverage-gaps"].table.num_rows == 0  # the simulation never stops for 15 minutes
+    people_reading_sensitive_data = ("human_secret_read", "forbidden", "secret_listing", "pod_log_read", "exec_into_pod",
+                                     "port_forward_or_attach", "audit_log_access")
+    assert checks["sensitive-data-access"].table.num_rows == sum(stories[name] for name in people_reading_sensitive_data)
+    assert checks["secret-listing-across-namespaces"].flagged == stories["secret_listing"]
+    assert column_sum(checks["admin-actions"], "requests") == stories["admin_action"]
+    assert set(checks["admin-actions"].table.column("administrator").to_pylist()) == {"kubernetes-admin"}  # not the apiserver itself
+    assert checks["exec-sessions"].table.num_rows == stories["exec_into_pod"] + stories["port_forward_or_attach"]
+    assert column_sum(checks["impersonation"], "requests") == stories["impersonated_read"]
+    assert checks["audit-log-access"].table.num_rows == stories["audit_log_access"] > 0
+    assert column_sum(checks["failed-authentication"], "failures") == stories["unauthenticated"]
+    assert column_sum(checks["failed-authorization"], "failures") == stories["forbidden"]
+    assert column_sum(checks["failed-access-per-day"], "unauthenticated") == stories["unauthenticated"]
+    assert checks["apiserver-starts"].table.num_rows == stories["apiserver_restart"] > 0
+    completeness = checks["record-completeness"].table.to_pylist()
+    assert completeness == [{"cluster": "demo", "events": demo_truth.by_stage["ResponseComplete"], "user_pct": 100.0,
+                             "failed_logins": stories["unauthenticated"], "type_pct": 100.0, "time_pct": 100.0, "outcome_pct": 100.0,
+                             "origin_pct": 100.0, "resource_pct": 100.0, "complete": True}]
+    assert column_sum(checks["daily-review"], "failed_authentication") == stories["unauthenticated"]
+    retention = checks["retention"].table.to_pylist()[0]
+    assert (retention["days_of_history"], retention["keeps_3_months"], retention["keeps_12_months"]) == (3.0, False, False)
+
+
+def test_each_section_says_whether_it_needs_attention(pci):
+    status = {section.section.control: section.status for section in pci.sections}
+    assert status["10.2.1"] == "pass"  # events every day, no silence
+    assert status["10.2.1.3"] == "attention"  # someone read the apiserver's logs
+    assert status["10.2.1.6"] == "attention"  # the apiserver restarted
+    assert status["10.2.1.7"] == "evidence"  # listings only
+    assert status["10.2.2"] == "pass"
+    assert status["10.5.1"] == "attention"  # three days is not twelve months
+    assert pci.status == "attention"
+
+
+def test_the_evidence_lets_an_auditor_rerun_and_verify(pci, fixture_lake, demo_truth):
+    evidence = pci.evidence
+    assert (evidence.since, evidence.until, evidence.cluster) == (WINDOW["since"], WINDOW["until"], "demo")
+    assert [row["cluster"] for row in evidence.clusters] == ["demo"]
+    assert evidence.clusters[0]["events"] == demo_truth.events
+    demo_files = sorted(path.name for path in (fixture_lake.path.parent / "demo-log").iterdir())
+    assert sorted(Path(source["file"]).name for source in evidence.sources) == demo_files
+    manifest = fixture_lake.store.load_manifest()
+    by_name = {record.names[-1]: record.sha256 for record in manifest.sources.values()}
+    assert all(source["sha256"] == by_name[source["file"]] for source in evidence.sources)
+    assert all(len(source["sha256"]) == 64 for source in evidence.sources)  # every demo file was read whole
+    assert sum(file["rows"] for file in evidence.files) >= demo_truth.events
+    assert "auditlake report pci-dss" in evidence.command and "--cluster demo" in evidence.command
+    assert evidence.pack_file == "queries/packs/pci-dss.yaml"
+
+
+def test_each_check_carries_the_exact_saved_query_and_its_values(pci, fixture_lake):
+    check = results(pci)["admin-actions"]
+    assert check.source == "queries/compliance/admin-actions.sql"
+    assert check.sql == fixture_lake.saved_query("admin-actions").sql.strip()
+    assert check.values["admin_groups"] == ["system:masters"] and check.values["cluster"] == "demo"
+    rerun = fixture_lake.query_arrow("admin-actions", **{key: value for key, value in check.values.items() if value is not None})
+    assert rerun.equals(check.table)
+
+
+def test_pack_parameters_narrow_sensitive_data_to_the_cardholder_namespaces(fixture_lake):
+    every = results(fixture_lake.report("pci-dss", **WINDOW))["sensitive-data-access"].table
+    payments = results(fixture_lake.report("pci-dss", **WINDOW, params={"namespaces": "payments"}))["sensitive-data-access"].table
+    assert 0 < payments.num_rows < every.num_rows
+    assert set(payments.column("namespace").to_pylist()) == {"payments"}
+    with pytest.raises(QueryError, match="no parameter 'namespace'"):
+        fixture_lake.report("pci-dss", **WINDOW, params={"namespace": "payments"})
+
+
+def test_hipaa_and_security_findings_run_on_the_same_evidence(fixture_lake, demo_truth):
+    hipaa = fixture_lake.report("hipaa", **WINDOW)
+    assert [section.section.control for section in hipaa.sections] == [
+        "164.312(b)", "164.308(a)(1)(ii)(D)", "164.308(a)(5)(ii)(C)", "164.312(a)(1)", "164.312(c)(1)", "164.312(d)"]
+    assert column_sum(results(hipaa)["failed-authentication"], "failures") == demo_truth.stories["unauthenticated"]
+    findings = fixture_lake.report("security-findings", **WINDOW)
+    assert results(findings)["exec-sessions"].flagged == demo_truth.stories["exec_into_pod"] + demo_truth.stories["port_forward_or_attach"]
+
+
+def test_the_change_log_is_every_deployment_change_with_its_diff(fixture_lake, demo_truth):
+    change_log = fixture_lake.report("change-log", **WINDOW)
+    deployments = results(change_log)["changes-deployments"]
+    assert sorted(deployments.table.column("audit_id").to_pylist()) == sorted(change.audit_id for change in demo_truth.changes)
+    page = report_render.markdown(change_log)
+    assert "```diff" in page and "— image api:1.4.0 → api:1.4.1" in page
+    assert "+        image: registry.example.com/payments/api:1.4.1" in page
+
+
+def test_all_formats_are_written_with_dated_names(pci, tmp_path):
+    written = report_render.write(pci, tmp_path, report_render.FORMATS)
+    stem = "pci-dss-demo-2026-11-03"  # named by the last day the window covers
+    assert {path.name for path in written if path.parent == tmp_path} == {f"{stem}.{kind}" for kind in ("html", "md", "json")}
+    document = json.loads((tmp_path / f"{stem}.json").read_text())
+    assert document["status"] == "attention" and len(document["sections"]) == 11
+    assert document["evidence"]["events"] == pci.evidence.events
+    summary = list(csv.DictReader((tmp_path / stem / "summary.csv").open()))
+    assert {row["control"] for row in summary} == {section.section.control for section in pci.sections}
+    per_check = tmp_path / stem / "10.2.1.4--failed-authentication.csv"
+    assert sum(int(row["failures"]) for row in csv.DictReader(per_check.open())) == column_sum(results(pci)["failed-authentication"], "failures")
+    assert json.loads((tmp_path / stem / "10.5.1.json").read_text())["control"] == "10.5.1"
+
+
+def test_the_html_is_one_offline_file_with_charts(pci):
+    page = report_render.html_page(pci)
+    assert page.count("class=report-section") == len(pci.sections)
+    assert page.count("<svg") >= 3  # activity per day, failed access, anomalies, top actors
+    assert not re.search(r"""(src|href)=['"]?(https?:)?//""", page)  # nothing fetched: opens from an e-mail attachment
+    assert "<script" not in page
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium; `make test` installs it as root)")
+def test_the_html_renders_in_a_real_headless_browser(pci, tmp_path):
+    path = report_render.write(pci, tmp_path, ("html",))[0]
+    completed = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-logging=stderr", "--v=0",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", path.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    dom = completed.stdout
+    for section in pci.sections:  # the browser built every section, in order
+        assert f'data-control="{section.section.control}"' in dom
+    assert dom.count('class="report-section"') == len(pci.sections)
+    assert dom.count("<svg") >= 3 and 'id="evidence"' in dom
+    console = [line for line in completed.stderr.splitlines() if "CONSOLE" in line or "Failed to load resource" in line or "Uncaught" in line]
+    assert console == []
+
+
+def test_markdown_matches_the_golden(fixture_lake, pci):
+    """The Markdown an auditor receives, byte for byte (regenerate: python tests/golden/regenerate.py)."""
+    for pack, report in (("pci-dss", pci), ("change-log", fixture_lake.report("change-log", **WINDOW, now=GENERATED))):
+        expected = (GOLDEN / f"{pack}-demo.md").read_text()
+        actual = normalise_paths(report_render.markdown(report), fixture_lake)
+        assert actual == expected, f"{pack}: the Markdown changed; if on purpose, run python tests/golden/regenerate.py"
+
+
+def normalise_paths(text: str, lake: Lake) -> str:
+    """Temporary directories differ per run; the golden says <tmp>."""
+    return text.replace(str(lake.path.parent), "<tmp>").replace(f"auditlake {report_render_version()}", "auditlake <version>")
+
+
+def report_render_version() -> str:
+    from auditlake.lake import version
+
+    return version()
+
+
+# ---- packs are data, checked strictly -----------------------------------------------------------
+def test_every_pack_loads_and_names_only_real_queries():
+    assert set(packs.available()) == {"pci-dss", "hipaa", "change-log", "security-findings"}
+    for summary in packs.summaries():
+        assert summary.sections and summary.checks
+
+
+@pytest.mark.parametrize(("snippet", "message"), [
+    ("    checks:\n      - query: no-such-query\n", "no saved query named 'no-such-query'"),
+    ("    checks:\n      - query: retention\n        atention: rows\n", "unknown key 'atention'"),
+    ("    checks:\n      - query: retention\n        attention: sometimes\n", "attention must be one of"),
+    ("    checks:\n      - query: retention\n        params: {namespace: x}\n", "the query has no parameter 'namespace'"),
+])
+def test_a_broken_pack_is_refused_with_its_line(tmp_path, snippet, message):
+    path = tmp_path / "mine.yaml"
+    path.write_text("title: Mine\nsections:\n  - control: x\n    title: X\n    requirement: R\n    checked: C\n" + snippet)
+    with pytest.raises(QueryError, match=message) as error:
+        packs.load(path)
+    assert f"{path}:" in error.value.one_line()
+
+
+def test_a_pack_of_your_own_runs_from_its_path(tmp_path, fixture_lake):
+    path = tmp_path / "ours.yaml"
+    path.write_text("title: Ours\nsections:\n  - control: A.1\n    title: Retention\n    requirement: Keep a year.\n"
+                    "    checked: The lake's span.\n    checks:\n      - query: retention\n        attention: {where: NOT keeps_3_months}\n")
+    report = fixture_lake.report(str(path), **WINDOW)
+    assert report.sections[0].status == "attention" and report.stem == "ours-demo-2026-11-03"
+
+
+# ---- the CLI -------------------------------------------------------------------------------------
+def test_report_from_the_cli_writes_files_and_fails_on_attention(fixture_lake, tmp_path):
+    args = ["report", "pci-dss", "--lake", str(fixture_lake.path), "--since", "2026-11-01", "--until", "2026-11-04", "--cluster", "demo",
+            "--out", str(tmp_path), "--format", "html,md,csv,json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "10.2.1.3" in result.output and "needs attention" in result.output
+    assert (tmp_path / "pci-dss-demo-2026-11-03.html").is_file()
+    assert runner.invoke(app, [*args, "--fail-on", "attention"]).exit_code == 1
+    assert runner.invoke(app, [*args, "--format", "pdf"]).exit_code == 2
+    next_day = runner.invoke(app, [*args[:7], "2026-11-05", *args[8:]])
+    assert next_day.exit_code == 0 and (tmp_path / "pci-dss-demo-2026-11-04.html").is_file()  # daily runs never overwrite
+    summary = json.loads(runner.invoke(app, [*args, "--print", "json"]).stdout)
+    assert summary["status"] == "attention" and len(summary["sections"]) == 11
+
+
+def test_report_without_a_pack_lists_the_packs():
+    listed = json.loads(runner.invoke(app, ["report", "--print", "json"]).stdout)
+    assert {item["name"] for item in listed} == {"pci-dss", "hipaa", "change-log", "security-findings"}
+    unknown = runner.invoke(app, ["report", "sox"])
+    assert unknown.exit_code == 2 and "no report pack named 'sox'" in unknown.output
+
+
+# ---- real logs -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def real_lake(tmp_path_factory) -> Lake:
+    lake = Lake(tmp_path_factory.mktemp("real") / "lake")
+    lake.ingest([SHARED / "immudb-log-audit" / "k8s.log"], cluster="immudb")
+    lake.ingest([SHARED / "audit2rbac" / "commit-501d132a" / "demo.log"], cluster="audit2rbac")
+    return lake
+
+
+@requires_shared
+@pytest.mark.parametrize("pack", ["pci-dss", "hipaa", "change-log", "security-findings"])
+def test_every_pack_renders_on_real_logs(real_lake, pack, tmp_path):
+    report = real_lake.report(pack, since="2000-01-01", until="2100-01-01")
+    written = report_render.write(report, tmp_path, report_render.FORMATS)
+    assert report.evidence.events == real_lake.sql("SELECT count(*) FROM events").item()
+    assert all(path.stat().st_size > 0 for path in written)
+
+
+@requires_shared
+def test_record_completeness_on_the_immudb_log_matches_an_independent_count(real_lake):
+    events = [json.loads(line) for line in (SHARED / "immudb-log-audit" / "k8s.log").read_text().splitlines() if line.strip()]
+    final = [event for event in events if event["stage"] == "ResponseComplete"]
+    with_user = sum(1 for event in final if event.get("user", {}).get("username") or event.get("responseStatus", {}).get("code") == 401)
+    row = real_lake.query("record-completeness", since="2000-01-01", until="2100-01-01", cluster="immudb").to_dicts()[0]
+    assert row["events"] == len(final) == 1_376
+    assert row["user_pct"] == round(100 * with_user / len(final), 2)
+    report = real_lake.report("pci-dss", since="2000-01-01", until="2100-01-01", cluster="immudb")
+    retention = results(report)["retention"].table.to_pylist()[0]
+    assert retention["keeps_12_months"] is False and results(report)["retention"].status == "attention"
+
+
+# ---- scheduled runs, exactly as the README documents them ----------------------------------------
+def readme_block(language: str, containing: str) -> str:
+    blocks = re.findall(rf"```{language}\n(.*?)```", (REPO / "README.md").read_text(), re.DOTALL)
+    return next(block for block in blocks if containing in block)
+
+
+@pytest.fixture(scope="module")
+def live_audit_log(tmp_path_factory) -> Path:
+    """A small simulated audit log whose three days end about now, so `--since yesterday` finds events."""
+    from auditlake.demo import recent_start, write_audit_log
+
+    directory = tmp_path_factory.mktemp("apiserver") / "audit"
+    write_audit_log(directory, 3_000, seed=5, start=recent_start())
+    return directory
+
+
+def run_documented(command: str, audit_log: Path, root: Path, env: dict[str, str] | None = None, shell: bool = True):
+    """Run a documented command with the production paths swapped for temporary ones, as a scheduler would (no TTY)."""
+    command = command.replace("/var/log/kubernetes/audit/", f"{audit_log}/").replace("/var/lib/auditlake", str(root))
+    environment = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", **(env or {})}
+    argv = ["sh", "-c", command] if shell else shlex.split(command)
+    return subprocess.run(argv, capture_output=True, text=True, env=environment, timeout=300, cwd=root, stdin=subprocess.DEVNULL)
+
+
+def assert_yesterdays_report(root: Path, completed) -> None:
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    stem = root / "reports" / f"pci-dss-prod-{yesterday}"
+    assert stem.with_suffix(".html").is_file() and stem.with_suffix(".md").is_file(), completed.stderr
+    document = json.loads(stem.with_suffix(".json").read_text())
+    assert document["evidence"]["events"] > 0
+    assert completed.returncode == (1 if document["status"] == "attention" else 0), completed.stderr  # --fail-on attention
+
+
+def test_the_documented_cron_line_ingests_then_reports_yesterday(live_audit_log, tmp_path):
+    line = next(line for line in readme_block("cron", "auditlake").splitlines() if line and not line.startswith("#"))
+    fields = line.split(None, 5)
+    assert fields[:5] == ["15", "2", "*", "*", "*"] and "%" not in fields[5]  # cron treats % as a newline
+    completed = run_documented(fields[5], live_audit_log, tmp_path)
+    assert_yesterdays_report(tmp_path, completed)
+    again = run_documented(fields[5], live_audit_log, tmp_path)  # a rerun the same day: nothing new, same report
+    assert again.returncode == completed.returncode
+    assert Lake(tmp_path / "lake").status().events == Lake(tmp_path / "lake").sql("SELECT count(DISTINCT (audit_id, stage)) FROM events").item()
+
+
+def systemd_unit(text: str) -> dict[str, list[tuple[str, str]]]:
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current = ""
+    for line in text.splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+            sections[current] = []
+        elif "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            sections[current].append((key, value))
+    return sections
+
+
+def test_the_documented_systemd_service_and_timer(live_audit_log, tmp_path):
+    service = systemd_unit(readme_block("ini", "ExecStart="))
+    timer = systemd_unit(readme_block("ini", "[Timer]"))
+    assert dict(service["Service"])["Type"] == "oneshot"
+    assert dict(timer["Timer"]) == {"OnCalendar": "*-*-* 02:15:00 UTC", "Persistent": "true"}
+    assert dict(timer["Install"]) == {"WantedBy": "timers.target"}
+    environment = dict(value.split("=", 1) for key, value in service["Service"] if key == "Environment")
+    environment["AUDITLAKE_LAKE"] = environment["AUDITLAKE_LAKE"].replace("/var/lib/auditlake", str(tmp_path))
+    commands = [value for key, value in service["Service"] if key == "ExecStart"]
+    assert [shlex.split(command)[1] for command in commands] == ["ingest", "report"]
+    completed = None
+    for command in commands:  # oneshot: in order, stopping at the first failure
+        completed = run_documented(command, live_audit_log, tmp_path, env=environment, shell=False)
+        if completed.returncode:
+            break
+    assert_yesterdays_report(tmp_path, completed)
+
+
+def test_the_documented_kubernetes_cronjob(live_audit_log, tmp_path):
+    import yaml
+
+    manifest = yaml.safe_load(readme_block("yaml", "kind: CronJob"))
+    assert (manifest["apiVersion"], manifest["kind"], manifest["spec"]["concurrencyPolicy"]) == ("batch/v1", "CronJob", "Forbid")
+    assert len(manifest["spec"]["schedule"].split()) == 5
+    pod = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    container = pod["containers"][0]
+    mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+    assert mounts == {"/var/log/kubernetes/audit", "/var/lib/auditlake"}
+    assert {volume["name"] for volume in pod["volumes"]} == {mount["name"] for mount in container["volumeMounts"]}
+    assert container["command"] == ["sh", "-c"]
+    completed = run_documented(container["args"][0], live_audit_log, tmp_path)
+    assert_yesterdays_report(tmp_path, completed)
