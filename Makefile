@@ -1,4 +1,4 @@
-# The two commands of the README: `make demo` (set up, simulate a cluster, ingest, summarise)
+# The two commands of the README: `make demo` (set up, simulate a cluster, ingest, summarise, PCI-DSS report)
 # and `make test` (the whole suite; .ci/run calls exactly this).
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,6 +14,7 @@ $(BIN)/auditlake: pyproject.toml
 
 demo: $(BIN)/auditlake
 	$(BIN)/auditlake demo
+	$(BIN)/auditlake report pci-dss --since 7d --out reports/ --format html,md,csv,json
 
 test: $(BIN)/auditlake browser
 	$(BIN)/python -m pytest -q
