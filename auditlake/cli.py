@@ -666,7 +666,7 @@ def compliance_report(
             colour = {"attention": "yellow", "pass": "green"}.get(section.status, "dim")
             table.add_row(section.section.control, section.section.title,
                           f"[{colour}]{report_render.STATUS_LABEL[section.status]}[/{colour}]",
-                          ", ".join(f"{check.table.num_rows:,}" for check in section.checks))
+                          " · ".join(f"{check.table.num_rows:,}" for check in section.checks))
         stdout.print(table)
     main_files = [path for path in written if path.parent == out]
     stderr.print(f"wrote {', '.join(str(path) for path in main_files)}" + (f" and {len(written) - len(main_files)} per-section file(s) in "
