@@ -309,7 +309,7 @@ def bar_chart(table: pa.Table, chart: packs.Chart, width: int = 860) -> str:
     categories: dict[str, dict[str, float]] = {}
     series_names: list[str] = []
     for row in table.to_pylist():
-        key = _cell(row[chart.x])
+        key = _cell(row[chart.x]) or "(none)"
         bucket = categories.setdefault(key, {})
         pairs = [(str(row[chart.series]), row[chart.y[0]])] if chart.series else [(name, row[name]) for name in chart.y]
         for name, value in pairs:
@@ -321,8 +321,12 @@ def bar_chart(table: pa.Table, chart: packs.Chart, width: int = 860) -> str:
     total = max((sum(values.values()) for values in categories.values()), default=0) or 1
     colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(series_names)}
     title = html.escape(chart.title or ", ".join(chart.y))
-    legend = "".join(f"<rect x='{10 + i * 150}' y='22' width='10' height='10' fill='{colours[n]}'/>"
-                     f"<text x='{24 + i * 150}' y='31'>{html.escape(n[:20])}</text>" for i, n in enumerate(series_names))
+    legend, offset = "", 10
+    for name in series_names:
+        label = name[:40]
+        legend += (f"<rect x='{offset}' y='22' width='10' height='10' fill='{colours[name]}'/>"
+                   f"<text x='{offset + 14}' y='31'>{html.escape(label)}</text>")
+        offset += 30 + int(len(label) * 6.5)
     if chart.horizontal:
         return _horizontal(categories, series_names, colours, total, title, legend, width)
     left, top, height = 56, 44, 180
