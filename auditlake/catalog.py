@@ -69,10 +69,24 @@ def quarantine_view_sql(files: list[str], superseded: list[str]) -> str:
             f"{exclude} QUALIFY row_number() OVER (PARTITION BY id ORDER BY batch DESC) = 1")
 
 
+FINDINGS_COLUMNS = ("received_at TIMESTAMPTZ, cluster VARCHAR, date DATE, rule VARCHAR, severity VARCHAR, actor VARCHAR, source_ip VARCHAR, "
+                    "verb VARCHAR, object VARCHAR, summary VARCHAR, audit_id VARCHAR, found_at TIMESTAMPTZ")
+
+
+def findings_view_sql(files: list[str]) -> str:
+    """`findings` over the written-back detections (`auditlake detect --write`), partitioned like events."""
+    if not files:
+        empty = ", ".join(f"CAST(NULL AS {column.split()[1]}) AS {column.split()[0]}" for column in FINDINGS_COLUMNS.split(", "))
+        return f"SELECT {empty} WHERE false"
+    names = ", ".join(column.split()[0] for column in FINDINGS_COLUMNS.split(", "))
+    return f"SELECT {names} FROM read_parquet({_sql_list(files)}, hive_partitioning = true, hive_types = {_HIVE_TYPES})"
+
+
 def manifest_digest(store: LakeStore, manifest: Manifest, library: dict[str, queries.SavedQuery] | None = None) -> str:
     """What the catalog was built from: the lake's place, its live files and the query library (a change means rebuild)."""
     library = library if library is not None else queries.load_library()
-    text = json.dumps([str(store.root), sorted(manifest.files), [b.id for b in manifest.batches], manifest.superseded_quarantine,
+    findings = [(path, Path(path).stat().st_mtime_ns) for path in store.findings_files()]
+    text = json.dumps([str(store.root), sorted(manifest.files), [b.id for b in manifest.batches], manifest.superseded_quarantine, findings,
                        sorted((q.name, str(q.path), q.sql) for q in library.values())])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -93,6 +107,8 @@ def build_catalog(store: LakeStore, manifest: Manifest | None = None) -> Path:
             connection.execute(f"COMMENT ON COLUMN events.{quote_identifier(column.name)} IS {sql_string(comment)}")
         connection.execute("COMMENT ON VIEW events IS 'One row per Kubernetes audit Event; see the README column reference.'")
         connection.execute(f"CREATE VIEW quarantine AS {quarantine_view_sql(store.quarantine_files(manifest), manifest.superseded_quarantine)}")
+        connection.execute(f"CREATE VIEW findings AS {findings_view_sql(store.findings_files())}")
+        connection.execute("COMMENT ON VIEW findings IS 'Detections written back by auditlake detect --write, one row per (rule, audit_id).'")
         _copy_manifest_tables(connection, manifest)
         install_library(connection, library)
         connection.execute("CREATE TABLE _auditlake (key VARCHAR, value VARCHAR)")

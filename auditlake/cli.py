@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 
-from auditlake import config, history, packs, policy, render, report_render
+from auditlake import config, detect, history, packs, policy, queries, render, report_render
 from auditlake.errors import AuditlakeError, ExitCode, QuarantineFoundError
 from auditlake.ingest import IngestResult
 from auditlake.ingest import Progress as IngestProgress
@@ -31,7 +31,7 @@ from auditlake.lake import Lake, LakeStatus, version
 from auditlake.render import RENDERERS
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok · 1 findings (--strict saw quarantined lines, --fail-on attention saw a section needing it) · "
+    "Exit codes: 0 ok · 1 findings (--strict saw quarantined lines, a --fail-on threshold was reached) · "
     "2 user error (bad input, arguments, lake) · 3 internal error (rerun with --debug) · 130 interrupted."
 )
 app = typer.Typer(
@@ -618,6 +618,50 @@ def policy_check_apiserver(
     _print_findings(findings, manifest)
     stderr.print(f"{manifest}: {len(findings)} finding(s)", markup=False)
     if any(finding.severity == "error" for finding in findings):
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+# ---- detections -----------------------------------------------------------------------------------
+@app.command(name="detect")
+@handle_errors
+def run_detections(
+    lake: LakeOption = DEFAULT_LAKE,
+    since: Annotated[str, typer.Option("--since", help="Start of the window: 24h, 7d, 2026-11-01, …")] = "24h",
+    until: Annotated[str | None, typer.Option("--until", help="End of the window, exclusive (default now).")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="Only this cluster.")] = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only this detection (repeatable; `--list` names them).")] = None,
+    severity: Annotated[str | None, typer.Option("--severity", help="Only detections at this severity or above: info, low, medium, high, critical.")] = None,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 when a finding is at this severity or above (for cron and CI).")] = None,
+    write: Annotated[bool, typer.Option("--write", help="Keep the findings in the lake (the `findings` view); reruns add nothing twice.")] = False,
+    output: Annotated[str, typer.Option("--format", help=f"Output format: {', '.join(OUTPUT_FORMATS)}.")] = "table",
+    output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown by --format table.")] = 100,
+    list_rules: Annotated[bool, typer.Option("--list", help="List the detections and the Falco, Sigma and Panther rules each reproduces.")] = False,
+) -> None:
+    """Run the detections (Falco, Sigma and Panther rules as saved SQL) over a window and print the findings.
+
+    Example: auditlake detect --since 24h --severity medium --fail-on high
+    """
+    if output not in OUTPUT_FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
+    if fail_on is not None and fail_on not in detect.SEVERITY_RANK:
+        raise typer.BadParameter(f"choose one of {', '.join(detect.SEVERITY_RANK)}", param_hint="--fail-on")
+    if list_rules:
+        chosen = detect.choose(queries.load_library(), rule, severity)
+        rows = [{"rule": query.name, "severity": query.severity, "title": query.title, "mitre": ", ".join(query.mitre),
+                 **{engine: "; ".join(query.reproduces.get(engine, ())) for engine in queries.ENGINES}} for query in chosen]
+        _emit(pa.Table.from_pylist(rows), output, output_file, max_rows=len(rows) or 1)
+        return
+    result = Lake(lake).detect(since=since, until=until, cluster=cluster, rules=rule, min_severity=severity, write=write)
+    shown = result.findings.select(["received_at", "rule", "severity", "actor", "summary"]) \
+        if output == "table" else result.findings
+    _emit(shown, output, output_file, max_rows)
+    fired = {name: count for name, count in result.counts.items() if count}
+    stderr.print(f"{result.findings.num_rows:,} finding(s) from {len(fired)} of {len(result.rules)} detection(s)"
+                 + (": " + ", ".join(f"{name} {count:,}" for name, count in sorted(fired.items(), key=lambda item: -item[1])) if fired else "")
+                 + (f"; {result.written:,} new in the lake" if result.written is not None else ""), markup=False, soft_wrap=True)
+    if fail_on is not None and result.at_least(fail_on):
+        stderr.print(f"{result.at_least(fail_on):,} finding(s) at {fail_on} or above", markup=False)
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 

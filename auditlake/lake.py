@@ -20,11 +20,11 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from auditlake import catalog, config, demo, history, packs, policy, queries, report
+from auditlake import catalog, config, demo, detect, history, packs, policy, queries, report
 from auditlake.errors import QueryError
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
-from auditlake.storage import BatchWriter, CompactResult, LakeStore, SourceProgress, compact, validate_cluster
+from auditlake.storage import BatchWriter, CompactResult, LakeStore, SourceProgress, compact, validate_cluster, write_findings
 
 HISTORY_LOOKBACK = timedelta(days=90)
 
@@ -251,6 +251,24 @@ class Lake:
             if entries:
                 result.append((key, entries))
         return result
+
+    # ---- detections -----------------------------------------------------------------------------
+    def detect(self, *, since: Any = "24h", until: Any = None, cluster: str | None = None, rules: list[str] | None = None,
+               min_severity: str | None = None, write: bool = False, now: datetime | None = None) -> detect.DetectionRun:
+        """Run the detections (all, or `rules`, at `min_severity` or above) over a window; `write` keeps the findings in the lake."""
+        chosen = detect.choose(queries.load_library(), rules, min_severity)
+        with self._connection() as connection:
+            connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
+            result = detect.run(connection, chosen, since=since, until=until, cluster=cluster, now=now)
+        if write:
+            with self.store.write_lock():
+                result.written = write_findings(self.store, result.findings)
+                catalog.build_catalog(self.store)
+        return result
+
+    def detect_arrow(self, **options: Any) -> pa.Table:
+        """The findings of `detect(...)` as an Arrow table."""
+        return self.detect(**options).findings
 
     # ---- compliance reports ---------------------------------------------------------------------
     def report(self, pack: str, *, since: Any = "30d", until: Any = None, cluster: str | None = None,

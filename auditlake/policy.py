@@ -551,13 +551,15 @@ def recommend(needs: list[Any], purpose: str) -> str:
         "    resources:",
         "      - {group: coordination.k8s.io, resources: [leases]}",
         "  - level: None",
+        "    verbs: [create, update, patch, get, list, watch]  # deleting events is logged: it erases the cluster's trail",
         "    resources:",
         '      - {group: "", resources: [events]}',
         "      - {group: events.k8s.io, resources: [events]}",
         "  - level: None",
         "    nonResourceURLs: [/healthz*, /livez*, /readyz*, /version, /metrics]",
         "  # Secrets, ConfigMaps and token reviews: who touched them, never their contents (values and",
-        "  # tokens would otherwise be written to the log).",
+        "  # tokens would otherwise be written to the log). On purpose, this leaves the configmap-with-credentials",
+        "  # detection without the ConfigMap bodies it searches: a credential in a ConfigMap would be copied here.",
         "  - level: Metadata",
         "    resources:",
         '      - {group: "", resources: [secrets, configmaps, serviceaccounts/token]}',
@@ -570,9 +572,13 @@ def recommend(needs: list[Any], purpose: str) -> str:
         entry = grouped.setdefault((need.level, need.group), {"resources": set(), "verbs": set()})
         entry["resources"].update(need.resources)
         entry["verbs"].update(need.verbs or ANY_VERB)
+    for (level, group), entry in grouped.items():  # what a RequestResponse rule already logs needs no Request rule
+        fuller = grouped.get(("RequestResponse", group))
+        if level == "Request" and fuller and entry["verbs"] <= fuller["verbs"]:
+            entry["resources"] -= fuller["resources"]
     for level in ("RequestResponse", "Request"):
         for (need_level, group), entry in sorted(grouped.items()):
-            if need_level != level:
+            if need_level != level or not entry["resources"]:
                 continue
             lines += [
                 f"  # {level} for {', '.join(sorted(entry['resources']))}{f' ({group})' if group else ''}: saved queries read "

@@ -22,7 +22,9 @@ import yaml
 
 from auditlake.errors import QueryError
 
-HEADER_KEYS = frozenset({"title", "description", "severity", "controls", "mitre", "params", "topic", "kind", "columns", "needs"})
+HEADER_KEYS = frozenset({"title", "description", "severity", "controls", "mitre", "params", "topic", "kind", "columns", "needs",
+                         "reproduces"})
+ENGINES = ("falco", "sigma", "panther")  # the public rule sets a detection can say it reproduces
 NEED_KEYS = frozenset({"level", "group", "resources", "verbs"})
 NEED_LEVELS = ("Metadata", "Request", "RequestResponse")
 PARAM_KEYS = frozenset({"type", "default", "help"})
@@ -80,6 +82,7 @@ class SavedQuery:
     sql: str  # the statement, header removed
     columns: dict[str, str] = field(default_factory=dict)  # documented output columns
     needs: tuple[Need, ...] = ()  # the audit level and requests it reads (policy simulate / recommend)
+    reproduces: dict[str, tuple[str, ...]] = field(default_factory=dict)  # engine → upstream rule names/ids (detections)
 
     @property
     def macro_name(self) -> str:
@@ -198,10 +201,22 @@ def load_file(path: Path, root: Path) -> SavedQuery:
     needs = _needs(header.get("needs"), path)
     if kind == "query" and not needs:
         raise QueryError("a saved query must say what it needs (needs: [{level: Metadata, resources: [...], verbs: [...]}])", path=path)
+    reproduces = _reproduces(header.get("reproduces"), path)
     relative = path.relative_to(root)
     topic = str(header.get("topic") or (relative.parts[0] if len(relative.parts) > 1 else "general"))
     return SavedQuery(name, path, kind, topic, str(header["title"]), str(header.get("description", "")).strip(), severity,
-                      controls, mitre, params, sql, {str(k): str(v) for k, v in columns.items()}, needs)
+                      controls, mitre, params, sql, {str(k): str(v) for k, v in columns.items()}, needs, reproduces)
+
+
+def _reproduces(raw: Any, path: Path) -> dict[str, tuple[str, ...]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise QueryError(f"reproduces must map an engine ({', '.join(ENGINES)}) to a list of rule names", path=path)
+    for engine in raw:
+        if engine not in ENGINES:
+            raise QueryError(f"reproduces: unknown engine {engine!r} (one of {', '.join(ENGINES)})", path=path)
+    return {engine: tuple(_strings(rules, f"reproduces.{engine}", path)) for engine, rules in raw.items()}
 
 
 def _needs(raw: Any, path: Path) -> tuple[Need, ...]:
@@ -260,7 +275,7 @@ def _did_you_mean(word: object, choices: frozenset[str]) -> str:
 def markdown_table(library: dict[str, SavedQuery]) -> str:
     """The README's list of saved queries, generated so it never drifts from the files."""
     lines = ["| topic | query | question | severity | controls |", "|---|---|---|---|---|"]
-    for query in saved_queries(library):
+    for query in (q for q in saved_queries(library) if not q.reproduces):  # detections have their own table
         controls = ", ".join(query.controls + tuple(f"ATT&CK {t}" for t in query.mitre))
         lines.append(f"| {query.topic} | `{query.name}` | {query.title} | {query.severity} | {controls} |")
     return "\n".join(lines)

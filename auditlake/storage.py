@@ -168,6 +168,7 @@ class LakeStore:
         self.root = root.resolve()
         self.events_dir = self.root / "events"
         self.quarantine_dir = self.root / "quarantine"
+        self.findings_dir = self.root / "findings"  # detections written back (`auditlake detect --write`)
         self.manifest_dir = self.root / "_manifest"
         self.manifest_path = self.manifest_dir / "manifest.json"
         self.key_path = self.manifest_dir / "redaction.key"
@@ -241,6 +242,9 @@ class LakeStore:
         removed = 0
         live = set(manifest.files)
         quarantine_live = {batch.quarantine_file for batch in manifest.batches if batch.quarantine_file}
+        for path in list(self.findings_dir.rglob("*.tmp")):
+            path.unlink()
+            removed += 1
         for path in list(self.events_dir.rglob("*")) + list(self.quarantine_dir.glob("*")) + list(self.manifest_dir.glob("*.tmp")):
             relative = path.relative_to(self.root).as_posix()
             is_debris = path.name.endswith(".tmp") or (
@@ -261,6 +265,50 @@ class LakeStore:
     def quarantine_files(self, manifest: Manifest | None = None) -> list[str]:
         manifest = manifest or self.load_manifest()
         return sorted(str(self.root / b.quarantine_file) for b in manifest.batches if b.quarantine_file)
+
+
+    def findings_files(self) -> list[str]:
+        return sorted(str(path) for path in self.findings_dir.glob("cluster=*/date=*/findings.parquet"))
+
+
+FINDINGS_KEY = ("rule", "audit_id")
+
+
+def write_findings(store: LakeStore, findings: pa.Table) -> int:
+    """Merge detections into `findings/cluster=…/date=…/findings.parquet`; the number of new rows.
+
+    A finding is keyed by (rule, audit_id): rerunning a detection over the same window adds nothing,
+    and the first time a finding was seen (`found_at`) is kept. Each partition file is rewritten
+    whole under a temporary name and renamed, so a reader sees the old or the new file.
+    """
+    added = 0
+    connection = duckdb.connect()
+    try:
+        connection.register("incoming", findings)
+        partitions = connection.execute("SELECT DISTINCT cluster, CAST(received_at AS DATE) FROM incoming ORDER BY ALL").fetchall()
+        for cluster, day in partitions:
+            target = store.findings_dir / f"cluster={cluster}" / f"date={day}" / "findings.parquet"
+            existing = "SELECT * EXCLUDE (cluster, date) FROM read_parquet($target, hive_partitioning = true)" if target.is_file() else None
+            fresh = ("SELECT * EXCLUDE (date) FROM (SELECT *, CAST(received_at AS DATE) AS date FROM incoming) "
+                     "WHERE cluster = $cluster AND date = $day")
+            merged = (f"SELECT * FROM ({existing + ' UNION ALL BY NAME ' if existing else ''}"
+                      f"SELECT * EXCLUDE (cluster) FROM ({fresh})) QUALIFY row_number() OVER (PARTITION BY rule, audit_id ORDER BY found_at) = 1 "
+                      f"ORDER BY received_at, rule, audit_id")
+            values = {"cluster": cluster, "day": day, **({"target": str(target)} if existing else {})}
+            table = connection.sql(merged, params=values).to_arrow_table()
+            before = pq.read_metadata(target).num_rows if target.is_file() else 0
+            added += table.num_rows - before
+            temporary = target.with_name("findings.parquet.tmp")
+            with _storage_errors(target):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                pq.write_table(table, temporary, compression="zstd")
+                with temporary.open("rb") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(temporary, target)
+                _fsync_directory(target.parent)
+    finally:
+        connection.close()
+    return added
 
 
 def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:

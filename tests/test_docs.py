@@ -33,6 +33,14 @@ def test_the_readme_lists_every_saved_query():
     assert block == queries.markdown_table(queries.load_library())
 
 
+def test_the_readme_lists_every_detection_and_the_rules_it_reproduces():
+    """Regenerate with: python -c 'from auditlake import detect, queries; print(detect.markdown_table(queries.load_library()))'."""
+    from auditlake import detect, queries
+
+    block = README.split("<!-- detections:begin -->\n")[1].split("\n<!-- detections:end -->")[0]
+    assert block == detect.markdown_table(queries.load_library())
+
+
 def test_the_readme_python_example_runs_on_a_demo_lake(tmp_path, monkeypatch):
     """The block under '## Python', run where `make demo` would have left its lake and log."""
     from auditlake import Lake

@@ -121,7 +121,7 @@ def test_an_engineer_extends_the_library_with_one_file(tmp_path, monkeypatch, fi
 
 
 def test_the_shipped_library_loads_and_covers_every_topic():
-    assert {query.topic for query in queries.saved_queries(LIBRARY)} == {"changes", "access", "compliance", "operations"}
+    assert {query.topic for query in queries.saved_queries(LIBRARY)} == {"changes", "access", "compliance", "detections", "operations"}
     assert {"changes", "reads", "actors", "sessions"} <= {q.name for q in LIBRARY.values() if q.kind == "view"}
     assert len(SAVED) >= 25
     for query in queries.saved_queries(LIBRARY):

@@ -1,0 +1,95 @@
+"""Detections: the saved queries under `queries/detections/`, run together over one window.
+
+Owns: choosing which detections run (by name and minimum severity), running them with one shared
+window, and stacking their findings (every detection returns the same columns, `FINDING_COLUMNS`).
+The rules themselves are SQL files; their headers say which Falco, Sigma and Panther rules they
+reproduce. Writing findings back is storage's job (`storage.write_findings`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from auditlake import queries
+from auditlake.errors import QueryError
+
+TOPIC = "detections"
+FINDING_COLUMNS = ("received_at", "cluster", "rule", "severity", "actor", "source_ip", "verb", "object", "summary", "audit_id")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(queries.SEVERITIES)}
+
+
+@dataclass
+class DetectionRun:
+    findings: pa.Table  # FINDING_COLUMNS + found_at, ordered by time
+    rules: list[queries.SavedQuery]  # the detections that ran
+    counts: dict[str, int]  # findings per rule (every rule that ran, zeros included)
+    written: int | None = None  # new rows written back (None when not asked)
+
+    def at_least(self, severity: str) -> int:
+        """How many findings are at `severity` or above."""
+        floor = SEVERITY_RANK[severity]
+        return sum(1 for value in self.findings.column("severity").to_pylist() if SEVERITY_RANK[value] >= floor)
+
+
+def detections(library: dict[str, queries.SavedQuery]) -> list[queries.SavedQuery]:
+    return [query for query in queries.saved_queries(library) if query.topic == TOPIC]
+
+
+def choose(library: dict[str, queries.SavedQuery], names: list[str] | None = None, min_severity: str | None = None) -> list[queries.SavedQuery]:
+    """The detections to run: all, or those named; at `min_severity` or above."""
+    available = {query.name: query for query in detections(library)}
+    if min_severity is not None and min_severity not in SEVERITY_RANK:
+        raise QueryError(f"severity must be one of {', '.join(queries.SEVERITIES)}, not {min_severity!r}")
+    chosen = list(available.values())
+    if names:
+        chosen = []
+        for name in names:
+            key = queries.normalise_name(name)
+            if key not in available:
+                close = difflib.get_close_matches(key, sorted(available), n=3)
+                raise QueryError(f"no detection named {name!r}", hint=f"did you mean {', '.join(close)}?" if close
+                                 else "list them with `auditlake detect --list`")
+            chosen.append(available[key])
+    if min_severity is not None:
+        chosen = [query for query in chosen if SEVERITY_RANK[query.severity] >= SEVERITY_RANK[min_severity]]
+    return chosen
+
+
+def run(connection: duckdb.DuckDBPyConnection, rules: list[queries.SavedQuery], *, since: Any, until: Any, cluster: str | None,
+        now: datetime | None = None) -> DetectionRun:
+    """Every rule over the same [since, until) window; their findings stacked and ordered by time."""
+    now = now or datetime.now(UTC)
+    start, end = queries.parse_time(since, now), queries.parse_time(until or "now", now)
+    tables, counts = [], {}
+    for rule in rules:
+        values = queries.bind(rule, {"since": start, "until": end, **({"cluster": cluster} if cluster else {})}, now)
+        table = queries.run(connection, rule, values)
+        if tuple(table.column_names) != FINDING_COLUMNS:
+            raise QueryError(f"{rule.name} must return {', '.join(FINDING_COLUMNS)}", path=rule.path)
+        counts[rule.name] = table.num_rows
+        if table.num_rows:
+            tables.append(table.cast(_schema(table.schema)))
+    findings = pa.concat_tables(tables) if tables else _schema(None).empty_table()
+    findings = findings.sort_by([("received_at", "ascending"), ("rule", "ascending"), ("audit_id", "ascending")])
+    found_at = pa.array([now] * findings.num_rows, pa.timestamp("us", tz="UTC"))
+    return DetectionRun(findings.append_column("found_at", found_at), rules, counts)
+
+
+def _schema(like: pa.Schema | None) -> pa.Schema:
+    timestamp = like.field("received_at").type if like is not None else pa.timestamp("us", tz="UTC")
+    return pa.schema([(name, timestamp if name == "received_at" else pa.string()) for name in FINDING_COLUMNS])
+
+
+def markdown_table(library: dict[str, queries.SavedQuery]) -> str:
+    """The README's list of detections and the upstream rules each reproduces, generated from the headers."""
+    lines = ["| detection | severity | ATT&CK | Falco | Sigma | Panther |", "|---|---|---|---|---|---|"]
+    for query in detections(library):
+        cells = [", ".join(query.reproduces.get(engine, ())) or "" for engine in queries.ENGINES]
+        lines.append(f"| `{query.name}` | {query.severity} | {', '.join(query.mitre)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

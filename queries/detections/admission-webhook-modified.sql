@@ -1,0 +1,30 @@
+/*
+title: Admission webhook configuration created, changed or deleted
+description: >
+  Mutating and validating admission webhooks see (and can rewrite) every object the API server admits: a
+  change is persistence or credential theft waiting to happen. Sigma lists `replace`, a verb the API
+  server never logs (a replace is an update); deletecollection is included.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1078, T1552, T1552.007]
+reproduces:
+  sigma: [Kubernetes Admission Controller Modification]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Metadata, group: admissionregistration.k8s.io, resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations], verbs: [create, update, patch, delete]}
+*/
+SELECT received_at, cluster, 'admission-webhook-modified' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       resource || ' ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND api_group = 'admissionregistration.k8s.io'
+  AND resource IN ('mutatingwebhookconfigurations', 'validatingwebhookconfigurations')
+  AND verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,29 @@
+/*
+title: Anonymous request allowed (beyond health checks)
+description: >
+  A request by system:anonymous that the authorizer allowed, other than /healthz, /livez and /readyz (CIS
+  1.1.1 / 5.1.x: anonymous access should be off or bound to nothing).
+severity: medium
+controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
+mitre: [T1078.001]
+reproduces:
+  falco: [Anonymous Request Allowed]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Metadata}
+*/
+SELECT received_at, cluster, 'anonymous-request-allowed' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'anonymous ' || verb || ' ' || coalesce(request_uri, '') || ' allowed' || coalesce(' (' || nullif(authz_reason, '') || ')', '') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND user_name = 'system:anonymous'
+  AND decision = 'allow'
+  AND NOT regexp_matches(coalesce(request_uri, ''), '^/(healthz|livez|readyz)(\?|$)')
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,36 @@
+/*
+title: ClusterRoleBinding to cluster-admin or another privileged role
+description: >
+  A ClusterRoleBinding created that grants cluster-admin (or system:masters, admin, the controller
+  manager's or the scheduler's role: `privileged_roles`), by someone other than the control plane, and not
+  refused. Falco's rule is cluster-admin only, any user, any outcome: privileged_roles=cluster-admin,
+  ignore_system_principals=false.
+severity: high
+controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
+mitre: [T1098, T1078]
+reproduces:
+  falco: [Attach to cluster-admin Role]
+  panther: [Kubernetes.ClusterRoleBinding.Privileged]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  privileged_roles: {type: "varchar[]", default: [cluster-admin, "system:masters", admin, "system:kube-controller-manager", "system:kube-scheduler"], help: "Roles whose grant is privileged (Falco: cluster-admin only)"}
+  ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (Panther's is_system_principal); false gives Falco's condition"}
+needs:
+  - {level: Request, group: rbac.authorization.k8s.io, resources: [clusterrolebindings], verbs: [create]}
+*/
+SELECT received_at, cluster, 'cluster-admin-binding' AS rule, 'high' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       coalesce(impersonated_user, user_name, '(no user)') || ' bound ' || json_extract_string(request_object, '$.roleRef.name') || ' to ' || coalesce(array_to_string(list_transform(CAST(json_extract(request_object, '$.subjects') AS JSON[]), lambda s: json_extract_string(s, '$.kind') || ':' || json_extract_string(s, '$.name')), ', '), '(no subjects)') || ' (' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ')' AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'clusterrolebindings'
+  AND verb = 'create'
+  AND coalesce(code, 200) < 400
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name))
+  AND list_contains($privileged_roles, json_extract_string(request_object, '$.roleRef.name'))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,30 @@
+/*
+title: ConfigMap holding what looks like a credential
+description: >
+  A ConfigMap created or changed whose data mentions an AWS access key id, a password or a passphrase
+  (Falco's case-sensitive substrings of the data): credentials belong in Secrets.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
+mitre: [T1552.007]
+reproduces:
+  falco: [Create/Modify Configmap With Private Credentials]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  markers: {type: "varchar[]", default: [aws_access_key_id, aws-access-key-id, aws_s3_access_key_id, aws-s3-access-key-id, password, passphrase], help: Substrings of the data that suggest a credential}
+needs:
+  - {level: Request, resources: [configmaps], verbs: [create, update, patch]}
+*/
+SELECT received_at, cluster, 'configmap-with-credentials' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'configmap ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' data mentions ' || array_to_string(list_filter($markers, lambda m: contains(CAST(json_extract(request_object, '$.data') AS VARCHAR), m)), ', ') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'configmaps'
+  AND verb IN ('create', 'update', 'patch')
+  AND list_bool_or(list_transform($markers, lambda m: contains(CAST(json_extract(request_object, '$.data') AS VARCHAR), m)))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,28 @@
+/*
+title: Container adding Linux capabilities
+description: >
+  A Pod or workload template in which a container adds Linux capabilities
+  (securityContext.capabilities.add). Sigma's selection `capabilities: '*'` names a field the audit Event
+  does not have; what it means is the containers' securityContext.capabilities, read here.
+severity: low
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1611]
+reproduces:
+  sigma: [Privileged Container Deployed]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
+  - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
+  - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
+*/
+SELECT received_at, cluster, 'container-capabilities-added' AS rule, 'low' AS severity, actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'capabilities ' || array_to_string(capabilities, ', ') || ' added in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+FROM workload_specs
+WHERE in_window(received_at, date, $since, $until)
+  AND len(capabilities) > 0
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

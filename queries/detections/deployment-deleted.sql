@@ -1,0 +1,28 @@
+/*
+title: Deployment deleted
+description: >
+  A Deployment deleted (denial of service, or cleaning up after an intrusion).
+severity: low
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1498]
+reproduces:
+  sigma: [Deployment Deleted From Kubernetes Cluster]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Metadata, resources: [deployments], verbs: [delete]}
+*/
+SELECT received_at, cluster, 'deployment-deleted' AS rule, 'low' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'deployment ' || coalesce(namespace || '/', '') || coalesce(name, '(all)') || ' deleted' || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'deployments'
+  AND subresource IS NULL
+  AND verb IN ('delete', 'deletecollection')
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

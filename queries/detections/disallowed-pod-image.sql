@@ -1,0 +1,29 @@
+/*
+title: Pod running an image outside the allowed repositories
+description: >
+  A Pod or workload template with a container whose image repository is not in `allowed_repositories`.
+  Inert until you give the list, as upstream (Falco's allowed_k8s_containers is always true).
+severity: medium
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1610]
+reproduces:
+  falco: [Create Disallowed Pod]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  allowed_repositories: {type: "varchar[]", help: "The only image repositories allowed (the rule is off when not given)"}
+needs:
+  - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
+  - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
+  - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
+*/
+SELECT received_at, cluster, 'disallowed-pod-image' AS rule, 'medium' AS severity, actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'image ' || array_to_string(list_filter(repositories, lambda r: NOT list_contains($allowed_repositories, r)), ', ') || ' in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
+FROM workload_specs
+WHERE in_window(received_at, date, $since, $until)
+  AND $allowed_repositories IS NOT NULL
+  AND NOT list_has_all($allowed_repositories, repositories)
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,33 @@
+/*
+title: Shells, downloaders or scanning tools run through the API
+description: >
+  Requests whose URI names a shell or a download/scripting tool (an exec command, plain or URL-encoded) or
+  whose user agent is a known enumeration tool (Rakkess access_matrix, TruffleHog, AzureHound, micro-
+  scanner), that the authorizer allowed. Sigma tests `responseStatus.code: 'ALLOW'`, which never matches
+  (the code is an HTTP status); what it means is the authorization decision `allow`, read here (or a
+  1xx–3xx code when the event carries no decision).
+severity: medium
+controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
+mitre: [T1609, T1613]
+reproduces:
+  sigma: [Kubernetes Potential Enumeration Activity]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  uri_markers: {type: "varchar[]", default: ["%2fbin%2fash", "%2fbin%2fbash", "%2fbin%2fbusybox", "%2fbin%2fdash", "%2fbin%2fsh", "%2fbin%2fzsh", /bin/ash, /bin/bash, /bin/busybox, /bin/dash, /bin/sh, /bin/zsh, "%2fusr%2fbin%2fcurl", "%2fusr%2fbin%2fkubectl", "%2fusr%2fbin%2fperl", "%2fusr%2fbin%2fpython", "%2fusr%2fbin%2fwget", /usr/bin/curl, /usr/bin/kubectl, /usr/bin/perl, /usr/bin/python, /usr/bin/wget], help: "Substrings of the (lower-cased) request URI"}
+  user_agents: {type: "varchar[]", default: [access_matrix, trufflehog, azurehound, micro-scanner], help: Substrings of the (lower-cased) user agent}
+needs:
+  - {level: Metadata}
+*/
+SELECT received_at, cluster, 'enumeration-tooling' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       coalesce(impersonated_user, user_name, '(no user)') || ' ' || verb || ' ' || coalesce(exec_command(request_uri), request_uri) || ' (' || coalesce(user_agent, '') || ')' AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND (list_bool_or(list_transform($uri_markers, lambda m: contains(lower(coalesce(request_uri, '')), m))) OR list_bool_or(list_transform($user_agents, lambda m: contains(lower(coalesce(user_agent, '')), m))))
+  AND (decision = 'allow' OR (decision IS NULL AND code BETWEEN 100 AND 399))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,29 @@
+/*
+title: Ephemeral (debug) container added to a running pod
+description: >
+  kubectl debug adds an ephemeral container through the pods/ephemeralcontainers subresource: a shell in a
+  running workload.
+severity: low
+controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
+mitre: [T1609]
+reproduces:
+  falco: [EphemeralContainers Created]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Metadata, resources: [pods/ephemeralcontainers]}
+*/
+SELECT received_at, cluster, 'ephemeral-container-created' AS rule, 'low' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'ephemeral container added to pod ' || coalesce(namespace || '/', '') || coalesce(name, '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'pods'
+  AND subresource = 'ephemeralcontainers'
+  AND verb IN ('create', 'update', 'patch')
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,30 @@
+/*
+title: Activity of a full-admin kubeconfig user
+description: >
+  Every request by one of the default administrator identities of common installers (`admin_users`).
+  Upstream ships this rule switched off (allowed_full_admin_users is always true); this is what it means,
+  and it fires.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
+mitre: [T1078]
+reproduces:
+  falco: [Full K8s Administrative Access]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  admin_users: {type: "varchar[]", default: [admin, kubernetes-admin, kubernetes-admin@kubernetes, kubernetes-admin@cluster.local, minikube-user], help: Administrator identities}
+needs:
+  - {level: Metadata}
+*/
+SELECT received_at, cluster, 'full-admin-activity' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       user_name || ' ' || verb || ' ' || object_text(resource, subresource, namespace, name) || coalesce(' (' || code || ')', '') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND NOT starts_with(coalesce(user_name, ''), 'system:')
+  AND list_contains($admin_users, user_name)
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

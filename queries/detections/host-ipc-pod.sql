@@ -1,0 +1,28 @@
+/*
+title: Pod in the node's host IPC namespace
+description: >
+  A Pod or workload template with spec.hostIPC: true, unless every image is in `allowed_repositories`.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1611]
+reproduces:
+  falco: [Create HostIPC Pod]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  allowed_repositories: {type: "varchar[]", default: [], help: "Image repositories allowed the host IPC namespace"}
+needs:
+  - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
+  - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
+  - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
+*/
+SELECT received_at, cluster, 'host-ipc-pod' AS rule, 'medium' AS severity, actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'host IPC namespace used by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+FROM workload_specs
+WHERE in_window(received_at, date, $since, $until)
+  AND host_ipc
+  AND NOT list_has_all($allowed_repositories, repositories)
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,28 @@
+/*
+title: Pod in the node's host network
+description: >
+  A Pod or workload template with spec.hostNetwork: true, unless every image is in `allowed_repositories`.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1611]
+reproduces:
+  falco: [Create HostNetwork Pod]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  allowed_repositories: {type: "varchar[]", default: [gcr.io/google-containers/prometheus-to-sd, gcr.io/projectcalico-org/typha, gcr.io/projectcalico-org/node, gke.gcr.io/gke-metadata-server, gke.gcr.io/kube-proxy, gke.gcr.io/netd-amd64, registry.k8s.io/ip-masq-agent-amd64, registry.k8s.io/prometheus-to-sd], help: "Image repositories allowed the host network"}
+needs:
+  - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
+  - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
+  - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
+*/
+SELECT received_at, cluster, 'host-network-pod' AS rule, 'medium' AS severity, actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'host network used by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+FROM workload_specs
+WHERE in_window(received_at, date, $since, $until)
+  AND host_network
+  AND NOT list_has_all($allowed_repositories, repositories)
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

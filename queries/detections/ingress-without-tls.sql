@@ -1,0 +1,35 @@
+/*
+title: Ingress created without TLS
+description: >
+  An Ingress created with no spec.tls: traffic to it is plain HTTP. System namespaces and control-plane
+  identities are left out, and refused requests (Panther).
+severity: medium
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1040]
+reproduces:
+  falco: [Ingress Object without TLS Certificate Created]
+  panther: [Kubernetes.Ingress.NoTLS]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (Panther's is_system_principal); false gives Falco's condition"}
+needs:
+  - {level: Request, group: networking.k8s.io, resources: [ingresses], verbs: [create]}
+*/
+SELECT received_at, cluster, 'ingress-without-tls' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'ingress ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' created without TLS by ' || coalesce(impersonated_user, user_name, '(no user)') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'ingresses'
+  AND subresource IS NULL
+  AND verb = 'create'
+  AND coalesce(code, 200) < 400
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name))
+  AND NOT ($ignore_system_principals AND coalesce(namespace IN ('kube-system', 'gke-system', 'kube-node-lease', 'kube-public'), false))
+  AND coalesce(json_array_length(json_extract(request_object, '$.spec.tls')), 0) = 0
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,30 @@
+/*
+title: Namespace created outside the allowed list
+description: >
+  A Namespace created whose name is not in `allowed_namespaces` (Falco's default: kube-system, kube-
+  public, default; extend it with yours).
+severity: medium
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+reproduces:
+  falco: [Create Disallowed Namespace]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  allowed_namespaces: {type: "varchar[]", default: [kube-system, kube-public, default], help: Namespaces that may be created}
+needs:
+  - {level: Metadata, resources: [namespaces], verbs: [create]}
+*/
+SELECT received_at, cluster, 'namespace-outside-allowed-list' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'namespace ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '(unnamed)') || ' created' || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'namespaces'
+  AND subresource IS NULL
+  AND verb = 'create'
+  AND NOT list_contains($allowed_namespaces, coalesce(name, json_extract_string(request_object, '$.metadata.name'), ''))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

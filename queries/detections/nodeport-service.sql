@@ -1,0 +1,29 @@
+/*
+title: NodePort service created — a port opened on every node
+description: >
+  A Service of type NodePort created: it exposes a port on every node, around load balancers and network
+  policy.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1133]
+reproduces:
+  falco: [Create NodePort Service]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Request, resources: [services], verbs: [create]}
+*/
+SELECT received_at, cluster, 'nodeport-service' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'NodePort service ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ports ' || coalesce(CAST(json_extract(request_object, '$.spec.ports[*].nodePort') AS VARCHAR), '') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'services'
+  AND verb = 'create'
+  AND json_extract_string(request_object, '$.spec.type') = 'NodePort'
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,27 @@
+/*
+title: Port-forward to a pod
+description: >
+  A tunnel from a client to a pod's ports (pods/portforward): reaches services that are not exposed.
+  Falco's rule has no stage filter and fires for every stage of the request; this fires once per request.
+severity: low
+controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
+mitre: [T1572]
+reproduces:
+  falco: [port-forward]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Metadata, resources: [pods/portforward]}
+*/
+SELECT received_at, cluster, 'port-forward' AS rule, 'low' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'port-forward to ' || coalesce(namespace || '/', '') || coalesce(name, '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND subresource = 'portforward'
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,31 @@
+/*
+title: RBAC permission enumeration (SelfSubjectRulesReview)
+description: >
+  A client asked the API server for the list of everything it may do (kubectl auth can-i --list): the
+  first step of privilege discovery. Sigma's field `apiGroup` is objectRef.apiGroup in the Event.
+severity: low
+controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
+mitre: [T1069.003, T1087.004]
+reproduces:
+  sigma: [RBAC Permission Enumeration Attempt]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  ignore_system_users: {type: boolean, default: false, help: Leave out system users}
+needs:
+  - {level: Metadata, group: authorization.k8s.io, resources: [selfsubjectrulesreviews], verbs: [create]}
+*/
+SELECT received_at, cluster, 'rbac-permission-enumeration' AS rule, 'low' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       coalesce(user_name, '(no user)') || ' listed its own permissions' || coalesce(' in ' || namespace, '') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND verb = 'create'
+  AND api_group = 'authorization.k8s.io'
+  AND resource = 'selfsubjectrulesreviews'
+  AND NOT (starts_with(coalesce(user_name, ''), 'system:') AND $ignore_system_users)
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,32 @@
+/*
+title: Activity stream — workloads, services, config, namespaces, accounts, RBAC and secrets created or deleted
+description: >
+  Falco's activity rules as one stream: every successful create or delete of a Deployment, Service,
+  ConfigMap, Namespace, ServiceAccount, Role, ClusterRole, RoleBinding, ClusterRoleBinding or Secret.
+  Secrets in kube-system and secrets or namespace deletions by system users are left out, as upstream.
+severity: info
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+reproduces:
+  falco: [K8s Deployment Created, K8s Deployment Deleted, K8s Service Created, K8s Service Deleted, K8s ConfigMap Created, K8s ConfigMap Deleted, K8s Namespace Created, K8s Namespace Deleted, K8s Serviceaccount Created, K8s Serviceaccount Deleted, K8s Role Created, K8s Role Deleted, K8s ClusterRole Created, K8s ClusterRole Deleted, K8s RoleBinding Created, K8s RoleBinding Deleted, K8s ClusterRoleBinding Created, K8s ClusterRoleBinding Deleted, K8s Secret Created, K8s Secret Deleted]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Metadata, resources: [deployments, services, configmaps, namespaces, serviceaccounts, roles, clusterroles, rolebindings, clusterrolebindings, secrets], verbs: [create, delete]}
+*/
+SELECT received_at, cluster, 'resource-created-or-deleted' AS rule, 'info' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'K8s ' || CASE resource WHEN 'configmaps' THEN 'ConfigMap' WHEN 'serviceaccounts' THEN 'Serviceaccount' WHEN 'clusterroles' THEN 'ClusterRole' WHEN 'rolebindings' THEN 'RoleBinding' WHEN 'clusterrolebindings' THEN 'ClusterRoleBinding' ELSE upper(resource[1]) || rtrim(resource[2:], 's') END || CASE verb WHEN 'create' THEN ' Created: ' ELSE ' Deleted: ' END || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND verb IN ('create', 'delete')
+  AND subresource IS NULL
+  AND code BETWEEN 200 AND 299
+  AND resource IN ('deployments', 'services', 'configmaps', 'namespaces', 'serviceaccounts', 'roles', 'clusterroles', 'rolebindings', 'clusterrolebindings', 'secrets')
+  AND NOT (resource = 'secrets' AND (namespace = 'kube-system' OR starts_with(coalesce(user_name, ''), 'system:')))
+  AND NOT (resource = 'namespaces' AND verb = 'delete' AND starts_with(coalesce(user_name, ''), 'system:'))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

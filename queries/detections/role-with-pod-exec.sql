@@ -1,0 +1,35 @@
+/*
+title: Role or ClusterRole created that can exec into pods
+description: >
+  A Role or ClusterRole created whose rules name the pods/exec resource. Creations by the control plane
+  and refused requests are left out (Panther); ignore_system_principals=false and failures give Falco's
+  condition.
+severity: high
+controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
+mitre: [T1098, T1609]
+reproduces:
+  falco: [ClusterRole With Pod Exec Created]
+  panther: [Kubernetes.Role.PodExec]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (Panther's is_system_principal); false gives Falco's condition"}
+needs:
+  - {level: Request, group: rbac.authorization.k8s.io, resources: [roles, clusterroles], verbs: [create]}
+*/
+SELECT received_at, cluster, 'role-with-pod-exec' AS rule, 'high' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       coalesce(impersonated_user, user_name, '(no user)') || ' created ' || CASE resource WHEN 'clusterroles' THEN 'ClusterRole ' ELSE 'Role ' || coalesce(namespace || '/', '') END || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' with pods/exec permissions' AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource IN ('roles', 'clusterroles')
+  AND subresource IS NULL
+  AND verb = 'create'
+  AND coalesce(code, 200) < 400
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name))
+  AND list_bool_or(list_transform(CAST(json_extract(request_object, '$.rules') AS JSON[]), lambda r: list_contains(coalesce(CAST(json_extract_string(r, '$.resources[*]') AS VARCHAR[]), []), 'pods/exec')))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,35 @@
+/*
+title: Role or ClusterRole created with write permissions
+description: >
+  A Role or ClusterRole created whose rules allow create, update, patch, delete or deletecollection (a `*`
+  verb is the wildcard detection's). Creations by the control plane and refused requests are left out
+  (Panther); ignore_system_principals=false and failures give Falco's condition.
+severity: low
+controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
+mitre: [T1098]
+reproduces:
+  falco: [ClusterRole With Write Privileges Created]
+  panther: [Kubernetes.Role.WritePermissions]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (Panther's is_system_principal); false gives Falco's condition"}
+needs:
+  - {level: Request, group: rbac.authorization.k8s.io, resources: [roles, clusterroles], verbs: [create]}
+*/
+SELECT received_at, cluster, 'role-with-write-verbs' AS rule, 'low' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       coalesce(impersonated_user, user_name, '(no user)') || ' created ' || CASE resource WHEN 'clusterroles' THEN 'ClusterRole ' ELSE 'Role ' || coalesce(namespace || '/', '') END || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' with write permissions' AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource IN ('roles', 'clusterroles')
+  AND subresource IS NULL
+  AND verb = 'create'
+  AND coalesce(code, 200) < 400
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name))
+  AND list_bool_or(list_transform(CAST(json_extract(request_object, '$.rules') AS JSON[]), lambda r: list_has_any(coalesce(CAST(json_extract_string(r, '$.verbs[*]') AS VARCHAR[]), []), ['create', 'update', 'patch', 'delete', 'deletecollection'])))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

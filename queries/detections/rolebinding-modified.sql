@@ -1,0 +1,28 @@
+/*
+title: RoleBinding or ClusterRoleBinding created, changed or deleted
+description: >
+  Who was given (or lost) which role: bindings are how privileges change.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
+mitre: [T1098]
+reproduces:
+  sigma: [Kubernetes Rolebinding Modification]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Metadata, group: rbac.authorization.k8s.io, resources: [rolebindings, clusterrolebindings], verbs: [create, update, patch, delete]}
+*/
+SELECT received_at, cluster, 'rolebinding-modified' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       rtrim(resource, 's') || ' ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END || coalesce(' → ' || json_extract_string(request_object, '$.roleRef.name'), '') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND api_group = 'rbac.authorization.k8s.io'
+  AND resource IN ('rolebindings', 'clusterrolebindings')
+  AND verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,27 @@
+/*
+title: Secret created, changed or deleted
+description: >
+  Writes to Secrets: new credentials, rotated ones, or credentials removed.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
+mitre: [T1552.007, T1098]
+reproduces:
+  sigma: [Kubernetes Secrets Modified or Deleted]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Metadata, resources: [secrets], verbs: [create, update, patch, delete]}
+*/
+SELECT received_at, cluster, 'secret-modified-or-deleted' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'secret ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END || ' by ' || coalesce(impersonated_user, user_name, '(no user)') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'secrets'
+  AND verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,29 @@
+/*
+title: Secret read refused or failed
+description: >
+  A get of a Secret that did not succeed (403 forbidden, 404, or no response code).
+severity: medium
+controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
+mitre: [T1552.007]
+reproduces:
+  falco: [K8s Secret Get Unsuccessfully Tried]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Metadata, resources: [secrets], verbs: [get]}
+*/
+SELECT received_at, cluster, 'secret-read-denied' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       coalesce(impersonated_user, user_name, '(no user)') || ' failed to read secret ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(' (' || code || ')', '') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'secrets'
+  AND subresource IS NULL
+  AND verb = 'get'
+  AND coalesce(code NOT BETWEEN 200 AND 299, true)
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,34 @@
+/*
+title: Secret read (get) by a person or a workload
+description: >
+  A successful get of a Secret. Upstream's description says service-account tokens are excluded but its
+  condition excludes nothing, so it fires on every kubelet and controller read; what it means is reads by
+  someone, so nodes and control-plane users are left out unless `include_system` is true (then it is the
+  upstream condition exactly).
+severity: high
+controls: [pci-dss-4.0:10.2.1.1, hipaa:164.312(a)(1)]
+mitre: [T1552.007]
+reproduces:
+  falco: [K8s Secret Get Successfully]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  include_system: {type: boolean, default: false, help: Also reads by nodes and control-plane users (upstream's literal condition)}
+needs:
+  - {level: Metadata, resources: [secrets], verbs: [get]}
+*/
+SELECT received_at, cluster, 'secret-read' AS rule, 'high' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       coalesce(impersonated_user, user_name, '(no user)') || ' read secret ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'secrets'
+  AND subresource IS NULL
+  AND verb = 'get'
+  AND code BETWEEN 200 AND 299
+  AND ($include_system OR actor_kind(coalesce(impersonated_user, user_name)) NOT IN ('node', 'system'))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,29 @@
+/*
+title: Secrets listed
+description: >
+  A list of Secrets (in a namespace or across all of them): every value in one response.
+severity: low
+controls: [pci-dss-4.0:10.2.1.1, hipaa:164.312(a)(1)]
+mitre: [T1552.007]
+reproduces:
+  sigma: [Kubernetes Secrets Enumeration]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  ignore_system_users: {type: boolean, default: false, help: Leave out system users (controllers that cache secrets)}
+needs:
+  - {level: Metadata, resources: [secrets], verbs: [list]}
+*/
+SELECT received_at, cluster, 'secrets-listed' AS rule, 'low' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       coalesce(impersonated_user, user_name, '(no user)') || ' listed secrets in ' || coalesce(namespace, 'all namespaces') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'secrets'
+  AND verb = 'list'
+  AND NOT (starts_with(coalesce(user_name, ''), 'system:') AND $ignore_system_users)
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,33 @@
+/*
+title: Service account created in kube-system or kube-public
+description: >
+  A ServiceAccount created in a system namespace by anyone, other than the controllers' own accounts
+  (Falco's known_sa_list).
+severity: medium
+controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
+mitre: [T1136]
+reproduces:
+  falco: [Service Account Created in Kube Namespace]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  known_service_accounts: {type: "varchar[]", default: [coredns, coredns-autoscaler, cronjob-controller, daemon-set-controller, deployment-controller, disruption-controller, endpoint-controller, endpointslice-controller, endpointslicemirroring-controller, generic-garbage-collector, horizontal-pod-autoscaler, job-controller, namespace-controller, node-controller, persistent-volume-binder, pod-garbage-collector, pv-protection-controller, pvc-protection-controller, replicaset-controller, resourcequota-controller, root-ca-cert-publisher, service-account-controller, statefulset-controller], help: Service accounts the control plane creates}
+needs:
+  - {level: Metadata, resources: [serviceaccounts], verbs: [create]}
+*/
+SELECT received_at, cluster, 'service-account-in-kube-namespace' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'service account ' || namespace || '/' || coalesce(name, '') || ' created' AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'serviceaccounts'
+  AND subresource IS NULL
+  AND verb = 'create'
+  AND namespace IN ('kube-system', 'kube-public')
+  AND code BETWEEN 200 AND 299
+  AND NOT list_contains($known_service_accounts, coalesce(name, ''))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

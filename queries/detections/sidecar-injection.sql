@@ -1,0 +1,31 @@
+/*
+title: Deployment patched (possible sidecar injection)
+description: >
+  A patch to a Deployment, the way a sidecar container is slipped into a running workload. Noisy where
+  pipelines patch deployments: read it with the change history. Sigma's field `apiGroup` is
+  objectRef.apiGroup in the Event.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1609]
+reproduces:
+  sigma: [Potential Sidecar Injection Into Running Deployment]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Metadata, group: apps, resources: [deployments], verbs: [patch]}
+*/
+SELECT received_at, cluster, 'sidecar-injection' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'deployment ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' patched by ' || coalesce(impersonated_user, user_name, '(no user)') || coalesce(' (containers now: ' || array_to_string(CAST(json_extract_string(request_object, '$.spec.template.spec.containers[*].name') AS VARCHAR[]), ', ') || ')', '') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND verb = 'patch'
+  AND api_group = 'apps'
+  AND resource = 'deployments'
+  AND subresource IS NULL
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,26 @@
+/*
+title: Unauthenticated (401) or unauthorized (403) request
+description: >
+  Every request the API server refused for want of credentials or permission.
+severity: low
+controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
+mitre: [T1078]
+reproduces:
+  sigma: [Kubernetes Unauthorized or Unauthenticated Access]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Metadata}
+*/
+SELECT received_at, cluster, 'unauthorized-or-unauthenticated' AS rule, 'low' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       CASE code WHEN 401 THEN 'unauthenticated ' ELSE coalesce(impersonated_user, user_name, '(no user)') || ' forbidden: ' END || verb || ' ' || coalesce(object_text(resource, subresource, namespace, name), request_uri) AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND code IN (401, 403)
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,32 @@
+/*
+title: Node outside the allowed list joining (or trying to join) the cluster
+description: >
+  A Node object created whose name is not in `allowed_nodes`; the summary says whether it succeeded. Inert
+  until the list is given, as upstream (allow_all_k8s_nodes is always true).
+severity: high
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1078]
+reproduces:
+  falco: [Untrusted Node Successfully Joined the Cluster, Untrusted Node Unsuccessfully Tried to Join the Cluster]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  allowed_nodes: {type: "varchar[]", help: "Node names allowed to join (the rule is off when not given)"}
+needs:
+  - {level: Metadata, resources: [nodes], verbs: [create]}
+*/
+SELECT received_at, cluster, 'untrusted-node-join' AS rule, 'high' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'node ' || coalesce(name, '') || CASE WHEN code BETWEEN 200 AND 299 THEN ' joined the cluster' ELSE ' tried to join the cluster (' || coalesce(CAST(code AS VARCHAR), 'no code') || ')' END AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND $allowed_nodes IS NOT NULL
+  AND resource = 'nodes'
+  AND subresource IS NULL
+  AND verb = 'create'
+  AND NOT list_contains($allowed_nodes, coalesce(name, ''))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

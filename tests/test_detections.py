@@ -1,0 +1,95 @@
+"""Detections: each Falco, Sigma and Panther rule as saved SQL fires where upstream says it does, and only there."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from auditlake import Lake, detect, queries
+from auditlake.cli import app
+from tests.conftest import DATA
+
+runner = CliRunner()
+ALL_TIME = {"since": "2000-01-01", "until": "2100-01-01"}
+CASES = yaml.safe_load((DATA / "detection_cases.yaml").read_text())
+LIBRARY = queries.load_library()
+DETECTIONS = {query.name: query for query in detect.detections(LIBRARY)}
+
+
+def case_events() -> list[dict]:
+    """Every case as a whole Event: the base with the case's top-level keys replaced (null removes one)."""
+    events = []
+    for rule, sides in CASES["cases"].items():
+        for side, cases in sides.items():
+            for number, case in enumerate(cases):
+                event = {**CASES["base"], **case, "auditID": f"{rule}--{side}--{number}"}
+                events.append({key: value for key, value in event.items() if value is not None})
+    return events
+
+
+@pytest.fixture(scope="module")
+def case_lake(tmp_path_factory) -> Lake:
+    path = tmp_path_factory.mktemp("cases") / "cases.jsonl"
+    path.write_text("".join(json.dumps(event) + "\n" for event in case_events()))
+    lake = Lake(path.parent / "lake")
+    result = lake.ingest([path], cluster="cases")
+    assert result.quarantined == 0 and result.events_written == len(case_events())
+    return lake
+
+
+def test_every_detection_has_cases_and_says_what_it_reproduces():
+    for name, query in DETECTIONS.items():
+        assert query.reproduces, f"{name} names no upstream rule"
+        if set(query.reproduces) & {"falco", "sigma"}:
+            assert name in CASES["cases"], f"{name} has no positive/negative cases in detection_cases.yaml"
+    assert set(CASES["cases"]) <= set(DETECTIONS)
+
+
+@pytest.mark.parametrize("rule", sorted(CASES["cases"]))
+def test_the_detection_fires_on_its_positive_cases_and_not_on_its_negative_ones(case_lake, rule):
+    fired = set(case_lake.query_arrow(rule, **ALL_TIME).column("audit_id").to_pylist())
+    sides = CASES["cases"][rule]
+    expected = {f"{rule}--fires--{number}" for number in range(len(sides.get("fires", [])))}
+    quiet = {f"{rule}--quiet--{number}" for number in range(len(sides.get("quiet", [])))}
+    assert expected <= fired, f"missed: {sorted(expected - fired)}"
+    assert not quiet & fired, f"fired on: {sorted(quiet & fired)}"
+
+
+def test_every_detection_returns_the_same_columns_and_its_own_name_and_severity(case_lake):
+    for name, query in DETECTIONS.items():
+        table = case_lake.query_arrow(name, **ALL_TIME)
+        assert tuple(table.column_names) == detect.FINDING_COLUMNS, name
+        assert set(table.column("rule").to_pylist()) <= {name}
+        assert set(table.column("severity").to_pylist()) <= {query.severity}
+
+
+def test_inert_upstream_rules_fire_once_configured(case_lake):
+    assert case_lake.query("disallowed-pod-image", **ALL_TIME, allowed_repositories="nginx").height > 0
+    assert case_lake.query("untrusted-node-join", **ALL_TIME, allowed_nodes="ip-10-0-1-10").height == 1
+
+
+def test_detect_runs_them_all_writes_findings_once_and_fails_on_severity(case_lake):
+    first = case_lake.detect(**ALL_TIME, write=True)
+    assert first.written == first.findings.num_rows > 0
+    assert set(first.counts) == set(DETECTIONS)
+    again = case_lake.detect(**ALL_TIME, write=True)
+    assert again.written == 0  # keyed by (rule, audit_id): a rerun adds nothing
+    stored = case_lake.sql("SELECT rule, count(*) AS n FROM findings GROUP BY rule")
+    assert dict(stored.rows()) == {name: count for name, count in first.counts.items() if count}
+    high = case_lake.detect(**ALL_TIME, min_severity="high")
+    assert {rule.severity for rule in high.rules} <= {"high", "critical"}
+    args = ["detect", "--lake", str(case_lake.path), "--since", "2000-01-01", "--until", "2100-01-01"]
+    assert runner.invoke(app, [*args, "--fail-on", "high"]).exit_code == 1
+    assert runner.invoke(app, [*args, "--rule", "deployment-deleted", "--fail-on", "high"]).exit_code == 0
+    output = runner.invoke(app, [*args, "--rule", "port-forward", "--format", "json"]).stdout
+    assert [row["audit_id"] for row in json.loads(output)] == ["port-forward--fires--0"]
+    assert runner.invoke(app, [*args, "--rule", "no-such-rule"]).exit_code == 2
+
+
+def test_detect_list_names_the_upstream_rules():
+    listed = json.loads(runner.invoke(app, ["detect", "--list", "--format", "json"]).stdout)
+    falco = {name for row in listed for name in row["falco"].split("; ") if name}
+    assert {"Create Privileged Pod", "Attach/Exec Pod", "K8s Secret Get Successfully", "Ingress Object without TLS Certificate Created"} <= falco
