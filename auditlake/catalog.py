@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -125,25 +126,30 @@ def build_catalog(store: LakeStore, manifest: Manifest | None = None) -> Path:
 
 
 def install_library(connection: duckdb.DuckDBPyConnection, library: dict[str, queries.SavedQuery]) -> None:
-    """Macros, then the shared views (each after the views it reads), then every saved query as a table macro."""
-    for item in library.values():
-        if item.kind == "macro":
-            _execute_for(connection, item, item.sql)
-    pending = [item for item in library.values() if item.kind == "view"]
+    """Macros, then the shared views (each after the macros and views it uses), then every saved query as a table macro."""
+    _in_dependency_order(connection, [item for item in library.values() if item.kind == "macro"], lambda item: [item.sql])
+    _in_dependency_order(connection, [item for item in library.values() if item.kind == "view"], lambda item: [
+        f"CREATE OR REPLACE VIEW {quote_identifier(item.macro_name)} AS {item.sql}",
+        f"COMMENT ON VIEW {quote_identifier(item.macro_name)} IS {sql_string(item.title)}"])
+    for item in queries.saved_queries(library):
+        _execute_for(connection, item, queries.macro_sql(item))
+
+
+def _in_dependency_order(connection: duckdb.DuckDBPyConnection, pending: list[queries.SavedQuery],
+                         statements: Callable[[queries.SavedQuery], list[str]]) -> None:
+    """Create each item once what it uses exists: retry the failures while each round makes progress."""
     while pending:
         failures: list[tuple[queries.SavedQuery, str]] = []
         for item in pending:
             try:
-                connection.execute(f"CREATE OR REPLACE VIEW {quote_identifier(item.macro_name)} AS {item.sql}")
-                connection.execute(f"COMMENT ON VIEW {quote_identifier(item.macro_name)} IS {sql_string(item.title)}")
+                for statement in statements(item):
+                    connection.execute(statement)
             except duckdb.Error as error:
                 failures.append((item, str(error).splitlines()[0]))
         if len(failures) == len(pending):  # no progress: a real error, not an order problem
             item, message = failures[0]
-            raise QueryError(f"view {item.name} does not build: {message}", path=item.path)
+            raise QueryError(f"{item.kind} {item.name} does not install: {message}", path=item.path)
         pending = [item for item, _ in failures]
-    for item in queries.saved_queries(library):
-        _execute_for(connection, item, queries.macro_sql(item))
 
 
 def _execute_for(connection: duckdb.DuckDBPyConnection, item: queries.SavedQuery, statement: str) -> None:

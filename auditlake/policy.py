@@ -562,8 +562,12 @@ def recommend(needs: list[Any], purpose: str) -> str:
         "  # detection without the ConfigMap bodies it searches: a credential in a ConfigMap would be copied here.",
         "  - level: Metadata",
         "    resources:",
-        '      - {group: "", resources: [secrets, configmaps, serviceaccounts/token]}',
+        '      - {group: "", resources: [secrets, configmaps]}',
         "      - {group: authentication.k8s.io, resources: [tokenreviews]}",
+        "  # Token requests: the request (audiences, expiry, the pod it is bound to), never the response (the token).",
+        "  - level: Request",
+        "    resources:",
+        '      - {group: "", resources: [serviceaccounts/token]}',
     ]
     grouped: dict[tuple[str, str], dict[str, set[str]]] = {}
     for need in needs:

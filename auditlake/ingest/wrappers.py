@@ -191,6 +191,7 @@ def _aks_records(records: list[Any], single: bool = False) -> Unwrapped:
             result.problems.append((place, f"AKS {category} record without an Event in properties.log", record))
             continue
         _fill_identity(log, None, rfc3339(str(record["time"])) if record.get("time") else None)
+        _keep_enrichment(log, record)
         result.events.append((place, log))
     return result
 
@@ -216,13 +217,15 @@ def _gke_entries(entries: list[dict[str, Any]], single: bool = False) -> Unwrapp
             result.problems.append((place, "GKE LogEntry without an AuditLog protoPayload", entry))
             continue
         service = payload.get("serviceName")
-        if service != "k8s.io":
+        # An entry whose method is a Kubernetes API method is Kubernetes audit even when an exporter dropped serviceName.
+        if service != "k8s.io" and not (service is None and str(payload.get("methodName", "")).startswith("io.k8s.")):
             result.problems.append((place, f"GKE LogEntry of another service ({service or 'none'}), not Kubernetes audit", entry))
             continue
         event = gke_event(entry, payload)
         if event is None:
             result.problems.append((place, "GKE k8s.io LogEntry without a methodName", entry))
             continue
+        _keep_enrichment(event, entry)
         result.events.append((place, event))
     return result
 
@@ -239,7 +242,8 @@ def gke_event(entry: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any] 
     metadata = payload.get("requestMetadata") or {}
     authentication = payload.get("authenticationInfo") or {}
     status = payload.get("status") or {}
-    grpc = status.get("code", 0)
+    denied = any(isinstance(item, dict) and item.get("granted") is False for item in payload.get("authorizationInfo") or [])
+    grpc = status.get("code", 7 if denied else 0)  # no status, but the authorizer said no: PERMISSION_DENIED
     code = GRPC_TO_HTTP.get(int(grpc) if str(grpc).lstrip("-").isdigit() else 2, 500)
     if code == 200 and verb == "create":
         code = 201
@@ -253,7 +257,7 @@ def gke_event(entry: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any] 
         "stage": "ResponseComplete" if operation.get("last", True) else "RequestReceived" if operation.get("first") else "ResponseStarted",
         "verb": verb,
         "user": {"username": authentication.get("principalEmail") or "system:anonymous"},
-        "sourceIPs": [metadata["callerIp"]] if metadata.get("callerIp") else [],
+        "sourceIPs": [caller] if (caller := metadata.get("callerIp") or metadata.get("callerIP")) else [],  # exporters vary the case
         "userAgent": metadata.get("callerSuppliedUserAgent"),
         "responseStatus": {"code": code, **({"message": status["message"]} if status.get("message") else {})},
         "requestReceivedTimestamp": timestamp,
@@ -306,6 +310,12 @@ def _gke_object(resource_name: str, method: str) -> tuple[dict[str, Any] | None,
                 reference["subresource"] = segments[version_index + 2]
             return reference, "/" + resource_name.lstrip("/")
     return None, "/" + resource_name.lstrip("/")  # a non-resource URL (/healthz, or whatever a scanner asked for)
+
+
+def _keep_enrichment(event: dict[str, Any], wrapper: dict[str, Any]) -> None:
+    """A SIEM's enrichment of the wrapper (Panther's `p_enrichment`: Tor exit nodes, ASN) stays with the Event, in `extra`."""
+    if isinstance(wrapper.get("p_enrichment"), dict) and "p_enrichment" not in event:
+        event["p_enrichment"] = wrapper["p_enrichment"]
 
 
 def _fill_identity(event: dict[str, Any], audit_id: Any, timestamp: str | None) -> None:

@@ -1,16 +1,19 @@
 /*
 title: Exec or attach into a pod
 description: >
-  A shell or command in a running container (pods/exec, pods/attach), with the command decoded from the
-  request URI. kubectl 1.30+ opens exec with GET (WebSockets), older ones with POST (create): both count.
-  Falco reads the ResponseStarted event and Sigma only verb create; here the final event of each request
-  is read, once per session.
+  A shell or command in a running container (pods/exec, pods/attach), with the command the client sent.
+  kubectl 1.30+ opens exec with GET (WebSockets), older ones with POST (create): both count. A session
+  still open, whose only event so far is ResponseStarted, counts too. Falco reads the ResponseStarted
+  event and Sigma only verb create; here each request is read once (its final event, or ResponseStarted
+  while it is open). Panther's GKE rule has an allow-list of principals, empty by default: so is this
+  (every exec).
 severity: low
 controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
 mitre: [T1609]
 reproduces:
   falco: [Attach/Exec Pod]
   sigma: [Potential Remote Command Execution In Pod Container]
+  panther: [Kubernetes.Pod.Exec, GCP.K8s.ExecIntoPod]
 params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
@@ -18,15 +21,11 @@ params:
 needs:
   - {level: Metadata, resources: [pods/exec, pods/attach]}
 */
-SELECT received_at, cluster, 'exec-or-attach' AS rule, 'low' AS severity,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+SELECT received_at, cluster, 'exec-or-attach' AS rule, 'low' AS severity, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name) AS object,
-       subresource || ' into ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(': ' || exec_command(request_uri), '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
-FROM events
+       subresource || ' into ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(': ' || nullif(array_to_string(command_args, ' '), ''), '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+FROM exec_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
-  AND resource = 'pods'
-  AND subresource IN ('exec', 'attach')
   AND verb IN ('create', 'get')
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

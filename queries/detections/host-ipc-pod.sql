@@ -2,16 +2,21 @@
 title: Pod in the node's host IPC namespace
 description: >
   A Pod or workload template with spec.hostIPC: true, unless every image is in `allowed_repositories`.
+  Refused or failed requests are left out unless `include_failed`, and so is the control plane acting in
+  its own namespaces unless `ignore_system` is false (Panther's filters).
 severity: medium
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1611]
 reproduces:
   falco: [Create HostIPC Pod]
+  panther: [Kubernetes.Pod.Host.IPC]
 params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
   allowed_repositories: {type: "varchar[]", default: [], help: "Image repositories allowed the host IPC namespace"}
+  include_failed: {type: boolean, default: false, help: Also requests that were refused or failed (Falco's attempts)}
+  ignore_system: {type: boolean, default: true, help: Leave out control-plane identities in system namespaces}
 needs:
   - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
@@ -23,6 +28,8 @@ SELECT received_at, cluster, 'host-ipc-pod' AS rule, 'medium' AS severity, actor
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND host_ipc
-  AND NOT list_has_all($allowed_repositories, repositories)
+  AND NOT (len(repositories) > 0 AND list_has_all($allowed_repositories, repositories))
+  AND ($include_failed OR (succeeded AND decision IS DISTINCT FROM 'forbid'))
+  AND NOT ($ignore_system AND is_system_principal(authenticated_user) AND is_system_namespace(namespace))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

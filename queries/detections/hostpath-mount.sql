@@ -2,26 +2,33 @@
 title: Pod with a hostPath volume
 description: >
   Any Pod or workload template that mounts a directory of the node (a hostPath volume), whatever the path.
-  Sigma matches `hostPath: '*'` on Pod creates; workload templates, updates and patches are read too.
-severity: low
+  Refused or failed requests are left out unless `include_failed`, and so is the control plane acting in
+  its own namespaces unless `ignore_system` is false (Panther's filters). Sigma matches `hostPath: '*'` on
+  Pod creates; workload templates, updates and patches are read too.
+severity: medium
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1611]
 reproduces:
   sigma: [Container With A hostPath Mount Created]
+  panther: [Kubernetes.Pod.HostPath.Volume]
 params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  include_failed: {type: boolean, default: false, help: Also requests that were refused or failed (Falco's attempts)}
+  ignore_system: {type: boolean, default: true, help: Leave out control-plane identities in system namespaces}
 needs:
   - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, 'hostpath-mount' AS rule, 'low' AS severity, actor, source_ip, verb,
+SELECT received_at, cluster, 'hostpath-mount' AS rule, 'medium' AS severity, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name) AS object,
        'host path ' || array_to_string(host_paths, ', ') || ' mounted by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND len(host_paths) > 0
+  AND ($include_failed OR (succeeded AND decision IS DISTINCT FROM 'forbid'))
+  AND NOT ($ignore_system AND is_system_principal(authenticated_user) AND is_system_namespace(namespace))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

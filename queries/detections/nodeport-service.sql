@@ -8,10 +8,12 @@ controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1133]
 reproduces:
   falco: [Create NodePort Service]
+  panther: [Kubernetes.Service.NodePort.Deployed, GCP.K8S.Service.Type.NodePort.Deployed]
 params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  include_failed: {type: boolean, default: false, help: "Also refused or failed creates (Falco's condition)"}
 needs:
   - {level: Request, resources: [services], verbs: [create]}
 */
@@ -23,7 +25,9 @@ FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND is_final(stage)
   AND resource = 'services'
+  AND subresource IS NULL
   AND verb = 'create'
   AND json_extract_string(request_object, '$.spec.type') = 'NodePort'
+  AND ($include_failed OR (coalesce(code, 200) < 400 AND coalesce(json_extract_string(response_object, '$.status'), '') <> 'Failure'))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -1,19 +1,23 @@
 /*
 title: Pod created in kube-system or kube-public
 description: >
-  A Pod created in a system namespace, unless every image is one the platform runs there (Falco's
-  allowed_kube_namespace_image_list).
+  A Pod created directly in a system namespace (`namespaces`: Panther's four), unless every image is one
+  the platform runs there (Falco's allowed_kube_namespace_image_list).
 severity: medium
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1036.005]
 reproduces:
   falco: [Pod Created in Kube Namespace]
   sigma: [Creation Of Pod In System Namespace]
+  panther: [Kubernetes.Pod.SystemNamespace]
 params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  namespaces: {type: "varchar[]", default: [kube-system, kube-public, kube-node-lease, gke-system], help: "System namespaces (Falco: kube-system and kube-public)"}
   allowed_repositories: {type: "varchar[]", default: [gcr.io/google-containers/prometheus-to-sd, gcr.io/projectcalico-org/node, gke.gcr.io/addon-resizer, gke.gcr.io/heapster, gke.gcr.io/gke-metadata-server, registry.k8s.io/ip-masq-agent-amd64, registry.k8s.io/kube-apiserver, gke.gcr.io/kube-proxy, gke.gcr.io/netd-amd64, gke.gcr.io/watcher-daemonset, registry.k8s.io/addon-resizer, registry.k8s.io/prometheus-to-sd, registry.k8s.io/k8s-dns-dnsmasq-nanny-amd64, registry.k8s.io/k8s-dns-kube-dns-amd64, registry.k8s.io/k8s-dns-sidecar-amd64, registry.k8s.io/metrics-server-amd64, kope/kube-apiserver-healthcheck], help: "Image repositories expected in kube namespaces (Sigma has none: pass an empty list)"}
+  include_failed: {type: boolean, default: false, help: Also refused or failed requests}
+  ignore_system: {type: boolean, default: true, help: Leave out control-plane identities}
 needs:
   - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
@@ -25,8 +29,11 @@ SELECT received_at, cluster, 'pod-in-kube-namespace' AS rule, 'medium' AS severi
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND resource = 'pods'
+  AND subresource IS NULL
   AND verb = 'create'
-  AND namespace IN ('kube-system', 'kube-public')
-  AND NOT list_has_all($allowed_repositories, repositories)
+  AND list_contains($namespaces, namespace)
+  AND NOT (len(repositories) > 0 AND list_has_all($allowed_repositories, repositories))
+  AND ($include_failed OR succeeded)
+  AND NOT ($ignore_system AND is_system_principal(authenticated_user))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

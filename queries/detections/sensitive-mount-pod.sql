@@ -1,19 +1,24 @@
 /*
 title: Pod mounting a sensitive host path (/proc, the container runtime socket, /etc …)
 description: >
-  A Pod or workload template with a hostPath volume whose path is one of `sensitive_paths` (Falco's list,
-  matched exactly as Falco does) unless every image is in `allowed_repositories`.
+  A Pod or workload template with a hostPath volume whose path is one of `sensitive_paths` (Falco's list
+  and Panther's GKE list, matched exactly as both do) unless every image is in `allowed_repositories`.
+  Refused or failed requests are left out unless `include_failed`, and so is the control plane acting in
+  its own namespaces unless `ignore_system` is false (Panther's filters).
 severity: high
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1611]
 reproduces:
   falco: [Create Sensitive Mount Pod]
+  panther: [GCP.K8S.Pod.Create.Or.Modify.Host.Path.Volume.Mount]
 params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
-  sensitive_paths: {type: "varchar[]", default: [/proc, /var/run/docker.sock, /, /etc, /root, /var/run/crio/crio.sock, /run/containerd/containerd.sock, /home/admin, /var/lib/kubelet, /var/lib/kubelet/pki, /etc/kubernetes, /etc/kubernetes/manifests], help: Host paths that give away the node}
+  sensitive_paths: {type: "varchar[]", default: [/proc, /var/run/docker.sock, /, /etc, /root, /var/run/crio/crio.sock, /run/containerd/containerd.sock, /home/admin, /var/lib/kubelet, /var/lib/kubelet/pki, /etc/kubernetes, /etc/kubernetes/manifests, /var/lib/docker/overlay2, /etc/kubernetes/pki], help: Host paths that give away the node}
   allowed_repositories: {type: "varchar[]", default: [falcosecurity/falco, docker.io/falcosecurity/falco, public.ecr.aws/falcosecurity/falco, docker.io/sysdig/sysdig, sysdig/sysdig, gcr.io/google_containers/hyperkube, gcr.io/google_containers/kube-proxy, docker.io/calico/node, docker.io/rook/toolbox, docker.io/cloudnativelabs/kube-router, docker.io/consul, docker.io/datadog/docker-dd-agent, docker.io/datadog/agent, docker.io/docker/ucp-agent, docker.io/gliderlabs/logspout, docker.io/netdata/netdata, docker.io/google/cadvisor, docker.io/prom/node-exporter, amazon/amazon-ecs-agent, prom/node-exporter, amazon/cloudwatch-agent], help: "Image repositories allowed these mounts (Falco k8s_audit_sensitive_mount_images)"}
+  include_failed: {type: boolean, default: false, help: Also requests that were refused or failed (Falco's attempts)}
+  ignore_system: {type: boolean, default: true, help: Leave out control-plane identities in system namespaces}
 needs:
   - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
@@ -25,6 +30,8 @@ SELECT received_at, cluster, 'sensitive-mount-pod' AS rule, 'high' AS severity, 
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND list_has_any(host_paths, $sensitive_paths)
-  AND NOT list_has_all($allowed_repositories, repositories)
+  AND NOT (len(repositories) > 0 AND list_has_all($allowed_repositories, repositories))
+  AND ($include_failed OR (succeeded AND decision IS DISTINCT FROM 'forbid'))
+  AND NOT ($ignore_system AND is_system_principal(authenticated_user) AND is_system_namespace(namespace))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

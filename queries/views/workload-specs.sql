@@ -5,13 +5,14 @@ description: >
   subresource) or of a workload whose template makes Pods (Deployment, DaemonSet, StatefulSet,
   ReplicaSet, Job, CronJob, ReplicationController, PodTemplate), whatever its response code. The spec is
   read from the request body (the response body when the request logged none). `containers` holds
-  containers, initContainers and ephemeralContainers alike; `privileged`, `host_paths`, `capabilities`
-  and the host namespaces cover all of them. Empty at Metadata level, where no body is logged.
+  containers, initContainers and ephemeralContainers alike; `privileged`, `runs_as_root` (runAsUser 0 or
+  runAsNonRoot false), `host_paths`, `capabilities` and the host namespaces cover all of them; `succeeded`
+  is a code below 400 and no Failure status in the response. Empty at Metadata level, where no body is logged.
 */
 WITH bodies AS (
   SELECT cluster, date, received_at, audit_id, stage, verb, api_group, resource, subresource, namespace, name,
          coalesce(impersonated_user, user_name) AS actor, user_name AS authenticated_user, user_groups, source_ip,
-         user_agent, code, decision, authz_reason,
+         user_agent, code, decision, authz_reason, response_object AS response,
          coalesce(pod_spec(resource, request_object), pod_spec(resource, response_object)) AS spec
   FROM events
   WHERE is_final(stage)
@@ -29,13 +30,16 @@ containers AS (
 )
 SELECT cluster, date, received_at, audit_id, stage, verb, api_group, resource, subresource, namespace, name, actor,
        authenticated_user, user_groups, source_ip, user_agent, code, decision, authz_reason, spec, containers,
-       list_transform(containers, lambda c: json_extract_string(c, '$.image')) AS images,
-       list_transform(containers, lambda c: image_repository(json_extract_string(c, '$.image'))) AS repositories,
+       list_filter(list_transform(containers, lambda c: json_extract_string(c, '$.image')), lambda i: i IS NOT NULL) AS images,
+       list_filter(list_transform(containers, lambda c: image_repository(json_extract_string(c, '$.image'))), lambda r: r IS NOT NULL) AS repositories,
        coalesce(list_bool_or(list_transform(containers, lambda c: coalesce(TRY_CAST(json_extract_string(c, '$.securityContext.privileged') AS BOOLEAN), false))), false) AS privileged,
        coalesce(list_bool_or(list_transform(containers, lambda c: coalesce(TRY_CAST(json_extract_string(c, '$.securityContext.allowPrivilegeEscalation') AS BOOLEAN), false))), false) AS privilege_escalation,
+       coalesce(list_bool_or(list_transform(containers, lambda c: TRY_CAST(json_extract_string(c, '$.securityContext.runAsUser') AS BIGINT) = 0
+                                                      OR TRY_CAST(json_extract_string(c, '$.securityContext.runAsNonRoot') AS BOOLEAN) = false)), false) AS runs_as_root,
        list_distinct(flatten(list_transform(containers, lambda c: coalesce(CAST(json_extract_string(c, '$.securityContext.capabilities.add[*]') AS VARCHAR[]), [])))) AS capabilities,
        list_filter(coalesce(CAST(json_extract_string(spec, '$.volumes[*].hostPath.path') AS VARCHAR[]), []), lambda p: p IS NOT NULL) AS host_paths,
        coalesce(TRY_CAST(json_extract_string(spec, '$.hostNetwork') AS BOOLEAN), false) AS host_network,
        coalesce(TRY_CAST(json_extract_string(spec, '$.hostPID') AS BOOLEAN), false) AS host_pid,
-       coalesce(TRY_CAST(json_extract_string(spec, '$.hostIPC') AS BOOLEAN), false) AS host_ipc
+       coalesce(TRY_CAST(json_extract_string(spec, '$.hostIPC') AS BOOLEAN), false) AS host_ipc,
+       coalesce(code, 200) < 400 AND coalesce(json_extract_string(response, '$.status'), '') <> 'Failure' AS succeeded
 FROM containers

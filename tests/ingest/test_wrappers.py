@@ -225,9 +225,11 @@ def test_every_wrapped_panther_event_lands(tmp_path):
         for line in path.read_text().splitlines():
             value = json.loads(line)
             payload = value.get("protoPayload")
-            if payload is not None:
-                k8s_entries += payload.get("serviceName") == "k8s.io"
-                other_service += payload.get("serviceName") != "k8s.io"
+            if payload is not None:  # a Kubernetes method without a serviceName is still Kubernetes audit
+                is_k8s = payload.get("serviceName") == "k8s.io" or (
+                    "serviceName" not in payload and str(payload.get("methodName", "")).startswith("io.k8s."))
+                k8s_entries += is_k8s
+                other_service += not is_k8s
             elif "category" in value:
                 kube_audit += value["category"] in ("kube-audit", "kube-audit-admin")
                 other_category += value["category"] not in ("kube-audit", "kube-audit-admin")

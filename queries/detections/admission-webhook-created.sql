@@ -1,0 +1,30 @@
+/*
+title: Admission webhook created
+description: >
+  A MutatingWebhookConfiguration or ValidatingWebhookConfiguration created by someone other than the
+  control plane, and not refused.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1546, T1552]
+reproduces:
+  panther: [Kubernetes.AdmissionController.Created]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+needs:
+  - {level: Metadata, group: admissionregistration.k8s.io, resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations], verbs: [create]}
+*/
+SELECT received_at, cluster, 'admission-webhook-created' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       coalesce(impersonated_user, user_name, '(no user)') || ' created ' || rtrim(resource, 's') || ' ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource IN ('mutatingwebhookconfigurations', 'validatingwebhookconfigurations')
+  AND verb = 'create'
+  AND coalesce(code, 200) < 400
+  AND NOT is_system_principal(user_name)
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,33 @@
+/*
+title: Anonymous API access (beyond health checks and probes)
+description: >
+  Any request by system:anonymous, allowed or not, except from localhost, health-check paths, and the load
+  balancers' and kubelet's probes (ELB-HealthChecker from 10.0.x, kube-probe, GoogleHC). The summary says
+  whether it was allowed.
+severity: low
+controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
+mitre: [T1190, T1078.001]
+reproduces:
+  panther: [Kubernetes.API.AnonymousAccess]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  probe_agents: {type: "varchar[]", default: [kube-probe/, GoogleHC/], help: User-agent prefixes of health probes}
+needs:
+  - {level: Metadata}
+*/
+SELECT received_at, cluster, 'anonymous-access' AS rule, 'low' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'anonymous ' || verb || ' ' || coalesce(request_uri, object_text(resource, subresource, namespace, name)) || ' from ' || coalesce(source_ip, '?') || CASE WHEN decision = 'allow' OR (decision IS NULL AND code < 400) THEN ' (allowed)' ELSE ' (refused)' END AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND user_name = 'system:anonymous'
+  AND NOT (source_ips = ['127.0.0.1'])
+  AND NOT (user_agent = 'ELB-HealthChecker/2.0' AND starts_with(coalesce(source_ip, ''), '10.0.'))
+  AND NOT list_bool_or(list_transform($probe_agents, lambda a: starts_with(coalesce(user_agent, ''), a)))
+  AND NOT list_bool_or(list_transform(['/healthz', '/readyz', '/livez', '/apis/healthz', '/apis/readyz', '/apis/livez'], lambda p: starts_with(coalesce(request_uri, ''), p)))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,42 @@
+/*
+title: Bulk secret access — one user reading many different secrets
+description: >
+  Reads (get, list, watch) of at least `threshold` different secrets (or secret lists) by the same user and
+  client within `period`, succeeded or not: secret harvesting. Control-plane identities are left out. Each
+  read counts once the threshold of distinct secrets is reached.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.1, hipaa:164.312(a)(1)]
+mitre: [T1552.007, T1555]
+reproduces:
+  panther: [Kubernetes.BulkSecretAccess]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  threshold: {type: integer, default: 15, help: Distinct secrets read by one user and client within the period}
+  period: {type: interval, default: 30m, help: The sliding period}
+needs:
+  - {level: Metadata, resources: [secrets], verbs: [get, list, watch]}
+*/
+WITH reads AS (
+  SELECT received_at, cluster, coalesce(impersonated_user, user_name) AS actor, user_name, user_agent, source_ip, verb,
+         object_text(resource, subresource, namespace, name) AS object, audit_id,
+         coalesce(name, 'list:' || namespace, 'list:' || request_uri, 'list') AS secret
+  FROM events
+  WHERE in_window(received_at, date, $since - $period, $until)
+    AND is_final(stage)
+    AND resource = 'secrets' AND subresource IS NULL AND verb IN ('get', 'list', 'watch')
+    AND NOT is_system_principal(user_name)
+    AND ($cluster IS NULL OR cluster = $cluster)
+),
+counted AS (
+  SELECT r.*, (SELECT count(DISTINCT p.secret) FROM reads p
+               WHERE p.cluster = r.cluster AND p.user_name IS NOT DISTINCT FROM r.user_name AND p.user_agent IS NOT DISTINCT FROM r.user_agent
+                 AND p.received_at BETWEEN r.received_at - $period AND r.received_at) AS distinct_secrets
+  FROM reads r
+)
+SELECT received_at, cluster, 'bulk-secret-access' AS rule, 'medium' AS severity, actor, source_ip, verb, object,
+       coalesce(user_name, '(no user)') || ' read ' || distinct_secrets || ' different secrets within ' || $period AS summary, audit_id
+FROM counted
+WHERE distinct_secrets >= $threshold AND received_at >= $since
+ORDER BY received_at, audit_id

@@ -1,0 +1,35 @@
+/*
+title: Client certificate requested for the API server
+description: >
+  A CertificateSigningRequest for a client certificate (usage `client auth`, or signer kubernetes.io/kube-
+  apiserver-client) created by someone other than the control plane and node bootstrap: a long-lived
+  credential that survives token revocation.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
+mitre: [T1098, T1552.007]
+reproduces:
+  panther: [Kubernetes.ClientCertificate.Created]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  bootstrap_users: {type: "varchar[]", default: [kubelet-nodepool-bootstrap], help: Node bootstrap identities}
+needs:
+  - {level: Request, group: certificates.k8s.io, resources: [certificatesigningrequests], verbs: [create]}
+*/
+SELECT received_at, cluster, 'client-certificate-requested' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       coalesce(impersonated_user, user_name, '(no user)') || ' requested client certificate ' || coalesce(name, '') || ' (' || coalesce(json_extract_string(request_object, '$.spec.signerName'), 'no signer') || ')' AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'certificatesigningrequests'
+  AND subresource IS NULL
+  AND verb = 'create'
+  AND coalesce(code, 200) < 400
+  AND NOT is_system_principal(user_name)
+  AND NOT list_contains($bootstrap_users, user_name)
+  AND (list_contains(coalesce(CAST(json_extract_string(request_object, '$.spec.usages[*]') AS VARCHAR[]), []), 'client auth') OR contains(coalesce(json_extract_string(request_object, '$.spec.signerName'), ''), 'kubernetes.io/kube-apiserver-client'))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

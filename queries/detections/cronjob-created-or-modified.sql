@@ -1,0 +1,33 @@
+/*
+title: CronJob created or changed
+description: >
+  A CronJob created, updated or patched (status writes left out), and not refused; the control plane in
+  system namespaces is left out. Panther's GKE variant reads the authorization of Deployment Manager
+  entries: see the test's agreed exceptions.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1053.007]
+reproduces:
+  panther: [Kubernetes.CronJob.CreatedOrModified, GCP.GKE.Kubernetes.Cron.Job.Created.Or.Modified]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
+needs:
+  - {level: Metadata, group: batch, resources: [cronjobs], verbs: [create, update, patch]}
+*/
+SELECT received_at, cluster, 'cronjob-created-or-modified' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'cronjob ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END || ' by ' || coalesce(impersonated_user, user_name, '(no user)') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'cronjobs'
+  AND verb IN ('create', 'update', 'patch')
+  AND coalesce(subresource, '') <> 'status'
+  AND coalesce(code, 200) < 400
+  AND NOT ($ignore_system AND is_system_principal(user_name) AND is_system_namespace(namespace))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

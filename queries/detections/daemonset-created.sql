@@ -1,0 +1,32 @@
+/*
+title: DaemonSet created (a pod on every node)
+description: >
+  A DaemonSet created, not refused, by someone other than the control plane in its own namespaces: code on
+  every node at once.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1610]
+reproduces:
+  panther: [Kubernetes.DaemonSet.Created, GCP.K8s.New.Daemonset.Deployed]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
+needs:
+  - {level: Metadata, group: apps, resources: [daemonsets], verbs: [create]}
+*/
+SELECT received_at, cluster, 'daemonset-created' AS rule, 'medium' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'daemonset ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' created by ' || coalesce(impersonated_user, user_name, '(no user)') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'daemonsets'
+  AND subresource IS NULL
+  AND verb = 'create'
+  AND coalesce(code, 200) < 400
+  AND NOT ($ignore_system AND is_system_principal(user_name) AND is_system_namespace(namespace))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

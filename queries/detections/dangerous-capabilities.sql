@@ -1,0 +1,32 @@
+/*
+title: Pod adding dangerous Linux capabilities
+description: >
+  A Pod or workload template whose containers add a capability from `dangerous` (SYS_ADMIN, NET_ADMIN,
+  BPF, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH, DAC_OVERRIDE): container escape and kernel access. Refused
+  requests, system namespaces and the control plane are left out (Panther).
+severity: high
+controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
+mitre: [T1611, T1068]
+reproduces:
+  panther: [Kubernetes.Pod.Dangerous.Capabilities]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  dangerous: {type: "varchar[]", default: [SYS_ADMIN, NET_ADMIN, BPF, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH, DAC_OVERRIDE], help: Capabilities that count as dangerous}
+needs:
+  - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
+  - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
+  - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
+*/
+SELECT received_at, cluster, 'dangerous-capabilities' AS rule, 'high' AS severity, actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       'capabilities ' || array_to_string(list_filter(capabilities, lambda c: list_contains($dangerous, c)), ', ') || ' added in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
+FROM workload_specs
+WHERE in_window(received_at, date, $since, $until)
+  AND list_has_any(capabilities, $dangerous)
+  AND succeeded
+  AND NOT is_system_namespace(namespace)
+  AND NOT is_system_principal(authenticated_user)
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

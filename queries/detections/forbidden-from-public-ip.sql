@@ -1,0 +1,42 @@
+/*
+title: Repeated 403s from one public address
+description: >
+  `threshold` requests refused as forbidden (403) from the same public source address within `period`, per
+  cluster: someone on the internet probing what a stolen or guessed credential can do. Each refusal from
+  the address counts once the threshold is reached. Private and shared addresses are left out.
+severity: low
+controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
+mitre: [T1613, T1078]
+reproduces:
+  panther: [Kubernetes.API.Multiple403.PublicIP, Amazon.EKS.Audit.Multiple403]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  threshold: {type: integer, default: 10, help: Refusals from one address within the period that raise findings}
+  period: {type: interval, default: 30m, help: The sliding period}
+  api_paths_only: {type: boolean, default: false, help: "Only /api and /apis paths (Panther's EKS variant), not scanners' other URLs"}
+needs:
+  - {level: Metadata}
+*/
+WITH refused AS (
+  SELECT received_at, cluster, coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+         object_text(resource, subresource, namespace, name) AS object, request_uri, audit_id
+  FROM events
+  WHERE in_window(received_at, date, $since - $period, $until)
+    AND is_final(stage)
+    AND code = 403
+    AND ip_is_global(source_ip)
+    AND (NOT $api_paths_only OR starts_with(coalesce(request_uri, ''), '/api/') OR starts_with(coalesce(request_uri, ''), '/apis/'))
+    AND ($cluster IS NULL OR cluster = $cluster)
+),
+counted AS (
+  SELECT *, count(*) OVER (PARTITION BY cluster, source_ip ORDER BY received_at RANGE BETWEEN $period PRECEDING AND CURRENT ROW) AS recent
+  FROM refused
+)
+SELECT received_at, cluster, 'forbidden-from-public-ip' AS rule, 'low' AS severity, actor, source_ip, verb, object,
+       recent || ' refusals from ' || source_ip || ' within ' || $period || ': ' || verb || ' ' || coalesce(nullif(object, ''), request_uri, '') AS summary,
+       audit_id
+FROM counted
+WHERE recent >= $threshold AND received_at >= $since
+ORDER BY received_at, audit_id

@@ -1,0 +1,33 @@
+/*
+title: Files copied out of a pod (kubectl cp)
+description: >
+  kubectl cp from a pod runs `tar cf - PATH` through exec: a tar command that writes an archive to
+  standard output. Copies into a pod (tar xf) are not this. Refused requests and the control plane in its
+  own namespaces are left out.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.1, hipaa:164.312(a)(1)]
+mitre: [T1005, T1041]
+reproduces:
+  panther: [Kubernetes.Kubectl.CP.Operation]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
+needs:
+  - {level: Metadata, resources: [pods/exec]}
+*/
+SELECT received_at, cluster, 'kubectl-cp-from-pod' AS rule, 'medium' AS severity, actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       actor || ' copied ' || array_to_string(command_args[4:], ' ') || ' out of ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
+FROM exec_requests
+WHERE in_window(received_at, date, $since, $until)
+  AND subresource = 'exec'
+  AND verb IN ('create', 'get')
+  AND coalesce(code, 200) < 400
+  AND NOT ($ignore_system AND is_system_principal(authenticated_user) AND is_system_namespace(namespace))
+  AND list_bool_or(list_transform(command_args, lambda a: contains(lower(a), 'tar')))
+  AND list_position(list_transform(command_args, lambda a: contains(lower(a), 'cf') AND lower(a) <> '-c'), true) IS NOT NULL
+  AND list_contains(command_args[list_position(list_transform(command_args, lambda a: contains(lower(a), 'cf') AND lower(a) <> '-c'), true) + 1:], '-')
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

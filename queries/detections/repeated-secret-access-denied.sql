@@ -1,0 +1,42 @@
+/*
+title: Repeated refused reads of secrets by one user in one namespace
+description: >
+  `threshold` failed gets of Secrets (refused, not found, unauthenticated) by the same user in the same
+  namespace within `period`: guessing secret names, or a credential testing its reach. System namespaces
+  and control-plane identities are left out. Each failure counts once the threshold is reached.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.4, hipaa:164.312(a)(1)]
+mitre: [T1552.007]
+reproduces:
+  panther: [Kubernetes.Secret.AccessDenied]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  threshold: {type: integer, default: 20, help: Failures by one user in one namespace within the period}
+  period: {type: interval, default: 15m, help: The sliding period}
+needs:
+  - {level: Metadata, resources: [secrets], verbs: [get]}
+*/
+WITH failed AS (
+  SELECT received_at, cluster, coalesce(impersonated_user, user_name) AS actor, user_name, source_ip, verb, namespace, name,
+         object_text(resource, subresource, namespace, name) AS object, code, audit_id
+  FROM events
+  WHERE in_window(received_at, date, $since - $period, $until)
+    AND is_final(stage)
+    AND resource = 'secrets' AND subresource IS NULL AND verb = 'get'
+    AND code >= 400
+    AND NOT is_system_namespace(namespace) AND NOT is_system_principal(user_name)
+    AND ($cluster IS NULL OR cluster = $cluster)
+),
+counted AS (
+  SELECT *, count(*) OVER (PARTITION BY cluster, user_name, namespace ORDER BY received_at RANGE BETWEEN $period PRECEDING AND CURRENT ROW) AS recent
+  FROM failed
+)
+SELECT received_at, cluster, 'repeated-secret-access-denied' AS rule, 'medium' AS severity, actor, source_ip, verb, object,
+       coalesce(user_name, '(no user)') || ' failed to read ' || recent || ' secret(s) in ' || coalesce(namespace, '?') || ' within ' || $period
+         || ' (' || coalesce(name, '') || ': ' || code || ')' AS summary,
+       audit_id
+FROM counted
+WHERE recent >= $threshold AND received_at >= $since
+ORDER BY received_at, audit_id

@@ -1,0 +1,34 @@
+/*
+title: All secrets listed across namespaces
+description: >
+  A successful list of Secrets in all namespaces at once by a person or a workload (the control plane and
+  `allowed_listers` left out): every credential of the cluster in one response.
+severity: critical
+controls: [pci-dss-4.0:10.2.1.1, hipaa:164.312(a)(1)]
+mitre: [T1552.007]
+reproduces:
+  panther: [Kubernetes.Secrets.DumpAllNamespaces]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  allowed_listers: {type: "varchar[]", default: ["system:serviceaccount:kube-system:namespace-controller", "system:serviceaccount:kube-system:kube-state-metrics", "system:apiserver"], help: Identities that list all secrets by design}
+needs:
+  - {level: Metadata, resources: [secrets], verbs: [list]}
+*/
+SELECT received_at, cluster, 'secrets-dumped-across-namespaces' AS rule, 'critical' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       coalesce(impersonated_user, user_name, '(no user)') || ' listed every secret of the cluster from ' || coalesce(source_ip, '?') AS summary, audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND resource = 'secrets'
+  AND verb = 'list'
+  AND coalesce(code, 200) < 400
+  AND namespace IS NULL
+  AND NOT contains(coalesce(request_uri, ''), '/namespaces/')
+  AND NOT is_system_principal(user_name)
+  AND NOT list_contains($allowed_listers, user_name)
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

@@ -1,0 +1,31 @@
+/*
+title: Service account token read through exec
+description: >
+  An exec whose command reads a service-account or cloud workload-identity token path inside the pod (cat,
+  tar, ls …), not refused, and not the control plane in its own namespaces.
+severity: high
+controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
+mitre: [T1528, T1552.007]
+reproduces:
+  panther: [Kubernetes.Pod.StealServiceAccountToken]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  token_paths: {type: "varchar[]", default: ["/var/run/secrets/kubernetes.io/serviceaccount/token", /var/run/secrets/kubernetes.io/serviceaccount, /var/run/secrets/eks.amazonaws.com/serviceaccount/token, /var/run/secrets/eks.amazonaws.com/serviceaccount, /var/run/secrets/azure/tokens/azure-identity-token, /var/run/secrets/azure/tokens, /var/run/secrets/tokens/gcp-ksa/token, /var/run/secrets/tokens/gcp-ksa, serviceaccount/token], help: Token paths (substrings of the command)}
+  ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
+needs:
+  - {level: Metadata, resources: [pods/exec]}
+*/
+SELECT received_at, cluster, 'steal-service-account-token' AS rule, 'high' AS severity, actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       actor || ' read a token in ' || coalesce(namespace || '/', '') || coalesce(name, '') || ': ' || array_to_string(command_args, ' ') AS summary, audit_id
+FROM exec_requests
+WHERE in_window(received_at, date, $since, $until)
+  AND subresource = 'exec'
+  AND verb = 'create'
+  AND coalesce(code, 200) < 400
+  AND NOT ($ignore_system AND is_system_principal(authenticated_user) AND is_system_namespace(namespace))
+  AND list_bool_or(list_transform($token_paths, lambda p: contains(lower(array_to_string(command_args, ' ')), p) OR contains(lower(url_decode(coalesce(request_uri, ''))), p)))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id

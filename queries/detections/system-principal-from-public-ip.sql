@@ -1,0 +1,45 @@
+/*
+title: System identity used from a public address outside the cloud
+description: >
+  A service account, node or cloud-managed identity (system:serviceaccount:…, system:node:…, eks:…, aks:…)
+  whose request came only from public addresses: these identities live inside the cluster, so their
+  credentials are being used from outside. Left out: 403s, requests with any private source address,
+  the cloud's own managed callers (EKS addon/node managers running as AWSWesleyClusterManagerLambda, AKS
+  CSI drivers and cloud-node-manager), and nodes calling from their cloud's network (AWS AS16509, Azure
+  AS8075, Google AS15169/AS396982) when the exporter's enrichment names the ASN (ipinfo in `extra`).
+severity: high
+controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(d)]
+mitre: [T1078.004, T1528]
+reproduces:
+  panther: [Kubernetes.System.Principal.PublicIP]
+params:
+  since: {type: timestamptz, help: Start of the window}
+  until: {type: timestamptz, help: End of the window (exclusive)}
+  cluster: {type: varchar, help: Only this cluster}
+  managed_identities: {type: "varchar[]", default: ["system:serviceaccount:kube-system:csi-azuredisk-node-sa", "system:serviceaccount:kube-system:csi-azurefile-node-sa", "system:serviceaccount:kube-system:csi-secrets-store-provider-azure", "system:serviceaccount:kube-system:cloud-node-manager"], help: Cloud-managed identities that call from public addresses}
+  cloud_asns: {type: "varchar[]", default: [AS16509, AS8075, AS15169, AS396982], help: Autonomous systems of the cloud providers' networks}
+needs:
+  - {level: Metadata}
+*/
+SELECT received_at, cluster, 'system-principal-from-public-ip' AS rule, 'high' AS severity,
+       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
+       object_text(resource, subresource, namespace, name) AS object,
+       user_name || ' ' || verb || ' ' || coalesce(nullif(object_text(resource, subresource, namespace, name), ''), request_uri, '')
+         || ' from public ' || array_to_string(source_ips, ', ')
+         || coalesce(' (' || json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].asn') || ')', '') AS summary,
+       audit_id
+FROM events
+WHERE in_window(received_at, date, $since, $until)
+  AND is_final(stage)
+  AND coalesce(code, 0) <> 403
+  AND (starts_with(user_name, 'system:serviceaccount:') OR starts_with(user_name, 'system:node:') OR starts_with(user_name, 'eks:') OR starts_with(user_name, 'aks:'))
+  AND len(source_ips) > 0
+  AND NOT list_bool_or(list_transform(source_ips, lambda ip: coalesce(NOT ip_is_global(ip), false)))
+  AND list_bool_or(list_transform(source_ips, lambda ip: coalesce(ip_is_global(ip), false)))
+  AND NOT (user_name IN ('eks:addon-manager', 'eks:node-manager')
+           AND contains(coalesce(json_extract_string(user_extra, '$.arn[0]'), ''), ':assumed-role/AWSWesleyClusterManagerLambda'))
+  AND NOT list_contains($managed_identities, user_name)
+  AND NOT (starts_with(user_name, 'system:node:')
+           AND list_contains($cloud_asns, json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].asn')))
+  AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY received_at, audit_id
