@@ -144,6 +144,8 @@ def main() -> None:
     import duckdb
 
     import auditlake
+    import auditlake.detect
+    import auditlake.queries
 
     connection = auditlake.connect(str(lake))
     lake_times, lake_answer = [], None
@@ -194,6 +196,12 @@ def main() -> None:
     change_log_seconds, change_log_rss, _ = run_measured([AUDITLAKE, "report", "change-log", "--lake", str(lake), "--since", str(last_day),
                                                           "--until", str(last_day + timedelta(days=1)), "--out", str(WORK / "reports")])
 
+    print("every detection over the whole lake …", file=sys.stderr)
+    detect_seconds, detect_rss, detect_output = run_measured([AUDITLAKE, "detect", "--lake", str(lake), *report_window, "--format", "csv"],
+                                                             stdout=None)
+    detect_findings = max(detect_output.count("\n") - 1, 0)
+    detections = len(auditlake.detect.detections(auditlake.queries.load_library()))
+
     rate = events / ingest_seconds
     copy_rate = events / copy_seconds
     pandas_rate = arguments.pandas_events / pandas_seconds
@@ -241,6 +249,8 @@ def main() -> None:
         f"| `auditlake report pci-dss`, whole lake ({first_day} → {last_day + timedelta(days=1)}), html,md,csv,json "
         f"| {report_seconds:.1f} s | {report_rss / gib:.2f} GiB |",
         f"| `auditlake report change-log`, one day ({last_day}), html,md | {change_log_seconds:.1f} s | {change_log_rss / gib:.2f} GiB |",
+        f"| `auditlake detect`, all {detections} detections, whole lake, {detect_findings:,} findings as CSV | {detect_seconds:.1f} s "
+        f"| {detect_rss / gib:.2f} GiB |",
     ]
     text = "\n".join(report)
     print(text)

@@ -157,3 +157,36 @@ def test_the_detection_fires_exactly_on_the_lines_panther_expects(tmp_path, even
     expected = set(spec["fires_on_lines"]) - disagree
     assert fired - disagree == expected, (f"{name}: fires on {sorted(fired)}, Panther expects {sorted(spec['fires_on_lines'])}"
                                           f" (agreed exceptions: {sorted(disagree)})")
+
+
+# ---- real logs ------------------------------------------------------------------------------------
+def final_events(path: Path) -> list[dict]:
+    events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [event for event in events if event.get("stage") in ("ResponseComplete", "Panic")]
+
+
+@requires_shared
+def test_detections_on_real_logs_match_an_independent_reading(tmp_path):
+    immudb, audit2rbac = SHARED / "immudb-log-audit" / "k8s.log", SHARED / "audit2rbac" / "commit-501d132a" / "demo.log"
+    lake = Lake(tmp_path / "lake")
+    lake.ingest([immudb], cluster="immudb")
+    lake.ingest([audit2rbac], cluster="audit2rbac")
+    run = lake.detect(**ALL_TIME)
+    found: dict[tuple[str, str], set[str]] = {}
+    for row in run.findings.select(["cluster", "rule", "audit_id"]).to_pylist():
+        found.setdefault((row["cluster"], row["rule"]), set()).add(row["audit_id"])
+
+    def ids(path: Path, keep) -> set[str]:  # noqa: ANN001
+        return {event["auditID"] for event in final_events(path) if keep(event)}
+
+    refused = ids(audit2rbac, lambda e: e.get("responseStatus", {}).get("code") in (401, 403))
+    assert found[("audit2rbac", "unauthorized-or-unauthenticated")] == refused and len(refused) == 11
+    bindings = ids(audit2rbac, lambda e: e.get("objectRef", {}).get("resource") in ("rolebindings", "clusterrolebindings")
+                   and e.get("objectRef", {}).get("apiGroup") == "rbac.authorization.k8s.io"
+                   and e["verb"] in ("create", "update", "patch", "delete", "deletecollection"))
+    assert found[("audit2rbac", "rolebinding-modified")] == bindings and bindings
+    admins = ids(immudb, lambda e: e.get("user", {}).get("username") in ("admin", "kubernetes-admin"))
+    assert found[("immudb", "full-admin-activity")] == admins and admins
+    listed = ids(immudb, lambda e: e.get("objectRef", {}).get("resource") == "secrets" and e["verb"] == "list")
+    assert found[("immudb", "secrets-listed")] == listed and listed
+    assert ("immudb", "privileged-pod") not in found  # Metadata level: no pod specs, so no pod-spec finding
