@@ -8,6 +8,7 @@ Holds no logic: each command is a few lines around a `Lake` call.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import json
 import sys
@@ -276,8 +277,10 @@ def _cell(value: Any) -> str:
         return "∅"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
+    if isinstance(value, datetime.datetime):  # a terminal reader wants the second, in UTC; csv/json keep it all
+        return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if value.tzinfo else f"{value:%Y-%m-%d %H:%M:%S}"
     if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+        return value.isoformat()
     return str(value)
 
 
@@ -653,7 +656,7 @@ def run_detections(
         _emit(pa.Table.from_pylist(rows), output, output_file, max_rows=len(rows) or 1)
         return
     result = Lake(lake).detect(since=since, until=until, cluster=cluster, rules=rule, min_severity=severity, write=write)
-    shown = result.findings.select(["received_at", "rule", "severity", "actor", "summary"]) \
+    shown = result.findings.select(["received_at", "severity", "rule", "summary"]) \
         if output == "table" else result.findings
     _emit(shown, output, output_file, max_rows)
     fired = {name: count for name, count in result.counts.items() if count}
