@@ -278,7 +278,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     if isinstance(value, datetime.datetime):  # a terminal reader wants the second, in UTC; csv/json keep it all
-        return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if value.tzinfo else f"{value:%Y-%m-%d %H:%M:%S}"
+        return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S") if value.tzinfo else f"{value:%Y-%m-%d %H:%M:%S}"
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)

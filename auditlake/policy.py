@@ -569,12 +569,13 @@ def recommend(needs: list[Any], purpose: str) -> str:
         "    resources:",
         '      - {group: "", resources: [serviceaccounts/token]}',
     ]
+    settled_above = {("", "secrets"), ("", "configmaps"), ("authentication.k8s.io", "tokenreviews"), ("", "serviceaccounts/token")}
     grouped: dict[tuple[str, str], dict[str, set[str]]] = {}
     for need in needs:
         if need.level == "Metadata" or not need.resources:
             continue
         entry = grouped.setdefault((need.level, need.group), {"resources": set(), "verbs": set()})
-        entry["resources"].update(need.resources)
+        entry["resources"].update(name for name in need.resources if (need.group, name) not in settled_above)
         entry["verbs"].update(need.verbs or ANY_VERB)
     for (level, group), entry in grouped.items():  # what a RequestResponse rule already logs needs no Request rule
         fuller = grouped.get(("RequestResponse", group))

@@ -169,6 +169,9 @@ def test_the_recommended_policy_is_clean_keeps_every_query_answerable_and_cuts_v
     needs = [need for _, need in fixture_lake.policy_needs()]
     the_policy = load_policy("recommended.yaml", recommend(needs, "every saved query"))
     assert [finding for finding in lint(the_policy) if finding.severity != "info"] == []
+    named = [(group.group, resource) for rule in the_policy.rules if not (rule.users or rule.user_groups)
+             for group in rule.resources for resource in group.resources]
+    assert len(named) == len(set(named)), "no resource is named again after an earlier rule has settled it"
     simulation = fixture_lake.policy_simulate(the_policy, since="2000-01-01", cluster="demo")
     # On purpose, only the detection that searches ConfigMap bodies for credentials goes without them
     # (logging those bodies would copy the credentials into the audit log); the policy says so.
