@@ -640,10 +640,13 @@ def run_detections(
     output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
     max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown by --format table.")] = 100,
     list_rules: Annotated[bool, typer.Option("--list", help="List the detections and the Falco, Sigma and Panther rules each reproduces.")] = False,
+    by_rule: Annotated[bool, typer.Option("--summary", help="One row per detection that fired (findings, actors, first, last) "
+                                                           "instead of every finding.")] = False,
 ) -> None:
     """Run the detections (Falco, Sigma and Panther rules as saved SQL) over a window and print the findings.
 
     Example: auditlake detect --since 24h --severity medium --fail-on high
+    Overview: auditlake detect --since 30d --summary
     """
     if output not in OUTPUT_FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
@@ -656,9 +659,11 @@ def run_detections(
         _emit(pa.Table.from_pylist(rows), output, output_file, max_rows=len(rows) or 1)
         return
     result = Lake(lake).detect(since=since, until=until, cluster=cluster, rules=rule, min_severity=severity, write=write)
-    shown = result.findings.select(["received_at", "severity", "rule", "summary"]) \
-        if output == "table" else result.findings
-    _emit(shown, output, output_file, max_rows)
+    if by_rule:
+        _emit(result.by_rule(), output, output_file, max_rows)
+    else:
+        _emit(result.findings.select(["received_at", "severity", "rule", "summary"]) if output == "table" else result.findings,
+              output, output_file, max_rows)
     fired = {name: count for name, count in result.counts.items() if count}
     stderr.print(f"{result.findings.num_rows:,} finding(s) from {len(fired)} of {len(result.rules)} detection(s)"
                  + (": " + ", ".join(f"{name} {count:,}" for name, count in sorted(fired.items(), key=lambda item: -item[1])) if fired else "")

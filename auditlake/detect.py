@@ -31,6 +31,15 @@ class DetectionRun:
     counts: dict[str, int]  # findings per rule (every rule that ran, zeros included)
     written: int | None = None  # new rows written back (None when not asked)
 
+    def by_rule(self) -> pa.Table:
+        """One row per detection that fired: how many findings, how many actors, first and last, worst first."""
+        grouped = self.findings.group_by(["rule", "severity"]).aggregate(
+            [("audit_id", "count"), ("actor", "count_distinct"), ("received_at", "min"), ("received_at", "max")])
+        table = pa.table({"severity": grouped["severity"], "rule": grouped["rule"], "findings": grouped["audit_id_count"],
+                          "actors": grouped["actor_count_distinct"], "first": grouped["received_at_min"], "last": grouped["received_at_max"]})
+        rank = pa.array([-SEVERITY_RANK[value] for value in table["severity"].to_pylist()], pa.int8())
+        return table.append_column("rank", rank).sort_by([("rank", "ascending"), ("findings", "descending"), ("rule", "ascending")]).drop(["rank"])
+
     def at_least(self, severity: str) -> int:
         """How many findings are at `severity` or above."""
         floor = SEVERITY_RANK[severity]

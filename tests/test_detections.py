@@ -90,6 +90,17 @@ def test_detect_runs_them_all_writes_findings_once_and_fails_on_severity(case_la
     assert runner.invoke(app, [*args, "--rule", "no-such-rule"]).exit_code == 2
 
 
+def test_detect_summary_is_one_row_per_rule_that_fired_worst_first(case_lake):
+    run = case_lake.detect(**ALL_TIME)
+    summary = run.by_rule().to_pylist()
+    assert {row["rule"]: row["findings"] for row in summary} == {name: count for name, count in run.counts.items() if count}
+    ranks = [detect.SEVERITY_RANK[row["severity"]] for row in summary]
+    assert ranks == sorted(ranks, reverse=True)
+    assert all(row["first"] <= row["last"] and row["actors"] >= 1 for row in summary)
+    args = ["detect", "--lake", str(case_lake.path), "--since", "2000-01-01", "--until", "2100-01-01", "--summary", "--format", "json"]
+    assert [row["rule"] for row in json.loads(runner.invoke(app, args).stdout)] == [row["rule"] for row in summary]
+
+
 def test_detect_list_names_the_upstream_rules():
     listed = json.loads(runner.invoke(app, ["detect", "--list", "--format", "json"]).stdout)
     falco = {name for row in listed for name in row["falco"].split("; ") if name}
