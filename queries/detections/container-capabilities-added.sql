@@ -20,7 +20,7 @@ needs:
 */
 SELECT received_at, cluster, 'container-capabilities-added' AS rule, 'low' AS severity, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name) AS object,
-       'capabilities ' || array_to_string(capabilities, ', ') || ' added in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+       'capabilities ' || array_to_string(capabilities, ', ') || ' added in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND len(capabilities) > 0

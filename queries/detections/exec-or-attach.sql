@@ -23,7 +23,7 @@ needs:
 */
 SELECT received_at, cluster, 'exec-or-attach' AS rule, 'low' AS severity, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name) AS object,
-       subresource || ' into ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(': ' || nullif(array_to_string(command_args, ' '), ''), '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+       subresource || ' into ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(': ' || nullif(array_to_string(command_args, ' '), ''), '') || outcome_suffix(code) AS summary, audit_id
 FROM exec_requests
 WHERE in_window(received_at, date, $since, $until)
   AND verb IN ('create', 'get')

@@ -24,7 +24,7 @@ needs:
 */
 SELECT received_at, cluster, 'host-pid-pod' AS rule, 'medium' AS severity, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name) AS object,
-       'host PID namespace used by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+       'host PID namespace used by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND host_pid

@@ -24,7 +24,7 @@ needs:
 */
 SELECT received_at, cluster, 'hostpath-mount' AS rule, 'medium' AS severity, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name) AS object,
-       'host path ' || array_to_string(host_paths, ', ') || ' mounted by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+       'host path ' || array_to_string(host_paths, ', ') || ' mounted by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND len(host_paths) > 0

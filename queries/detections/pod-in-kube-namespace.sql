@@ -25,7 +25,7 @@ needs:
 */
 SELECT received_at, cluster, 'pod-in-kube-namespace' AS rule, 'medium' AS severity, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name) AS object,
-       'pod ' || coalesce(name, '') || ' created in ' || namespace || ' (' || array_to_string(images, ', ') || ')' || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+       'pod ' || coalesce(name, '') || ' created in ' || namespace || ' (' || array_to_string(images, ', ') || ')' || outcome_suffix(code) AS summary, audit_id
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND resource = 'pods'

@@ -29,7 +29,7 @@ needs:
 */
 SELECT received_at, cluster, 'privileged-pod' AS rule, 'high' AS severity, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name) AS object,
-       CASE WHEN privileged THEN 'privileged' ELSE 'root' END || ' container in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' (' || array_to_string(images, ', ') || ')' || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+       CASE WHEN privileged THEN 'privileged' ELSE 'root' END || ' container in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' (' || array_to_string(images, ', ') || ')' || outcome_suffix(code) AS summary, audit_id
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND (privileged OR ($count_root AND runs_as_root))

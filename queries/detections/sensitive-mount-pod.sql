@@ -26,7 +26,7 @@ needs:
 */
 SELECT received_at, cluster, 'sensitive-mount-pod' AS rule, 'high' AS severity, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name) AS object,
-       'host path ' || array_to_string(list_filter(host_paths, lambda p: list_contains($sensitive_paths, p)), ', ') || ' mounted by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || CASE WHEN code >= 400 THEN ' (denied, ' || code || ')' ELSE '' END AS summary, audit_id
+       'host path ' || array_to_string(list_filter(host_paths, lambda p: list_contains($sensitive_paths, p)), ', ') || ' mounted by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND list_has_any(host_paths, $sensitive_paths)
