@@ -786,10 +786,15 @@ def run_demo(
     the_lake = Lake(lake)
     _print_status(the_lake.status())
     stdout.print("\nWho read secrets in the last 7 days (auditlake query run secret-reads-by-humans --since 7d):", markup=False)
-    _print_table(the_lake.sql_arrow(
-        "SELECT actor, allowed, count(*) AS reads, count(DISTINCT namespace) AS namespaces, min(source_ip) AS source_ip "
-        "FROM secret_reads_by_humans(p_since := now() - INTERVAL 7 DAY) GROUP BY ALL ORDER BY reads DESC"), 10)
+    reads = the_lake.query_arrow("secret-reads-by-humans", since="7d").group_by(["actor", "allowed"]).aggregate(
+        [("audit_id", "count"), ("namespace", "count_distinct"), ("source_ip", "min")])
+    _print_table(pa.table({"actor": reads["actor"], "allowed": reads["allowed"], "reads": reads["audit_id_count"],
+                           "namespaces": reads["namespace_count_distinct"], "source_ip": reads["source_ip_min"]})
+                 .sort_by([("reads", "descending"), ("actor", "ascending")]), 10)
+    stdout.print("\nWhat the detections found in the last 7 days (auditlake detect --since 7d --summary):", markup=False)
+    _print_table(the_lake.detect(since="7d").by_rule().select(["severity", "rule", "findings", "actors"]), 10)
     stdout.print(f"\nNext: auditlake report pci-dss --since 7d --lake {lake} --out reports/\n"
+                 f"      auditlake detect --since 24h --lake {lake}\n"
                  f"      auditlake query list\n"
                  f"      auditlake query run exec-sessions --since 7d --lake {lake}\n"
                  f"      auditlake sql \"select verb, count(*) from events group by all\" --lake {lake}\n"
