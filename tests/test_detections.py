@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,28 @@ def test_every_detection_returns_the_same_columns_and_its_own_name_and_severity(
         assert tuple(table.column_names) == detect.FINDING_COLUMNS, name
         assert set(table.column("rule").to_pylist()) <= {name}
         assert set(table.column("severity").to_pylist()) <= {query.severity}
+
+
+def test_ip_macros_agree_with_pythons_ipaddress(case_lake):
+    random.seed(5)
+    addresses = [str(ipaddress.IPv4Address(random.getrandbits(32))) for _ in range(5000)]
+    for network in map(ipaddress.ip_network, ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+                                              "172.16.0.0/12", "192.0.0.0/29", "192.0.0.170/31", "192.0.2.0/24", "192.168.0.0/16",
+                                              "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4"]):
+        first, last = int(network.network_address), int(network.broadcast_address)
+        addresses += [str(ipaddress.IPv4Address(value)) for value in (first - 1, first, last, last + 1) if 0 <= value < 2**32]
+    addresses += ["::1", "fe80::1", "fc00::1", "2001:db8::1", "2606:4700::1111", "not-an-ip", "", "1.2.3", "01.2.3.4", "256.1.1.1"]
+
+    def python(text: str) -> tuple[bool | None, bool | None]:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            return None, None
+        return address.is_private, address.is_global
+
+    with case_lake.connect() as connection:
+        rows = connection.execute("SELECT ip, ip_is_private(ip), ip_is_global(ip) FROM unnest($ips) AS t(ip)", {"ips": addresses}).fetchall()
+    assert [(ip, private, public) for ip, private, public in rows if (private, public) != python(ip)] == []
 
 
 def test_inert_upstream_rules_fire_once_configured(case_lake):

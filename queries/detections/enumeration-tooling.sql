@@ -15,8 +15,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
-  uri_markers: {type: "varchar[]", default: ["%2fbin%2fash", "%2fbin%2fbash", "%2fbin%2fbusybox", "%2fbin%2fdash", "%2fbin%2fsh", "%2fbin%2fzsh", /bin/ash, /bin/bash, /bin/busybox, /bin/dash, /bin/sh, /bin/zsh, "%2fusr%2fbin%2fcurl", "%2fusr%2fbin%2fkubectl", "%2fusr%2fbin%2fperl", "%2fusr%2fbin%2fpython", "%2fusr%2fbin%2fwget", /usr/bin/curl, /usr/bin/kubectl, /usr/bin/perl, /usr/bin/python, /usr/bin/wget], help: "Substrings of the (lower-cased) request URI"}
-  user_agents: {type: "varchar[]", default: [access_matrix, trufflehog, azurehound, micro-scanner], help: Substrings of the (lower-cased) user agent}
+  uri_markers: {type: "varchar[]", default: ["%2fbin%2fash", "%2fbin%2fbash", "%2fbin%2fbusybox", "%2fbin%2fdash", "%2fbin%2fsh", "%2fbin%2fzsh", /bin/ash, /bin/bash, /bin/busybox, /bin/dash, /bin/sh, /bin/zsh, "%2fusr%2fbin%2fcurl", "%2fusr%2fbin%2fkubectl", "%2fusr%2fbin%2fperl", "%2fusr%2fbin%2fpython", "%2fusr%2fbin%2fwget", /usr/bin/curl, /usr/bin/kubectl, /usr/bin/perl, /usr/bin/python, /usr/bin/wget], help: "Substrings of the request URI (case ignored)"}
+  user_agents: {type: "varchar[]", default: [access_matrix, trufflehog, azurehound, micro-scanner], help: Substrings of the user agent (case ignored)}
 needs:
   - {level: Metadata}
 */
@@ -27,7 +27,7 @@ SELECT received_at, cluster, 'enumeration-tooling' AS rule, 'medium' AS severity
 FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND is_final(stage)
-  AND (list_bool_or(list_transform($uri_markers, lambda m: contains(lower(coalesce(request_uri, '')), m))) OR list_bool_or(list_transform($user_agents, lambda m: contains(lower(coalesce(user_agent, '')), m))))
+  AND (contains_any_of(request_uri, $uri_markers) OR contains_any_of(user_agent, $user_agents))
   AND (decision = 'allow' OR (decision IS NULL AND code BETWEEN 100 AND 399))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id
