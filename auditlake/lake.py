@@ -196,12 +196,28 @@ class Lake:
                              else "list them with `auditlake query list`")
         return library[key]
 
+    def clusters(self) -> list[str]:
+        """The clusters the lake holds events of (from the manifest: no scan)."""
+        return sorted({record.cluster for record in self.store.load_manifest().files.values()})
+
+    def _require_cluster(self, cluster: str | None) -> None:
+        """A cluster filter that matches nothing is a typo, not an empty (and falsely clean) answer."""
+        if cluster is None:
+            return
+        known = self.clusters()
+        if cluster not in known:
+            close = difflib.get_close_matches(cluster, known, n=3)
+            raise QueryError(f"no cluster named {cluster!r} in {self.path}",
+                             hint=f"did you mean {', '.join(close)}?" if close else
+                             (f"the lake holds: {', '.join(known)}" if known else "the lake holds no events yet"))
+
     def query_arrow(self, name: str, /, *, since: Any = None, until: Any = None, **params: Any) -> pa.Table:
         """Run a saved query; `since`/`until` take 7d, 24h, 2026-11-01, now or datetimes. An Arrow table."""
         query = self.saved_query(name)
         if query.kind != "query":
             raise QueryError(f"{query.name} is a {query.kind}, not a saved query", hint=f"select from it: auditlake sql 'from {query.macro_name}'")
         given = {key: value for key, value in {"since": since, "until": until, **params}.items() if value is not None}
+        self._require_cluster(given.get("cluster"))
         values = queries.bind(query, given)
         with self._connection() as connection:
             connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
@@ -257,6 +273,7 @@ class Lake:
                min_severity: str | None = None, write: bool = False, now: datetime | None = None) -> detect.DetectionRun:
         """Run the detections (all, or `rules`, at `min_severity` or above) over a window; `write` keeps the findings in the lake."""
         chosen = detect.choose(queries.load_library(), rules, min_severity)
+        self._require_cluster(cluster)
         with self._connection() as connection:
             connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
             result = detect.run(connection, chosen, since=since, until=until, cluster=cluster, now=now)
@@ -274,6 +291,7 @@ class Lake:
     def report(self, pack: str, *, since: Any = "30d", until: Any = None, cluster: str | None = None,
                params: dict[str, Any] | None = None, now: datetime | None = None) -> report.Report:
         """Run a report pack (`pci-dss`, `hipaa`, `change-log`, `security-findings` or a YAML path) over one window."""
+        self._require_cluster(cluster)
         return report.build(self, packs.load(pack), since=since, until=until, cluster=cluster, params=params, now=now, version=version())
 
     # ---- audit policy ---------------------------------------------------------------------------

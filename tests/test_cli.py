@@ -154,3 +154,15 @@ def test_demo_and_generate_write_real_logs(tmp_path):
     result = run("demo", "--lake", str(tmp_path / "lake"), "--log-dir", str(tmp_path / "demo-log"), "--requests", "2000")
     assert result.exit_code == 0, result.output
     assert "Who read secrets in the last 7 days" in result.stdout and "bob@example.com" in result.stdout
+
+
+def test_a_cluster_the_lake_does_not_hold_is_an_error_not_an_empty_answer(fixture_lake):
+    assert fixture_lake.clusters() == ["audit2rbac", "demo", "immudb", "kind"]
+    lake = ["--lake", str(fixture_lake.path), "--since", "2000-01-01"]
+    for command in (["query", "run", "top-actors", *lake, "--cluster", "dmeo"], ["detect", *lake, "--cluster", "dmeo"],
+                    ["report", "pci-dss", *lake, "--cluster", "dmeo", "--out", "unused"],
+                    ["history", "deployments/payments/api", *lake, "--cluster", "dmeo"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, command
+        assert "no cluster named 'dmeo'" in result.stderr and "did you mean demo?" in result.stderr, command
+    assert runner.invoke(app, ["query", "run", "top-actors", *lake, "--cluster", "demo"]).exit_code == 0
