@@ -720,6 +720,8 @@ def compliance_report(
                           f"[{colour}]{report_render.STATUS_LABEL[section.status]}[/{colour}]",
                           " · ".join(f"{check.table.num_rows:,}" for check in section.checks))
         stdout.print(table)
+    if result.evidence.events == 0:
+        stderr.print("warning: the window holds no events, so no section can pass (check --since/--until and --cluster)", markup=False)
     main_files = [path for path in written if path.parent == out]
     stderr.print(f"wrote {', '.join(str(path) for path in main_files)}" + (f" and {len(written) - len(main_files)} per-section file(s) in "
                  f"{out / result.stem}" if len(written) > len(main_files) else ""), markup=False)

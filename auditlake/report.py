@@ -36,6 +36,7 @@ class CheckResult:
     source: str  # the query file, relative to the project
     values: dict[str, Any]  # the bound parameters
     changes: list[tuple[tuple[str, str, str | None, str], list[history.HistoryEntry]]] | None = None
+    empty_window: bool = False  # the window held no events: a check that found nothing cannot pass
 
     @property
     def name(self) -> str:
@@ -108,6 +109,9 @@ def build(lake: Lake, pack: packs.Pack, *, since: Any = "30d", until: Any = None
         results = [_run_check(lake, library, check, start, end, cluster, pack_values) for check in section.checks]
         sections.append(SectionResult(section, results))
     evidence = _evidence(lake, pack, start, end, cluster, pack_values, now, version)
+    if evidence.events == 0:  # finding nothing in no events proves nothing: an auditor must not read "pass"
+        for result in (result for section in sections for result in section.checks if result.status == "pass"):
+            result.status, result.empty_window = "attention", True
     return Report(pack, sections, evidence, stem=output_stem(pack.name, cluster, end))
 
 

@@ -128,6 +128,8 @@ def _count_sentence(result: CheckResult) -> str:
     rows = result.table.num_rows
     noun = "change" if result.changes is not None else "row"
     text = f"{rows:,} {noun}{'s' if rows != 1 else ''}"
+    if result.empty_window:
+        return text + " — **needs attention: the window holds no events, so nothing can pass.**"
     if result.check.attention == "no rows" and rows == 0:
         return text + " — **needs attention: nothing was recorded.**"
     if result.status == "attention":

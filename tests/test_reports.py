@@ -235,6 +235,15 @@ def test_report_from_the_cli_writes_files_and_fails_on_attention(fixture_lake, t
     assert summary["status"] == "attention" and len(summary["sections"]) == 11
 
 
+def test_a_window_without_events_passes_nothing(fixture_lake, tmp_path):
+    empty = fixture_lake.report("pci-dss", since="2020-01-01", until="2020-02-01")
+    assert empty.evidence.events == 0 and empty.count("pass") == 0 and empty.status == "attention"
+    assert "the window holds no events, so nothing can pass" in report_render.markdown(empty)
+    result = runner.invoke(app, ["report", "hipaa", "--lake", str(fixture_lake.path), "--since", "2020-01-01", "--until", "2020-02-01",
+                                 "--out", str(tmp_path), "--fail-on", "attention"])
+    assert result.exit_code == 1 and "the window holds no events" in result.stderr
+
+
 def test_report_without_a_pack_lists_the_packs():
     listed = json.loads(runner.invoke(app, ["report", "--print", "json"]).stdout)
     assert {item["name"] for item in listed} == {"pci-dss", "hipaa", "change-log", "security-findings"}
