@@ -30,6 +30,7 @@ class DetectionRun:
     rules: list[queries.SavedQuery]  # the detections that ran
     counts: dict[str, int]  # findings per rule (every rule that ran, zeros included)
     written: int | None = None  # new rows written back (None when not asked)
+    events: int | None = None  # events in the window (no findings in no events proves nothing)
 
     def by_rule(self) -> pa.Table:
         """One row per detection that fired: how many findings, how many actors, first and last, worst first."""

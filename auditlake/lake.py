@@ -11,7 +11,7 @@ import contextlib
 import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -274,9 +274,13 @@ class Lake:
         """Run the detections (all, or `rules`, at `min_severity` or above) over a window; `write` keeps the findings in the lake."""
         chosen = detect.choose(queries.load_library(), rules, min_severity)
         self._require_cluster(cluster)
+        now = now or datetime.now(UTC)  # one window for the rules and the event count
         with self._connection() as connection:
             connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
             result = detect.run(connection, chosen, since=since, until=until, cluster=cluster, now=now)
+        volume = self.query_arrow("volume-per-day", since=queries.parse_time(since, now), until=queries.parse_time(until or "now", now),
+                                  cluster=cluster)
+        result.events = sum(volume.column("events").to_pylist())
         if write:
             with self.store.write_lock():
                 result.written = write_findings(self.store, result.findings)

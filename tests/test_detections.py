@@ -112,6 +112,9 @@ def test_detect_runs_them_all_writes_findings_once_and_fails_on_severity(case_la
     output = runner.invoke(app, [*args, "--rule", "port-forward", "--format", "json"]).stdout
     assert [row["audit_id"] for row in json.loads(output)] == ["port-forward--fires--0"]
     assert runner.invoke(app, [*args, "--rule", "no-such-rule"]).exit_code == 2
+    assert first.events is not None and first.events > 0
+    nothing = runner.invoke(app, ["detect", "--lake", str(case_lake.path), "--since", "1999-01-01", "--until", "1999-02-01", "--fail-on", "high"])
+    assert nothing.exit_code == 0 and "the window holds no events" in nothing.stderr
 
 
 def test_detect_summary_is_one_row_per_rule_that_fired_worst_first(case_lake):
