@@ -37,7 +37,8 @@ EXIT_CODES_HELP = (
 )
 app = typer.Typer(
     name="auditlake",
-    help="Kubernetes audit logs as a queryable, evidence-grade Parquet lake. " + EXIT_CODES_HELP,
+    help="Kubernetes audit logs as a queryable, evidence-grade Parquet lake: ingest them, then ask who did what "
+         "(query, history, detect) and prove it (report).",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
