@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` (set up, simulate a cluster, ingest, summarise, PCI-DSS report)
-# and `make test` (the whole suite; .ci/run calls exactly this).
+# and `make test` (lint, type check and the whole suite; .ci/run calls exactly this).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -16,7 +16,7 @@ demo: $(BIN)/auditlake
 	$(BIN)/auditlake demo
 	$(BIN)/auditlake report pci-dss --since 7d --out reports/ --format html,md,csv,json
 
-test: $(BIN)/auditlake browser
+test: $(BIN)/auditlake browser lint
 	$(BIN)/python -m pytest -q
 
 # The report test renders HTML in Debian's chromium: installed here when we are root on Debian/Ubuntu;
@@ -37,6 +37,7 @@ bench: $(BIN)/auditlake
 
 lint: $(BIN)/auditlake
 	$(BIN)/ruff check auditlake tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) lake demo-audit-log reports

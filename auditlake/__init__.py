@@ -6,6 +6,8 @@
     lake.sql("select verb, count(*) from events group by all")   # a polars DataFrame
 """
 
+import duckdb
+
 from auditlake.errors import AuditlakeError, ExitCode
 from auditlake.history import HistoryEntry, unified_diff
 from auditlake.ingest import IngestResult
@@ -16,6 +18,6 @@ __all__ = ["AuditlakeError", "ExitCode", "HistoryEntry", "IngestResult", "Lake",
            "version"]
 
 
-def connect(path: str = "lake"):  # type: ignore[no-untyped-def]
+def connect(path: str = "lake") -> duckdb.DuckDBPyConnection:
     """A read-only DuckDB connection to a lake's catalog (its views: events, quarantine, …)."""
     return Lake(path).connect()

@@ -127,7 +127,7 @@ class ClusterSimulation:
         self.csr_serial = 0
         self.sa_uids: dict[tuple[str, str], str] = {}
         self.resource_version = 100_000
-        self.workloads = {
+        self.workloads: dict[tuple[str, str], dict[str, Any]] = {
             key: {"image": image, "tag": [1, 4, 0], "replicas": replicas, "uid": self._uuid(), "generation": 1,
                   "env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "REGION", "value": "eu-west-1"}]}
             for key, (image, replicas) in WORKLOADS.items()
@@ -578,7 +578,7 @@ class ClusterSimulation:
         data = {"password": base64.b64encode(password.encode()).decode(), "api-key": base64.b64encode(api_key.encode()).decode()}
         self.truth.secret_values.update([password, api_key, *data.values()])
         applied = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, "type": "Opaque", "data": data}
-        body = {
+        body: dict[str, Any] = {
             "kind": "Secret", "apiVersion": "v1",
             "metadata": {"name": name, "namespace": ns, "annotations": {
                 "kubectl.kubernetes.io/last-applied-configuration": orjson.dumps(applied).decode() + "\n"}},

@@ -228,8 +228,8 @@ def _merge(target: Any, patch: Any) -> Any:
             target[key] = _copy(value)
         elif isinstance(value, dict):
             target[key] = _merge(target.get(key, {}), value)
-        elif isinstance(value, list) and isinstance(target.get(key), list) and _merge_key(value + target[key]):
-            target[key] = _merge_list(target[key], value, _merge_key(value + target[key]))
+        elif isinstance(value, list) and isinstance(target.get(key), list) and (merge_key := _merge_key(value + target[key])):
+            target[key] = _merge_list(target[key], value, merge_key)
         else:
             target[key] = _copy(value)
     return target

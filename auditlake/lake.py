@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from auditlake import catalog, config, demo, detect, history, packs, policy, queries, report
 from auditlake.errors import QueryError
+from auditlake.history import HistoryEntry
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
 from auditlake.storage import BatchWriter, CompactResult, LakeStore, SourceProgress, compact, validate_cluster, write_findings
@@ -96,7 +97,7 @@ class Lake:
     # ---- writing --------------------------------------------------------------------------------
     def ingest(
         self,
-        inputs: list[str | Path],
+        inputs: Sequence[str | Path],
         *,
         cluster: str | None = None,
         format: str = "auto",
@@ -229,7 +230,7 @@ class Lake:
 
     # ---- change history -------------------------------------------------------------------------
     def history_entries(self, resource: str, namespace: str | None, name: str, *, since: Any = None, until: Any = None,
-                        cluster: str | None = None, keep_noise: bool = False, include_status: bool = False) -> list[history.HistoryEntry]:
+                        cluster: str | None = None, keep_noise: bool = False, include_status: bool = False) -> list[HistoryEntry]:
         """The timeline of one object: every successful write in the window, each with its diff.
 
         States before the window are read too (only this object's rows), so the first change in the
@@ -253,7 +254,7 @@ class Lake:
         return pl.from_arrow(history.to_table(entries))  # type: ignore[return-value]
 
     def changes(self, *, since: Any = "24h", until: Any = None, resource: str | None = None, namespace: str | None = None,
-                cluster: str | None = None) -> list[tuple[tuple[str, str, str | None, str], list[history.HistoryEntry]]]:
+                cluster: str | None = None) -> list[tuple[tuple[str, str, str | None, str], list[HistoryEntry]]]:
         """Every object changed in the window with its changes, each summarised in one line."""
         start = queries.parse_time(since)
         rows = self.query_arrow("changed-objects", since=since, until=until, cluster=cluster, resource=resource,

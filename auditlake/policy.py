@@ -315,7 +315,8 @@ SENSITIVE_PROBES = (  # (resource, group, verbs, the lowest level that writes a 
     ("tokenreviews", "authentication.k8s.io", ("create",), "Request"),  # spec.token is the bearer token under review
     ("serviceaccounts/token", "", ("create",), "RequestResponse"),  # status.token is the minted token
 )
-NOISY_PROBES = (  # (user, groups, verb, group, resource, namespace): traffic that dwarfs everything else
+# (user, groups, verb, group, resource, namespace): traffic that dwarfs everything else
+NOISY_PROBES: tuple[tuple[str, tuple[str, ...], str, str, str, str | None], ...] = (
     ("system:kube-proxy", ("system:authenticated",), "watch", "", "endpoints", None),
     ("system:kube-proxy", ("system:authenticated",), "watch", "discovery.k8s.io", "endpointslices", None),
     ("system:kube-controller-manager", ("system:authenticated",), "update", "coordination.k8s.io", "leases", "kube-system"),
@@ -358,8 +359,9 @@ def lint(policy: Policy) -> list[Finding]:
         findings.append(Finding("warning", "request-received-logged", line,
                                 "RequestReceived is not omitted: every request is logged twice (add `omitStages: [RequestReceived]` "
                                 "at the top of the policy)"))
-    for user, groups, verb, group, resource, namespace in NOISY_PROBES:
-        decision = evaluate(policy, Request(user, groups, verb, group, resource, None, namespace))
+    for probe in NOISY_PROBES:
+        user, _, verb, _, resource, _ = probe
+        decision = evaluate(policy, Request(*probe[:5], None, probe[5]))
         if level_at_least(decision.level, "Request") or (verb == "watch" and decision.level != "None"):
             findings.append(Finding("info", "noisy-traffic", decision.rule.line if decision.rule else None,
                                     f"{verb} {resource} by {user} is logged at {decision.level}: high-volume system traffic "
@@ -447,10 +449,10 @@ def check_apiserver(path: Path) -> list[Finding]:
     if not log_path and not webhook:
         findings.append(Finding("error", "cis-1.2.16", None, "--audit-log-path is not set: the apiserver writes no audit log (CIS 1.2.16)"))
     for flag, minimum in CIS_MINIMUMS.items():
-        value = flags.get(flag)
-        if log_path and log_path != "-" and (value is None or not value.isdigit() or int(value) < minimum):
+        setting = flags.get(flag)
+        if log_path and log_path != "-" and (setting is None or not setting.isdigit() or int(setting) < minimum):
             control = {"--audit-log-maxage": "1.2.17", "--audit-log-maxbackup": "1.2.18", "--audit-log-maxsize": "1.2.19"}[flag]
-            findings.append(Finding("error", f"cis-{control}", None, f"{flag} is {value or 'not set'}: set it to {minimum} or more (CIS {control})"))
+            findings.append(Finding("error", f"cis-{control}", None, f"{flag} is {setting or 'not set'}: set it to {minimum} or more (CIS {control})"))
     policy_file = flags.get("--audit-policy-file")
     if not policy_file:
         findings.append(Finding("error", "policy-file", None, "--audit-policy-file is not set: without a policy nothing is audited"))

@@ -765,13 +765,13 @@ def compact(store: LakeStore, *, version: str, memory_limit: str = "512MB",
                 for chunk in reader:
                     writer.write_table(pa.Table.from_batches([chunk]).select(target_schema.names).cast(target_schema),
                                        row_group_size=ROW_GROUP_ROWS)
-            record = _describe_file(store, temporary, final, cluster, date, batch)
-            assert record is not None and record.rows == sum(r.rows for r in records), "compaction must keep every row"
+            merged = _describe_file(store, temporary, final, cluster, date, batch)
+            assert merged is not None and merged.rows == sum(r.rows for r in records), "compaction must keep every row"
             with _storage_errors(final):
                 os.replace(temporary, final)
-            written.append(record)
+            written.append(merged)
             replaced.extend(r.path for r in records)
-            rows += record.rows
+            rows += merged.rows
     except BaseException:
         for record in written:
             (store.root / record.path).unlink(missing_ok=True)

@@ -116,7 +116,7 @@ class EventDecoder:
 
     def __init__(self, redactor: Redactor | None, *, threads: int = 0, memory_limit: str = "512MB",
                  default_time: datetime | None = None, input_format: str = "auto"):
-        config = {"threads": threads or (os.cpu_count() or 1), "memory_limit": memory_limit}
+        config: dict[str, Any] = {"threads": threads or (os.cpu_count() or 1), "memory_limit": memory_limit}
         self.connection = duckdb.connect(config=config)
         self.connection.execute("SET TimeZone = 'UTC'")
         self.redactor = redactor
@@ -143,7 +143,7 @@ class EventDecoder:
         quarantined: list[Quarantined] = []
         arrays: list[DecodedBlock] = []  # lines that are JSON arrays (of Events or of wrapper records)
         try:
-            table = self._run(block.chunks)
+            table = self._run(block.pieces)
         except _DECODE_ERRORS:
             table = None
         if table is not None and table.num_rows == block.line_count:

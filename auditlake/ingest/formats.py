@@ -79,6 +79,11 @@ class Block:
         if isinstance(self.chunks, (bytes, bytearray)):
             self.chunks = (bytes(self.chunks),)
 
+    @property
+    def pieces(self) -> Sequence[bytes | memoryview]:
+        """`chunks`, always as a sequence (a single `bytes` is wrapped when the block is made)."""
+        return (self.chunks,) if isinstance(self.chunks, bytes) else self.chunks
+
     @functools.cached_property
     def data(self) -> bytes:
         return b"".join(self.chunks)  # type: ignore[arg-type]

@@ -124,7 +124,7 @@ KNOWN_EVENT_KEYS = frozenset(EVENT_STRUCTURE)
 # Python types a JSON value must have for each known top-level key (a mismatch keeps the raw value in `extra`).
 EXPECTED_JSON_TYPES: dict[str, tuple[type, ...]] = {
     key: (dict,) if isinstance(kind, dict) else (list,) if isinstance(kind, list) else (dict, list, str, int, float, bool) if kind == "JSON"
-    else (dict,) if kind.startswith("MAP") else (str,)
+    else (dict,) if str(kind).startswith("MAP") else (str,)
     for key, kind in EVENT_STRUCTURE.items()
 }
 
