@@ -90,6 +90,7 @@ class Lake:
     def __init__(self, path: str | Path | None = None):
         self.store = LakeStore(Path(path) if path is not None else config.default_lake())
         self.path = self.store.root
+        self._namespace_cache: tuple[tuple[str, ...], set[str]] | None = None
 
     def __repr__(self) -> str:
         return f"Lake({str(self.path)!r})"
@@ -212,14 +213,37 @@ class Lake:
                              hint=f"did you mean {', '.join(close)}?" if close else
                              (f"the lake holds: {', '.join(known)}" if known else "the lake holds no events yet"))
 
+    def namespaces(self) -> set[str]:
+        """Every namespace the lake's events name (cached until the lake's files change)."""
+        files = tuple(sorted(self.store.load_manifest().files))
+        if self._namespace_cache is None or self._namespace_cache[0] != files:
+            names = self.sql_arrow("SELECT DISTINCT namespace FROM events WHERE namespace IS NOT NULL AND namespace <> ''")
+            self._namespace_cache = (files, set(names.column("namespace").to_pylist()))
+        return self._namespace_cache[1]
+
+    def _require_namespaces(self, given: Any) -> None:
+        """A namespace filter no event matches is a typo; for evidence (`namespaces` of the cardholder data)
+        it would turn "nobody touched it" into a false pass."""
+        wanted = [item.strip() for item in (given.split(",") if isinstance(given, str) else given or []) if item and item.strip()]
+        if not wanted:
+            return
+        known = self.namespaces()
+        missing = [item for item in wanted if item not in known]
+        if missing:
+            close = [match for item in missing for match in difflib.get_close_matches(item, sorted(known), n=2)]
+            raise QueryError(f"no events in namespace {', '.join(map(repr, missing))} in {self.path}",
+                             hint=f"did you mean {', '.join(close)}?" if close else "list them: auditlake sql \"select distinct namespace from events\"")
+
     def query_arrow(self, name: str, /, *, since: Any = None, until: Any = None, **params: Any) -> pa.Table:
         """Run a saved query; `since`/`until` take 7d, 24h, 2026-11-01, now or datetimes. An Arrow table."""
         query = self.saved_query(name)
         if query.kind != "query":
             raise QueryError(f"{query.name} is a {query.kind}, not a saved query", hint=f"select from it: auditlake sql 'from {query.macro_name}'")
         given = {key: value for key, value in {"since": since, "until": until, **params}.items() if value is not None}
-        self._require_cluster(given.get("cluster"))
         values = queries.bind(query, given)
+        self._require_cluster(given.get("cluster"))
+        self._require_namespaces([given["namespace"]] if isinstance(given.get("namespace"), str) else None)
+        self._require_namespaces(given.get("namespaces"))
         with self._connection() as connection:
             connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
             return queries.run(connection, query, values)
@@ -297,6 +321,7 @@ class Lake:
                params: dict[str, Any] | None = None, now: datetime | None = None) -> report.Report:
         """Run a report pack (`pci-dss`, `hipaa`, `change-log`, `security-findings` or a YAML path) over one window."""
         self._require_cluster(cluster)
+        self._require_namespaces((params or {}).get("namespaces"))
         return report.build(self, packs.load(pack), since=since, until=until, cluster=cluster, params=params, now=now, version=version())
 
     # ---- audit policy ---------------------------------------------------------------------------

@@ -156,7 +156,17 @@ def test_binding_types_values_and_refuses_what_is_not_declared():
 
 def test_values_are_bound_never_pasted(fixture_lake):
     hostile = "x' OR '1'='1"
-    assert fixture_lake.query("secret-reads-by-humans", namespace=hostile, **EVERYTHING).height == 0
+    assert fixture_lake.query("user-activity", user=hostile, **EVERYTHING).height == 0
+    assert fixture_lake.query("user-activity", user="admin", **EVERYTHING).height > 0
+
+
+def test_a_namespace_no_event_names_is_refused_with_the_likely_one(fixture_lake):
+    with pytest.raises(QueryError, match="no events in namespace 'paymnets'") as refused:
+        fixture_lake.query("secret-reads-by-humans", namespace="paymnets", **EVERYTHING)
+    assert refused.value.hint == "did you mean payments?"
+    with pytest.raises(QueryError, match="'nowhere'"):
+        fixture_lake.report("pci-dss", since="2026-11-01", until="2026-11-04", params={"namespaces": "payments,nowhere"})
+    assert fixture_lake.query("secret-reads-by-humans", namespace="payments", **EVERYTHING).height > 0
 
 
 def test_every_query_is_bounded_by_its_window_by_default(fixture_lake):
