@@ -195,7 +195,7 @@ def status(
     lake: LakeOption = DEFAULT_LAKE,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
-    """Show what the lake holds: clusters, days, events, first/last event, quarantined lines.
+    """Show what the lake holds: clusters, days, events, first/last event, quarantined lines, written findings.
 
     Example: auditlake status --lake ./lake
     """
@@ -220,6 +220,9 @@ def _print_status(result: LakeStatus) -> None:
     stdout.print(f"quarantined lines: {result.quarantined:,}", markup=False)
     for reason, count in result.quarantine_reasons.items():
         stdout.print(f"  {count:>8,}  {reason}", markup=False)
+    if result.findings:
+        stdout.print(f"findings written by `detect --write`: {sum(result.findings.values()):,} from {len(result.findings)} detection(s) "
+                     "(the `findings` view)", markup=False)
 
 
 def _short_time(value: str | None) -> str:

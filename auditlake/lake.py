@@ -60,6 +60,7 @@ class LakeStatus:
     last_ingest_at: str | None
     quarantined: int
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    findings: dict[str, int] = field(default_factory=dict)  # written detections (`detect --write`), per rule
 
 
 @dataclass(frozen=True)
@@ -388,13 +389,14 @@ class Lake:
             "max(received_at) AS last_at FROM events GROUP BY cluster ORDER BY cluster"
         ).to_pylist()
         reasons = self.sql_arrow("SELECT reason, count(*) AS lines FROM quarantine GROUP BY reason ORDER BY lines DESC, reason").to_pylist()
+        findings = self.sql_arrow("SELECT rule, count(*) AS n FROM findings GROUP BY rule ORDER BY n DESC, rule").to_pylist()
         clusters = [ClusterStatus(row["cluster"], row["days"], row["events"], _iso(row["first_at"]), _iso(row["last_at"])) for row in rows]
         ingests = [batch.committed_at for batch in manifest.batches if batch.kind == "ingest"]
         return LakeStatus(
             lake=str(self.path), clusters=clusters, events=sum(c.events for c in clusters), files=len(manifest.files),
             bytes=sum(f.bytes for f in manifest.files.values()), sources=len(manifest.sources), batches=len(manifest.batches),
             last_ingest_at=max(ingests) if ingests else None, quarantined=sum(r["lines"] for r in reasons),
-            quarantine_reasons={r["reason"]: r["lines"] for r in reasons},
+            quarantine_reasons={r["reason"]: r["lines"] for r in reasons}, findings={r["rule"]: r["n"] for r in findings},
         )
 
     # ---- demo -----------------------------------------------------------------------------------

@@ -104,6 +104,7 @@ def test_detect_runs_them_all_writes_findings_once_and_fails_on_severity(case_la
     assert again.written == 0  # keyed by (rule, audit_id): a rerun adds nothing
     stored = case_lake.sql("SELECT rule, count(*) AS n FROM findings GROUP BY rule")
     assert dict(stored.rows()) == {name: count for name, count in first.counts.items() if count}
+    assert case_lake.status().findings == dict(stored.rows())
     high = case_lake.detect(**ALL_TIME, min_severity="high")
     assert {rule.severity for rule in high.rules} <= {"high", "critical"}
     args = ["detect", "--lake", str(case_lake.path), "--since", "2000-01-01", "--until", "2100-01-01"]
