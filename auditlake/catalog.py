@@ -2,7 +2,8 @@
 
 Owns: building the catalog from the manifest (an `events` view over exactly the committed
 Parquet files, with hive partitions so `cluster = …` and `date >= …` prune files; a
-`quarantine` view; `ingest_sources` and `ingest_batches` tables copied from the manifest; column
+`quarantine` view; a `findings` view over what `detect --write` kept; `ingest_sources` and
+`ingest_batches` tables copied from the manifest; the shared views and query macros of `queries/`; column
 comments from the contract) and opening connections to it. The file is written under a temporary
 name and renamed, so a reader never sees half a catalog, and in storage format `v1.0.0` so that
 any DuckDB shell from 1.0 on opens it, including the `duckdb-cli` on PyPI, which can lag the

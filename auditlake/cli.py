@@ -233,7 +233,8 @@ def _short_time(value: str | None) -> str:
 @app.command()
 @handle_errors
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL over the lake's views: events, quarantine, ingest_sources, ingest_batches.")],
+    query: Annotated[str, typer.Argument(help="SQL over the lake's views: events, quarantine, findings, ingest_sources, ingest_batches, "
+                                                         "changes, … and the saved queries as table macros.")],
     lake: LakeOption = DEFAULT_LAKE,
     output: Annotated[str, typer.Option("--format", help=f"Output format: {', '.join(OUTPUT_FORMATS)}.")] = "table",
     output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,

@@ -178,7 +178,7 @@ class Lake:
                 return relation.to_arrow_table()
             except duckdb.Error as error:
                 message = str(error).strip().splitlines()[0]
-                raise QueryError(message, hint="the lake's tables: events, quarantine, ingest_sources, ingest_batches") from None
+                raise QueryError(message, hint="tables: events, quarantine, findings, ingest_sources, ingest_batches, and the views of queries/views") from None
 
     def sql(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         """Run SQL against the lake's views; the result as a polars DataFrame."""
