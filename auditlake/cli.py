@@ -24,7 +24,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from auditlake import config, detect, history, packs, policy, queries, render, report_render
-from auditlake.errors import AuditlakeError, ExitCode, QuarantineFoundError
+from auditlake.errors import AuditlakeError, ExitCode, QuarantineFoundError, QueryError
 from auditlake.ingest import IngestResult
 from auditlake.ingest import Progress as IngestProgress
 from auditlake.ingest.formats import FORMATS
@@ -627,6 +627,32 @@ def policy_check_apiserver(
     stderr.print(f"{manifest}: {len(findings)} finding(s)", markup=False)
     if any(finding.severity == "error" for finding in findings):
         raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+# ---- drill-down -----------------------------------------------------------------------------------
+@app.command(name="event")
+@handle_errors
+def request_events(
+    audit_id: Annotated[str, typer.Argument(help="The request's audit id (the audit_id column of findings, saved queries and reports).",
+                                            show_default=False)],
+    lake: LakeOption = DEFAULT_LAKE,
+    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="Only this cluster.")] = None,
+    since: Annotated[str, typer.Option("--since", help="Start of the window searched (default: the lake's whole past).")] = "1970-01-01",
+    until: Annotated[str, typer.Option("--until", help="End of the window searched, exclusive.")] = "2100-01-01",
+    output: Annotated[str, typer.Option("--format", help=f"Output format: {', '.join(OUTPUT_FORMATS)}.")] = "json",
+    output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Every stored stage of one request, all columns and bodies, with the file and line it was read from.
+
+    Example: auditlake event 4b5c7d9e-1f2a-4c3b-9d8e-7a6b5c4d3e2f --lake ./lake
+    """
+    if output not in OUTPUT_FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
+    events = Lake(lake).query_arrow("request-events", since=since, until=until, cluster=cluster, audit_id=audit_id)
+    if not events.num_rows:
+        raise QueryError(f"no event with audit id {audit_id!r} in {lake}" + (f" (cluster {cluster})" if cluster else ""),
+                         hint="copy it from the audit_id column of a finding or query result; --since/--until narrow the search")
+    _emit(events, output, output_file, max_rows=events.num_rows)
 
 
 # ---- detections -----------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from auditlake.ingest.schema import JSON_COLUMN_NAMES
+
 
 def _flat(table: pa.Table) -> pa.Table:
     """Nested columns (lists, maps, structs) as JSON text, for formats that only hold scalars."""
@@ -52,9 +54,9 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
             for row in rows:
                 if row[field.name] is not None:
                     row[field.name] = dict(row[field.name])
-        elif isinstance(field.type, pa.JsonType) if hasattr(pa, "JsonType") else False:
-            for row in rows:
-                if row[field.name] is not None:
+        elif isinstance(field.type, pa.JsonType) or (field.name in JSON_COLUMN_NAMES and pa.types.is_string(field.type)):
+            for row in rows:  # bodies and extras as nested JSON, not as a string of JSON
+                if isinstance(row[field.name], str) and row[field.name][:1] in ("{", "["):
                     row[field.name] = json.loads(row[field.name])
     return rows
 

@@ -166,3 +166,21 @@ def test_a_cluster_the_lake_does_not_hold_is_an_error_not_an_empty_answer(fixtur
         assert result.exit_code == 2, command
         assert "no cluster named 'dmeo'" in result.stderr and "did you mean demo?" in result.stderr, command
     assert runner.invoke(app, ["query", "run", "top-actors", *lake, "--cluster", "demo"]).exit_code == 0
+
+
+def test_event_drills_down_to_every_stage_of_one_request_and_where_it_was_read(fixture_lake):
+    log = DATA / "immudb_first_300_lines.log"
+    lines = log.read_text().splitlines()
+    wanted = json.loads(lines[0])["auditID"]
+    expected = [(number, json.loads(line)["stage"]) for number, line in enumerate(lines, 1) if json.loads(line)["auditID"] == wanted]
+    assert len(expected) >= 2  # RequestReceived and ResponseComplete
+    result = run("event", wanted, "--lake", str(fixture_lake.path))
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(row["source_line"], row["stage"]) for row in rows] == expected
+    assert {row["source_file"] for row in rows} == {str(log)} and {row["cluster"] for row in rows} == {"immudb"}
+    lease = json.loads((DATA / "khi_lease_update_request_response.jsonl").read_text())
+    bodies = json.loads(run("event", lease["auditID"], "--lake", str(fixture_lake.path), "--cluster", "kind").stdout)
+    assert bodies[0]["response_object"]["metadata"]["resourceVersion"] == lease["responseObject"]["metadata"]["resourceVersion"]
+    missing = run("event", "no-such-id", "--lake", str(fixture_lake.path))
+    assert missing.exit_code == 2 and missing.stderr.startswith("error: no event with audit id 'no-such-id'")

@@ -117,6 +117,7 @@ COLUMNS: tuple[Column, ...] = (
 
 COLUMN_NAMES = tuple(column.name for column in COLUMNS)
 STORED_COLUMNS = tuple(column for column in COLUMNS if not column.is_partition)
+JSON_COLUMN_NAMES = frozenset(column.name for column in COLUMNS if column.type == JSON)  # DuckDB hands these out as text
 PARTITION_COLUMNS = tuple(column for column in COLUMNS if column.is_partition)
 DECODED_COLUMNS = tuple(column for column in STORED_COLUMNS if column.expression)
 KNOWN_EVENT_KEYS = frozenset(EVENT_STRUCTURE)
