@@ -673,16 +673,21 @@ def run_detections(
     list_rules: Annotated[bool, typer.Option("--list", help="List the detections and the Falco, Sigma and Panther rules each reproduces.")] = False,
     by_rule: Annotated[bool, typer.Option("--summary", help="One row per detection that fired (findings, actors, first, last) "
                                                            "instead of every finding.")] = False,
+    only_new: Annotated[bool, typer.Option("--new", help="With --write: show, and --fail-on only on, the findings the lake did not "
+                                                         "hold yet (overlapping scheduled windows alert once).")] = False,
 ) -> None:
     """Run the detections (Falco, Sigma and Panther rules as saved SQL) over a window and print the findings.
 
     Example: auditlake detect --since 24h --severity medium --fail-on high
     Overview: auditlake detect --since 30d --summary
+    Hourly, alerting once per finding: auditlake detect --since 2h --write --new --fail-on high
     """
     if output not in OUTPUT_FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
     if fail_on is not None and fail_on not in detect.SEVERITY_RANK:
         raise typer.BadParameter(f"choose one of {', '.join(detect.SEVERITY_RANK)}", param_hint="--fail-on")
+    if only_new and not write:
+        raise typer.BadParameter("--new compares with the findings kept in the lake: add --write", param_hint="--new")
     if list_rules:
         chosen = detect.choose(queries.load_library(), rule, severity)
         rows = [{"rule": query.name, "severity": query.severity, "title": query.title, "mitre": ", ".join(query.mitre),
@@ -690,10 +695,11 @@ def run_detections(
         _emit(pa.Table.from_pylist(rows), output, output_file, max_rows=len(rows) or 1)
         return
     result = Lake(lake).detect(since=since, until=until, cluster=cluster, rules=rule, min_severity=severity, write=write)
+    shown = dataclasses.replace(result, findings=result.new) if only_new and result.new is not None else result
     if by_rule:
-        _emit(result.by_rule(), output, output_file, max_rows)
+        _emit(shown.by_rule(), output, output_file, max_rows)
     else:
-        _emit(result.findings.select(["received_at", "severity", "rule", "summary"]) if output == "table" else result.findings,
+        _emit(shown.findings.select(["received_at", "severity", "rule", "summary"]) if output == "table" else shown.findings,
               output, output_file, max_rows)
     fired = {name: count for name, count in result.counts.items() if count}
     stderr.print(f"{result.findings.num_rows:,} finding(s) from {len(fired)} of {len(result.rules)} detection(s)"
@@ -701,8 +707,8 @@ def run_detections(
                  + (f"; {result.written:,} new in the lake" if result.written is not None else ""), markup=False, soft_wrap=True)
     if result.events == 0:
         stderr.print("warning: the window holds no events, so no detection could fire (check --since/--until and --cluster)", markup=False)
-    if fail_on is not None and result.at_least(fail_on):
-        stderr.print(f"{result.at_least(fail_on):,} finding(s) at {fail_on} or above", markup=False)
+    if fail_on is not None and shown.at_least(fail_on):
+        stderr.print(f"{shown.at_least(fail_on):,} {'new ' if only_new else ''}finding(s) at {fail_on} or above", markup=False)
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 

@@ -30,6 +30,7 @@ class DetectionRun:
     rules: list[queries.SavedQuery]  # the detections that ran
     counts: dict[str, int]  # findings per rule (every rule that ran, zeros included)
     written: int | None = None  # new rows written back (None when not asked)
+    new: pa.Table | None = None  # with write: the findings the lake did not hold before this run
     events: int | None = None  # events in the window (no findings in no events proves nothing)
 
     def by_rule(self) -> pa.Table:

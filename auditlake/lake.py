@@ -25,7 +25,7 @@ from auditlake.errors import QueryError
 from auditlake.history import HistoryEntry
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
-from auditlake.storage import BatchWriter, CompactResult, LakeStore, SourceProgress, compact, validate_cluster, write_findings
+from auditlake.storage import BatchWriter, CompactResult, LakeStore, SourceProgress, compact, unseen_findings, validate_cluster, write_findings
 
 HISTORY_LOOKBACK = timedelta(days=90)
 
@@ -309,6 +309,7 @@ class Lake:
         result.events = sum(volume.column("events").to_pylist())
         if write:
             with self.store.write_lock():
+                result.new = unseen_findings(self.store, result.findings)
                 result.written = write_findings(self.store, result.findings)
                 catalog.build_catalog(self.store)
         return result

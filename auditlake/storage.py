@@ -274,6 +274,20 @@ class LakeStore:
 FINDINGS_KEY = ("rule", "audit_id")
 
 
+def unseen_findings(store: LakeStore, findings: pa.Table) -> pa.Table:
+    """The findings the lake does not hold yet (by rule and audit_id): what a scheduled run alerts on."""
+    files = store.findings_files()
+    if not files or not findings.num_rows:
+        return findings
+    connection = duckdb.connect()
+    try:
+        connection.register("incoming", findings)
+        return connection.sql("SELECT i.* FROM incoming AS i ANTI JOIN (SELECT rule, audit_id FROM read_parquet($files)) AS f "
+                              "USING (rule, audit_id) ORDER BY received_at, rule, audit_id", params={"files": files}).to_arrow_table()
+    finally:
+        connection.close()
+
+
 def write_findings(store: LakeStore, findings: pa.Table) -> int:
     """Merge detections into `findings/cluster=…/date=…/findings.parquet`; the number of new rows.
 

@@ -99,6 +99,7 @@ def test_inert_upstream_rules_fire_once_configured(case_lake):
 def test_detect_runs_them_all_writes_findings_once_and_fails_on_severity(case_lake):
     first = case_lake.detect(**ALL_TIME, write=True)
     assert first.written == first.findings.num_rows > 0
+    assert first.new is not None and first.new.num_rows == first.written  # nothing was kept before
     assert set(first.counts) == set(DETECTIONS)
     again = case_lake.detect(**ALL_TIME, write=True)
     assert again.written == 0  # keyed by (rule, audit_id): a rerun adds nothing
@@ -113,6 +114,9 @@ def test_detect_runs_them_all_writes_findings_once_and_fails_on_severity(case_la
     output = runner.invoke(app, [*args, "--rule", "port-forward", "--format", "json"]).stdout
     assert [row["audit_id"] for row in json.loads(output)] == ["port-forward--fires--0"]
     assert runner.invoke(app, [*args, "--rule", "no-such-rule"]).exit_code == 2
+    scheduled = runner.invoke(app, [*args, "--write", "--new", "--fail-on", "high", "--format", "json"])
+    assert scheduled.exit_code == 0 and json.loads(scheduled.stdout) == []  # everything was already kept: no second alert
+    assert runner.invoke(app, [*args, "--new"]).exit_code == 2  # --new needs --write
     assert first.events is not None and first.events > 0
     nothing = runner.invoke(app, ["detect", "--lake", str(case_lake.path), "--since", "1999-01-01", "--until", "1999-02-01", "--fail-on", "high"])
     assert nothing.exit_code == 0 and "the window holds no events" in nothing.stderr
