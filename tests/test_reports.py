@@ -326,6 +326,21 @@ def test_the_documented_cron_line_ingests_then_reports_yesterday(live_audit_log,
     assert Lake(tmp_path / "lake").status().events == Lake(tmp_path / "lake").sql("SELECT count(DISTINCT (audit_id, stage)) FROM events").item()
 
 
+def test_the_documented_hourly_detect_line_alerts_once_per_finding(live_audit_log, tmp_path):
+    line = [line for line in readme_block("cron", "auditlake").splitlines() if line and not line.startswith("#")][1]
+    fields = line.split(None, 5)
+    assert fields[:5] == ["5", "*", "*", "*", "*"] and "%" not in fields[5]
+    command = fields[5].replace("--since 2h", "--since 3d")  # the small simulated log has its high findings spread over 3 days
+    first = run_documented(command, live_audit_log, tmp_path)
+    alerted = list(csv.DictReader(first.stdout.splitlines()))
+    assert alerted and first.returncode == 1, first.stderr
+    assert {row["severity"] for row in alerted} <= {"high", "critical"}
+    again = run_documented(command, live_audit_log, tmp_path)  # the next hour's overlapping window: nothing twice
+    assert again.returncode == 0 and list(csv.DictReader(again.stdout.splitlines())) == [], again.stderr
+    kept = Lake(tmp_path / "lake").status().findings
+    assert sum(kept.values()) >= len(alerted)
+
+
 def systemd_unit(text: str) -> dict[str, list[tuple[str, str]]]:
     sections: dict[str, list[tuple[str, str]]] = {}
     current = ""
