@@ -86,7 +86,7 @@ class Block:
 
     @functools.cached_property
     def data(self) -> bytes:
-        return b"".join(self.chunks)  # type: ignore[arg-type]
+        return b"".join(self.pieces)
 
     def line_number(self, index: int) -> int:
         """The source line of the block's `index`-th line (0-based)."""
