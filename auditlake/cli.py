@@ -673,6 +673,9 @@ def run_detections(
     list_rules: Annotated[bool, typer.Option("--list", help="List the detections and the Falco, Sigma and Panther rules each reproduces.")] = False,
     by_rule: Annotated[bool, typer.Option("--summary", help="One row per detection that fired (findings, actors, first, last) "
                                                            "instead of every finding.")] = False,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Tune one detection: RULE.PARAM=VALUE, e.g. "
+                                                                           "disallowed-user.allowed_users=admin,alice (repeatable; "
+                                                                           "`auditlake query show RULE` lists its parameters).")] = None,
     only_new: Annotated[bool, typer.Option("--new", help="With --write: show, and --fail-on only on, the findings the lake did not "
                                                          "hold yet (overlapping scheduled windows alert once).")] = False,
 ) -> None:
@@ -694,7 +697,8 @@ def run_detections(
                  **{engine: "; ".join(query.reproduces.get(engine, ())) for engine in queries.ENGINES}} for query in chosen]
         _emit(pa.Table.from_pylist(rows), output, output_file, max_rows=len(rows) or 1)
         return
-    result = Lake(lake).detect(since=since, until=until, cluster=cluster, rules=rule, min_severity=severity, write=write)
+    result = Lake(lake).detect(since=since, until=until, cluster=cluster, rules=rule, min_severity=severity, write=write,
+                               params=_name_values(param))
     shown = dataclasses.replace(result, findings=result.new) if only_new and result.new is not None else result
     if by_rule:
         _emit(shown.by_rule(), output, output_file, max_rows)

@@ -72,14 +72,34 @@ def choose(library: dict[str, queries.SavedQuery], names: list[str] | None = Non
     return chosen
 
 
+def tuning(rules: list[queries.SavedQuery], given: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`RULE.PARAM` values (e.g. `disallowed-user.allowed_users`) per rule; an unknown rule or parameter is refused."""
+    names = {rule.name for rule in rules}
+    tuned: dict[str, dict[str, Any]] = {}
+    for key, value in given.items():
+        rule, dot, parameter = key.partition(".")
+        rule = queries.normalise_name(rule)
+        if not dot or not parameter:
+            raise QueryError(f"detection parameter {key!r} must be RULE.PARAM=VALUE", hint="e.g. -p disallowed-user.allowed_users=admin,alice")
+        if rule not in names:
+            close = difflib.get_close_matches(rule, sorted(names), n=3)
+            raise QueryError(f"no detection named {rule!r} runs here", hint=f"did you mean {', '.join(close)}?" if close
+                             else "list them with `auditlake detect --list`")
+        if parameter in ("since", "until", "cluster"):
+            raise QueryError(f"{key}: the window and cluster are --since, --until and --cluster, for every detection at once")
+        tuned.setdefault(rule, {})[parameter] = value
+    return tuned
+
+
 def run(connection: duckdb.DuckDBPyConnection, rules: list[queries.SavedQuery], *, since: Any, until: Any, cluster: str | None,
-        now: datetime | None = None) -> DetectionRun:
-    """Every rule over the same [since, until) window; their findings stacked and ordered by time."""
+        now: datetime | None = None, params: dict[str, dict[str, Any]] | None = None) -> DetectionRun:
+    """Every rule over the same [since, until) window (with `params[rule]` for its own); findings stacked, ordered by time."""
     now = now or datetime.now(UTC)
     start, end = queries.parse_time(since, now), queries.parse_time(until or "now", now)
     tables, counts = [], {}
     for rule in rules:
-        values = queries.bind(rule, {"since": start, "until": end, **({"cluster": cluster} if cluster else {})}, now)
+        given = {**(params or {}).get(rule.name, {}), "since": start, "until": end, **({"cluster": cluster} if cluster else {})}
+        values = queries.bind(rule, given, now)
         table = queries.run(connection, rule, values)
         if tuple(table.column_names) != FINDING_COLUMNS:
             raise QueryError(f"{rule.name} must return {', '.join(FINDING_COLUMNS)}", path=rule.path)

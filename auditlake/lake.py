@@ -296,14 +296,19 @@ class Lake:
 
     # ---- detections -----------------------------------------------------------------------------
     def detect(self, *, since: Any = "24h", until: Any = None, cluster: str | None = None, rules: list[str] | None = None,
-               min_severity: str | None = None, write: bool = False, now: datetime | None = None) -> detect.DetectionRun:
-        """Run the detections (all, or `rules`, at `min_severity` or above) over a window; `write` keeps the findings in the lake."""
+               min_severity: str | None = None, write: bool = False, now: datetime | None = None,
+               params: dict[str, Any] | None = None) -> detect.DetectionRun:
+        """Run the detections (all, or `rules`, at `min_severity` or above) over a window; `write` keeps the findings in the lake.
+
+        `params` tunes single rules: `{"disallowed-user.allowed_users": ["admin", "alice"]}`.
+        """
         chosen = detect.choose(queries.load_library(), rules, min_severity)
+        tuned = detect.tuning(chosen, params or {})
         self._require_cluster(cluster)
         now = now or datetime.now(UTC)  # one window for the rules and the event count
         with self._connection() as connection:
             connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
-            result = detect.run(connection, chosen, since=since, until=until, cluster=cluster, now=now)
+            result = detect.run(connection, chosen, since=since, until=until, cluster=cluster, now=now, params=tuned)
         volume = self.query_arrow("volume-per-day", since=queries.parse_time(since, now), until=queries.parse_time(until or "now", now),
                                   cluster=cluster)
         result.events = sum(volume.column("events").to_pylist())

@@ -122,6 +122,22 @@ def test_detect_runs_them_all_writes_findings_once_and_fails_on_severity(case_la
     assert nothing.exit_code == 0 and "the window holds no events" in nothing.stderr
 
 
+def test_detect_tunes_one_rule_with_rule_dot_param(case_lake):
+    default = case_lake.detect(**ALL_TIME, rules=["disallowed-user"]).findings
+    assert default.num_rows > 0
+    everyone = sorted(case_lake.sql("SELECT DISTINCT coalesce(user_name, '') AS name FROM events")["name"].to_list())
+    tuned = case_lake.detect(**ALL_TIME, rules=["disallowed-user"], params={"disallowed-user.allowed_users": everyone})
+    assert tuned.findings.num_rows == 0
+    args = ["detect", "--lake", str(case_lake.path), "--since", "2000-01-01", "--until", "2100-01-01", "--rule", "disallowed-user"]
+    named = [name for name in everyone if name]  # a comma-separated list cannot hold the empty name of user-less requests
+    cli = runner.invoke(app, [*args, "-p", f"disallowed-user.allowed_users={','.join(named)}", "--format", "json"])
+    assert cli.exit_code == 0 and all(row["summary"].startswith("(no user)") for row in json.loads(cli.stdout))
+    for bad, message in (("disalowed-user.allowed_users=x", "did you mean disallowed-user"), ("disallowed-user.nope=x", "has no parameter"),
+                         ("allowed_users=x", "RULE.PARAM=VALUE"), ("disallowed-user.since=1d", "--since")):
+        refused = runner.invoke(app, [*args, "-p", bad])
+        assert refused.exit_code == 2 and message in refused.stderr, bad
+
+
 def test_detect_summary_is_one_row_per_rule_that_fired_worst_first(case_lake):
     run = case_lake.detect(**ALL_TIME)
     summary = run.by_rule().to_pylist()
