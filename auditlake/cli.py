@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 import pyarrow as pa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 
@@ -67,7 +68,7 @@ def handle_errors(command: F) -> F:
         except AuditlakeError as error:
             if config.is_debug():
                 raise
-            stderr.print(f"[bold red]error:[/] {error.one_line()}", markup=True, highlight=False, soft_wrap=True)
+            stderr.print(f"[bold red]error:[/] {escape(error.one_line())}", markup=True, highlight=False, soft_wrap=True)
             if error.hint:
                 stderr.print(f"hint: {error.hint}", soft_wrap=True, markup=False)
             raise typer.Exit(int(error.exit_code)) from None
@@ -286,7 +287,7 @@ def _cell(value: Any) -> str:
         return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S") if value.tzinfo else f"{value:%Y-%m-%d %H:%M:%S}"
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return str(value)
+    return escape(str(value))  # data, not markup: `[a-z]` in an exec command must print as written
 
 
 # ---- saved queries --------------------------------------------------------------------------------
@@ -313,7 +314,7 @@ def query_list(
     for name in ("topic", "name", "title", "severity", "controls"):
         table.add_column(name, overflow="fold")
     for item in items:
-        table.add_row(item.topic, item.name, item.title, item.severity, ", ".join(item.controls))
+        table.add_row(item.topic, item.name, escape(item.title), item.severity, ", ".join(item.controls))
     stdout.print(table)
 
 
@@ -433,9 +434,9 @@ def object_history(
 
 
 def _print_history(title: str, entries: list[Any]) -> None:
-    stdout.print(f"[bold]{title}[/]: {len(entries)} change(s)", markup=True)
+    stdout.print(f"[bold]{escape(title)}[/]: {len(entries)} change(s)", markup=True)
     for entry in entries:
-        stdout.print(f"\n[bold yellow]{entry.at:%Y-%m-%d %H:%M:%S} UTC[/]  [bold]{entry.summary}[/]", markup=True, highlight=False)
+        stdout.print(f"\n[bold yellow]{entry.at:%Y-%m-%d %H:%M:%S} UTC[/]  [bold]{escape(entry.summary)}[/]", markup=True, highlight=False)
         stdout.print("  " + render.history_header(entry).split("  ", 1)[1], markup=False, highlight=False)
         for line in history.unified_diff(entry):
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else "magenta" if line.startswith("@@") else "dim"
@@ -484,7 +485,8 @@ def changed_objects(
     for (_, resource, ns, name), entries in groups:
         label = f"{resource}/{ns + '/' if ns else ''}{name}"
         for index, entry in enumerate(entries):
-            table.add_row(label if index == 0 else "", f"{entry.at:%Y-%m-%d %H:%M}", entry.summary, entry.actor, entry.client or "")
+            table.add_row(escape(label) if index == 0 else "", f"{entry.at:%Y-%m-%d %H:%M}", escape(entry.summary), escape(entry.actor or ""),
+                          escape(entry.client or ""))
     stdout.print(table)
     stderr.print(f"{sum(len(e) for _, e in groups)} change(s) to {len(groups)} object(s)", markup=False)
 
@@ -676,6 +678,8 @@ def run_detections(
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Tune one detection: RULE.PARAM=VALUE, e.g. "
                                                                            "disallowed-user.allowed_users=admin,alice (repeatable; "
                                                                            "`auditlake query show RULE` lists its parameters).")] = None,
+    tuning_file: Annotated[Path | None, typer.Option("--tuning", help="A YAML file of RULE: {PARAM: VALUE} (your allow-lists and "
+                                                                      "thresholds); -p values override it.")] = None,
     only_new: Annotated[bool, typer.Option("--new", help="With --write: show, and --fail-on only on, the findings the lake did not "
                                                          "hold yet (overlapping scheduled windows alert once).")] = False,
 ) -> None:
@@ -698,7 +702,7 @@ def run_detections(
         _emit(pa.Table.from_pylist(rows), output, output_file, max_rows=len(rows) or 1)
         return
     result = Lake(lake).detect(since=since, until=until, cluster=cluster, rules=rule, min_severity=severity, write=write,
-                               params=_name_values(param))
+                               params={**(detect.load_tuning(tuning_file) if tuning_file else {}), **_name_values(param)})
     shown = dataclasses.replace(result, findings=result.new) if only_new and result.new is not None else result
     if by_rule:
         _emit(shown.by_rule(), output, output_file, max_rows)
@@ -759,7 +763,7 @@ def compliance_report(
             table.add_column(name, overflow="fold")
         for section in result.sections:
             colour = {"attention": "yellow", "pass": "green"}.get(section.status, "dim")
-            table.add_row(section.section.control, section.section.title,
+            table.add_row(escape(section.section.control), escape(section.section.title),
                           f"[{colour}]{report_render.STATUS_LABEL[section.status]}[/{colour}]",
                           " · ".join(f"{check.table.num_rows:,}" for check in section.checks))
         stdout.print(table)
@@ -784,7 +788,7 @@ def _print_packs(output: str) -> None:
     for name in ("pack", "title", "sections", "parameters"):
         table.add_column(name, overflow="fold")
     for item in items:
-        table.add_row(item.name, item.title, ", ".join(section.control for section in item.sections),
+        table.add_row(item.name, escape(item.title), ", ".join(section.control for section in item.sections),
                       ", ".join(parameter.name for parameter in item.params))
     stdout.print(table)
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import yaml
 
 from auditlake import queries
 from auditlake.errors import QueryError
@@ -70,6 +72,19 @@ def choose(library: dict[str, queries.SavedQuery], names: list[str] | None = Non
     if min_severity is not None:
         chosen = [query for query in chosen if SEVERITY_RANK[query.severity] >= SEVERITY_RANK[min_severity]]
     return chosen
+
+
+def load_tuning(path: Path) -> dict[str, Any]:
+    """A tuning file (`RULE: {PARAM: VALUE}` in YAML) as `RULE.PARAM` values, so a cron line stays one line."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise QueryError(f"cannot read the tuning file: {str(error).splitlines()[0]}", path=path) from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(values, dict) for values in raw.values()):
+        raise QueryError("a tuning file maps each detection to its parameters, e.g. `disallowed-user: {allowed_users: [admin]}`", path=path)
+    return {f"{rule}.{parameter}": value for rule, values in raw.items() for parameter, value in values.items()}
 
 
 def tuning(rules: list[queries.SavedQuery], given: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -184,3 +184,12 @@ def test_event_drills_down_to_every_stage_of_one_request_and_where_it_was_read(f
     assert bodies[0]["response_object"]["metadata"]["resourceVersion"] == lease["responseObject"]["metadata"]["resourceVersion"]
     missing = run("event", "no-such-id", "--lake", str(fixture_lake.path))
     assert missing.exit_code == 2 and missing.stderr.startswith("error: no event with audit id 'no-such-id'")
+
+
+def test_data_and_messages_print_as_written_not_as_terminal_markup(fixture_lake, tmp_path):
+    table = run("sql", "select '[a-z] [bold]x' as pattern", "--lake", str(fixture_lake.path))
+    assert "[a-z] [bold]x" in table.stdout
+    tuning = tmp_path / "tuning.yaml"
+    tuning.write_text("x: [1]\n")
+    refused = run("detect", "--lake", str(fixture_lake.path), "--tuning", str(tuning))
+    assert refused.exit_code == 2 and "{allowed_users: [admin]}" in refused.stderr

@@ -132,6 +132,12 @@ def test_detect_tunes_one_rule_with_rule_dot_param(case_lake):
     named = [name for name in everyone if name]  # a comma-separated list cannot hold the empty name of user-less requests
     cli = runner.invoke(app, [*args, "-p", f"disallowed-user.allowed_users={','.join(named)}", "--format", "json"])
     assert cli.exit_code == 0 and all(row["summary"].startswith("(no user)") for row in json.loads(cli.stdout))
+    tuning = case_lake.path.parent / "tuning.yaml"
+    tuning.write_text(yaml.safe_dump({"disallowed-user": {"allowed_users": everyone}}))
+    from_file = runner.invoke(app, [*args, "--tuning", str(tuning), "--format", "json"])
+    assert from_file.exit_code == 0 and json.loads(from_file.stdout) == []
+    overridden = runner.invoke(app, [*args, "--tuning", str(tuning), "-p", "disallowed-user.allowed_users=admin", "--format", "json"])
+    assert len(json.loads(overridden.stdout)) > 0  # -p wins over the file
     for bad, message in (("disalowed-user.allowed_users=x", "did you mean disallowed-user"), ("disallowed-user.nope=x", "has no parameter"),
                          ("allowed_users=x", "RULE.PARAM=VALUE"), ("disallowed-user.since=1d", "--since")):
         refused = runner.invoke(app, [*args, "-p", bad])

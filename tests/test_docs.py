@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from auditlake.config import SETTINGS
 from auditlake.ingest.schema import markdown_table
 from tests.conftest import REPO
@@ -55,3 +57,14 @@ def test_the_readme_grpc_table_is_the_one_the_code_uses():
     from auditlake.ingest.wrappers import grpc_markdown_table
 
     assert grpc_markdown_table().replace("\n", "\n    ") in README
+
+
+def test_the_readme_tuning_example_names_real_detections_and_parameters(tmp_path):
+    from auditlake import detect, queries
+
+    example = next(block for block in re.findall(r"```yaml\n(.*?)```", README, re.DOTALL) if "disallowed-user" in block)
+    (tmp_path / "tuning.yaml").write_text(example)
+    tuned = detect.tuning(detect.choose(queries.load_library()), detect.load_tuning(tmp_path / "tuning.yaml"))
+    for rule, values in tuned.items():
+        queries.bind(queries.load_library()[rule], values)  # refuses unknown parameters and mistyped values
+    assert set(tuned) == {"disallowed-user", "forbidden-from-public-ip", "privileged-pod"}
