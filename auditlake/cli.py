@@ -702,7 +702,7 @@ def run_detections(
         _emit(pa.Table.from_pylist(rows), output, output_file, max_rows=len(rows) or 1)
         return
     result = Lake(lake).detect(since=since, until=until, cluster=cluster, rules=rule, min_severity=severity, write=write,
-                               params={**(detect.load_tuning(tuning_file) if tuning_file else {}), **_name_values(param)})
+                               params={**(queries.load_tuning(tuning_file) if tuning_file else {}), **_name_values(param)})
     shown = dataclasses.replace(result, findings=result.new) if only_new and result.new is not None else result
     if by_rule:
         _emit(shown.by_rule(), output, output_file, max_rows)
@@ -731,7 +731,10 @@ def compliance_report(
     until: Annotated[str | None, typer.Option("--until", help="End of the window, exclusive (default now; `today` for whole days).")] = None,
     cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="Only this cluster (default: every cluster in the lake).")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="A pack parameter as name=value, e.g. namespaces=payments,checkout "
-                                                                           "(repeatable; `auditlake report` lists them).")] = None,
+                                                                           "(repeatable; `auditlake report` lists them), or one query's "
+                                                                           "as QUERY.PARAM=value, as with detect -p.")] = None,
+    tuning_file: Annotated[Path | None, typer.Option("--tuning", help="The detect tuning file (QUERY: {PARAM: VALUE}), applied to "
+                                                                      "the pack's queries; -p values override it.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the report files (named PACK-CLUSTER-DATE).")] = Path("reports"),
     formats: Annotated[str, typer.Option("--format", help=f"Comma-separated: {', '.join(report_render.FORMATS)}.")] = "html,md",
     fail_on: Annotated[str, typer.Option("--fail-on", help="`attention`: exit 1 when any section needs attention (for cron and CI); `never`.")] = "never",
@@ -750,7 +753,7 @@ def compliance_report(
         raise typer.BadParameter(f"choose from {', '.join(report_render.FORMATS)}", param_hint="--format")
     if fail_on not in ("attention", "never"):
         raise typer.BadParameter("attention or never", param_hint="--fail-on")
-    result = Lake(lake).report(pack, since=since, until=until, cluster=cluster, params=_name_values(param))
+    result = Lake(lake).report(pack, since=since, until=until, cluster=cluster, params=_name_values(param), tuning=tuning_file)
     written = report_render.write(result, out, chosen)
     if output == "json":
         typer.echo(json.dumps({"pack": result.pack.name, "status": result.status, "files": [str(path) for path in written],

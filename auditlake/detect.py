@@ -11,12 +11,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import yaml
 
 from auditlake import queries
 from auditlake.errors import QueryError
@@ -72,38 +70,6 @@ def choose(library: dict[str, queries.SavedQuery], names: list[str] | None = Non
     if min_severity is not None:
         chosen = [query for query in chosen if SEVERITY_RANK[query.severity] >= SEVERITY_RANK[min_severity]]
     return chosen
-
-
-def load_tuning(path: Path) -> dict[str, Any]:
-    """A tuning file (`RULE: {PARAM: VALUE}` in YAML) as `RULE.PARAM` values, so a cron line stays one line."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise QueryError(f"cannot read the tuning file: {str(error).splitlines()[0]}", path=path) from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict) or not all(isinstance(values, dict) for values in raw.values()):
-        raise QueryError("a tuning file maps each detection to its parameters, e.g. `disallowed-user: {allowed_users: [admin]}`", path=path)
-    return {f"{rule}.{parameter}": value for rule, values in raw.items() for parameter, value in values.items()}
-
-
-def tuning(rules: list[queries.SavedQuery], given: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """`RULE.PARAM` values (e.g. `disallowed-user.allowed_users`) per rule; an unknown rule or parameter is refused."""
-    names = {rule.name for rule in rules}
-    tuned: dict[str, dict[str, Any]] = {}
-    for key, value in given.items():
-        rule, dot, parameter = key.partition(".")
-        rule = queries.normalise_name(rule)
-        if not dot or not parameter:
-            raise QueryError(f"detection parameter {key!r} must be RULE.PARAM=VALUE", hint="e.g. -p disallowed-user.allowed_users=admin,alice")
-        if rule not in names:
-            close = difflib.get_close_matches(rule, sorted(names), n=3)
-            raise QueryError(f"no detection named {rule!r} runs here", hint=f"did you mean {', '.join(close)}?" if close
-                             else "list them with `auditlake detect --list`")
-        if parameter in ("since", "until", "cluster"):
-            raise QueryError(f"{key}: the window and cluster are --since, --until and --cluster, for every detection at once")
-        tuned.setdefault(rule, {})[parameter] = value
-    return tuned
 
 
 def run(connection: duckdb.DuckDBPyConnection, rules: list[queries.SavedQuery], *, since: Any, until: Any, cluster: str | None,

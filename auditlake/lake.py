@@ -303,7 +303,7 @@ class Lake:
         `params` tunes single rules: `{"disallowed-user.allowed_users": ["admin", "alice"]}`.
         """
         chosen = detect.choose(queries.load_library(), rules, min_severity)
-        tuned = detect.tuning(chosen, params or {})
+        tuned = queries.tuning(chosen, params or {})
         self._require_cluster(cluster)
         now = now or datetime.now(UTC)  # one window for the rules and the event count
         with self._connection() as connection:
@@ -325,11 +325,15 @@ class Lake:
 
     # ---- compliance reports ---------------------------------------------------------------------
     def report(self, pack: str, *, since: Any = "30d", until: Any = None, cluster: str | None = None,
-               params: dict[str, Any] | None = None, now: datetime | None = None) -> report.Report:
-        """Run a report pack (`pci-dss`, `hipaa`, `change-log`, `security-findings` or a YAML path) over one window."""
+               params: dict[str, Any] | None = None, tuning: str | Path | None = None, now: datetime | None = None) -> report.Report:
+        """Run a report pack (`pci-dss`, `hipaa`, `change-log`, `security-findings` or a YAML path) over one window.
+
+        `params`: the pack's parameters, and `QUERY.PARAM` values; `tuning`: a tuning file (as for `detect`).
+        """
         self._require_cluster(cluster)
         self._require_namespaces((params or {}).get("namespaces"))
-        return report.build(self, packs.load(pack), since=since, until=until, cluster=cluster, params=params, now=now, version=version())
+        return report.build(self, packs.load(pack), since=since, until=until, cluster=cluster, params=params,
+                            tuning_file=queries.load_tuning(Path(tuning)) if tuning else None, now=now, version=version())
 
     # ---- audit policy ---------------------------------------------------------------------------
     def policy_needs(self, purpose: str | None = None) -> list[tuple[queries.SavedQuery, queries.Need]]:

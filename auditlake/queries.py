@@ -305,6 +305,40 @@ def parse_time(text: str | datetime | date, now: datetime | None = None) -> date
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def load_tuning(path: Path) -> dict[str, Any]:
+    """A tuning file (`RULE: {PARAM: VALUE}` in YAML) as `RULE.PARAM` values, so a cron line stays one line."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise QueryError(f"cannot read the tuning file: {str(error).splitlines()[0]}", path=path) from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(values, dict) for values in raw.values()):
+        raise QueryError("a tuning file maps each detection to its parameters, e.g. `disallowed-user: {allowed_users: [admin]}`", path=path)
+    return {f"{rule}.{parameter}": value for rule, values in raw.items() for parameter, value in values.items()}
+
+
+def tuning(available: list[SavedQuery], given: dict[str, Any], *, what: str = "detection") -> dict[str, dict[str, Any]]:
+    """`RULE.PARAM` values (e.g. `disallowed-user.allowed_users`) per saved query; an unknown query or parameter is refused."""
+    names = {query.name: query for query in available}
+    tuned: dict[str, dict[str, Any]] = {}
+    for key, value in given.items():
+        rule, dot, parameter = key.partition(".")
+        rule = normalise_name(rule)
+        if not dot or not parameter:
+            raise QueryError(f"{what} parameter {key!r} must be RULE.PARAM=VALUE", hint="e.g. -p disallowed-user.allowed_users=admin,alice")
+        if rule not in names:
+            close = difflib.get_close_matches(rule, sorted(names), n=3)
+            raise QueryError(f"no {what} named {rule!r} runs here", hint=f"did you mean {', '.join(close)}?" if close
+                             else f"they are: {', '.join(sorted(names))}")
+        if parameter in ("since", "until", "cluster"):
+            raise QueryError(f"{key}: the window and cluster are --since, --until and --cluster, for every {what} at once")
+        if names[rule].parameter(parameter) is None:
+            raise QueryError(f"{rule} has no parameter {parameter!r}", hint=f"its parameters: {', '.join(p.name for p in names[rule].params)}")
+        tuned.setdefault(rule, {})[parameter] = value
+    return tuned
+
+
 def bind(query: SavedQuery, given: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """Values for every declared parameter: built-in default < header default < given; typed, never pasted into SQL."""
     for name in given:

@@ -95,20 +95,30 @@ class Report:
 
 
 def build(lake: Lake, pack: packs.Pack, *, since: Any = "30d", until: Any = None, cluster: str | None = None,
-          params: dict[str, Any] | None = None, now: datetime | None = None, version: str = "") -> Report:
-    """Run every check of `pack` over [since, until) — one fixed window for all of them — and gather evidence."""
+          params: dict[str, Any] | None = None, tuning_file: dict[str, Any] | None = None, now: datetime | None = None,
+          version: str = "") -> Report:
+    """Run every check of `pack` over [since, until) — one fixed window for all of them — and gather evidence.
+
+    `params` holds the pack's parameters and `QUERY.PARAM` values for its queries; `tuning_file` the
+    `QUERY.PARAM` values of a team's tuning file, of which those for queries this pack runs apply.
+    """
     now = now or datetime.now(UTC)
     start = queries.parse_time(since, now)
     end = queries.parse_time(until or "now", now)
     if start >= end:
         raise QueryError(f"--since ({start:%Y-%m-%d %H:%M}) must be before --until ({end:%Y-%m-%d %H:%M})")
-    pack_values = packs.bind_pack_params(pack, params or {})
     library = queries.load_library()
+    runs = {check.query for section in pack.sections for check in section.checks if check.query}
+    from_file = queries.tuning(queries.saved_queries(library), tuning_file or {}, what="saved query")  # every entry must be real
+    tuning = {f"{name}.{key}": value for name, values in from_file.items() if name in runs for key, value in values.items()}
+    tuning.update({key: value for key, value in (params or {}).items() if "." in key})  # QUERY.PARAM: one query's own parameter
+    pack_values = packs.bind_pack_params(pack, {key: value for key, value in (params or {}).items() if "." not in key})
+    tuned = queries.tuning([library[name] for name in sorted(runs)], tuning, what="query of this pack")
     sections = []
     for section in pack.sections:
-        results = [_run_check(lake, library, check, start, end, cluster, pack_values) for check in section.checks]
+        results = [_run_check(lake, library, check, start, end, cluster, pack_values, tuned) for check in section.checks]
         sections.append(SectionResult(section, results))
-    evidence = _evidence(lake, pack, start, end, cluster, pack_values, now, version)
+    evidence = _evidence(lake, pack, start, end, cluster, {**pack_values, **tuning}, now, version)
     if evidence.events == 0:  # finding nothing in no events proves nothing: an auditor must not read "pass"
         for result in (result for section in sections for result in section.checks if result.status == "pass"):
             result.status, result.empty_window = "attention", True
@@ -129,13 +139,14 @@ def output_stem(pack: str, cluster: str | None, until: datetime) -> str:
 
 
 def _run_check(lake: Lake, library: dict[str, queries.SavedQuery], check: packs.Check, start: datetime, end: datetime,
-               cluster: str | None, pack_values: dict[str, Any]) -> CheckResult:
+               cluster: str | None, pack_values: dict[str, Any], tuned: dict[str, dict[str, Any]]) -> CheckResult:
     if check.changes is not None:
         return _run_changes(lake, check, start, end, cluster, pack_values)
     saved = library[check.query or ""]
     given: dict[str, Any] = {"since": start, "until": end, "cluster": cluster}
     given.update({key: value for key, value in pack_values.items() if saved.parameter(key) is not None})
     given.update(check.params)
+    given.update(tuned.get(saved.name, {}))  # the team's tuning (`-p RULE.PARAM=…`, `--tuning`), as with `detect`
     given = {key: value for key, value in given.items() if value is not None and saved.parameter(key) is not None}
     table = lake.query_arrow(saved.name, **given)
     values = queries.bind(saved, given)

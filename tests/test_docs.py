@@ -64,7 +64,7 @@ def test_the_readme_tuning_example_names_real_detections_and_parameters(tmp_path
 
     example = next(block for block in re.findall(r"```yaml\n(.*?)```", README, re.DOTALL) if "disallowed-user" in block)
     (tmp_path / "tuning.yaml").write_text(example)
-    tuned = detect.tuning(detect.choose(queries.load_library()), detect.load_tuning(tmp_path / "tuning.yaml"))
+    tuned = queries.tuning(detect.choose(queries.load_library()), queries.load_tuning(tmp_path / "tuning.yaml"))
     for rule, values in tuned.items():
         queries.bind(queries.load_library()[rule], values)  # refuses unknown parameters and mistyped values
     assert set(tuned) == {"disallowed-user", "forbidden-from-public-ip", "privileged-pod"}

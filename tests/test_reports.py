@@ -244,6 +244,20 @@ def test_a_window_without_events_passes_nothing(fixture_lake, tmp_path):
     assert result.exit_code == 1 and "the window holds no events" in result.stderr
 
 
+def test_the_detect_tuning_applies_to_the_queries_a_pack_runs_and_is_recorded(fixture_lake, tmp_path):
+    tuning = tmp_path / "tuning.yaml"
+    tuning.write_text("privileged-pod: {count_root: false}\ndisallowed-user: {allowed_users: [admin]}\n")  # the second is not in the pack
+    tuned = fixture_lake.report("security-findings", since="2026-11-01", until="2026-11-04", tuning=tuning)
+    privileged = next(result for section in tuned.sections for result in section.checks if result.name == "privileged-pod")
+    assert privileged.values["count_root"] is False
+    assert tuned.evidence.params == {"privileged-pod.count_root": False} and "--param privileged-pod.count_root=False" in tuned.evidence.command
+    with pytest.raises(QueryError, match="no query of this pack named 'disallowed-user'"):
+        fixture_lake.report("security-findings", since="2026-11-01", until="2026-11-04", params={"disallowed-user.allowed_users": "x"})
+    tuning.write_text("no-such-query: {x: 1}\n")
+    with pytest.raises(QueryError, match="no saved query named 'no-such-query'"):
+        fixture_lake.report("security-findings", since="2026-11-01", until="2026-11-04", tuning=tuning)
+
+
 def test_report_without_a_pack_lists_the_packs():
     listed = json.loads(runner.invoke(app, ["report", "--print", "json"]).stdout)
     assert {item["name"] for item in listed} == {"pci-dss", "hipaa", "change-log", "security-findings"}
