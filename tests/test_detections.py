@@ -91,6 +91,24 @@ def test_ip_macros_agree_with_pythons_ipaddress(case_lake):
     assert [(ip, private, public) for ip, private, public in rows if (private, public) != python(ip)] == []
 
 
+def test_the_eks_only_rule_runs_on_clusters_the_events_show_to_be_eks(tmp_path):
+    def event(number: int, user: dict) -> str:
+        return json.dumps({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": f"id-{number}",
+                           "stage": "ResponseComplete", "requestURI": "/version", "verb": "get", "user": user,
+                           "sourceIPs": ["203.0.113.9"], "responseStatus": {"code": 200},
+                           "annotations": {"authorization.k8s.io/decision": "allow"},
+                           "requestReceivedTimestamp": f"2026-11-02T10:00:0{number}Z", "stageTimestamp": f"2026-11-02T10:00:0{number}Z"}) + "\n"
+    anonymous = {"username": "system:anonymous", "groups": ["system:unauthenticated"]}
+    iam_user = {"username": "kubernetes-admin", "extra": {"arn": ["arn:aws:iam::111122223333:user/admin"]}}
+    (tmp_path / "eks.log").write_text(event(1, iam_user) + event(2, anonymous))
+    (tmp_path / "onprem.log").write_text(event(3, anonymous))
+    lake = Lake(tmp_path / "lake")
+    lake.ingest([tmp_path / "eks.log"], cluster="eks")
+    lake.ingest([tmp_path / "onprem.log"], cluster="onprem")
+    assert lake.query("eks-anonymous-access", **ALL_TIME)["cluster"].to_list() == ["eks"]
+    assert sorted(lake.query("eks-anonymous-access", **ALL_TIME, eks_only=False)["cluster"].to_list()) == ["eks", "onprem"]
+
+
 def test_inert_upstream_rules_fire_once_configured(case_lake):
     assert case_lake.query("disallowed-pod-image", **ALL_TIME, allowed_repositories="nginx").height > 0
     assert case_lake.query("untrusted-node-join", **ALL_TIME, allowed_nodes="ip-10-0-1-10").height == 1

@@ -25,8 +25,8 @@ FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND is_final(stage)
   AND user_name = 'system:anonymous'
-  AND NOT (source_ips = ['127.0.0.1'])
-  AND NOT (user_agent = 'ELB-HealthChecker/2.0' AND starts_with(coalesce(source_ip, ''), '10.0.'))
+  AND NOT coalesce(source_ips = ['127.0.0.1'], false)
+  AND NOT (coalesce(user_agent, '') = 'ELB-HealthChecker/2.0' AND starts_with(coalesce(source_ip, ''), '10.0.'))
   AND NOT list_bool_or(list_transform($probe_agents, lambda a: starts_with(coalesce(user_agent, ''), a)))
   AND NOT list_bool_or(list_transform(['/healthz', '/readyz', '/livez', '/apis/healthz', '/apis/readyz', '/apis/livez'], lambda p: starts_with(coalesce(request_uri, ''), p)))
   AND ($cluster IS NULL OR cluster = $cluster)

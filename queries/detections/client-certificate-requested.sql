@@ -29,7 +29,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND verb = 'create'
   AND coalesce(code, 200) < 400
   AND NOT is_system_principal(user_name)
-  AND NOT list_contains($bootstrap_users, user_name)
+  AND NOT list_contains($bootstrap_users, coalesce(user_name, ''))
   AND (list_contains(coalesce(CAST(json_extract_string(request_object, '$.spec.usages[*]') AS VARCHAR[]), []), 'client auth') OR contains(coalesce(json_extract_string(request_object, '$.spec.signerName'), ''), 'kubernetes.io/kube-apiserver-client'))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

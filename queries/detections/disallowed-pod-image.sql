@@ -24,6 +24,6 @@ SELECT received_at, cluster, 'disallowed-pod-image' AS rule, 'medium' AS severit
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND $allowed_repositories IS NOT NULL
-  AND NOT list_has_all($allowed_repositories, repositories)
+  AND NOT coalesce(list_has_all($allowed_repositories, repositories), false)
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -33,7 +33,7 @@ WHERE in_window(received_at, date, $since, $until)
            AND contains(coalesce(json_extract_string(user_extra, '$.arn[0]'), ''), ':assumed-role/AWSWesleyClusterManagerLambda'))
   AND NOT (starts_with(user_name, 'system:node:') AND list_has_all(coalesce(user_groups, []), ['system:nodes', 'system:authenticated'])
            AND (list_contains(coalesce(CAST(json_extract_string(extra, '$.p_enrichment.misp_warning_lists.p_any_ip_addresses[*].warning_lists[*].id') AS VARCHAR[]), []), 'amazon-aws')
-                OR (json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].asn') = 'AS16509'
-                    AND json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].domain') = 'amazon.com')))
+                OR coalesce(json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].asn') = 'AS16509'
+                            AND json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].domain') = 'amazon.com', false)))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

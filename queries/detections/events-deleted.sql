@@ -24,6 +24,6 @@ WHERE in_window(received_at, date, $since, $until)
   AND is_final(stage)
   AND resource = 'events'
   AND verb IN ('delete', 'deletecollection')
-  AND NOT (starts_with(coalesce(user_name, ''), 'system:') AND code BETWEEN 200 AND 299 AND verb = 'delete' AND $ignore_controllers)
+  AND NOT (starts_with(coalesce(user_name, ''), 'system:') AND coalesce(code BETWEEN 200 AND 299, false) AND verb = 'delete' AND $ignore_controllers)
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -28,7 +28,7 @@ SELECT received_at, cluster, 'host-ipc-pod' AS rule, 'medium' AS severity, actor
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND host_ipc
-  AND NOT (len(repositories) > 0 AND list_has_all($allowed_repositories, repositories))
+  AND NOT coalesce(len(repositories) > 0 AND list_has_all($allowed_repositories, repositories), false)
   AND ($include_failed OR (succeeded AND decision IS DISTINCT FROM 'forbid'))
   AND NOT ($ignore_system AND is_system_principal(authenticated_user) AND is_system_namespace(namespace))
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -32,7 +32,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource IS NULL
   AND verb = 'create'
   AND list_contains($namespaces, namespace)
-  AND NOT (len(repositories) > 0 AND list_has_all($allowed_repositories, repositories))
+  AND NOT coalesce(len(repositories) > 0 AND list_has_all($allowed_repositories, repositories), false)
   AND ($include_failed OR succeeded)
   AND NOT ($ignore_system AND is_system_principal(authenticated_user))
   AND ($cluster IS NULL OR cluster = $cluster)

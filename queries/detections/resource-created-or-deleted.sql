@@ -26,7 +26,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource IS NULL
   AND code BETWEEN 200 AND 299
   AND resource IN ('deployments', 'services', 'configmaps', 'namespaces', 'serviceaccounts', 'roles', 'clusterroles', 'rolebindings', 'clusterrolebindings', 'secrets')
-  AND NOT (resource = 'secrets' AND (namespace = 'kube-system' OR starts_with(coalesce(user_name, ''), 'system:')))
+  AND NOT (resource = 'secrets' AND (coalesce(namespace, '') = 'kube-system' OR starts_with(coalesce(user_name, ''), 'system:')))
   AND NOT (resource = 'namespaces' AND verb = 'delete' AND starts_with(coalesce(user_name, ''), 'system:'))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

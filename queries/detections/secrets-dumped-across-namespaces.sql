@@ -29,6 +29,6 @@ WHERE in_window(received_at, date, $since, $until)
   AND namespace IS NULL
   AND NOT contains(coalesce(request_uri, ''), '/namespaces/')
   AND NOT is_system_principal(user_name)
-  AND NOT list_contains($allowed_listers, user_name)
+  AND NOT list_contains($allowed_listers, coalesce(user_name, ''))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -30,7 +30,7 @@ SELECT received_at, cluster, 'sensitive-mount-pod' AS rule, 'high' AS severity, 
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND list_has_any(host_paths, $sensitive_paths)
-  AND NOT (len(repositories) > 0 AND list_has_all($allowed_repositories, repositories))
+  AND NOT coalesce(len(repositories) > 0 AND list_has_all($allowed_repositories, repositories), false)
   AND ($include_failed OR (succeeded AND decision IS DISTINCT FROM 'forbid'))
   AND NOT ($ignore_system AND is_system_principal(authenticated_user) AND is_system_namespace(namespace))
   AND ($cluster IS NULL OR cluster = $cluster)

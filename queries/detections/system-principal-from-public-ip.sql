@@ -40,6 +40,6 @@ WHERE in_window(received_at, date, $since, $until)
            AND contains(coalesce(json_extract_string(user_extra, '$.arn[0]'), ''), ':assumed-role/AWSWesleyClusterManagerLambda'))
   AND NOT list_contains($managed_identities, user_name)
   AND NOT (starts_with(user_name, 'system:node:')
-           AND list_contains($cloud_asns, json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].asn')))
+           AND coalesce(list_contains($cloud_asns, json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].asn')), false))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -21,7 +21,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND stage_at - received_at > $threshold
   AND verb <> 'watch'
   AND coalesce(subresource, '') NOT IN ('exec', 'attach', 'portforward', 'proxy')
-  AND NOT (subresource = 'log' AND regexp_matches(request_uri, '[?&]follow=(true|1)'))
+  AND NOT (coalesce(subresource, '') = 'log' AND regexp_matches(request_uri, '[?&]follow=(true|1)'))
   AND NOT regexp_matches(request_uri, '[?&]watch=(true|1)')
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY latency_seconds DESC, received_at
