@@ -713,7 +713,7 @@ def run_detections(
     stderr.print(f"{result.findings.num_rows:,} finding(s) from {len(fired)} of {len(result.rules)} detection(s)"
                  + (": " + ", ".join(f"{name} {count:,}" for name, count in sorted(fired.items(), key=lambda item: -item[1])) if fired else "")
                  + (f"; {result.written:,} new in the lake" if result.written is not None else ""), markup=False, soft_wrap=True)
-    if result.events == 0:
+    if result.window_has_events is False:
         stderr.print("warning: the window holds no events, so no detection could fire (check --since/--until and --cluster)", markup=False)
     if fail_on is not None and shown.at_least(fail_on):
         stderr.print(f"{shown.at_least(fail_on):,} {'new ' if only_new else ''}finding(s) at {fail_on} or above", markup=False)

@@ -31,7 +31,7 @@ class DetectionRun:
     counts: dict[str, int]  # findings per rule (every rule that ran, zeros included)
     written: int | None = None  # new rows written back (None when not asked)
     new: pa.Table | None = None  # with write: the findings the lake did not hold before this run
-    events: int | None = None  # events in the window (no findings in no events proves nothing)
+    window_has_events: bool | None = None  # no findings in no events proves nothing
 
     def by_rule(self) -> pa.Table:
         """One row per detection that fired: how many findings, how many actors, first and last, worst first."""

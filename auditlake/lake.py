@@ -309,9 +309,10 @@ class Lake:
         with self._connection() as connection:
             connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
             result = detect.run(connection, chosen, since=since, until=until, cluster=cluster, now=now, params=tuned)
-        volume = self.query_arrow("volume-per-day", since=queries.parse_time(since, now), until=queries.parse_time(until or "now", now),
-                                  cluster=cluster)
-        result.events = sum(volume.column("events").to_pylist())
+        result.window_has_events = self.sql_arrow(  # stops at the first event: no findings in no events proves nothing
+            "SELECT EXISTS (SELECT 1 FROM events WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster))"
+            " AS found", {"since": queries.parse_time(since, now), "until": queries.parse_time(until or "now", now), "cluster": cluster},
+        ).column("found")[0].as_py()
         if write:
             with self.store.write_lock():
                 result.new = unseen_findings(self.store, result.findings)
