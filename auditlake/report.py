@@ -182,7 +182,7 @@ def _flagged(check: packs.Check, table: pa.Table) -> int:
         connection = duckdb.connect()
         try:
             connection.register("result", table)
-            return int(connection.execute(f"SELECT count(*) FROM result WHERE {check.attention_where}").fetchall()[0][0])
+            return int(connection.execute(f"SELECT count(*) FROM result WHERE ({check.attention_where}) IS NOT FALSE").fetchall()[0][0])
         except duckdb.Error as error:
             raise QueryError(f"{check.query}: attention rule {check.attention_where!r} failed: {str(error).splitlines()[0]}") from None
         finally:

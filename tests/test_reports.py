@@ -219,6 +219,17 @@ def test_a_pack_of_your_own_runs_from_its_path(tmp_path, fixture_lake):
     assert report.sections[0].status == "attention" and report.stem == "ours-demo-2026-11-03"
 
 
+def test_a_row_whose_attention_rule_is_unknown_needs_attention(tmp_path, fixture_lake):
+    def status(where: str) -> str:
+        path = tmp_path / "ours.yaml"
+        path.write_text("title: Ours\nsections:\n  - control: A.2\n    title: Impersonation\n    requirement: None.\n"
+                        "    checked: One user's requests.\n    checks:\n      - query: user-activity\n        params: {user: admin}\n"
+                        f"        attention: {{where: \"{where}\"}}\n")
+        return fixture_lake.report(str(path), since="2000-01-01", until="2100-01-01").sections[0].status
+    assert status("impersonated_user = 'nobody'") == "attention"  # NULL: cannot tell, so it is not a pass
+    assert status("coalesce(impersonated_user = 'nobody', false)") == "pass"
+
+
 # ---- the CLI -------------------------------------------------------------------------------------
 def test_report_from_the_cli_writes_files_and_fails_on_attention(fixture_lake, tmp_path):
     args = ["report", "pci-dss", "--lake", str(fixture_lake.path), "--since", "2026-11-01", "--until", "2026-11-04", "--cluster", "demo",
