@@ -686,7 +686,9 @@ def run_detections(
     """Run the detections (Falco, Sigma and Panther rules as saved SQL) over a window and print the findings.
 
     Example: auditlake detect --since 24h --severity medium --fail-on high
+
     Overview: auditlake detect --since 30d --summary
+
     Hourly, alerting once per finding: auditlake detect --since 2h --write --new --fail-on high
     """
     if output not in OUTPUT_FORMATS:
