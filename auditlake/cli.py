@@ -467,23 +467,14 @@ def changed_objects(
     Example: auditlake changes --since 24h --kind deployments
     """
     groups = Lake(lake).changes(since=since, until=until, resource=kind, namespace=namespace, cluster=cluster)
-    if output == "json":
-        typer.echo(json.dumps([{"cluster": key[0], "resource": key[1], "namespace": key[2], "name": key[3],
-                                "changes": json.loads(render.history_json(entries))} for key, entries in groups], indent=1))
-        return
-    if output == "markdown":
-        lines = [f"# Changes since {since}", ""]
-        for (cluster_name, resource, ns, name), entries in groups:
-            lines += [f"## {resource}/{ns + '/' if ns else ''}{name} ({cluster_name})", ""]
-            lines += [f"- {e.at:%Y-%m-%d %H:%M} UTC — {e.summary} — {e.actor}" + (f" via {e.client}" if e.client else "") for e in entries]
-            lines.append("")
-        typer.echo("\n".join(lines))
+    if output in ("json", "markdown"):
+        typer.echo(render.changes_json(groups) if output == "json" else render.changes_markdown(groups, since))
         return
     table = Table(show_lines=False)
     for column in ("object", "when (UTC)", "change", "by", "client"):
         table.add_column(column, overflow="fold")
     for (_, resource, ns, name), entries in groups:
-        label = f"{resource}/{ns + '/' if ns else ''}{name}"
+        label = history.object_label(resource, ns, name)
         for index, entry in enumerate(entries):
             table.add_row(escape(label) if index == 0 else "", f"{entry.at:%Y-%m-%d %H:%M}", escape(entry.summary), escape(entry.actor or ""),
                           escape(entry.client or ""))

@@ -22,6 +22,9 @@ from auditlake.errors import QueryError
 TOPIC = "detections"
 FINDING_COLUMNS = ("received_at", "cluster", "rule", "severity", "actor", "source_ip", "verb", "object", "summary", "audit_id")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(queries.SEVERITIES)}
+# Stops at the first event: no findings in a window without events proves nothing.
+WINDOW_HAS_EVENTS = ("SELECT EXISTS (SELECT 1 FROM events WHERE in_window(received_at, date, $since, $until) "
+                     "AND ($cluster IS NULL OR cluster = $cluster))")
 
 
 @dataclass
@@ -90,7 +93,8 @@ def run(connection: duckdb.DuckDBPyConnection, rules: list[queries.SavedQuery], 
     findings = pa.concat_tables(tables) if tables else _schema(None).empty_table()
     findings = findings.sort_by([("received_at", "ascending"), ("rule", "ascending"), ("audit_id", "ascending")])
     found_at = pa.array([now] * findings.num_rows, pa.timestamp("us", tz="UTC"))
-    return DetectionRun(findings.append_column("found_at", found_at), rules, counts)
+    has_events = connection.execute(WINDOW_HAS_EVENTS, {"since": start, "until": end, "cluster": cluster}).fetchall()[0][0]
+    return DetectionRun(findings.append_column("found_at", found_at), rules, counts, window_has_events=has_events)
 
 
 def _schema(like: pa.Schema | None) -> pa.Schema:

@@ -81,7 +81,7 @@ def build_timeline(rows: list[dict[str, Any]], *, keep_noise: bool = False, keep
             after, source = None, "deleted"
         elif subresource is None and _is_object(response):
             after, source = response, "response"
-        elif subresource is None and verb in ("create", "update") and _is_object(request):
+        elif subresource in (None, "status") and verb in ("create", "update") and _is_object(request):  # the whole object
             after, source = request, "request"
         elif request is not None and verb in ("patch", "update") and before is not None:
             after, source = _apply(before, _scale_patch(request) if subresource == "scale" else request), "patch"
@@ -123,6 +123,11 @@ ROW_SCHEMA = pa.schema([
     ("code", pa.int32()), ("level", pa.string()), ("audit_id", pa.string()), ("state_source", pa.string()), ("summary", pa.string()),
     ("patch", pa.json_()),
 ])
+
+
+def object_label(resource: str, namespace: str | None, name: str) -> str:
+    """`deployments/payments/api`, or `clusterroles/admin` for a cluster-scoped object."""
+    return f"{resource}/{namespace + '/' if namespace else ''}{name}"
 
 
 def to_table(entries: list[HistoryEntry]) -> pa.Table:
@@ -210,8 +215,6 @@ def _apply(state: dict[str, Any], patch: Any) -> dict[str, Any]:
             return jsonpatch.apply_patch(state, patch)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException):
             return _copy(state)
-    if isinstance(patch, dict) and patch.get("kind") and "metadata" in patch:
-        return patch  # a whole object sent with update
     return _merge(_copy(state), patch) if isinstance(patch, dict) else _copy(state)
 
 

@@ -11,7 +11,7 @@ import contextlib
 import difflib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -243,8 +243,8 @@ class Lake:
         given = {key: value for key, value in {"since": since, "until": until, **params}.items() if value is not None}
         values = queries.bind(query, given)
         self._require_cluster(given.get("cluster"))
-        self._require_namespaces([given["namespace"]] if isinstance(given.get("namespace"), str) else None)
-        self._require_namespaces(given.get("namespaces"))
+        for key in ("namespace", "namespaces"):  # one name, or a list / comma-separated names
+            self._require_namespaces(given.get(key))
         with self._connection() as connection:
             connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
             return queries.run(connection, query, values)
@@ -269,7 +269,7 @@ class Lake:
         rows = self.query_arrow("object-history", since=anchor or start, until=until, include_status=include_status,
                                 **object_).to_pylist()
         if not rows:
-            raise QueryError(f"no writes to {resource}/{namespace + '/' if namespace else ''}{name} in the lake",
+            raise QueryError(f"no writes to {history.object_label(resource, namespace, name)} in the lake",
                              hint="check the spelling (resource is plural: deployments), --cluster, and that its events were ingested")
         return history.build_timeline(rows, keep_noise=keep_noise, keep_status=include_status, since=start)
 
@@ -305,14 +305,9 @@ class Lake:
         chosen = detect.choose(queries.load_library(), rules, min_severity)
         tuned = queries.tuning(chosen, params or {})
         self._require_cluster(cluster)
-        now = now or datetime.now(UTC)  # one window for the rules and the event count
         with self._connection() as connection:
             connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
             result = detect.run(connection, chosen, since=since, until=until, cluster=cluster, now=now, params=tuned)
-        result.window_has_events = self.sql_arrow(  # stops at the first event: no findings in no events proves nothing
-            "SELECT EXISTS (SELECT 1 FROM events WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster))"
-            " AS found", {"since": queries.parse_time(since, now), "until": queries.parse_time(until or "now", now), "cluster": cluster},
-        ).column("found")[0].as_py()
         if write:
             with self.store.write_lock():
                 result.new = unseen_findings(self.store, result.findings)
@@ -347,16 +342,11 @@ class Lake:
     def policy_simulate(self, the_policy: policy.Policy, *, since: Any = "7d", until: Any = None,
                         cluster: str | None = None) -> PolicySimulation:
         """What `the_policy` would have logged of the events in the lake, and what the saved queries would lose."""
-        uses_names = any(group.resource_names for rule in the_policy.rules for group in rule.resources)
-        shapes = self.query_arrow("request-shapes", since=since, until=until, cluster=cluster, with_names=uses_names).to_pylist()
         per_rule: dict[tuple[int | None, str], dict[str, int]] = {}
         before: dict[str, int] = {}
         after: dict[str, int] = {}
         bytes_before = bytes_after = 0
-        for shape in shapes:
-            request = policy.Request(shape["user_name"], tuple(shape["user_groups"]), shape["verb"] or "", shape["api_group"],
-                                     shape["resource"], shape["subresource"], shape["namespace"], shape["name"], shape["path"])
-            decision = policy.evaluate(the_policy, request)
+        for shape, decision in self._policy_decisions(the_policy, since=since, until=until, cluster=cluster):
             events, body = shape["events"], shape["request_bytes"] + shape["response_bytes"]
             before[shape["level"] or "unknown"] = before.get(shape["level"] or "unknown", 0) + events
             bytes_before += body
@@ -377,13 +367,8 @@ class Lake:
     def policy_explain_events(self, the_policy: policy.Policy, *, since: Any = "7d", until: Any = None,
                               cluster: str | None = None) -> pa.Table:
         """For each request shape in the lake: the level it was logged at and the level (and rule) the policy gives."""
-        uses_names = any(group.resource_names for rule in the_policy.rules for group in rule.resources)
-        shapes = self.query_arrow("request-shapes", since=since, until=until, cluster=cluster, with_names=uses_names).to_pylist()
         rows = []
-        for shape in shapes:
-            request = policy.Request(shape["user_name"], tuple(shape["user_groups"]), shape["verb"] or "", shape["api_group"],
-                                     shape["resource"], shape["subresource"], shape["namespace"], shape["name"], shape["path"])
-            decision = policy.evaluate(the_policy, request)
+        for shape, decision in self._policy_decisions(the_policy, since=since, until=until, cluster=cluster):
             target = (shape["resource"] + (f"/{shape['subresource']}" if shape["subresource"] else "")) if shape["resource"] else shape["path"]
             rows.append({"user": shape["user_name"], "verb": shape["verb"], "target": target, "namespace": shape["namespace"],
                          "stage": shape["stage"], "events": shape["events"], "logged_at": shape["level"], "policy_level": decision.level,
@@ -391,6 +376,15 @@ class Lake:
                          "kept": decision.level != "None" and shape["stage"] not in decision.omit_stages})
         rows.sort(key=lambda row: -row["events"])
         return pa.Table.from_pylist(rows)
+
+    def _policy_decisions(self, the_policy: policy.Policy, *, since: Any, until: Any,
+                          cluster: str | None) -> list[tuple[dict[str, Any], policy.Decision]]:
+        """Each kind of stored request (the `request-shapes` query) with what `the_policy` decides for it."""
+        uses_names = any(group.resource_names for rule in the_policy.rules for group in rule.resources)
+        shapes = self.query_arrow("request-shapes", since=since, until=until, cluster=cluster, with_names=uses_names).to_pylist()
+        return [(shape, policy.evaluate(the_policy, policy.Request(
+            shape["user_name"], tuple(shape["user_groups"]), shape["verb"] or "", shape["api_group"], shape["resource"],
+            shape["subresource"], shape["namespace"], shape["name"], shape["path"]))) for shape in shapes]
 
     def status(self) -> LakeStatus:
         """Clusters, days, events, first/last event, and quarantined lines."""

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from auditlake.history import object_label
 from auditlake.ingest.schema import JSON_COLUMN_NAMES
 
 
@@ -139,6 +140,22 @@ def history_json(entries: list[Any]) -> str:
                                                     "level", "audit_id", "state_source", "summary", "patch")}
         rows.append({"at": entry.at.isoformat(), **row})
     return json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
+
+
+def changes_json(groups: list[tuple[tuple[str, str, str | None, str], list[Any]]]) -> str:
+    """`auditlake changes --format json`: each changed object with its changes (as in `history_json`)."""
+    return json.dumps([{"cluster": cluster, "resource": resource, "namespace": namespace, "name": name,
+                        "changes": json.loads(history_json(entries))} for (cluster, resource, namespace, name), entries in groups], indent=1)
+
+
+def changes_markdown(groups: list[tuple[tuple[str, str, str | None, str], list[Any]]], since: str) -> str:
+    """`auditlake changes --format markdown`: a heading per object, a line per change."""
+    lines = [f"# Changes since {since}", ""]
+    for (cluster, resource, namespace, name), entries in groups:
+        lines += [f"## {object_label(resource, namespace, name)} ({cluster})", ""]
+        lines += [f"- {e.at:%Y-%m-%d %H:%M} UTC — {e.summary} — {e.actor}" + (f" via {e.client}" if e.client else "") for e in entries]
+        lines.append("")
+    return "\n".join(lines)
 
 
 HTML_STYLE = """

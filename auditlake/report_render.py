@@ -104,7 +104,7 @@ def _markdown_check(result: CheckResult) -> list[str]:
     lines = [f"### {result.check.title}", "", f"{_count_sentence(result)}", ""]
     if result.changes is not None:
         for (cluster, resource, namespace, name), entries in result.changes[: result.check.limit]:
-            lines += [f"#### {resource}/{namespace + '/' if namespace else ''}{name} ({cluster})", ""]
+            lines += [f"#### {history.object_label(resource, namespace, name)} ({cluster})", ""]
             for entry in entries:
                 lines += [f"- **{entry.at:%Y-%m-%d %H:%M:%S} UTC** — {entry.summary}  ", f"  {render.history_header(entry)}"]
                 diff = history.unified_diff(entry)
@@ -261,7 +261,7 @@ def _inline_markdown(text: str) -> str:
 def _html_changes(result: CheckResult) -> str:
     parts = []
     for (cluster, resource, namespace, name), entries in (result.changes or [])[: result.check.limit]:
-        parts.append(f"<h4>{html.escape(resource)}/{html.escape(namespace + '/' if namespace else '')}{html.escape(name)} "
+        parts.append(f"<h4>{html.escape(history.object_label(resource, namespace, name))} "
                      f"<span class=meta>({html.escape(cluster)}, {len(entries)} change(s))</span></h4>")
         for entry in entries:
             parts.append(f"<p><b>{entry.at:%Y-%m-%d %H:%M:%S} UTC</b> — {html.escape(entry.summary)}<br>"

@@ -85,6 +85,15 @@ def test_patches_are_applied_when_the_level_recorded_only_the_request():
     assert entries[4].state_source == "patch-only" and entries[4].summary == "patch (no earlier state known): sets spec.replicas"
 
 
+def test_a_server_side_apply_patch_is_merged_not_taken_for_the_whole_object():
+    deployment = {"kind": "Deployment", "apiVersion": "apps/v1", "metadata": {"name": "api", "labels": {"team": "pay"}},
+                  "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "api", "image": "r/api:1"}]}}}}
+    applied = {"kind": "Deployment", "apiVersion": "apps/v1", "metadata": {"name": "api"}, "spec": {"replicas": 3}}  # kubectl apply --server-side
+    entries = build_timeline([_row("create", deployment), _row("patch", None, applied, "Request")])
+    assert entries[1].summary == "replicas 2 → 3"
+    assert entries[1].after["metadata"]["labels"] == {"team": "pay"} and entries[1].after["spec"]["template"]
+
+
 def test_the_khi_lease_update_is_one_change_with_its_bodies(tmp_path):
     lake = Lake(tmp_path / "lake")
     lake.ingest([DATA / "khi_lease_update_request_response.jsonl"], cluster="kind")
