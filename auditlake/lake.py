@@ -155,9 +155,12 @@ class Lake:
 
     # ---- reading --------------------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A read-only DuckDB connection with the lake's views (`events`, `changes`, …) and query macros."""
+        """A read-only DuckDB connection with the lake's views (`events`, `changes`, …) and query macros,
+        held to AUDITLAKE_MEMORY_LIMIT."""
         self.store.require()
-        return catalog.connect(self.store)
+        connection = catalog.connect(self.store)
+        connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
+        return connection
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -170,7 +173,6 @@ class Lake:
     def sql_arrow(self, query: str, params: dict[str, Any] | None = None) -> pa.Table:
         """Run SQL against the lake's views; the result as an Arrow table."""
         with self._connection() as connection:
-            connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
             try:
                 relation = connection.sql(query, params=params) if params else connection.sql(query)
                 if relation is None:
@@ -246,7 +248,6 @@ class Lake:
         for key in ("namespace", "namespaces"):  # one name, or a list / comma-separated names
             self._require_namespaces(given.get(key))
         with self._connection() as connection:
-            connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
             return queries.run(connection, query, values)
 
     def query(self, name: str, /, *, since: Any = None, until: Any = None, **params: Any) -> pl.DataFrame:
@@ -306,7 +307,6 @@ class Lake:
         tuned = queries.tuning(chosen, params or {})
         self._require_cluster(cluster)
         with self._connection() as connection:
-            connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
             result = detect.run(connection, chosen, since=since, until=until, cluster=cluster, now=now, params=tuned)
         if write:
             with self.store.write_lock():

@@ -8,6 +8,7 @@ Renders nothing: `report_render.py` turns a `Report` into HTML, Markdown, CSV an
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shlex
 from dataclasses import dataclass, field
@@ -115,9 +116,10 @@ def build(lake: Lake, pack: packs.Pack, *, since: Any = "30d", until: Any = None
     pack_values = packs.bind_pack_params(pack, {key: value for key, value in (params or {}).items() if "." not in key})
     tuned = queries.tuning([library[name] for name in sorted(runs)], tuning, what="query of this pack")
     sections = []
-    for section in pack.sections:
-        results = [_run_check(lake, library, check, start, end, cluster, pack_values, tuned) for check in section.checks]
-        sections.append(SectionResult(section, results))
+    with contextlib.closing(lake.connect()) as connection:  # one catalog connection for every check
+        for section in pack.sections:
+            results = [_run_check(lake, connection, library, check, start, end, cluster, pack_values, tuned) for check in section.checks]
+            sections.append(SectionResult(section, results))
     evidence = _evidence(lake, pack, start, end, cluster, {**pack_values, **tuning}, now, version)
     if evidence.events == 0:  # finding nothing in no events proves nothing: an auditor must not read "pass"
         for result in (result for section in sections for result in section.checks if result.status == "pass"):
@@ -138,24 +140,22 @@ def output_stem(pack: str, cluster: str | None, until: datetime) -> str:
     return f"{pack}-{cluster or 'all'}-{stamp}"
 
 
-def _run_check(lake: Lake, library: dict[str, queries.SavedQuery], check: packs.Check, start: datetime, end: datetime,
-               cluster: str | None, pack_values: dict[str, Any], tuned: dict[str, dict[str, Any]]) -> CheckResult:
+def _run_check(lake: Lake, connection: duckdb.DuckDBPyConnection, library: dict[str, queries.SavedQuery], check: packs.Check,
+               start: datetime, end: datetime, cluster: str | None, pack_values: dict[str, Any],
+               tuned: dict[str, dict[str, Any]]) -> CheckResult:
     if check.changes is not None:
-        return _run_changes(lake, check, start, end, cluster, pack_values)
+        return _run_changes(lake, library, check, start, end, cluster, pack_values)
     saved = library[check.query or ""]
-    given: dict[str, Any] = {"since": start, "until": end, "cluster": cluster}
-    given.update({key: value for key, value in pack_values.items() if saved.parameter(key) is not None})
-    given.update(check.params)
-    given.update(tuned.get(saved.name, {}))  # the team's tuning (`-p RULE.PARAM=…`, `--tuning`), as with `detect`
-    given = {key: value for key, value in given.items() if value is not None and saved.parameter(key) is not None}
-    table = lake.query_arrow(saved.name, **given)
-    values = queries.bind(saved, given)
+    given: dict[str, Any] = {"since": start, "until": end, "cluster": cluster, **pack_values, **check.params,
+                             **tuned.get(saved.name, {})}  # the team's tuning (`-p RULE.PARAM=…`, `--tuning`), as with `detect`
+    values = queries.bind(saved, {key: value for key, value in given.items() if value is not None and saved.parameter(key) is not None})
+    table = queries.run(connection, saved, values)
     flagged = _flagged(check, table)
     return CheckResult(check, table, flagged, _status(check, flagged), saved.sql.strip(), _relative(saved.path), values)
 
 
-def _run_changes(lake: Lake, check: packs.Check, start: datetime, end: datetime, cluster: str | None,
-                 pack_values: dict[str, Any]) -> CheckResult:
+def _run_changes(lake: Lake, library: dict[str, queries.SavedQuery], check: packs.Check, start: datetime, end: datetime,
+                 cluster: str | None, pack_values: dict[str, Any]) -> CheckResult:
     spec = dict(check.changes or {})
     namespace = spec.get("namespace") or pack_values.get("namespace")
     changed = lake.changes(since=start, until=end, resource=spec["resource"], namespace=namespace, cluster=cluster)
@@ -167,7 +167,7 @@ def _run_changes(lake: Lake, check: packs.Check, start: datetime, end: datetime,
     rows.sort(key=lambda row: (row["at"], row["audit_id"]))
     table = pa.Table.from_pylist(rows) if rows else pa.table({name: pa.array([], pa.string()) for name in (
         "at", "cluster", "resource", "namespace", "name", "verb", "actor", "summary", "audit_id")})
-    saved = queries.load_library()["changed-objects"]
+    saved = library["changed-objects"]
     values = {"since": start, "until": end, "cluster": cluster, "resource": spec["resource"], "namespace": namespace}
     flagged = _flagged(check, table)
     return CheckResult(check, table, flagged, _status(check, flagged), saved.sql.strip(), _relative(saved.path), values, changed)
