@@ -19,7 +19,7 @@ import pyarrow as pa
 from auditlake import queries
 from auditlake.errors import QueryError
 
-TOPIC = "detections"
+TOPIC = queries.DETECTIONS_TOPIC
 FINDING_COLUMNS = ("received_at", "cluster", "rule", "severity", "actor", "source_ip", "verb", "object", "summary", "audit_id")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(queries.SEVERITIES)}
 # Stops at the first event: no findings in a window without events proves nothing.

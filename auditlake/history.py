@@ -31,7 +31,6 @@ MERGE_KEYS = ("name", "containerPort", "mountPath", "devicePath", "ip", "type", 
 # Objects of which exactly one field is set (a container is waiting, running or terminated): setting one
 # replaces the others, which also covers exporters that drop the explicit nulls of a patch (GKE does).
 ONE_OF = ({"waiting", "running", "terminated"},)
-WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 
 
 @dataclass

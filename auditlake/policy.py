@@ -571,7 +571,7 @@ def recommend(needs: list[Any], purpose: str) -> str:
         "    resources:",
         '      - {group: "", resources: [serviceaccounts/token]}',
     ]
-    settled_above = {("", "secrets"), ("", "configmaps"), ("authentication.k8s.io", "tokenreviews"), ("", "serviceaccounts/token")}
+    settled_above = {(group, resource) for resource, group, *_ in SENSITIVE_PROBES}  # the Metadata and token rules below
     grouped: dict[tuple[str, str], dict[str, set[str]]] = {}
     for need in needs:
         if need.level == "Metadata" or not need.resources:

@@ -24,6 +24,7 @@ from auditlake.errors import QueryError
 
 HEADER_KEYS = frozenset({"title", "description", "severity", "controls", "mitre", "params", "topic", "kind", "columns", "needs",
                          "reproduces"})
+DETECTIONS_TOPIC = "detections"  # queries/detections/: the Falco, Sigma and Panther rules (auditlake detect)
 ENGINES = ("falco", "sigma", "panther")  # the public rule sets a detection can say it reproduces
 NEED_KEYS = frozenset({"level", "group", "resources", "verbs"})
 NEED_LEVELS = ("Metadata", "Request", "RequestResponse")
@@ -275,7 +276,7 @@ def _did_you_mean(word: object, choices: frozenset[str]) -> str:
 def markdown_table(library: dict[str, SavedQuery]) -> str:
     """The README's list of saved queries, generated so it never drifts from the files."""
     lines = ["| topic | query | question | severity | controls |", "|---|---|---|---|---|"]
-    for query in (q for q in saved_queries(library) if not q.reproduces):  # detections have their own table
+    for query in (q for q in saved_queries(library) if q.topic != DETECTIONS_TOPIC):  # detections have their own table
         controls = ", ".join(query.controls + tuple(f"ATT&CK {t}" for t in query.mitre))
         lines.append(f"| {query.topic} | `{query.name}` | {query.title} | {query.severity} | {controls} |")
     return "\n".join(lines)

@@ -24,7 +24,6 @@ from auditlake.errors import QueryError
 if TYPE_CHECKING:
     from auditlake.lake import Lake
 
-STATUSES = ("attention", "pass", "evidence")  # evidence: listings with no rule that could flag them
 
 
 @dataclass

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import queue
-import re
 import secrets
 import string
 import threading
@@ -48,7 +47,6 @@ QUARANTINE_LAYOUT = "quarantine/{batch}.jsonl"
 ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size: good pruning, good compression
 MAX_FILE_ROWS = 4_000_000
 COMPACT_BELOW_BYTES = 64 << 20  # files smaller than this are merged by `compact`
-CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # zstd level 1 compresses these columns as well as level 3, faster; dictionaries only where values repeat.
 # Statistics (min/max per row group) only where a filter can use them: not on bodies and messages.
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -72,7 +70,7 @@ _check_layout(QUARANTINE_LAYOUT, {"batch"})
 
 def validate_cluster(name: str) -> str:
     """A cluster name safe to use as a hive partition value."""
-    if not CLUSTER_NAME.match(name):
+    if not schema.CLUSTER_NAME.match(name):
         raise LakeError(f"invalid cluster name {name!r}", hint="use letters, digits, '.', '_' or '-' (e.g. prod-eu)")
     return name
 
@@ -242,10 +240,8 @@ class LakeStore:
         removed = 0
         live = set(manifest.files)
         quarantine_live = {batch.quarantine_file for batch in manifest.batches if batch.quarantine_file}
-        for path in list(self.findings_dir.rglob("*.tmp")):
-            path.unlink()
-            removed += 1
-        for path in list(self.events_dir.rglob("*")) + list(self.quarantine_dir.glob("*")) + list(self.manifest_dir.glob("*.tmp")):
+        for path in (list(self.events_dir.rglob("*")) + list(self.quarantine_dir.glob("*")) + list(self.manifest_dir.glob("*.tmp"))
+                     + list(self.findings_dir.rglob("*.tmp"))):
             relative = path.relative_to(self.root).as_posix()
             is_debris = path.name.endswith(".tmp") or (
                 path.suffix == ".parquet" and relative not in live) or (
@@ -271,7 +267,6 @@ class LakeStore:
         return sorted(str(path) for path in self.findings_dir.glob("cluster=*/date=*/findings.parquet"))
 
 
-FINDINGS_KEY = ("rule", "audit_id")
 
 
 def unseen_findings(store: LakeStore, findings: pa.Table) -> pa.Table:
@@ -280,6 +275,7 @@ def unseen_findings(store: LakeStore, findings: pa.Table) -> pa.Table:
     if not files or not findings.num_rows:
         return findings
     connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")  # dates are UTC days, as in events/
     try:
         connection.register("incoming", findings)
         return connection.sql("SELECT i.* FROM incoming AS i ANTI JOIN (SELECT rule, audit_id FROM read_parquet($files)) AS f "
@@ -297,6 +293,7 @@ def write_findings(store: LakeStore, findings: pa.Table) -> int:
     """
     added = 0
     connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")  # dates are UTC days, as in events/
     try:
         connection.register("incoming", findings)
         partitions = connection.execute("SELECT DISTINCT cluster, CAST(received_at AS DATE) FROM incoming ORDER BY ALL").fetchall()

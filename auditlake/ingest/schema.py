@@ -12,6 +12,7 @@ batch records in the manifest. Never rename or retype a column in place.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -66,6 +67,9 @@ V1BETA1_FIELDS = ("timestamp", "metadata")
 DECODE_STRUCTURE = {**EVENT_STRUCTURE, "timestamp": "VARCHAR"}
 
 _RECEIVED = "coalesce(e.requestReceivedTimestamp, e.timestamp)"
+
+# A cluster name is a hive partition value: one rule for `--cluster` and for names read from EKS/AKS/GKE wrappers.
+CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 COLUMNS: tuple[Column, ...] = (
     Column("cluster", pa.string(), "`--cluster` at ingest", "Cluster the event came from (hive partition).", is_partition=True),

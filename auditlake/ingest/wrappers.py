@@ -31,6 +31,8 @@ from typing import Any
 
 import orjson
 
+from auditlake.ingest import schema
+
 # gRPC status code (google.rpc.Code) → the HTTP status the apiserver would have answered.
 GRPC_TO_HTTP = {
     0: 200,  # OK
@@ -81,11 +83,8 @@ def cluster_name(text: str | None) -> str | None:
     """A cluster name from a wrapper, made safe as a partition value (lower case, no slashes)."""
     if not text:
         return None
-    name = _CLUSTER_UNSAFE.sub("-", text.strip()).strip("-.").lower()
-    return name[:128] or None
-
-
-WRAPPER_FORMATS = ("eks", "aks", "gke")
+    name = _CLUSTER_UNSAFE.sub("-", text.strip()).strip("-._").lower()[:128]
+    return name if schema.CLUSTER_NAME.match(name) else None
 
 
 def unwrap(value: Any, only: str | None = None) -> Unwrapped | None:
