@@ -180,7 +180,7 @@ class EventDecoder:
             return self._decode_items(items, source, line, is_list=True, depth=2)
         unwrapped = self._unwrap(document) if depth < 2 else None
         if unwrapped is not None:
-            return self._decode_unwrapped(unwrapped, source, line)
+            return self._decode_unwrapped([(unwrapped, line, None)], source)
         if isinstance(document, list):
             return self._decode_items(document, source, line, is_list=True, depth=1)
         return self._decode_items([document], source, line, is_list=False, depth=2)
@@ -273,6 +273,7 @@ class EventDecoder:
             raw_lines = {index: lines[index] for index in pc.filter(table.column("_line"), needs_raw).to_pylist()}
         nested: list[DecodedBlock] = list(arrays or [])
         skipped: Counter[str] = Counter()
+        wrapped: list[tuple[wrappers.Unwrapped, int, int | None]] = []  # decoded together below: one DuckDB run, not one per line
         # Rows that are not Events may be containers of Events: an EventList, or a managed-cluster export.
         containers = pc.or_(is_problem, is_list)
         for line_index, kind, reason in zip(pc.filter(table.column("_line"), containers).to_pylist(),
@@ -287,7 +288,11 @@ class EventDecoder:
                 document = orjson.loads(raw.strip(b" \t\r\xef\xbb\xbf"))
             except orjson.JSONDecodeError:
                 document = None
-            if kind == "EventList" or (depth < 2 and self._unwrap(document) is not None):
+            unwrapped = self._unwrap(document) if kind != "EventList" and depth < 2 else None
+            if unwrapped is not None:
+                wrapped.append((unwrapped, line, block.items[line_index] if block.items is not None else None))
+                continue
+            if kind == "EventList":
                 inner = self.decode_document(document, source, line, depth=depth)
                 if block.items is not None and block.items[line_index] is not None:  # an item of a list: keep its place
                     inner.table = inner.table.set_column(inner.table.schema.get_field_index("source_item"), "source_item",
@@ -299,6 +304,8 @@ class EventDecoder:
                                                  is_list=False, depth=2))
                 continue
             quarantined.append(self._quarantine(block, source, line_index, raw, reason))
+        if wrapped:
+            nested.append(self._decode_unwrapped(wrapped, source))
         rows = table.filter(pc.invert(containers)) if pc.any(containers).as_py() else table
         rows = self._lineage(rows, block, source)
         rows = self._extras(rows, raw_lines)
@@ -322,22 +329,32 @@ class EventDecoder:
             return None
         return wrappers.unwrap(document, None if self.input_format == "auto" else self.input_format)
 
-    def _decode_unwrapped(self, unwrapped: wrappers.Unwrapped, source: str, line: int) -> DecodedBlock:
-        """Rows for the Events a managed-cluster wrapper held, in the cluster the wrapper names."""
+    def _decode_unwrapped(self, wrapped: list[tuple[wrappers.Unwrapped, int, int | None]], source: str) -> DecodedBlock:
+        """Rows for the Events managed-cluster wrappers held (each with its line, and its item when the wrapper was
+        itself an item of a list), in the cluster each wrapper names: one DuckDB run per cluster."""
         problems = [self._make(source, line, item, reason, raw if isinstance(raw, bytes) else orjson.dumps(raw))
-                    for item, reason, raw in unwrapped.problems]
-        if unwrapped.events:
-            items = [item for item, _ in unwrapped.events]
-            encoded = [orjson.dumps(event) for _, event in unwrapped.events]
-            block = Block(b"\n".join(encoded) + b"\n", line, len(encoded), 0, [line] * len(encoded), items)
+                    for unwrapped, line, _ in wrapped for item, reason, raw in unwrapped.problems]
+        by_cluster: dict[str | None, list[tuple[int, int | None, dict[str, Any]]]] = {}
+        skipped: Counter[str] = Counter()
+        for unwrapped, line, outer_item in wrapped:
+            skipped.update(unwrapped.skipped)
+            by_cluster.setdefault(unwrapped.cluster, []).extend(
+                (line, item if item is not None else outer_item, event) for item, event in unwrapped.events)
+        tables = []
+        for cluster, events in by_cluster.items():
+            if not events:  # a wrapper of skipped records or problems only
+                continue
+            encoded = [orjson.dumps(event) for _, _, event in events]
+            block = Block(b"\n".join(encoded) + b"\n", events[0][0], len(encoded), 0, [line for line, _, _ in events],
+                          [item for _, item, _ in events])
             decoded = self.decode(block, source, depth=2)
-        else:
-            decoded = DecodedBlock(self.output_schema.empty_table(), [])
-        if unwrapped.cluster:
-            decoded.table = decoded.table.set_column(0, "cluster", pc.fill_null(decoded.table.column("cluster"), unwrapped.cluster))
-        decoded.quarantined[:0] = problems
-        decoded.skipped.update(unwrapped.skipped)
-        return decoded
+            if cluster:
+                decoded.table = decoded.table.set_column(0, "cluster", pc.fill_null(decoded.table.column("cluster"), cluster))
+            tables.append(decoded.table)
+            problems.extend(decoded.quarantined)
+            skipped.update(decoded.skipped)
+        table = pa.concat_tables(tables) if tables else self.output_schema.empty_table()
+        return DecodedBlock(table, problems, skipped)
 
     def _lineage(self, rows: pa.Table, block: Block, source: str) -> pa.Table:
         line_index = rows.column("_line")
