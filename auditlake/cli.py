@@ -2,7 +2,9 @@
 
 Owns: everything about terminals (typer, rich progress bars and tables, stderr messages) and the
 one error boundary that turns `AuditlakeError`s into `error: …` / `hint: …` and exit codes.
-Holds no logic: each command is a few lines around a `Lake` call.
+Holds no logic: each command is a few lines around a `Lake` call. Never prints text from the lake
+(or an error about it) as written: it goes through `render.terminal_text`, so an escape sequence in
+a user agent is shown, not obeyed, and into rich as `Text` (`_text`), never as markup or emoji codes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 
 from auditlake import config, detect, history, packs, policy, queries, render, report_render
 from auditlake.errors import AuditlakeError, ExitCode, QuarantineFoundError, QueryError
@@ -47,8 +50,8 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-stderr = Console(stderr=True, highlight=False)
-stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False, emoji=False)  # emoji=False: `:skull:` in data prints as written
+stdout = Console(highlight=False, emoji=False)
 
 LakeOption = Annotated[Path, typer.Option("--lake", "-l", envvar="AUDITLAKE_LAKE", help="Lake directory.", show_default=True)]
 OUTPUT_FORMATS = ["table", *RENDERERS]
@@ -68,9 +71,9 @@ def handle_errors(command: F) -> F:
         except AuditlakeError as error:
             if config.is_debug():
                 raise
-            stderr.print(f"[bold red]error:[/] {escape(error.one_line())}", markup=True, highlight=False, soft_wrap=True)
+            stderr.print(f"[bold red]error:[/] {escape(render.terminal_text(error.one_line()))}", markup=True, highlight=False, soft_wrap=True)
             if error.hint:
-                stderr.print(f"hint: {error.hint}", soft_wrap=True, markup=False)
+                stderr.print(f"hint: {render.terminal_text(error.hint)}", soft_wrap=True, markup=False)
             raise typer.Exit(int(error.exit_code)) from None
         except KeyboardInterrupt:
             stderr.print("interrupted: the lake keeps every committed batch; rerun to continue", markup=False)
@@ -80,7 +83,8 @@ def handle_errors(command: F) -> F:
         except Exception as error:  # a bug: say so in one line
             if config.is_debug():
                 raise
-            stderr.print(f"internal error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}", markup=False)
+            stderr.print(f"internal error: {type(error).__name__}: {render.terminal_text(str(error).splitlines()[0]) if str(error) else ''}",
+                         markup=False)
             stderr.print("hint: rerun with --debug (or AUDITLAKE_DEBUG=1) for the traceback, and report it", markup=False)
             raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
@@ -161,7 +165,7 @@ def _with_progress(quiet: bool, run: Callable[[Callable[[IngestProgress], None] 
             if update.source != done_before["source"]:
                 done_before["source"] = update.source
             elapsed = max(time.monotonic() - started, 1e-6)
-            bar.update(task, description=Path(update.source).name[-32:], completed=update.raw_bytes,
+            bar.update(task, description=escape(render.terminal_text(Path(update.source).name[-32:])), completed=update.raw_bytes,
                        total=update.raw_total or None, events=update.events, rate=update.events / elapsed)
 
         return run(report)
@@ -171,7 +175,8 @@ def _print_ingest_summary(result: IngestResult, lake: Path) -> None:
     rate = result.events_decoded / result.seconds if result.seconds else 0
     megabytes = result.bytes_read / 1e6
     stderr.print(
-        f"ingested {result.events_written:,} events into {lake} (cluster {', '.join(result.clusters) or result.cluster or '-'}) "
+        f"ingested {result.events_written:,} events into {lake} "
+        f"(cluster {render.terminal_text(', '.join(result.clusters) or result.cluster or '-')}) "
         f"from {result.sources_read} source(s) "
         f"in {result.seconds:.1f} s: {rate:,.0f} events/s, {megabytes / result.seconds if result.seconds else 0:,.0f} MB/s",
         markup=False, soft_wrap=True)
@@ -179,11 +184,11 @@ def _print_ingest_summary(result: IngestResult, lake: Path) -> None:
                f"{result.sources_unchanged} source(s) unchanged since the last run"]
     stderr.print("  " + " · ".join(details), markup=False)
     for skipped in result.skipped:
-        stderr.print(f"  skipped {skipped.name}: {skipped.reason}", markup=False)
+        stderr.print(f"  skipped {render.terminal_text(skipped.name)}: {render.terminal_text(skipped.reason)}", markup=False)
     for reason, count in result.quarantine_reasons.items():
-        stderr.print(f"  quarantined {count:,}: {reason}", markup=False)
+        stderr.print(f"  quarantined {count:,}: {render.terminal_text(reason)}", markup=False)
     for reason, count in result.skipped_records.items():
-        stderr.print(f"  skipped {count:,} {reason}", markup=False)
+        stderr.print(f"  skipped {count:,} {render.terminal_text(reason)}", markup=False)
     if result.quarantined:
         stderr.print(f"  see them with: auditlake sql \"select source_file, source_line, reason from quarantine\" --lake {lake}",
                      markup=False)
@@ -208,19 +213,19 @@ def status(
 
 
 def _print_status(result: LakeStatus) -> None:
-    table = Table(title=f"lake {result.lake}", title_justify="left")
+    table = Table(title=_text(f"lake {result.lake}"), title_justify="left")
     for name, justify in (("cluster", "left"), ("days", "right"), ("events", "right"), ("first event (UTC)", "left"),
                           ("last event (UTC)", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for cluster in result.clusters:
-        table.add_row(cluster.cluster, f"{cluster.days:,}", f"{cluster.events:,}", _short_time(cluster.first_event_at),
-                      _short_time(cluster.last_event_at))
+        table.add_row(_text(cluster.cluster), f"{cluster.days:,}", f"{cluster.events:,}", _text(_short_time(cluster.first_event_at)),
+                      _text(_short_time(cluster.last_event_at)))
     stdout.print(table)
     stdout.print(f"{result.events:,} events in {result.files:,} files ({result.bytes / 1e6:,.1f} MB) from {result.sources:,} "
                  f"source(s), {result.batches:,} batch(es); last ingest {_short_time(result.last_ingest_at)}", markup=False)
     stdout.print(f"quarantined lines: {result.quarantined:,}", markup=False)
     for reason, count in result.quarantine_reasons.items():
-        stdout.print(f"  {count:>8,}  {reason}", markup=False)
+        stdout.print(f"  {count:>8,}  {render.terminal_text(reason)}", markup=False)
     if result.findings:
         stdout.print(f"findings written by `detect --write`: {sum(result.findings.values()):,} from {len(result.findings)} detection(s) "
                      "(the `findings` view)", markup=False)
@@ -270,7 +275,7 @@ def _print_table(result: pa.Table, max_rows: int) -> None:
     table = Table(show_lines=False)
     for name, field in zip(result.column_names, result.schema, strict=True):
         is_number = pa.types.is_integer(field.type) or pa.types.is_floating(field.type) or pa.types.is_decimal(field.type)
-        table.add_column(name, justify="right" if is_number else "left", overflow="fold")
+        table.add_column(_text(name), justify="right" if is_number else "left", overflow="fold")
     for row in result.slice(0, max_rows).to_pylist():
         table.add_row(*[_cell(value) for value in row.values()])
     stdout.print(table)
@@ -278,16 +283,21 @@ def _print_table(result: pa.Table, max_rows: int) -> None:
         stderr.print(f"{result.num_rows:,} rows, {max_rows} shown (--max-rows, or --format csv for all)", markup=False)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
     if value is None:
-        return "∅"
+        return Text("∅")
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
+        return Text(f"{value:,}")
     if isinstance(value, datetime.datetime):  # a terminal reader wants the second, in UTC; csv/json keep it all
-        return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S") if value.tzinfo else f"{value:%Y-%m-%d %H:%M:%S}"
+        return Text(value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S") if value.tzinfo else f"{value:%Y-%m-%d %H:%M:%S}")
     if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return escape(str(value))  # data, not markup: `[a-z]` in an exec command must print as written
+        return Text(value.isoformat())
+    return _text(value)  # data, not markup: `[a-z]` in an exec command must print as written
+
+
+def _text(value: Any) -> Text:
+    """Data for a rich table cell or title: printed as written, never as markup, emoji or a control sequence."""
+    return Text(render.terminal_text(value))
 
 
 # ---- saved queries --------------------------------------------------------------------------------
@@ -314,7 +324,7 @@ def query_list(
     for name in ("topic", "name", "title", "severity", "controls"):
         table.add_column(name, overflow="fold")
     for item in items:
-        table.add_row(item.topic, item.name, escape(item.title), item.severity, ", ".join(item.controls))
+        table.add_row(_text(item.topic), _text(item.name), _text(item.title), _text(item.severity), _text(", ".join(item.controls)))
     stdout.print(table)
 
 
@@ -434,13 +444,14 @@ def object_history(
 
 
 def _print_history(title: str, entries: list[Any]) -> None:
-    stdout.print(f"[bold]{escape(title)}[/]: {len(entries)} change(s)", markup=True)
+    stdout.print(f"[bold]{escape(render.terminal_text(title))}[/]: {len(entries)} change(s)", markup=True)
     for entry in entries:
-        stdout.print(f"\n[bold yellow]{entry.at:%Y-%m-%d %H:%M:%S} UTC[/]  [bold]{escape(entry.summary)}[/]", markup=True, highlight=False)
-        stdout.print("  " + render.history_header(entry).split("  ", 1)[1], markup=False, highlight=False)
+        stdout.print(f"\n[bold yellow]{entry.at:%Y-%m-%d %H:%M:%S} UTC[/]  [bold]{escape(render.terminal_text(entry.summary))}[/]", markup=True,
+                     highlight=False)
+        stdout.print("  " + render.terminal_text(render.history_header(entry).split("  ", 1)[1]), markup=False, highlight=False)
         for line in history.unified_diff(entry):
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else "magenta" if line.startswith("@@") else "dim"
-            stdout.print("    " + line, style=style, markup=False, highlight=False)
+            stdout.print("    " + render.terminal_text(line), style=style, markup=False, highlight=False)
 
 
 def _write_text(text: str, output_file: Path | None) -> None:
@@ -476,8 +487,8 @@ def changed_objects(
     for (_, resource, ns, name), entries in groups:
         label = history.object_label(resource, ns, name)
         for index, entry in enumerate(entries):
-            table.add_row(escape(label) if index == 0 else "", f"{entry.at:%Y-%m-%d %H:%M}", escape(entry.summary), escape(entry.actor or ""),
-                          escape(entry.client or ""))
+            table.add_row(_text(label) if index == 0 else "", f"{entry.at:%Y-%m-%d %H:%M}", _text(entry.summary), _text(entry.actor or ""),
+                          _text(entry.client or ""))
     stdout.print(table)
     stderr.print(f"{sum(len(e) for _, e in groups)} change(s) to {len(groups)} object(s)", markup=False)
 
@@ -492,7 +503,8 @@ PolicyArgument = Annotated[Path, typer.Argument(help="An audit.k8s.io/v1 Policy 
 def _print_findings(findings: list[Any], path: Path) -> None:
     for finding in findings:
         where = f"{path}:{finding.line}" if finding.line else str(path)
-        stdout.print(f"{where}: {finding.severity}: {finding.message} [{finding.code}]", markup=False, highlight=False, soft_wrap=True)
+        stdout.print(render.terminal_text(f"{where}: {finding.severity}: {finding.message} [{finding.code}]"), markup=False, highlight=False,
+                     soft_wrap=True)
 
 
 @policy_app.command("check")
@@ -547,7 +559,7 @@ def policy_explain(
     rule = f"rule {decision.rule.index + 1} (line {decision.rule.line})" if decision.rule else "no rule"
     stdout.print(f"level: {decision.level}  ({rule})", markup=False)
     for reason in decision.reasons:
-        stdout.print(f"  because {reason}", markup=False)
+        stdout.print(f"  because {render.terminal_text(reason)}", markup=False)
     if decision.omit_stages:
         stdout.print(f"  stages not logged: {', '.join(decision.omit_stages)}", markup=False)
     stdout.print(f"  managedFields {'omitted' if decision.omit_managed_fields else 'kept'}", markup=False)
@@ -582,12 +594,12 @@ def policy_simulate(
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for index, level, matched, kept in result.rules:
         line = str(the_policy.rules[index].line) if index is not None else ""
-        table.add_row(str(index + 1) if index is not None else "(none)", line, level, f"{matched:,}", f"{kept:,}")
+        table.add_row(str(index + 1) if index is not None else "(none)", line, _text(level), f"{matched:,}", f"{kept:,}")
     stdout.print(table)
     if result.lost:
         stdout.print("saved queries that would lose data they need:", markup=False)
         for name, request, got, needed in result.lost:
-            stdout.print(f"  {name}: {request} would be logged at {got}, it needs {needed}", markup=False)
+            stdout.print(render.terminal_text(f"  {name}: {request} would be logged at {got}, it needs {needed}"), markup=False)
     else:
         stdout.print("every saved query keeps the data it needs", markup=False)
 
@@ -753,13 +765,13 @@ def compliance_report(
                                "sections": [{"control": s.section.control, "title": s.section.title, "status": s.status}
                                             for s in result.sections]}, indent=1))
     else:
-        table = Table(title=f"{result.pack.title}\n{result.evidence.since:%Y-%m-%d %H:%M} → {result.evidence.until:%Y-%m-%d %H:%M} UTC, "
-                            f"{result.evidence.events:,} events", title_justify="left")
+        table = Table(title=Text(f"{render.terminal_text(result.pack.title)}\n{result.evidence.since:%Y-%m-%d %H:%M} → "
+                                 f"{result.evidence.until:%Y-%m-%d %H:%M} UTC, {result.evidence.events:,} events"), title_justify="left")
         for name in ("control", "section", "result", "rows"):
             table.add_column(name, overflow="fold")
         for section in result.sections:
             colour = {"attention": "yellow", "pass": "green"}.get(section.status, "dim")
-            table.add_row(escape(section.section.control), escape(section.section.title),
+            table.add_row(_text(section.section.control), _text(section.section.title),
                           f"[{colour}]{report_render.STATUS_LABEL[section.status]}[/{colour}]",
                           " · ".join(f"{check.table.num_rows:,}" for check in section.checks))
         stdout.print(table)
@@ -784,8 +796,8 @@ def _print_packs(output: str) -> None:
     for name in ("pack", "title", "sections", "parameters"):
         table.add_column(name, overflow="fold")
     for item in items:
-        table.add_row(item.name, escape(item.title), ", ".join(section.control for section in item.sections),
-                      ", ".join(parameter.name for parameter in item.params))
+        table.add_row(_text(item.name), _text(item.title), _text(", ".join(section.control for section in item.sections)),
+                      _text(", ".join(parameter.name for parameter in item.params)))
     stdout.print(table)
 
 
@@ -797,7 +809,7 @@ def compact(lake: LakeOption = DEFAULT_LAKE) -> None:
 
     Example: auditlake compact --lake ./lake
     """
-    result = Lake(lake).compact(on_partition=lambda name: stderr.print(f"compacting {name}", markup=False))
+    result = Lake(lake).compact(on_partition=lambda name: stderr.print(f"compacting {render.terminal_text(name)}", markup=False))
     stderr.print(f"compacted {result.partitions} partition(s): {result.files_before} files → {result.files_after} "
                  f"({result.rows:,} rows)", markup=False)
 

@@ -1,25 +1,121 @@
 """Results rendered for machines and documents: CSV, JSON, Parquet, Markdown, and change-history pages.
 
-Owns: the `RENDERERS` registry that `--format` choices come from (Arrow tables to bytes), and the
-Markdown, JSON and self-contained HTML forms of a change history. Runs no SQL. The terminal table lives in cli.py (the only module that
-knows about terminals).
+Owns: the `RENDERERS` registry that `--format` choices come from (Arrow tables to bytes), the
+Markdown, JSON and self-contained HTML forms of a change history, and the one escaping of data for
+each text form: `csv_text` (no spreadsheet formula), `markdown_text`/`markdown_code`/`markdown_fence`
+(no HTML, link, heading or row of the data's own) and `terminal_text` (no escape sequence reaches a
+terminal). Audit events are attacker-controlled (user agents, user names, annotations, object names),
+so every text output goes through them; the machine formats (JSON, JSONL, Parquet) keep data exactly.
+Runs no SQL. The terminal table lives in cli.py (the only module that knows about terminals).
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from auditlake.history import object_label
 from auditlake.ingest.schema import JSON_COLUMN_NAMES
+
+# ---- data as text ------------------------------------------------------------------------------------
+# What each kind of reader would obey in a string from an audit event, and how it is shown instead.
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP "CSV Injection": a spreadsheet evaluates these
+_CSV_FORMULA = "^([=+\\-@\t\r])"  # the same, as an RE2 pattern for whole Arrow columns
+_LINE_BREAKS = re.compile("\r\n|[\t\n\v\f\r\x85\u2028\u2029]")
+# C0, DEL, C1, and the bidi controls that reorder the text after them (Trojan Source, CVE-2021-42574)
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_SHORT_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+# HTML as entities; backslash-escaped, the punctuation that opens code, emphasis, links, strikethrough and table cells
+_MARKDOWN_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "`": "\\`", "*": "\\*",
+                                   "[": "\\[", "]": "\\]", "|": "\\|", "~": "\\~"})
+# `_` opens or closes emphasis unless a letter or digit is on both sides (CommonMark 6.2): `secret_reads` stays as is
+_EMPHASIS_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+_BACKTICKS = re.compile("`+")
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    return _SHORT_ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+
+
+def csv_text(value: str) -> str:
+    r"""A CSV string cell that a spreadsheet shows as text and never evaluates: a formula start gets a `'` first.
+
+    >>> csv_text('=HYPERLINK("http://x","y")')
+    '\'=HYPERLINK("http://x","y")'
+    >>> csv_text("\t=1"), csv_text("kube-system"), csv_text("")
+    ("'\t=1", 'kube-system', '')
+    """
+    return "'" + value if value.startswith(CSV_FORMULA_STARTS) else value
+
+
+def terminal_text(value: object) -> str:
+    r"""`value` as one line a terminal prints as written: its control characters are shown, never obeyed.
+
+    C0 (TAB, CR and LF too), DEL, C1, the line separators and the bidi controls become `\x1b`-style
+    escapes, so `ESC[2J` cannot clear the analyst's screen, and the analyst sees that something was there.
+
+    >>> print(terminal_text("kubectl\x1b[2J\x9b31m\u202eexe.txt\r\n"))
+    kubectl\x1b[2J\x9b31m\u202eexe.txt\r\n
+    >>> terminal_text("system:serviceaccount:kube-system:default")
+    'system:serviceaccount:kube-system:default'
+    """
+    return _CONTROLS.sub(_visible, str(value))
+
+
+def markdown_text(value: object) -> str:
+    r"""`value` as inline Markdown that renders as written: one line, and no HTML, link, emphasis or table cell of its own.
+
+    Line breaks and tabs become spaces and other control characters visible escapes; `&`, `<` and `>`
+    become entities; backslash, backtick, `*`, `[`, `]`, `|`, `~` and an `_` that could start emphasis are
+    backslash-escaped. Safe in table cells, headings and list items; ordinary names (`kube-system`,
+    `10.0.3.21`, `allowed_users`) are unchanged.
+
+    >>> print(markdown_text("<img src=x> [click](http://evil) *a*|b\r\n## Forged _em_ user_name"))
+    &lt;img src=x&gt; \[click\](http://evil) \*a\*\|b ## Forged \_em\_ user_name
+    """
+    text = _LINE_BREAKS.sub(" ", str(value)).translate(_MARKDOWN_ESCAPES)
+    return _CONTROLS.sub(_visible, _EMPHASIS_UNDERSCORE.sub(r"\\_", text))
+
+
+def markdown_code(value: object, *, in_table: bool = False) -> str:
+    r"""`value` as an inline code span that no backtick, line break (or, `in_table`, pipe) in it can end early.
+
+    >>> print(markdown_code("/var/log/audit.log"), markdown_code("a``b"), markdown_code("x|y", in_table=True))
+    `/var/log/audit.log` ```a``b``` `x\|y`
+    """
+    text = _CONTROLS.sub(_visible, _LINE_BREAKS.sub(" ", str(value)))
+    if not text:
+        return ""
+    fence = "`" * (_longest_backtick_run(text) + 1)
+    if text[0] == "`" or text[-1] == "`" or (text[0] == " " and text[-1] == " " and text.strip()):
+        text = f" {text} "  # CommonMark strips one space from each side of such a span
+    return fence + (text.replace("|", "\\|") if in_table else text) + fence
+
+
+def markdown_fence(lines: list[str], info: str = "") -> list[str]:
+    r"""`lines` as a fenced code block that none of them can close: the fence is longer than any backtick run inside.
+
+    >>> markdown_fence(["+a: '```'"], "diff")
+    ['````diff', "+a: '```'", '````']
+    """
+    body = [_CONTROLS.sub(_visible, line) for line in lines]
+    fence = "`" * max(3, max((_longest_backtick_run(line) for line in body), default=0) + 1)
+    return [fence + info, *body, fence]
 
 
 def _flat(table: pa.Table) -> pa.Table:
@@ -63,7 +159,18 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def write_csv(table: pa.Table, out: BinaryIO) -> None:
-    pa_csv.write_csv(_flat(table), out)
+    """CSV of every row; string cells (and names) that a spreadsheet would evaluate start with `'` (`csv_text`)."""
+    flat = _flat(table)
+    pa_csv.write_csv(pa.table([_csv_column(column) for column in flat.columns], names=[csv_text(name) for name in flat.column_names]), out)
+
+
+def _csv_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """`csv_text` over a whole column at Arrow speed; numbers and timestamps stay as they are."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type)):
+        return column
+    return pc.replace_substring_regex(column, pattern=_CSV_FORMULA, replacement="'\\1", max_replacements=1)
 
 
 def write_json(table: pa.Table, out: BinaryIO) -> None:
@@ -81,10 +188,11 @@ def write_parquet(table: pa.Table, out: BinaryIO) -> None:
 
 
 def write_markdown(table: pa.Table, out: BinaryIO) -> None:
+    """A GitHub-flavoured Markdown table, one row per row: every cell goes through `markdown_text`."""
     flat = _flat(table)
-    lines = ["| " + " | ".join(flat.column_names) + " |", "|" + "---|" * flat.num_columns]
+    lines = ["| " + " | ".join(markdown_text(name) for name in flat.column_names) + " |", "|" + "---|" * flat.num_columns]
     for row in flat.to_pylist():
-        cells = ["" if value is None else str(value).replace("|", "\\|").replace("\n", " ") for value in row.values()]
+        cells = ["" if value is None else markdown_text(value) for value in row.values()]
         lines.append("| " + " | ".join(cells) + " |")
     out.write(("\n".join(lines) + "\n").encode())
 
@@ -122,12 +230,13 @@ def history_header(entry: Any) -> str:
 
 
 def history_markdown(title: str, entries: list[Any], diff: Callable[[Any], list[str]]) -> str:
-    lines = [f"# {title}", "", f"{len(entries)} change(s).", ""]
+    """`auditlake history --format markdown`: a heading per change, its header line and its diff (data escaped)."""
+    lines = [f"# {markdown_text(title)}", "", f"{len(entries)} change(s).", ""]
     for entry in entries:
-        lines += [f"## {entry.at:%Y-%m-%d %H:%M:%S} UTC — {entry.summary}", "", history_header(entry), ""]
+        lines += [f"## {entry.at:%Y-%m-%d %H:%M:%S} UTC — {markdown_text(entry.summary)}", "", markdown_text(history_header(entry)), ""]
         body = diff(entry)
         if body:
-            lines += ["```diff", *body, "```", ""]
+            lines += [*markdown_fence(body, "diff"), ""]
     return "\n".join(lines)
 
 
@@ -150,10 +259,11 @@ def changes_json(groups: list[tuple[tuple[str, str, str | None, str], list[Any]]
 
 def changes_markdown(groups: list[tuple[tuple[str, str, str | None, str], list[Any]]], since: str) -> str:
     """`auditlake changes --format markdown`: a heading per object, a line per change."""
-    lines = [f"# Changes since {since}", ""]
+    lines = [f"# Changes since {markdown_text(since)}", ""]
     for (cluster, resource, namespace, name), entries in groups:
-        lines += [f"## {object_label(resource, namespace, name)} ({cluster})", ""]
-        lines += [f"- {e.at:%Y-%m-%d %H:%M} UTC — {e.summary} — {e.actor}" + (f" via {e.client}" if e.client else "") for e in entries]
+        lines += [f"## {markdown_text(object_label(resource, namespace, name))} ({markdown_text(cluster)})", ""]
+        lines += [f"- {e.at:%Y-%m-%d %H:%M} UTC — {markdown_text(e.summary)} — {markdown_text(e.actor)}"
+                  + (f" via {markdown_text(e.client)}" if e.client else "") for e in entries]
         lines.append("")
     return "\n".join(lines)
 

@@ -2,7 +2,9 @@
 
 Owns: the layout of a compliance report and its bar charts (inline SVG: no scripts, no fonts, no
 CDN, so the page opens offline from an e-mail attachment). Runs no SQL; every number comes from
-the `Report` that report.py built.
+the `Report` that report.py built. Text from the lake (cells, names, summaries, diffs) reaches a
+document only through one escaping: `html.escape` in HTML, render's `markdown_*` helpers in
+Markdown and `render.write_csv` in CSV; the pack's own prose (titles, requirements) is written as is.
 """
 
 from __future__ import annotations
@@ -74,12 +76,17 @@ def _values_text(values: dict[str, Any]) -> str:
     return ", ".join(f"{key} = {_cell(value) if value is not None else 'NULL'}" for key, value in values.items())
 
 
+def _md(value: Any) -> str:
+    """A value as Markdown text (`_cell`, then `render.markdown_text`): one line that renders as written."""
+    return render.markdown_text(_cell(value))
+
+
 # ---- Markdown -----------------------------------------------------------------------------------
 def markdown(report: Report) -> str:
     evidence = report.evidence
     lines = [f"# {report.pack.title}", "",
              f"**Window:** {_window(report)}  ",
-             f"**Clusters:** {', '.join(row['cluster'] for row in evidence.clusters) or 'none in the window'}  ",
+             f"**Clusters:** {_md(', '.join(row['cluster'] for row in evidence.clusters)) or 'none in the window'}  ",
              f"**Events:** {evidence.events:,}  ",
              f"**Result:** {report.count('attention')} section(s) need attention, {report.count('pass')} pass, "
              f"{report.count('evidence')} evidence only  ",
@@ -104,23 +111,24 @@ def _markdown_check(result: CheckResult) -> list[str]:
     lines = [f"### {result.check.title}", "", f"{_count_sentence(result)}", ""]
     if result.changes is not None:
         for (cluster, resource, namespace, name), entries in result.changes[: result.check.limit]:
-            lines += [f"#### {history.object_label(resource, namespace, name)} ({cluster})", ""]
+            lines += [f"#### {_md(history.object_label(resource, namespace, name))} ({_md(cluster)})", ""]
             for entry in entries:
-                lines += [f"- **{entry.at:%Y-%m-%d %H:%M:%S} UTC** — {entry.summary}  ", f"  {render.history_header(entry)}"]
+                lines += [f"- **{entry.at:%Y-%m-%d %H:%M:%S} UTC** — {_md(entry.summary)}  ", f"  {_md(render.history_header(entry))}"]
                 diff = history.unified_diff(entry)
                 if diff:
-                    lines += ["", "  ```diff", *("  " + line for line in diff), "  ```"]
+                    lines += ["", *("  " + line for line in render.markdown_fence(diff, "diff"))]
             lines.append("")
     else:
         columns, rows = _shown(result)
         if rows:
-            lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-            lines += ["| " + " | ".join(_cell(row[c]).replace("|", "\\|").replace("\n", " ") for c in columns) + " |" for row in rows]
+            lines += ["| " + " | ".join(_md(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+            lines += ["| " + " | ".join(_md(row[c]) for c in columns) + " |" for row in rows]
             if result.table.num_rows > len(rows):
                 lines.append(f"\n…and {result.table.num_rows - len(rows):,} more row(s) in the CSV/JSON.")
             lines.append("")
-    lines += [f"<details><summary>Query <code>{result.name}</code> ({result.source})</summary>", "",
-              f"Parameters: {_values_text(result.values)}", "", "```sql", result.sql, "```", "", "</details>", ""]
+    lines += [f"<details><summary>Query <code>{html.escape(result.name)}</code> ({html.escape(result.source)})</summary>", "",
+              f"Parameters: {render.markdown_text(_values_text(result.values))}", "",
+              *render.markdown_fence(result.sql.split("\n"), "sql"), "", "</details>", ""]
     return lines
 
 
@@ -145,22 +153,23 @@ def _markdown_evidence(report: Report) -> list[str]:
     evidence = report.evidence
     lines = ["## Evidence", "",
              f"- Window: {evidence.since.isoformat()} to {evidence.until.isoformat()} (end exclusive)",
-             f"- Cluster filter: {evidence.cluster or 'all clusters'}",
-             f"- Pack: `{evidence.pack_file}` sha256 `{evidence.pack_sha256}`",
-             f"- Parameters: {_values_text(evidence.params) or 'defaults'}",
-             f"- auditlake {evidence.auditlake_version}; lake `{evidence.lake}`",
-             f"- Re-run: `{evidence.command}`", "",
+             f"- Cluster filter: {_md(evidence.cluster or 'all clusters')}",
+             f"- Pack: {render.markdown_code(evidence.pack_file)} sha256 {render.markdown_code(evidence.pack_sha256)}",
+             f"- Parameters: {_md(_values_text(evidence.params) or 'defaults')}",
+             f"- auditlake {_md(evidence.auditlake_version)}; lake {render.markdown_code(evidence.lake)}",
+             f"- Re-run: {render.markdown_code(evidence.command)}", "",
              "| cluster | events | requests | days | first event | last event |", "|---|---|---|---|---|---|"]
-    lines += [f"| {row['cluster']} | {row['events']:,} | {row['requests']:,} | {row['days']} | {_cell(row['first_at'])} | {_cell(row['last_at'])} |"
+    lines += [f"| {_md(row['cluster'])} | {row['events']:,} | {row['requests']:,} | {row['days']} | {_md(row['first_at'])} | {_md(row['last_at'])} |"
               for row in evidence.clusters]
     lines += ["", f"Coverage gaps longer than 15 minutes: {len(evidence.gaps)}", ""]
     if evidence.gaps:
         lines += ["| cluster | from | to | minutes |", "|---|---|---|---|"]
-        lines += [f"| {g['cluster']} | {_cell(g['gap_start'])} | {_cell(g['gap_end'])} | {g['silence_minutes']} |" for g in evidence.gaps]
+        lines += [f"| {_md(g['cluster'])} | {_md(g['gap_start'])} | {_md(g['gap_end'])} | {g['silence_minutes']} |" for g in evidence.gaps]
         lines.append("")
     lines += [f"Input files ({len(evidence.sources)}), as recorded in the lake's manifest:", "",
               "| cluster | file | lines | events | sha256 |", "|---|---|---|---|---|"]
-    lines += [f"| {s['cluster']} | `{s['file']}` | {s['lines']:,} | {s['events']:,} | {s['sha256'] or 'live file, read in part'} |"
+    lines += [f"| {_md(s['cluster'])} | {render.markdown_code(s['file'], in_table=True)} | {s['lines']:,} | {s['events']:,} "
+              f"| {_md(s['sha256'] or 'live file, read in part')} |"
               for s in evidence.sources]
     lines.append("")
     return lines
