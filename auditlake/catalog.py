@@ -1,14 +1,19 @@
 """The catalog: `LAKE/catalog.duckdb`, the file the DuckDB shell and every query open.
 
-Owns: building the catalog from the manifest (an `events` view over exactly the committed
+Owns: building a catalog from the manifest (an `events` view over exactly the committed
 Parquet files, with hive partitions so `cluster = …` and `date >= …` prune files; a
 `quarantine` view; a `findings` view over what `detect --write` kept; `ingest_sources` and
 `ingest_batches` tables copied from the manifest; the shared views and query macros of `queries/`; column
-comments from the contract) and opening connections to it. The file is written under a temporary
-name and renamed, so a reader never sees half a catalog, and in storage format `v1.0.0` so that
-any DuckDB shell from 1.0 on opens it, including the `duckdb-cli` on PyPI, which can lag the
-Python package. Paths inside are absolute: the catalog works from any working directory and is
-rebuilt by any auditlake command if the lake has moved.
+comments from the contract) and opening connections to it. A catalog file is written under a temporary
+name of its process's own and renamed, so a reader never sees half a catalog, and in storage format `v1.0.0`
+so that any DuckDB shell from 1.0 on opens it, including the `duckdb-cli` on PyPI, which can lag the
+Python package. Paths inside are absolute: the catalog works from any working directory.
+
+Writers (ingest, compact, `detect --write`, `auditlake catalog`) rebuild `LAKE/catalog.duckdb` under the
+write lock. Readers never take that lock and never write into the lake: they open `LAKE/catalog.duckdb`
+when it was built from the current manifest and query library, else a catalog of their own in the user
+cache (a different AUDITLAKE_QUERY_PATH, a moved lake, a writer that could not rebuild it), else, when
+nothing can be written (read-only home, disk full), the same views in memory.
 """
 
 from __future__ import annotations
@@ -16,18 +21,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
-from auditlake import queries
-from auditlake.errors import LakeError, LakeLockedError, QueryError
+from auditlake import config, queries
+from auditlake.errors import QueryError, StorageError
 from auditlake.ingest import schema
-from auditlake.storage import LakeStore, Manifest
+from auditlake.storage import LakeStore, Manifest, ReaderFiles, as_storage_error, temporary_sibling
 
 STORAGE_VERSION = "v1.0.0"
 CATALOG_ALIAS = "catalog"
+CACHE_KEEP = 4  # catalogs kept per lake in the user cache (one per query library in use, and the lake's last states)
+CACHE_DEBRIS_SECONDS = 3600  # a temporary catalog this old in the cache belongs to a process that died
 _HIVE_TYPES = "{'cluster': 'VARCHAR', 'date': 'DATE'}"
 _QUARANTINE_COLUMNS = (
     "{'id': 'VARCHAR', 'batch': 'VARCHAR', 'cluster': 'VARCHAR', 'source_file': 'VARCHAR', 'source_fingerprint': 'VARCHAR', "
@@ -87,43 +96,82 @@ def findings_view_sql(files: list[str]) -> str:
 def manifest_digest(store: LakeStore, manifest: Manifest, library: dict[str, queries.SavedQuery] | None = None) -> str:
     """What the catalog was built from: the lake's place, its live files and the query library (a change means rebuild)."""
     library = library if library is not None else queries.load_library()
-    findings = [(path, Path(path).stat().st_mtime_ns) for path in store.findings_files()]
+    findings: list[tuple[str, int | str]]
+    if manifest.findings is None:  # a lake from before findings were recorded
+        findings = [(path, Path(path).stat().st_mtime_ns) for path in store.findings_files(manifest)]
+    else:
+        findings = sorted((path, record.sha256) for path, record in manifest.findings.items())
     text = json.dumps([str(store.root), sorted(manifest.files), [b.id for b in manifest.batches], manifest.superseded_quarantine, findings,
                        sorted((q.name, str(q.path), q.sql) for q in library.values())])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _catalog_key(digest: str, files: ReaderFiles) -> str:
+    """The digest, marked when views read committed files from staging (they move: such a catalog must not be reused later)."""
+    if not files.staged:
+        return digest
+    return digest + "-" + hashlib.sha256("\n".join(files.staged).encode()).hexdigest()[:8]
+
+
 def build_catalog(store: LakeStore, manifest: Manifest | None = None) -> Path:
-    """Write `catalog.duckdb` afresh from the manifest and the query library (atomically)."""
+    """Write `LAKE/catalog.duckdb` afresh from the manifest and the query library (atomically; writers only, under the write lock).
+
+    Raises:
+        StorageError: the disk is full or the lake is not writable (the committed data is untouched).
+    """
     manifest = manifest or store.load_manifest()
     library = queries.load_library()
-    temporary = store.catalog_path.with_name(store.catalog_path.name + ".tmp")
-    temporary.unlink(missing_ok=True)
-    connection = duckdb.connect()
+    files = store.reader_files(manifest)
     try:
-        connection.execute(f"ATTACH {sql_string(str(temporary))} AS {CATALOG_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
-        connection.execute(f"USE {CATALOG_ALIAS}")
-        connection.execute(f"CREATE VIEW events AS {events_view_sql(store.live_files(manifest))}")
-        for column in schema.COLUMNS:
-            comment = f"{column.description} (from {column.source})"
-            connection.execute(f"COMMENT ON COLUMN events.{quote_identifier(column.name)} IS {sql_string(comment)}")
-        connection.execute("COMMENT ON VIEW events IS 'One row per Kubernetes audit Event; see the README column reference.'")
-        connection.execute(f"CREATE VIEW quarantine AS {quarantine_view_sql(store.quarantine_files(manifest), manifest.superseded_quarantine)}")
-        connection.execute(f"CREATE VIEW findings AS {findings_view_sql(store.findings_files())}")
-        connection.execute("COMMENT ON VIEW findings IS 'Detections written back by auditlake detect --write, one row per (rule, audit_id).'")
-        _copy_manifest_tables(connection, manifest)
-        install_library(connection, library)
-        connection.execute("CREATE TABLE _auditlake (key VARCHAR, value VARCHAR)")
-        connection.executemany("INSERT INTO _auditlake VALUES (?, ?)", [
-            ("lake", str(store.root)), ("digest", manifest_digest(store, manifest, library)),
-            ("schema_version", str(schema.SCHEMA_VERSION)),
-        ])
-        connection.execute("USE memory")
-        connection.execute("DETACH " + CATALOG_ALIAS)
-    finally:
-        connection.close()
-    temporary.replace(store.catalog_path)
+        _write_catalog(store.catalog_path, store, manifest, library, files, _catalog_key(manifest_digest(store, manifest, library), files))
+    except (OSError, duckdb.Error) as error:
+        converted = as_storage_error(error, store.catalog_path)
+        if converted is None:
+            raise
+        raise StorageError(converted.message, path=store.catalog_path,
+                           hint="free space (or fix the mode), then run `auditlake catalog`: the committed data is kept, "
+                                "and until then every command reads through a catalog of its own") from None
     return store.catalog_path
+
+
+def _write_catalog(target: Path, store: LakeStore, manifest: Manifest, library: dict[str, queries.SavedQuery],
+                   files: ReaderFiles, key: str) -> None:
+    """Build a catalog file under a temporary name of this process's own, then rename it to `target`."""
+    temporary = temporary_sibling(target)
+    try:
+        connection = duckdb.connect()
+        try:
+            connection.execute(f"ATTACH {sql_string(str(temporary))} AS {CATALOG_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
+            connection.execute(f"USE {CATALOG_ALIAS}")
+            _install_catalog(connection, store, manifest, library, files, key)
+            connection.execute("USE memory")
+            connection.execute("DETACH " + CATALOG_ALIAS)
+        finally:
+            connection.close()
+        os.replace(temporary, target)
+    except BaseException:
+        for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        raise
+
+
+def _install_catalog(connection: duckdb.DuckDBPyConnection, store: LakeStore, manifest: Manifest,
+                     library: dict[str, queries.SavedQuery], files: ReaderFiles, key: str) -> None:
+    """Every view, table and macro of a catalog, in the connection's current database."""
+    connection.execute(f"CREATE VIEW events AS {events_view_sql(files.events)}")
+    for column in schema.COLUMNS:
+        comment = f"{column.description} (from {column.source})"
+        connection.execute(f"COMMENT ON COLUMN events.{quote_identifier(column.name)} IS {sql_string(comment)}")
+    connection.execute("COMMENT ON VIEW events IS 'One row per Kubernetes audit Event; see the README column reference.'")
+    connection.execute(f"CREATE VIEW quarantine AS {quarantine_view_sql(files.quarantine, manifest.superseded_quarantine)}")
+    connection.execute(f"CREATE VIEW findings AS {findings_view_sql(files.findings)}")
+    connection.execute("COMMENT ON VIEW findings IS 'Detections written back by auditlake detect --write, one row per (rule, audit_id).'")
+    _copy_manifest_tables(connection, manifest)
+    install_library(connection, library)
+    connection.execute("CREATE TABLE _auditlake (key VARCHAR, value VARCHAR)")
+    connection.executemany("INSERT INTO _auditlake VALUES (?, ?)", [
+        ("lake", str(store.root)), ("digest", key), ("schema_version", str(schema.SCHEMA_VERSION)),
+    ])
 
 
 def install_library(connection: duckdb.DuckDBPyConnection, library: dict[str, queries.SavedQuery]) -> None:
@@ -132,8 +180,10 @@ def install_library(connection: duckdb.DuckDBPyConnection, library: dict[str, qu
     _in_dependency_order(connection, [item for item in library.values() if item.kind == "view"], lambda item: [
         f"CREATE OR REPLACE VIEW {quote_identifier(item.macro_name)} AS {item.sql}",
         f"COMMENT ON VIEW {quote_identifier(item.macro_name)} IS {sql_string(item.title)}"])
+    connection.execute("BEGIN")  # one commit for all of them: in a catalog file, each statement alone would commit (7 ms each)
     for item in queries.saved_queries(library):
         _execute_for(connection, item, queries.macro_sql(item))
+    connection.execute("COMMIT")
 
 
 def _in_dependency_order(connection: duckdb.DuckDBPyConnection, pending: list[queries.SavedQuery],
@@ -179,31 +229,80 @@ def _copy_manifest_tables(connection: duckdb.DuckDBPyConnection, manifest: Manif
         ])
 
 
-def is_current(store: LakeStore, manifest: Manifest) -> bool:
-    """Whether catalog.duckdb was built from this manifest at this place."""
-    if not store.catalog_path.is_file():
-        return False
-    try:
-        with contextlib.closing(duckdb.connect(str(store.catalog_path), read_only=True)) as connection:
-            rows = connection.execute("SELECT value FROM _auditlake WHERE key = 'digest'").fetchall()
-    except duckdb.Error:
-        return False
-    return bool(rows) and rows[0][0] == manifest_digest(store, manifest)
+def cache_path(store: LakeStore, key: str) -> Path:
+    """Where this user's catalog for this lake (by its path) and this state (by its digest) is kept."""
+    lake = hashlib.sha256(str(store.root).encode()).hexdigest()[:16]
+    return config.cache_dir() / "catalogs" / lake / f"{key}.duckdb"
 
 
 def connect(store: LakeStore) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the catalog, rebuilt first if it is missing or stale."""
+    """A connection with the lake's views and macros; it never takes the write lock and never writes into the lake.
+
+    The lake's `catalog.duckdb` when it is current; else this user's cached catalog for this state of the
+    lake and this query library, built on first use; else (nothing can be written: a read-only home, a
+    full disk) the same views built in memory.
+    """
     manifest = store.load_manifest()
-    if not is_current(store, manifest):
-        try:
-            with store.write_lock():
-                build_catalog(store, manifest)
-        except LakeLockedError:
-            if not store.catalog_path.is_file():
-                raise
+    library = queries.load_library()
+    digest = manifest_digest(store, manifest, library)
+    connection = _open_if_built_from(store.catalog_path, digest)
+    if connection is not None:
+        return connection
+    files = store.reader_files(manifest)
+    key = _catalog_key(digest, files)
+    cached = cache_path(store, key)
+    connection = _open_if_built_from(cached, key)
+    if connection is not None:
+        with contextlib.suppress(OSError):
+            os.utime(cached)  # recently used: kept when the cache is pruned
+        return connection
     try:
-        connection = duckdb.connect(str(store.catalog_path), read_only=True)
-    except duckdb.Error as error:
-        raise LakeError(f"{store.catalog_path}: cannot open the catalog ({error})", hint="rebuild it with `auditlake catalog`") from None
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        _write_catalog(cached, store, manifest, library, files, key)
+    except (OSError, duckdb.Error):  # the cache is a convenience: whatever stops it, answer from memory
+        return _in_memory(store, manifest, library, files, key)
+    _prune_cache(cached)
+    connection = _open_if_built_from(cached, key)
+    return connection if connection is not None else _in_memory(store, manifest, library, files, key)
+
+
+def _open_if_built_from(path: Path, key: str) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection to the catalog file at `path` if it was built from `key`, else None."""
+    if not path.is_file():
+        return None
+    try:
+        connection = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        rows = connection.execute("SELECT value FROM _auditlake WHERE key = 'digest'").fetchall()
+    except duckdb.Error:
+        rows = []
+    if rows != [(key,)]:
+        connection.close()
+        return None
     connection.execute("SET TimeZone = 'UTC'")
     return connection
+
+
+def _in_memory(store: LakeStore, manifest: Manifest, library: dict[str, queries.SavedQuery], files: ReaderFiles,
+               key: str) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    try:
+        _install_catalog(connection, store, manifest, library, files, key)
+    except BaseException:
+        connection.close()
+        raise
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection
+
+
+def _prune_cache(kept: Path) -> None:
+    """Keep the most recently used catalogs of this lake, and drop temporaries left by processes that died."""
+    with contextlib.suppress(OSError):
+        catalogs = sorted(kept.parent.glob("*.duckdb"), key=lambda path: path.stat().st_mtime, reverse=True)
+        for path in [path for path in catalogs if path != kept][CACHE_KEEP - 1:]:
+            path.unlink(missing_ok=True)
+        for path in kept.parent.glob(".*.tmp*"):
+            if time.time() - path.stat().st_mtime > CACHE_DEBRIS_SECONDS:
+                path.unlink(missing_ok=True)

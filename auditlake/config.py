@@ -1,7 +1,7 @@
 """Settings: defaults < AUDITLAKE_* environment variables < command-line flags.
 
-Owns: the table of settings a user can change without code, and reading them from the
-environment. Never reads files and never touches the lake.
+Owns: the table of settings a user can change without code, reading them from the
+environment, and where the per-user cache lives. Never reads files and never touches the lake.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from auditlake.errors import AuditlakeError
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,11 @@ SETTINGS: dict[str, Setting] = {
     "workers": Setting("AUDITLAKE_WORKERS", "0", "Decoding threads for `ingest` (0: one per core)."),
     "commit_rows": Setting("AUDITLAKE_COMMIT_ROWS", "2000000", "Rows per committed batch: a crash loses at most this much work."),
     "memory_limit": Setting("AUDITLAKE_MEMORY_LIMIT", "512MB", "DuckDB memory limit for dedupe, compaction and queries."),
+    "retire_after": Setting("AUDITLAKE_RETIRE_AFTER", "1h", "How long files replaced by `compact` are kept for readers that "
+                            "started before it (`90s`, `30m`, `1h`; `0`: delete them at once)."),
     "debug": Setting("AUDITLAKE_DEBUG", "0", "1: show tracebacks instead of one-line errors."),
 }
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def setting(name: str) -> str:
@@ -38,6 +43,34 @@ def setting(name: str) -> str:
 
 def default_lake() -> Path:
     return Path(setting("lake"))
+
+
+def retire_after() -> float:
+    """AUDITLAKE_RETIRE_AFTER in seconds."""
+    return parse_duration(setting("retire_after"), SETTINGS["retire_after"].env)
+
+
+def parse_duration(text: str, name: str) -> float:
+    """Seconds in `90`, `90s`, `30m`, `1h` or `2d`.
+
+    >>> parse_duration("30m", "AUDITLAKE_RETIRE_AFTER")
+    1800.0
+    """
+    text = text.strip().lower()
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _SECONDS else (text, "s")
+    try:
+        seconds = float(number) * _SECONDS[unit]
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also refuses nan
+        raise AuditlakeError(f"{name}={text!r} is not a duration", hint="use e.g. 90s, 30m, 1h or 0")
+    return seconds
+
+
+def cache_dir() -> Path:
+    """Where this user's auditlake keeps rebuildable files: `$XDG_CACHE_HOME/auditlake`, else `~/.cache/auditlake`."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(base) if Path(base).is_absolute() else Path.home() / ".cache") / "auditlake"
 
 
 def is_debug() -> bool:

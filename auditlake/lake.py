@@ -140,23 +140,29 @@ class Lake:
         return result
 
     def compact(self, on_partition: Callable[[str], None] | None = None) -> CompactResult:
-        """Merge small files (many incremental runs) into one sorted file per partition."""
+        """Merge small files (many incremental runs) into one sorted file per partition.
+
+        The replaced files stay (out of `events/`) for AUDITLAKE_RETIRE_AFTER, so readers that started before keep working.
+        """
         self.store.require()
         with self.store.write_lock():
-            result = compact(self.store, version=version(), memory_limit=config.setting("memory_limit"), on_partition=on_partition)
+            result = compact(self.store, version=version(), memory_limit=config.setting("memory_limit"), on_partition=on_partition,
+                             retire_after=config.retire_after())
             catalog.build_catalog(self.store)
         return result
 
     def rebuild_catalog(self) -> Path:
-        """Write catalog.duckdb afresh (after moving the lake, or if it was deleted)."""
+        """Write catalog.duckdb afresh (after moving the lake, or if it was deleted), finishing an interrupted write first."""
         self.store.require()
         with self.store.write_lock():
-            return catalog.build_catalog(self.store)
+            manifest = self.store.load_manifest()
+            self.store.recover(manifest)
+            return catalog.build_catalog(self.store, manifest)
 
     # ---- reading --------------------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only DuckDB connection with the lake's views (`events`, `changes`, …) and query macros,
-        held to AUDITLAKE_MEMORY_LIMIT."""
+        held to AUDITLAKE_MEMORY_LIMIT. It never takes the write lock (see catalog.connect)."""
         self.store.require()
         connection = catalog.connect(self.store)
         connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")

@@ -2,13 +2,21 @@
 
 Owns: the partition layout, the write lock, the manifest (`_manifest/manifest.json`: every
 source with its fingerprint and how far it was read, every batch with its files, row counts and
-sha256, the set of live files), Parquet and quarantine writes, duplicate removal and compaction.
-It is the only module that writes under the lake (the catalog file excepted, see catalog.py).
+sha256, the set of live files, the retired files, the findings files), Parquet, quarantine and
+findings writes, duplicate removal, compaction and recovery. It is the only module that writes under
+the lake (the catalog file excepted, see catalog.py). It never takes the write lock for a reader.
 
-Crash safety rests on one rule: the manifest is the commit point. Data files are written under
-temporary names, renamed into place, and only then is the manifest replaced atomically. Files the
-manifest does not list are debris of an interrupted run; the next writer deletes them before it
-starts, and readers never see them because the catalog lists live files from the manifest.
+Crash safety rests on one rule: the manifest is the commit point, and nothing uncommitted carries a
+final name. Data files are written under `_staging/<process>.tmp/<their final path>` (a name no
+other process uses and no directory reader of `events/` or `findings/` sees); the manifest that lists
+them is replaced atomically; only then are they renamed into place. `recover`, which every writer
+runs first, finishes what an interrupted writer committed (a staged file whose sha256 is the one
+the manifest records is renamed into place) and deletes everything else it left.
+
+Files a compaction replaced are retired, not deleted: they move to `_retired/` (out of the
+directory readers' way) and stay for AUDITLAKE_RETIRE_AFTER, because a reader that opened the
+catalog before the compaction still reads them (views name them by a pattern that matches both
+places, see `reader_paths`). `recover` deletes them once that grace period has passed.
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ import queue
 import secrets
 import string
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from auditlake import config
 from auditlake.errors import LakeError, LakeLockedError, StorageError
 from auditlake.ingest import schema
 from auditlake.ingest.flatten import Quarantined, quarantine_id
@@ -47,6 +57,13 @@ QUARANTINE_LAYOUT = "quarantine/{batch}.jsonl"
 ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size: good pruning, good compression
 MAX_FILE_ROWS = 4_000_000
 COMPACT_BELOW_BYTES = 64 << 20  # files smaller than this are merged by `compact`
+STAGING_DIR = "_staging"  # files written but not yet published: `_staging/<process>.tmp/<final path>`
+RETIRED_DIR = "_retired"  # files a compaction replaced, kept for older readers: `_retired/cluster=…/date=…/<name>`
+# A small file may be retired by a later compaction, so readers name it by a pattern matching its place
+# under events/ and under _retired/ (a rename moves it: exactly one exists). Large files are never compacted.
+READER_PATTERN = "[e_]*"
+CREATE_WAIT_SECONDS = 5.0  # how long a process creating a new lake waits for another creating the same one
+PUBLISH_WAIT_SECONDS = 0.5  # how long a reader waits for a live writer to rename committed files into place
 # zstd level 1 compresses these columns as well as level 3, faster; dictionaries only where values repeat.
 # Statistics (min/max per row group) only where a filter can use them: not on bodies and messages.
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -125,6 +142,7 @@ class BatchRecord:
     files: list[str]
     replaced: list[str] = field(default_factory=list)  # compact: files this batch replaced
     quarantine_file: str | None = None
+    quarantine_sha256: str | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)  # per source: lines and offsets read
 
 
@@ -137,16 +155,29 @@ class Manifest:
     batches: list[BatchRecord] = field(default_factory=list)
     files: dict[str, FileRecord] = field(default_factory=dict)
     superseded_quarantine: list[str] = field(default_factory=list)  # quarantine ids later read whole
+    retired: dict[str, str] = field(default_factory=dict)  # events path a compaction replaced -> when (now under _retired/)
+    findings: dict[str, FileRecord] | None = None  # findings files; None: a lake from before they were recorded
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
+        findings = data.get("findings")
         return cls(
             format=data["format"], version=data["version"], created_at=data.get("created_at", ""),
             sources={key: SourceRecord(**value) for key, value in data.get("sources", {}).items()},
             batches=[BatchRecord(**value) for value in data.get("batches", [])],
             files={key: FileRecord(**value) for key, value in data.get("files", {}).items()},
             superseded_quarantine=list(data.get("superseded_quarantine", [])),
+            retired=dict(data.get("retired", {})),
+            findings=None if findings is None else {key: FileRecord(**value) for key, value in findings.items()},
         )
+
+    def committed_sha256(self) -> dict[str, str]:
+        """Every file the manifest commits to, by lake-relative path, with the sha256 it must have."""
+        committed = {path: record.sha256 for path, record in self.files.items()}
+        committed.update({batch.quarantine_file: batch.quarantine_sha256 for batch in self.batches
+                          if batch.quarantine_file and batch.quarantine_sha256})
+        committed.update({path: record.sha256 for path, record in (self.findings or {}).items()})
+        return committed
 
 
 def now_text() -> str:
@@ -156,6 +187,29 @@ def now_text() -> str:
 def new_batch_id() -> str:
     """Sortable and unique: UTC time, then random hex (two runs in one second never collide)."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+_PROCESS_TOKENS: dict[int, str] = {}
+
+
+def process_token() -> str:
+    """This process's own name for temporary files: its pid and random hex (a forked child gets its own)."""
+    return _PROCESS_TOKENS.setdefault(os.getpid(), f"{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def temporary_sibling(path: Path) -> Path:
+    """A hidden temporary name next to `path` that no other process (or call) uses: `.name.<pid>-<hex>.tmp`."""
+    return path.with_name(f".{path.name}.{process_token()}-{secrets.token_hex(2)}.tmp")
+
+
+@dataclass(frozen=True)
+class ReaderFiles:
+    """The committed files as a reader's views name them (see `LakeStore.reader_files`)."""
+
+    events: list[str]
+    quarantine: list[str]
+    findings: list[str]
+    staged: list[str]  # committed files read from staging: their writer was killed (or is busy) before renaming them
 
 
 # ---- the lake on disk ---------------------------------------------------------------------------
@@ -168,6 +222,8 @@ class LakeStore:
         self.quarantine_dir = self.root / "quarantine"
         self.findings_dir = self.root / "findings"  # detections written back (`auditlake detect --write`)
         self.manifest_dir = self.root / "_manifest"
+        self.staging_dir = self.root / STAGING_DIR
+        self.retired_dir = self.root / RETIRED_DIR
         self.manifest_path = self.manifest_dir / "manifest.json"
         self.key_path = self.manifest_dir / "redaction.key"
         self.lock_path = self.manifest_dir / "lock"
@@ -181,21 +237,30 @@ class LakeStore:
             raise LakeError(f"{self.root}: no auditlake lake here", hint="create one with `auditlake ingest PATH --lake DIR` or `auditlake demo`")
 
     def create(self) -> None:
-        """Create an empty lake; refuse a non-empty directory that is not one."""
+        """Create an empty lake; refuse a non-empty directory that is not one.
+
+        Two processes may create the same lake at once (two cron jobs on a new path): the manifest is
+        written under the write lock, waiting briefly for the other creator, so one creates it and the
+        other finds it.
+        """
         if self.exists():
             return
         if self.root.exists() and any(self.root.iterdir()) and not self._is_unfinished_skeleton():
+            if self.exists():  # created by another process since the first look
+                return
             raise LakeError(f"{self.root}: directory is not empty and holds no auditlake lake",
                             hint="choose an empty or new directory for --lake")
         with _storage_errors(self.root):
             for directory in (self.events_dir, self.quarantine_dir, self.manifest_dir):
                 directory.mkdir(parents=True, exist_ok=True)
-            self.save_manifest(Manifest(created_at=now_text()))
+        with self.write_lock(wait=CREATE_WAIT_SECONDS):
+            if not self.exists():
+                self.save_manifest(Manifest(created_at=now_text()))
 
     def _is_unfinished_skeleton(self) -> bool:
-        """A lake whose creation was interrupted: only our own directories, and no data in them."""
+        """A lake whose creation was interrupted (or is under way): only our own directories, and no data in them."""
         names = {entry.name for entry in self.root.iterdir()}
-        if not names <= {"events", "quarantine", "_manifest"}:
+        if not names <= {"events", "quarantine", "_manifest", STAGING_DIR}:
             return False
         return not any(path.is_file() for path in self.events_dir.rglob("*")) and not any(self.quarantine_dir.glob("*"))
 
@@ -212,6 +277,7 @@ class LakeStore:
         return manifest
 
     def save_manifest(self, manifest: Manifest) -> None:
+        """Replace the manifest atomically: the commit point of every write."""
         write_atomically(self.manifest_path, json.dumps(dataclasses.asdict(manifest), indent=1).encode())
 
     def redaction_key(self) -> bytes:
@@ -221,57 +287,200 @@ class LakeStore:
         return bytes.fromhex(self.key_path.read_text().strip())
 
     @contextlib.contextmanager
-    def write_lock(self) -> Iterator[None]:
-        """Exclusive right to write; a second writer gets a clear error instead of waiting."""
+    def write_lock(self, *, wait: float = 0.0) -> Iterator[None]:
+        """Exclusive right to write; a second writer gets a clear error instead of waiting (beyond `wait` seconds).
+
+        Only writers take it: readers never do, so a reader never makes a cron ingest fail.
+        """
         with _storage_errors(self.lock_path):
             handle = self.lock_path.open("a+")
         try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise LakeLockedError(f"{self.root}: another auditlake ingest or compact is writing to this lake",
-                                      hint="wait for it to finish (cron runs should not overlap)") from None
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LakeLockedError(f"{self.root}: another auditlake ingest or compact is writing to this lake",
+                                              hint="wait for it to finish (cron runs should not overlap)") from None
+                    time.sleep(0.02)
             yield
         finally:
             handle.close()
 
-    def recover(self, manifest: Manifest) -> int:
-        """Delete what an interrupted writer left behind; the manifest says what is live."""
-        removed = 0
-        live = set(manifest.files)
-        quarantine_live = {batch.quarantine_file for batch in manifest.batches if batch.quarantine_file}
-        for path in (list(self.events_dir.rglob("*")) + list(self.quarantine_dir.glob("*")) + list(self.manifest_dir.glob("*.tmp"))
-                     + list(self.findings_dir.rglob("*.tmp"))):
-            relative = path.relative_to(self.root).as_posix()
-            is_debris = path.name.endswith(".tmp") or (
-                path.suffix == ".parquet" and relative not in live) or (
-                path.parent == self.quarantine_dir and relative not in quarantine_live)
-            if path.is_file() and is_debris:
-                path.unlink()
-                removed += 1
-        for directory in sorted(self.events_dir.glob("*/*"), reverse=True) + sorted(self.events_dir.glob("*"), reverse=True):
+    # ---- staging, publishing, retiring -----------------------------------------------------------
+    def staged(self, final: Path) -> Path:
+        """Where this process writes `final` until the manifest that lists it is saved."""
+        return self.staging_dir / f"{process_token()}.tmp" / final.relative_to(self.root)
+
+    def publish(self, pairs: Iterable[tuple[Path, Path]]) -> None:
+        """Rename committed files from staging to their final names (their manifest is already saved)."""
+        directories: set[Path] = set()
+        for staged, final in pairs:
+            with _storage_errors(final):
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged, final)
+            directories.add(final.parent)
+            self._remove_empty_staging(staged.parent)
+        for directory in directories:
             with contextlib.suppress(OSError):
-                directory.rmdir()  # only empty partition directories go
+                _fsync_directory(directory)
+
+    def discard(self, staged: Iterable[Path]) -> None:
+        """Delete staged files of a write that will not be committed."""
+        for path in staged:
+            path.unlink(missing_ok=True)
+            self._remove_empty_staging(path.parent)
+
+    def _remove_empty_staging(self, directory: Path) -> None:
+        while directory.is_relative_to(self.staging_dir):
+            try:
+                directory.rmdir()
+            except OSError:
+                return
+            directory = directory.parent
+
+    def retired_path(self, relative: str) -> Path:
+        """Where a file a compaction replaced waits out the grace period: `_retired/cluster=…/date=…/<name>`."""
+        return self.retired_dir / Path(relative).relative_to("events")
+
+    def retire(self, relative: str) -> None:
+        """Move a replaced file out of events/ (directory readers no longer see it; open views still read it)."""
+        source, target = self.root / relative, self.retired_path(relative)
+        with _storage_errors(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+
+    # ---- recovery --------------------------------------------------------------------------------
+    def recover(self, manifest: Manifest, *, retire_after: float | None = None) -> int:
+        """Finish or undo what an interrupted writer left, and delete retired files whose grace period has passed.
+
+        Run by every writer, under the write lock, before it writes. A staged file the manifest commits
+        to (with the sha256 it records) is renamed into place; a replaced file still under events/ is
+        retired; every other staged file, every file under a final name the manifest does not list and
+        every temporary name is deleted. `retire_after` defaults to AUDITLAKE_RETIRE_AFTER. Returns how
+        many files were deleted.
+        """
+        grace = config.retire_after() if retire_after is None else retire_after
+        removed = 0
+        with _storage_errors(self.root):
+            committed = manifest.committed_sha256()
+            for staged in sorted(path for path in self.staging_dir.glob("*/**/*") if path.is_file()):
+                relative = staged.relative_to(self.staging_dir).as_posix().split("/", 1)[1]
+                if relative in committed and file_sha256(staged) == committed[relative]:
+                    self.publish([(staged, self.root / relative)])
+                else:
+                    self.discard([staged])
+                    removed += 1
+            now = datetime.now(UTC)
+            expired = [path for path, at in manifest.retired.items() if (now - _parse_time(at)).total_seconds() >= grace]
+            for path in manifest.retired:
+                if path not in expired and (self.root / path).is_file():
+                    self.retire(path)  # the compaction was interrupted before it moved this one
+            for path in expired:
+                del manifest.retired[path]
+            if expired:
+                self.save_manifest(manifest)
+            for debris in self._debris(manifest):
+                debris.unlink()
+                removed += 1
+            for top in (self.events_dir, self.findings_dir, self.retired_dir, self.staging_dir):
+                _remove_empty_directories(top, keep_top=top == self.events_dir)
         return removed
 
+    def _debris(self, manifest: Manifest) -> list[Path]:
+        """Files no committed state accounts for: temporaries, and final names the manifest does not list."""
+        live = set(manifest.files)
+        kept = {batch.quarantine_file for batch in manifest.batches if batch.quarantine_file}
+        retired = {self.retired_path(path) for path in manifest.retired}
+        findings = None if manifest.findings is None else set(manifest.findings)
+        debris = []
+        for path in (list(self.events_dir.rglob("*")) + list(self.quarantine_dir.glob("*")) + list(self.retired_dir.rglob("*"))
+                     + list(self.findings_dir.rglob("*")) + list(self.manifest_dir.glob("*")) + list(self.root.glob("*"))):
+            if not path.is_file():
+                continue
+            relative = path.relative_to(self.root).as_posix()
+            if path.name.endswith((".tmp", ".tmp.wal", ".rewrite")):  # ours, or an older auditlake's
+                debris.append(path)
+            elif path.is_relative_to(self.events_dir):
+                debris += [path] if path.suffix == ".parquet" and relative not in live else []
+            elif path.parent == self.quarantine_dir:
+                debris += [path] if relative not in kept else []
+            elif path.is_relative_to(self.retired_dir):
+                debris += [path] if path not in retired else []
+            elif path.is_relative_to(self.findings_dir) and findings is not None:
+                debris += [path] if path.name == "findings.parquet" and relative not in findings else []
+        return debris
+
+    # ---- what readers read -----------------------------------------------------------------------
     def live_files(self, manifest: Manifest | None = None) -> list[str]:
         manifest = manifest or self.load_manifest()
         return sorted(str(self.root / path) for path in manifest.files)
+
+    def reader_files(self, manifest: Manifest, *, wait: float = PUBLISH_WAIT_SECONDS) -> ReaderFiles:
+        """The committed files as a reader's views name them.
+
+        A small events file is named by a pattern that also matches its place under `_retired/`: a
+        compaction may retire it while the view is open, and the view keeps working for the grace
+        period. A committed file not renamed into place yet (its writer is doing it now, or was killed
+        doing it) is waited for, then read from staging, where its recorded size tells which file it is.
+        """
+        expected: dict[str, int | None] = {record.path: record.bytes for record in manifest.files.values()}
+        expected.update({batch.quarantine_file: None for batch in manifest.batches if batch.quarantine_file})
+        expected.update({record.path: record.bytes for record in (manifest.findings or {}).values()})
+        deadline = time.monotonic() + wait
+        while (missing := {path for path in expected if not (self.root / path).is_file()}) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        staged = {path: copy for path in missing if (copy := self._staged_copy(path, expected[path])) is not None}
+
+        def name(path: str) -> str:
+            if path in staged:
+                return str(staged[path])
+            if path.startswith("events/") and (expected[path] or 0) < COMPACT_BELOW_BYTES:
+                return str(self.root / READER_PATTERN / Path(path).relative_to("events"))
+            return str(self.root / path)
+
+        return ReaderFiles(
+            events=[name(path) for path in sorted(manifest.files)],
+            quarantine=[name(batch.quarantine_file) for batch in sorted(manifest.batches, key=lambda b: b.quarantine_file or "")
+                        if batch.quarantine_file],
+            findings=[name(path) for path in sorted(manifest.findings)] if manifest.findings is not None else self.findings_files(manifest),
+            staged=sorted(str(path) for path in staged.values()),
+        )
+
+    def _staged_copy(self, relative: str, size: int | None) -> Path | None:
+        if (self.root / relative).is_file():  # renamed into place since we looked
+            return None
+        copies = [path for path in self.staging_dir.glob(f"*/{relative}") if size is None or path.stat().st_size == size]
+        return copies[0] if len(copies) == 1 else None
 
     def quarantine_files(self, manifest: Manifest | None = None) -> list[str]:
         manifest = manifest or self.load_manifest()
         return sorted(str(self.root / b.quarantine_file) for b in manifest.batches if b.quarantine_file)
 
+    def findings_files(self, manifest: Manifest | None = None) -> list[str]:
+        manifest = manifest or self.load_manifest()
+        if manifest.findings is None:  # a lake from before findings were recorded: what is on disk
+            return sorted(str(path) for path in self.findings_dir.glob("cluster=*/date=*/findings.parquet"))
+        return sorted(str(self.root / path) for path in manifest.findings)
 
-    def findings_files(self) -> list[str]:
-        return sorted(str(path) for path in self.findings_dir.glob("cluster=*/date=*/findings.parquet"))
+
+def _parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+def _remove_empty_directories(top: Path, *, keep_top: bool) -> None:
+    """Remove the empty directories under `top` (deepest first), and `top` itself unless `keep_top`."""
+    directories = sorted((path for path in top.rglob("*") if path.is_dir()), key=lambda path: len(path.parts), reverse=True)
+    for directory in directories + ([] if keep_top else [top]):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 def unseen_findings(store: LakeStore, findings: pa.Table) -> pa.Table:
     """The findings the lake does not hold yet (by rule and audit_id): what a scheduled run alerts on."""
-    files = store.findings_files()
+    files = store.reader_files(store.load_manifest()).findings  # a killed writer's committed findings may still be in staging
     if not files or not findings.num_rows:
         return findings
     connection = duckdb.connect()
@@ -285,13 +494,25 @@ def unseen_findings(store: LakeStore, findings: pa.Table) -> pa.Table:
 
 
 def write_findings(store: LakeStore, findings: pa.Table) -> int:
-    """Merge detections into `findings/cluster=…/date=…/findings.parquet`; the number of new rows.
+    """Merge detections into `findings/cluster=…/date=…/findings.parquet`; the number of new rows (run under the write lock).
 
     A finding is keyed by (rule, audit_id): rerunning a detection over the same window adds nothing,
-    and the first time a finding was seen (`found_at`) is kept. Each partition file is rewritten
-    whole under a temporary name and renamed, so a reader sees the old or the new file.
+    and the first time a finding was seen (`found_at`) is kept. Each touched partition file is written
+    whole in staging; the manifest that records them all is the commit point; then they replace the
+    old files, so a reader sees all the old files or all the new ones, and a killed run commits all or nothing.
     """
+    manifest = store.load_manifest()
+    store.recover(manifest)
+    if manifest.findings is None:  # the first write since findings are recorded: adopt what is there
+        manifest.findings = {}
+        for name in store.findings_files(manifest):
+            path = Path(name)
+            record = _describe_file(store, path, path, path.parent.parent.name.split("=", 1)[1], path.parent.name.split("=", 1)[1], "")
+            if record is not None:
+                manifest.findings[record.path] = record
+    write = new_batch_id()
     added = 0
+    staged: list[tuple[Path, Path]] = []
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")  # dates are UTC days, as in events/
     try:
@@ -299,7 +520,9 @@ def write_findings(store: LakeStore, findings: pa.Table) -> int:
         partitions = connection.execute("SELECT DISTINCT cluster, CAST(received_at AS DATE) FROM incoming ORDER BY ALL").fetchall()
         for cluster, day in partitions:
             target = store.findings_dir / f"cluster={cluster}" / f"date={day}" / "findings.parquet"
-            existing = "SELECT * EXCLUDE (cluster, date) FROM read_parquet($target, hive_partitioning = true)" if target.is_file() else None
+            relative = target.relative_to(store.root).as_posix()
+            existing = ("SELECT * EXCLUDE (cluster, date) FROM read_parquet($target, hive_partitioning = true)"
+                        if relative in manifest.findings else None)
             fresh = ("SELECT * EXCLUDE (date) FROM (SELECT *, CAST(received_at AS DATE) AS date FROM incoming) "
                      "WHERE cluster = $cluster AND date = $day")
             merged = (f"SELECT * FROM ({existing + ' UNION ALL BY NAME ' if existing else ''}"
@@ -307,31 +530,45 @@ def write_findings(store: LakeStore, findings: pa.Table) -> int:
                       f"ORDER BY received_at, rule, audit_id")
             values = {"cluster": cluster, "day": day, **({"target": str(target)} if existing else {})}
             table = connection.sql(merged, params=values).to_arrow_table()
-            before = pq.read_metadata(target).num_rows if target.is_file() else 0
+            before = manifest.findings[relative].rows if existing else 0
+            if table.num_rows == before:
+                continue  # nothing new in this partition: leave its file alone
             added += table.num_rows - before
-            temporary = target.with_name("findings.parquet.tmp")
-            with _storage_errors(target):
-                target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = store.staged(target)
+            staged.append((temporary, target))
+            with _storage_errors(temporary):
+                temporary.parent.mkdir(parents=True, exist_ok=True)
                 pq.write_table(table, temporary, compression="zstd")
                 with temporary.open("rb") as handle:
                     os.fsync(handle.fileno())
-                os.replace(temporary, target)
-                _fsync_directory(target.parent)
+            record = _describe_file(store, temporary, target, str(cluster), str(day), write)
+            assert record is not None
+            manifest.findings[relative] = record
+        if staged:
+            store.save_manifest(manifest)  # the commit point
+    except BaseException:
+        store.discard(temporary for temporary, _ in staged)
+        raise
     finally:
         connection.close()
+    store.publish(staged)
     return added
 
 
 def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write to `path.tmp`, fsync, rename over `path`: readers see the old or the new file, never half."""
-    temporary = path.with_name(path.name + ".tmp")
+    """Write to a temporary name of this process's own, fsync, rename over `path`: readers see the old or the new file, never half."""
+    temporary = temporary_sibling(path)
     with _storage_errors(path):
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
         _fsync_directory(path.parent)
 
 
@@ -343,17 +580,28 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
+def as_storage_error(error: BaseException, path: Path) -> StorageError | None:
+    """The StorageError for an OS (or DuckDB) error the user can fix, naming `path`; None for any other error."""
+    number = getattr(error, "errno", None)
+    text = str(error)
+    if number == errno.ENOSPC or "No space left on device" in text:
+        return StorageError("disk full", path=path, hint="free space and rerun: committed batches are kept, the rest is redone")
+    if number in (errno.EACCES, errno.EPERM, errno.EROFS) or "Permission denied" in text or "Read-only file system" in text:
+        reason = getattr(error, "strerror", None) or ("read-only file system" if "Read-only" in text else "permission denied")
+        return StorageError(f"permission denied ({reason})", path=path, hint="check the lake directory's owner and mode")
+    return None
+
+
 @contextlib.contextmanager
 def _storage_errors(path: Path) -> Iterator[None]:
     """Turn the OS errors a user can fix into one-line errors that name the path."""
     try:
         yield
     except OSError as error:
-        if error.errno == errno.ENOSPC:
-            raise StorageError(f"{path}: disk full", hint="free space and rerun: committed batches are kept, the rest is redone") from None
-        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise StorageError(f"{path}: permission denied ({error.strerror})", hint="check the lake directory's owner and mode") from None
-        raise
+        converted = as_storage_error(error, path)
+        if converted is None:
+            raise
+        raise converted from None
 
 
 def file_sha256(path: Path) -> str:
@@ -394,15 +642,12 @@ class _OpenFile:
 
     cluster: str
     date: str
-    path: Path
+    path: Path  # the final name, taken only once the manifest that lists it is saved
+    temporary: Path  # where it is written until then (in staging)
     writer: pq.ParquetWriter
     rows: int = 0
     low: Any = None
     high: Any = None
-
-    @property
-    def temporary(self) -> Path:
-        return self.path.with_name(self.path.name + ".tmp")
 
 
 @dataclass(frozen=True)
@@ -446,6 +691,7 @@ class BatchWriter:
         self.quarantined: list[dict[str, Any]] = []
         self.progress: dict[str, SourceProgress] = {}
         self.rows = 0
+        self._staged_quarantine: list[Path] = []
 
     def close(self) -> None:
         """Stop the writer thread (after commit or abort)."""
@@ -504,11 +750,11 @@ class BatchWriter:
         if handle is None:
             self.parts[key] = self.parts.get(key, 0) + 1
             path = self.store.root / PARTITION_LAYOUT.format(cluster=cluster, date=date, batch=self.batch, part=self.parts[key])
-            temporary = path.with_name(path.name + ".tmp")
+            temporary = self.store.staged(path)
             with _storage_errors(temporary):
                 temporary.parent.mkdir(parents=True, exist_ok=True)
                 writer = pq.ParquetWriter(temporary, self.schema, **PARQUET_OPTIONS)
-                handle = self.open_files[key] = _OpenFile(cluster, date, path, writer)
+                handle = self.open_files[key] = _OpenFile(cluster, date, path, temporary, writer)
         with _storage_errors(handle.path):
             handle.writer.write_table(rows, row_group_size=ROW_GROUP_ROWS)
         low, high = pc.min_max(rows.column("received_at")).values()
@@ -554,55 +800,70 @@ class BatchWriter:
             with contextlib.suppress(Exception):
                 handle.writer.close()
             self.finished_files.append(handle)
-        for handle in self.finished_files:
-            handle.temporary.unlink(missing_ok=True)
+        self.store.discard([handle.temporary for handle in self.finished_files] + self._staged_quarantine)
         self._start_batch()
 
     # ---- commit ---------------------------------------------------------------------------------
     def commit(self) -> CommitResult | None:
-        """Make everything written so far durable and visible: files, quarantine, then the manifest."""
+        """Make everything written so far durable and visible.
+
+        Files and the quarantine file are complete and fsynced in staging; saving the manifest that lists
+        them (with their sha256) commits the batch; then they are renamed to their final names. A crash
+        before the save leaves only staged files (deleted by the next writer), after it a committed batch
+        whose staged files the next writer renames into place.
+        """
         if not self.progress and not self.rows and not self.quarantined:
             return None
         self._drain()
         for handle in list(self.open_files.values()):
             self._close_file(handle)
-        duplicates = remove_duplicates(self.store, self.manifest, [handle.temporary for handle in self.finished_files], self.memory_limit)
+        duplicates = remove_duplicates(self.store, self.manifest, [(handle.temporary, handle.path) for handle in self.finished_files],
+                                       self.memory_limit)
         files: list[str] = []
+        staged: list[tuple[Path, Path]] = []
         for handle in self.finished_files:
             record = _file_record(self.store, handle, self.batch, recount=duplicates > 0)
             if record is None:  # every row was a duplicate
-                handle.temporary.unlink()
+                self.store.discard([handle.temporary])
                 continue
-            with _storage_errors(handle.path):
-                os.replace(handle.temporary, handle.path)
+            with _storage_errors(handle.temporary), handle.temporary.open("rb") as stream:
+                os.fsync(stream.fileno())
             self.manifest.files[record.path] = record
             files.append(record.path)
-        for directory in {handle.path.parent for handle in self.finished_files}:
-            with contextlib.suppress(OSError):
-                _fsync_directory(directory)
-        quarantine_file = self._write_quarantine()
+            staged.append((handle.temporary, handle.path))
+        quarantine_file, quarantine_sha256 = self._stage_quarantine()
+        if quarantine_file:
+            staged.append((self._staged_quarantine[0], self.store.root / quarantine_file))
         rows = sum(self.manifest.files[path].rows for path in files)
         self._record_sources()
         self.manifest.batches.append(BatchRecord(
             id=self.batch, kind="ingest", started_at=self.started_at, committed_at=now_text(), auditlake_version=self.version,
             schema_version=schema.SCHEMA_VERSION, rows=rows, duplicates=duplicates, quarantined=len(self.quarantined),
-            redacted=self.redacted, files=files, quarantine_file=quarantine_file,
+            redacted=self.redacted, files=files, quarantine_file=quarantine_file, quarantine_sha256=quarantine_sha256,
             sources=[_progress_summary(progress) for progress in self.progress.values()],
         ))
-        self.store.save_manifest(self.manifest)
+        self.store.save_manifest(self.manifest)  # the commit point
+        self.store.publish(staged)
         result = CommitResult(self.batch, rows, duplicates, len(self.quarantined), len(files))
         self.committed.append(result)
         self._start_batch()
         return result
 
-    def _write_quarantine(self) -> str | None:
+    def _stage_quarantine(self) -> tuple[str | None, str | None]:
+        """Write this batch's quarantine records to staging; their final name and sha256."""
         if not self.quarantined:
-            return None
+            return None, None
         relative = QUARANTINE_LAYOUT.format(batch=self.batch)
         data = b"".join(json.dumps(record, ensure_ascii=False).encode() + b"\n" for record in self.quarantined)
-        self.store.quarantine_dir.mkdir(exist_ok=True)
-        write_atomically(self.store.root / relative, data)
-        return relative
+        temporary = self.store.staged(self.store.root / relative)
+        self._staged_quarantine = [temporary]
+        with _storage_errors(temporary):
+            temporary.parent.mkdir(parents=True, exist_ok=True)
+            with temporary.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        return relative, hashlib.sha256(data).hexdigest()
 
     def _record_sources(self) -> None:
         for key, progress in self.progress.items():
@@ -691,22 +952,23 @@ SELECT filename, list(file_row_number) FROM repeated GROUP BY filename
 """
 
 
-def remove_duplicates(store: LakeStore, manifest: Manifest, temporaries: list[Path], memory_limit: str) -> int:
+def remove_duplicates(store: LakeStore, manifest: Manifest, files: list[tuple[Path, Path]], memory_limit: str) -> int:
     """Drop rows whose (audit_id, stage) is already in the lake or earlier in this batch; return how many.
 
     A duplicate has the same requestReceivedTimestamp as the original, so it lies in the same
     cluster/date partition and in the same time range: only those files are read, and only their
     key columns. The first copy wins (files already committed, then this batch in write order).
+    `files` are (staged, final) pairs: the staged files are read and rewritten, the final names say the partition.
     """
-    if not temporaries:
+    if not files:
         return 0
     connection = duckdb.connect(config={"memory_limit": memory_limit})
     connection.execute("SET TimeZone = 'UTC'")
     removed = 0
     try:
         by_partition: dict[Path, list[Path]] = {}
-        for temporary in temporaries:
-            by_partition.setdefault(temporary.parent, []).append(temporary)
+        for temporary, final in files:
+            by_partition.setdefault(final.parent, []).append(temporary)
         for directory, fresh in by_partition.items():
             prefix = directory.relative_to(store.root).as_posix() + "/"
             existing = [str(store.root / path) for path in manifest.files if path.startswith(prefix)]
@@ -728,7 +990,7 @@ def _drop_rows(path: Path, row_numbers: set[int]) -> None:
     table = pq.read_table(path)
     positions = pa.array(range(table.num_rows), pa.int64())
     table = table.filter(pc.invert(pc.is_in(positions, value_set=pa.array(sorted(row_numbers), pa.int64()))))
-    rewritten = path.with_name(path.name + ".rewrite")
+    rewritten = temporary_sibling(path)
     pq.write_table(table, rewritten, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
     os.replace(rewritten, path)
 
@@ -743,10 +1005,16 @@ class CompactResult:
 
 
 def compact(store: LakeStore, *, version: str, memory_limit: str = "512MB",
-            on_partition: Callable[[str], None] | None = None) -> CompactResult:
-    """Merge each partition's small files into one file sorted by time (run under the write lock)."""
+            on_partition: Callable[[str], None] | None = None, retire_after: float | None = None) -> CompactResult:
+    """Merge each partition's small files into one file sorted by time (run under the write lock).
+
+    The merged files are written in staging; the manifest that lists them and retires the files they
+    replace is the commit point; then the replaced files move to `_retired/` and the merged ones into
+    place. Retired files are deleted once `retire_after` seconds (AUDITLAKE_RETIRE_AFTER) have passed,
+    by this or a later writer: a reader that opened its views before the compaction still reads them.
+    """
     manifest = store.load_manifest()
-    store.recover(manifest)
+    store.recover(manifest, retire_after=retire_after)
     groups: dict[tuple[str, str], list[FileRecord]] = {}
     for record in manifest.files.values():
         if record.bytes < COMPACT_BELOW_BYTES:
@@ -760,6 +1028,7 @@ def compact(store: LakeStore, *, version: str, memory_limit: str = "512MB",
     connection.execute("SET TimeZone = 'UTC'")
     target_schema = schema.stored_schema()
     written: list[FileRecord] = []
+    staged: list[tuple[Path, Path]] = []
     replaced: list[str] = []
     rows = 0
     try:
@@ -767,40 +1036,44 @@ def compact(store: LakeStore, *, version: str, memory_limit: str = "512MB",
             if on_partition:
                 on_partition(f"cluster={cluster}/date={date}")
             final = store.root / PARTITION_LAYOUT.format(cluster=cluster, date=date, batch=batch, part=1)
-            temporary = final.with_name(final.name + ".tmp")
+            temporary = store.staged(final)
+            staged.append((temporary, final))
             names = [str(store.root / record.path) for record in sorted(records, key=lambda r: r.path)]
             reader = connection.sql(
                 "SELECT * FROM read_parquet($files, union_by_name = true) ORDER BY received_at, audit_id", params={"files": names}
             ).to_arrow_reader(ROW_GROUP_ROWS)
-            with _storage_errors(temporary), pq.ParquetWriter(temporary, target_schema, **PARQUET_OPTIONS) as writer:
-                for chunk in reader:
-                    writer.write_table(pa.Table.from_batches([chunk]).select(target_schema.names).cast(target_schema),
-                                       row_group_size=ROW_GROUP_ROWS)
+            with _storage_errors(temporary):
+                temporary.parent.mkdir(parents=True, exist_ok=True)
+                with pq.ParquetWriter(temporary, target_schema, **PARQUET_OPTIONS) as writer:
+                    for chunk in reader:
+                        writer.write_table(pa.Table.from_batches([chunk]).select(target_schema.names).cast(target_schema),
+                                           row_group_size=ROW_GROUP_ROWS)
+                with temporary.open("rb") as handle:
+                    os.fsync(handle.fileno())
             merged = _describe_file(store, temporary, final, cluster, date, batch)
             assert merged is not None and merged.rows == sum(r.rows for r in records), "compaction must keep every row"
-            with _storage_errors(final):
-                os.replace(temporary, final)
             written.append(merged)
             replaced.extend(r.path for r in records)
             rows += merged.rows
-    except BaseException:
+        retired_at = now_text()
+        for path in replaced:
+            del manifest.files[path]
+            manifest.retired[path] = retired_at
         for record in written:
-            (store.root / record.path).unlink(missing_ok=True)
+            manifest.files[record.path] = record
+        manifest.batches.append(BatchRecord(
+            id=batch, kind="compact", started_at=started, committed_at=now_text(), auditlake_version=version,
+            schema_version=schema.SCHEMA_VERSION, rows=rows, duplicates=0, quarantined=0, redacted=True,
+            files=[r.path for r in written], replaced=replaced,
+        ))
+        store.save_manifest(manifest)  # the commit point
+    except BaseException:
+        store.discard(temporary for temporary, _ in staged)
         raise
     finally:
         connection.close()
-    for path in replaced:
-        del manifest.files[path]
-    for record in written:
-        manifest.files[record.path] = record
-    manifest.batches.append(BatchRecord(
-        id=batch, kind="compact", started_at=started, committed_at=now_text(), auditlake_version=version,
-        schema_version=schema.SCHEMA_VERSION, rows=rows, duplicates=0, quarantined=0, redacted=True,
-        files=[r.path for r in written], replaced=replaced,
-    ))
-    store.save_manifest(manifest)
-    for path in replaced:
-        (store.root / path).unlink(missing_ok=True)
-    store.recover(manifest)
+    for path in replaced:  # out of events/ first: a directory reader never counts a row twice
+        store.retire(path)
+    store.publish(staged)
+    store.recover(manifest, retire_after=retire_after)  # with no grace period, the replaced files go now
     return CompactResult(len(groups), len(replaced), len(written), rows)
-

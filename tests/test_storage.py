@@ -200,6 +200,7 @@ def test_a_full_disk_is_a_clear_error_and_commits_nothing_half(tmp_path, monkeyp
         lake.ingest([DATA / "immudb_first_300_lines.log"], cluster="c")
     monkeypatch.undo()
     assert not list(lake.path.rglob("*.tmp"))
+    assert not (lake.path / "_staging").exists()
     assert count(lake) == (37, 37)
     assert lake.ingest([DATA / "immudb_first_300_lines.log"], cluster="c").events_written == 300
 
@@ -253,3 +254,4 @@ def test_sigkill_at_any_moment_then_rerun_gives_exactly_the_events_once(tmp_path
     assert finished.returncode == 0, finished.stderr
     assert count(Lake(lake_path)) == (truth.events, truth.events)
     assert not list(lake_path.rglob("*.tmp"))
+    assert not (lake_path / "_staging").exists()
