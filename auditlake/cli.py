@@ -9,13 +9,14 @@ a user agent is shown, not obeyed, and into rich as `Text` (`_text`), never as m
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import functools
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -28,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditlake import config, detect, history, packs, policy, queries, render, report_render
-from auditlake.errors import AuditlakeError, ExitCode, QuarantineFoundError, QueryError
+from auditlake.errors import AuditlakeError, ExitCode, OutputError, QuarantineFoundError, QueryError
 from auditlake.ingest import IngestResult
 from auditlake.ingest import Progress as IngestProgress
 from auditlake.ingest.formats import FORMATS
@@ -119,7 +120,7 @@ def ingest(
         "--cluster", "-c", help="Cluster the events come from. Default: the cluster an EKS/AKS/GKE export names, "
         "else $AUDITLAKE_CLUSTER, else 'default'.")] = None,
     input_format: Annotated[str, typer.Option("--format", "-f", help=f"Input format: {', '.join(FORMATS)}.")] = "auto",
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any line was quarantined.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any line was quarantined or a file could not be read.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     keep_secrets: Annotated[bool, typer.Option(
@@ -146,9 +147,13 @@ def ingest(
         typer.echo(json.dumps(dataclasses.asdict(result), indent=1, default=str))
     elif not quiet:
         _print_ingest_summary(result, lake)
-    if strict and result.quarantined:
-        raise QuarantineFoundError(f"{result.quarantined} line(s) quarantined (--strict)",
-                                   hint=f"see them with: auditlake sql \"select * from quarantine\" --lake {lake}")
+    problems = [item for item in result.skipped if item.is_problem]
+    if strict and (result.quarantined or problems):
+        said = [f"{result.quarantined} line(s) quarantined"] if result.quarantined else []
+        said += [f"{len(problems)} file(s) not read ({render.terminal_text(problems[0].name)}: {render.terminal_text(problems[0].reason)})"] if problems else []
+        raise QuarantineFoundError(", ".join(said) + " (--strict)",
+                                   hint=f"see them with: auditlake sql \"select * from quarantine\" --lake {lake}" if result.quarantined
+                                   else "the summary above lists every file not read and why")
 
 
 def _with_progress(quiet: bool, run: Callable[[Callable[[IngestProgress], None] | None], IngestResult]) -> IngestResult:
@@ -182,6 +187,7 @@ def _print_ingest_summary(result: IngestResult, lake: Path) -> None:
         markup=False, soft_wrap=True)
     details = [f"{result.duplicates:,} duplicates skipped", f"{result.quarantined:,} lines quarantined",
                f"{result.sources_unchanged} source(s) unchanged since the last run"]
+    details += [f"{result.blank_lines:,} blank lines"] if result.blank_lines else []
     stderr.print("  " + " · ".join(details), markup=False)
     for skipped in result.skipped:
         stderr.print(f"  skipped {render.terminal_text(skipped.name)}: {render.terminal_text(skipped.reason)}", markup=False)
@@ -261,9 +267,9 @@ def _emit(result: pa.Table, output: str, output_file: Path | None, max_rows: int
         _print_table(result, max_rows)
         return
     if output_file is not None:
-        with output_file.open("wb") as handle:
+        with _output_errors(output_file), output_file.open("wb") as handle:
             RENDERERS[output](result, handle)
-        stderr.print(f"wrote {result.num_rows:,} rows to {output_file}", markup=False)
+        stderr.print(f"wrote {result.num_rows:,} rows to {render.terminal_text(str(output_file))}", markup=False)
         return
     if output == "parquet" and sys.stdout.isatty():
         raise typer.BadParameter("parquet is binary: use --output FILE or redirect stdout", param_hint="--format")
@@ -454,11 +460,22 @@ def _print_history(title: str, entries: list[Any]) -> None:
             stdout.print("    " + render.terminal_text(line), style=style, markup=False, highlight=False)
 
 
+@contextlib.contextmanager
+def _output_errors(path: Path) -> Iterator[None]:
+    """A file the user named for output that cannot be written is their error to fix (exit 2), not a crash."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write ({error.strerror or error})",
+                          hint="check that the directory exists and is writable") from None
+
+
 def _write_text(text: str, output_file: Path | None) -> None:
     if output_file is None:
         sys.stdout.write(text)
         return
-    output_file.write_text(text)
+    with _output_errors(output_file):
+        output_file.write_text(text)
     stderr.print(f"wrote {output_file}", markup=False)
 
 
@@ -706,14 +723,17 @@ def run_detections(
                  **{engine: "; ".join(query.reproduces.get(engine, ())) for engine in queries.ENGINES}} for query in chosen]
         _emit(pa.Table.from_pylist(rows), output, output_file, max_rows=len(rows) or 1)
         return
-    result = Lake(lake).detect(since=since, until=until, cluster=cluster, rules=rule, min_severity=severity, write=write,
-                               params={**(queries.load_tuning(tuning_file) if tuning_file else {}), **_name_values(param)})
+    the_lake = Lake(lake)
+    result = the_lake.detect(since=since, until=until, cluster=cluster, rules=rule, min_severity=severity, compare=write,
+                             params={**(queries.load_tuning(tuning_file) if tuning_file else {}), **_name_values(param)})
     shown = dataclasses.replace(result, findings=result.new) if only_new and result.new is not None else result
     if by_rule:
         _emit(shown.by_rule(), output, output_file, max_rows)
     else:
         _emit(shown.findings.select(["received_at", "severity", "rule", "summary"]) if output == "table" else shown.findings,
               output, output_file, max_rows)
+    if write:  # only now, with the findings delivered: a run whose output failed alerts again next time
+        the_lake.keep_findings(result)
     fired = {name: count for name, count in result.counts.items() if count}
     stderr.print(f"{result.findings.num_rows:,} finding(s) from {len(fired)} of {len(result.rules)} detection(s)"
                  + (": " + ", ".join(f"{name} {count:,}" for name, count in sorted(fired.items(), key=lambda item: -item[1])) if fired else "")
@@ -759,7 +779,8 @@ def compliance_report(
     if fail_on not in ("attention", "never"):
         raise typer.BadParameter("attention or never", param_hint="--fail-on")
     result = Lake(lake).report(pack, since=since, until=until, cluster=cluster, params=_name_values(param), tuning=tuning_file)
-    written = report_render.write(result, out, chosen)
+    with _output_errors(out):
+        written = report_render.write(result, out, chosen)
     if output == "json":
         typer.echo(json.dumps({"pack": result.pack.name, "status": result.status, "files": [str(path) for path in written],
                                "sections": [{"control": s.section.control, "title": s.section.title, "status": s.status}

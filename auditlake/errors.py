@@ -56,6 +56,10 @@ class StorageError(AuditlakeError):
     """Writing under the lake failed for a reason the user can fix (disk full, permissions)."""
 
 
+class OutputError(AuditlakeError):
+    """An output file the user named cannot be written (missing directory, permissions, disk full)."""
+
+
 class QueryError(AuditlakeError):
     """SQL that DuckDB refused, or a saved query that does not load."""
 

@@ -21,6 +21,7 @@ import polars as pl
 import pyarrow as pa
 
 from auditlake import catalog, config, demo, detect, history, packs, policy, queries, report
+from auditlake.detect import DetectionRun
 from auditlake.errors import QueryError
 from auditlake.history import HistoryEntry
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
@@ -113,7 +114,7 @@ class Lake:
         `cluster` puts every event in that cluster; without it, EKS/AKS/GKE exports go to the
         cluster they name and plain logs to AUDITLAKE_CLUSTER (else "default"). Only what is new is
         read: sources already ingested are recognised by their first line, even renamed or compressed
-        by rotation. Rows are deduplicated on (audit_id, stage).
+        by rotation. Rows are deduplicated on (audit_id, stage, received_at) per cluster.
         """
         options = IngestOptions(cluster=validate_cluster(cluster) if cluster else None,
                                 default_cluster=validate_cluster(config.setting("cluster")), format=format, redact=redact,
@@ -303,23 +304,32 @@ class Lake:
 
     # ---- detections -----------------------------------------------------------------------------
     def detect(self, *, since: Any = "24h", until: Any = None, cluster: str | None = None, rules: list[str] | None = None,
-               min_severity: str | None = None, write: bool = False, now: datetime | None = None,
+               min_severity: str | None = None, write: bool = False, compare: bool = False, now: datetime | None = None,
                params: dict[str, Any] | None = None) -> detect.DetectionRun:
         """Run the detections (all, or `rules`, at `min_severity` or above) over a window; `write` keeps the findings in the lake.
 
-        `params` tunes single rules: `{"disallowed-user.allowed_users": ["admin", "alice"]}`.
+        `params` tunes single rules: `{"disallowed-user.allowed_users": ["admin", "alice"]}`. `compare`
+        (implied by `write`) fills `result.new`: the findings the lake did not hold yet. A scheduled
+        run that alerts on `new` should not `write` here but call `keep_findings` once the alert is
+        out: a finding becomes "seen" only after it was delivered.
         """
         chosen = detect.choose(queries.load_library(), rules, min_severity)
         tuned = queries.tuning(chosen, params or {})
         self._require_cluster(cluster)
         with self._connection() as connection:
             result = detect.run(connection, chosen, since=since, until=until, cluster=cluster, now=now, params=tuned)
+        if write or compare:
+            result.new = unseen_findings(self.store, result.findings)
         if write:
-            with self.store.write_lock():
-                result.new = unseen_findings(self.store, result.findings)
-                result.written = write_findings(self.store, result.findings)
-                catalog.build_catalog(self.store)
+            self.keep_findings(result)
         return result
+
+    def keep_findings(self, result: DetectionRun) -> int:
+        """Write a run's findings back to the lake (the `findings` view); how many were new. Reruns add nothing twice."""
+        with self.store.write_lock():
+            result.written = write_findings(self.store, result.findings)
+            catalog.build_catalog(self.store)
+        return result.written
 
     def detect_arrow(self, **options: Any) -> pa.Table:
         """The findings of `detect(...)` as an Arrow table."""

@@ -140,6 +140,23 @@ def test_detect_runs_them_all_writes_findings_once_and_fails_on_severity(case_la
     assert nothing.exit_code == 0 and "the window holds no events" in nothing.stderr
 
 
+def test_a_finding_becomes_seen_only_once_it_was_delivered(tmp_path):
+    """An hourly `detect --write --new --fail-on high` whose output fails alerts again on the next run, not never."""
+    path = tmp_path / "cases.jsonl"
+    path.write_text("".join(json.dumps(event) + "\n" for event in case_events()))
+    lake = Lake(tmp_path / "lake")
+    lake.ingest([path], cluster="cases")
+    args = ["detect", "--lake", str(lake.path), "--since", "2000-01-01", "--until", "2100-01-01", "--write", "--new", "--fail-on", "high",
+            "--format", "json"]
+    failed = runner.invoke(app, [*args, "-o", str(tmp_path / "no-such-directory" / "alerts.json")])
+    assert failed.exit_code == 2 and "cannot write" in failed.output and "Traceback" not in failed.output
+    assert lake.sql("SELECT count(*) FROM findings").item() == 0  # not delivered: not seen
+    delivered = runner.invoke(app, args)
+    assert delivered.exit_code == 1 and len(json.loads(delivered.stdout)) > 0  # the alert comes now
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and json.loads(again.stdout) == []  # and only once
+
+
 def test_detect_tunes_one_rule_with_rule_dot_param(case_lake):
     default = case_lake.detect(**ALL_TIME, rules=["disallowed-user"]).findings
     assert default.num_rows > 0

@@ -10,7 +10,9 @@ the rows written. Writes nothing itself: rows and quarantine records go to an `E
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -26,9 +28,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditlake.errors import InputError
-from auditlake.ingest.flatten import DecodedBlock, EventDecoder, Quarantined, quarantine_id
+from auditlake.ingest.flatten import DecodedBlock, EventDecoder, Quarantined, quarantine_id, sweep_scratch
 from auditlake.ingest.formats import (
     FORMATS,
+    NOT_JSON,
+    UNREADABLE,
     Block,
     OpenedSource,
     Skipped,
@@ -37,6 +41,7 @@ from auditlake.ingest.formats import (
     discover_sources,
     iter_blocks,
     open_source,
+    opened_bytes,
     read_anchor,
     read_document,
 )
@@ -96,6 +101,7 @@ class IngestResult:
     events_written: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    blank_lines: int = 0  # lines with nothing but whitespace: not events
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     skipped_records: dict[str, int] = field(default_factory=dict)  # wrapper records that are not audit events
     clusters: list[str] = field(default_factory=list)
@@ -133,8 +139,13 @@ def ingest(
     redactor: Redactor | None,
     progress_factory: Callable[..., Any],
     on_progress: Callable[[Progress], None] | None = None,
+    pool: DecoderPool | None = None,
 ) -> IngestResult:
-    """Read every input into `sink`; return what happened. `progress_factory` builds storage's SourceProgress."""
+    """Read every input into `sink`; return what happened. `progress_factory` builds storage's SourceProgress.
+
+    `pool`: decoders to use (and leave open) instead of starting new ones, for a caller that reads
+    many small inputs in a row; it must have been made with this run's redactor and options.
+    """
     if options.format not in FORMATS:
         raise InputError(f"unknown format {options.format!r}", hint=f"choose one of {', '.join(FORMATS)}")
     started = time.monotonic()
@@ -145,9 +156,15 @@ def ingest(
     result = IngestResult(options.cluster, skipped=list(skipped))
     tally = _Tally()
     workers = options.workers or (os.cpu_count() or 1)
-    with _DecoderPool(redactor, workers, options.default_time, options.format) as pool:
+    sweep_scratch()
+    decoders = contextlib.nullcontext(pool) if pool is not None else DecoderPool(redactor, workers, options.default_time, options.format)
+    with _deep_enough_recursion(), decoders as pool:
         for source in sources:
-            opened = open_source(source)
+            try:
+                opened = open_source(source)
+            except InputError as error:  # gone since it was listed, a dangling link, no permission: skip it, say so
+                result.skipped.append(Skipped(source.name, f"{UNREADABLE}: {error.message.removeprefix(source.name + ': ')}"))
+                continue
             try:
                 _ingest_source(opened, options, sink, pool, result, tally, progress_factory, on_progress)
             finally:
@@ -162,15 +179,16 @@ def ingest(
     result.skipped_records = dict(tally.skipped.most_common())
     result.clusters = sorted(tally.clusters)
     result.seconds = round(time.monotonic() - started, 3)
-    unreadable = [item for item in result.skipped if item.reason.startswith("not JSON")]
-    if unreadable and not result.sources_read and not result.sources_unchanged:
-        raise InputError(f"{unreadable[0].name}: not an audit log: {unreadable[0].reason}",
+    problems = [item for item in result.skipped if item.is_problem]
+    if problems and not result.sources_read and not result.sources_unchanged:
+        raise InputError(f"{problems[0].name}: not an audit log: {problems[0].reason}" if problems[0].reason.startswith(NOT_JSON)
+                         else f"{problems[0].name}: {problems[0].reason}",
                          hint="auditlake reads audit.k8s.io Events as JSON lines, EventList documents, or gzip of either")
     return result
 
 
 def _ingest_source(
-    opened: OpenedSource, options: IngestOptions, sink: EventSink, pool: _DecoderPool, result: IngestResult,
+    opened: OpenedSource, options: IngestOptions, sink: EventSink, pool: DecoderPool, result: IngestResult,
     tally: _Tally, progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
 ) -> None:
     source = opened.source
@@ -178,7 +196,7 @@ def _ingest_source(
         result.skipped.append(Skipped(source.name, "empty"))
         return
     if not opened.looks_like_json and options.format == "auto":
-        result.skipped.append(Skipped(source.name, f"not JSON (starts with {opened.head[:12]!r})"))
+        result.skipped.append(Skipped(source.name, f"{NOT_JSON} (starts with {opened.head[:12]!r})"))
         return
     record = sink.source_record(_source_cluster(options), opened.fingerprint)
     start_offset, start_line, anchor = 0, 1, None
@@ -203,7 +221,7 @@ def _ingest_source(
 
 
 def _read_source(
-    opened: OpenedSource, options: IngestOptions, sink: EventSink, pool: _DecoderPool, result: IngestResult,
+    opened: OpenedSource, options: IngestOptions, sink: EventSink, pool: DecoderPool, result: IngestResult,
     tally: _Tally, progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
     start_offset: int, start_line: int, anchor: str | None,
 ) -> None:
@@ -233,16 +251,19 @@ def _read_source(
         progress.quarantined += len(decoded.quarantined)
         result.events_decoded += table.num_rows
         result.quarantined += len(decoded.quarantined)
+        result.blank_lines += decoded.blank
         if end_offset is not None and last_line is not None:
             result.lines += last_line - progress.lines
             progress.offset, progress.lines, progress.anchor = end_offset, last_line, block_anchor
         if on_progress:
             on_progress(Progress(source.name, opened.stream.raw_bytes, opened.size, result.events_decoded, result.lines))
 
+    as_lines: OpenedSource | None = opened
     if opened.is_document and options.format != "log":
-        _ingest_document(opened, pool, progress, account)
-    else:
-        blocks = iter_blocks(opened, start_offset=start_offset, start_line=start_line, block_size=options.block_bytes, anchor=anchor)
+        # A document that does not parse is read as lines after all: each line is then a row or a quarantine record.
+        as_lines = _ingest_document(opened, pool, account)
+    if as_lines is not None:
+        blocks = iter_blocks(as_lines, start_offset=start_offset, start_line=start_line, block_size=options.block_bytes, anchor=anchor)
         for item in pool.decode_in_order(blocks, source.name):
             if isinstance(item, Tail):
                 tail_record = Quarantined(source.name, item.line, None, item.reason, item.raw)
@@ -261,22 +282,40 @@ def _read_source(
     sink.advance(_snapshot(progress))
 
 
-def _ingest_document(opened: OpenedSource, pool: _DecoderPool, progress: Any,
-                     account: Callable[[DecodedBlock, int | None, int | None], None]) -> None:
-    """A file that is one JSON document (a pretty-printed EventList, or an array of Events)."""
+def _ingest_document(opened: OpenedSource, pool: DecoderPool,
+                     account: Callable[[DecodedBlock, int | None, int | None], None]) -> OpenedSource | None:
+    """A file that is one JSON document (a pretty-printed EventList, or an array of Events).
+
+    Returns None when it was read as one; when it does not parse as one JSON value, its bytes, to
+    be read as lines instead (so that one broken line costs one line, not the file).
+    """
     document = read_document(opened)
     source = opened.source.name
     if isinstance(document, Tail):
         account(DecodedBlock(pool.empty_table(), pool.scrub([Quarantined(source, 1, None, document.reason, document.raw)])), None, None)
-        return
-    line_count = document.count(b"\n") + (0 if document.endswith(b"\n") else 1)
+        return None
     try:
         parsed = orjson.loads(document)
-    except orjson.JSONDecodeError as error:
-        reason = f"not JSON: {error.msg} at character {error.pos + 1}"
-        account(DecodedBlock(pool.empty_table(), pool.scrub([Quarantined(source, 1, None, reason, document)])), len(document), line_count)
-        return
+    except orjson.JSONDecodeError:
+        return opened_bytes(opened, document)
+    line_count = document.count(b"\n") + (0 if document.endswith(b"\n") else 1)
     account(pool.decode_document(parsed, source), len(document), line_count)
+    return None
+
+
+# orjson parses JSON nested up to 1,024 levels, and the walks over parsed bodies (redaction, wrappers) take one or two
+# Python frames a level: Python's default limit of 1,000 frames would make a deep but valid line crash the run.
+RECURSION_LIMIT = 4 * 1024
+
+
+@contextlib.contextmanager
+def _deep_enough_recursion() -> Iterator[None]:
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 def _source_cluster(options: IngestOptions) -> str:
@@ -305,7 +344,7 @@ def _reason_kind(reason: str) -> str:
     return reason.split(":")[0] if reason.startswith(("not JSON", "does not match")) else reason.split(" (")[0]
 
 
-class _DecoderPool:
+class DecoderPool:
     """Threads that decode blocks, each with its own DuckDB connection; results come back in order."""
 
     def __init__(self, redactor: Redactor | None, workers: int, default_time: datetime | None = None, input_format: str = "auto"):
@@ -319,7 +358,7 @@ class _DecoderPool:
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="auditlake-decode")
         self._main = EventDecoder(redactor, threads=self.workers, default_time=default_time, input_format=input_format)
 
-    def __enter__(self) -> _DecoderPool:
+    def __enter__(self) -> DecoderPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -337,7 +376,9 @@ class _DecoderPool:
         return decoder
 
     def _decode(self, block: Block, source: str) -> DecodedBlock:
-        return self._decoder().decode(block, source)
+        decoded = self._decoder().decode(block, source)
+        block.release()  # it waits for its turn to be accounted for: only its offsets are needed now
+        return decoded
 
     def decode_in_order(self, items: Iterator[Block | Tail], source: str) -> Iterator[tuple[Block, DecodedBlock] | Tail]:
         """Decode blocks concurrently, yielding (block, result) in input order; a Tail passes through last."""

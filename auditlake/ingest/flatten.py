@@ -4,15 +4,16 @@ Owns: turning audit Events (v1 and v1beta1, one per line, or items of an EventLi
 rows, and deciding which lines cannot be rows and why. DuckDB's JSON reader does the parsing and
 flattening with an explicit schema (its automatic schema samples rows and drops rare fields; see
 DESIGN.md); Python only looks at the rare lines DuckDB cannot take, bisecting a failing block
-down to the offending lines so that one bad line never costs its neighbours. Never writes under
-the lake: the block is handed to DuckDB through a private scratch file in memory (`/dev/shm`
-where there is one), deleted as soon as it has been read.
+down to the offending lines so that one bad line never costs its neighbours. A line too long for
+DuckDB's buffers has its bodies set aside first (see `_decode_huge_line`), so memory stays bounded.
+Never writes under the lake: the block is handed to DuckDB through an anonymous memory file
+(`open_scratch`) that is gone as soon as the block is read, or the process dies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import itertools
 import os
 import re
 import tempfile
@@ -28,14 +29,17 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditlake.ingest import schema, wrappers
-from auditlake.ingest.formats import Block
+from auditlake.ingest import jsontext, redact, schema, wrappers
+from auditlake.ingest.formats import BOM, Block, clean_line
 from auditlake.ingest.redact import Redactor
 
-# DuckDB sizes its read buffers by this (twice, per thread), so it bounds memory; a line longer than
-# this is retried alone with a limit that fits it (up to HUGE_OBJECT_BYTES) instead of being refused.
+# DuckDB sizes its read buffers by this (twice, per thread), so it bounds memory; a longer line has its
+# bodies set aside before DuckDB sees it (see EventDecoder._decode_huge_line).
 MAX_OBJECT_BYTES = 16 << 20
-HUGE_OBJECT_BYTES = 1 << 30
+MAX_BODY_BYTES = 32 << 20  # a body longer than this is stored as a note with its size and fingerprint, not its text
+HUGE_DOCUMENT_BYTES = 64 << 20  # a long line that is not an Event (an EventList, an export) is parsed whole up to this
+OMITTED_KEY = "auditlake:omitted"
+EMPTY_LIST = "empty EventLists or arrays (no events in them)"
 
 _FIELD_TYPES = {
     key: ("STRUCT(" + ", ".join(f'"{name}" {_t if isinstance(_t, str) else "VARCHAR[]"}' for name, _t in value.items()) + ")")
@@ -52,6 +56,16 @@ _KNOWN_PRESENT = " + ".join(f'(e."{key}" IS NOT NULL)::INTEGER' for key in schem
 _COLUMNS_SQL = ",\n    ".join(
     f"{'e._received' if column.name == 'received_at' else column.expression} AS {column.name}" for column in schema.DECODED_COLUMNS
 )
+# The times Python (and so every consumer of the lake) can represent: outside them a row would break readers.
+_FIRST_TIME, _LAST_TIME = "TIMESTAMPTZ '0001-01-01 00:00:00+00'", "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
+_BODY_NEEDS_LOOK = redact.BODY_NEEDS_LOOK.replace("'", "''")
+
+
+def _needs_look(body: str) -> str:
+    """SQL: may this body hold a Secret or a credential? (The same test as `Redactor.looks_worth_redacting`.)"""
+    return f"coalesce(regexp_matches(CAST({body} AS VARCHAR), '{_BODY_NEEDS_LOOK}'), false)"
+
+_URI_NEEDS_LOOK = redact.URI_NEEDS_LOOK.replace("'", "''")
 DECODE_SQL = f"""
 SELECT d.*, k.keys AS _keys FROM (
   SELECT
@@ -63,16 +77,18 @@ SELECT d.*, k.keys AS _keys FROM (
       WHEN coalesce(e.auditID, '') = '' THEN 'event has no auditID'
       WHEN coalesce(e.requestReceivedTimestamp, e.timestamp) IS NULL THEN 'event has no requestReceivedTimestamp'
       WHEN e._received IS NULL THEN 'requestReceivedTimestamp is not a time: ' || coalesce(e.requestReceivedTimestamp, e.timestamp)
+      WHEN NOT e._received BETWEEN {_FIRST_TIME} AND {_LAST_TIME}
+        THEN 'requestReceivedTimestamp out of range (years 1 to 9999): ' || coalesce(e.requestReceivedTimestamp, e.timestamp)
     END AS _problem,
-    (e.objectRef.resource = 'secrets'
-      OR contains(CAST(e.requestObject AS VARCHAR), 'Secret')
-      OR contains(CAST(e.responseObject AS VARCHAR), 'Secret')) AS _secret_body,
-    e.objectRef.resource = 'secrets' AS _is_secret_resource,
+    (e._about_secrets OR {_needs_look("e.requestObject")} OR {_needs_look("e.responseObject")}) AS _secret_body,
+    e._about_secrets AS _is_secret_resource,
+    (contains(e.requestURI, '=') AND regexp_matches(e.requestURI, '{_URI_NEEDS_LOOK}')) AS _credential_uri,
     {_KNOWN_PRESENT} AS _known,
     CAST(e._received AS DATE) AS _date,
     {_COLUMNS_SQL}
   FROM (
-    SELECT *, try_cast(coalesce("requestReceivedTimestamp", "timestamp") AS TIMESTAMPTZ) AS _received
+    SELECT *, try_cast(coalesce("requestReceivedTimestamp", "timestamp") AS TIMESTAMPTZ) AS _received,
+      coalesce("objectRef".resource = 'secrets', {redact.is_secrets_uri_sql('"requestURI"')}) AS _about_secrets
     FROM read_json($path, format = 'newline_delimited', columns = {_READ_COLUMNS}, maximum_object_size = $max_object)
     WITH ORDINALITY
   ) AS e
@@ -83,7 +99,50 @@ SELECT d.*, k.keys AS _keys FROM (
 # DuckDB refuses a line with duckdb.Error; a message that quotes a line cut inside a UTF-8
 # sequence surfaces as UnicodeDecodeError instead. Both mean "this input", never "this program".
 _DECODE_ERRORS = (duckdb.Error, UnicodeDecodeError)
-_SCRATCH_NAMES = itertools.count()  # shared by all decoder threads: next() on it is atomic
+_MEMFD_PATHS = ("/proc/self/fd/",)
+_SCRATCH_PREFIX = "auditlake-"
+
+
+def open_scratch() -> tuple[int, str]:
+    """A file DuckDB can read a block from, open for writing: (descriptor, path); the caller closes it.
+
+    On Linux it is an anonymous memory file (`memfd_create`): it has no name in any directory, so
+    nothing of it (raw, unredacted audit lines) outlives the descriptor, even when the process is
+    killed. Elsewhere it is a private temporary file, unlinked after use; files left by a killed run
+    are removed by `sweep_scratch` at the start of the next one.
+    """
+    if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+        descriptor = os.memfd_create("auditlake-block", os.MFD_CLOEXEC)
+        return descriptor, f"/proc/self/fd/{descriptor}"
+    descriptor, path = tempfile.mkstemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-", suffix=".jsonl", dir=_scratch_dir())
+    return descriptor, path
+
+
+def _scratch_dir() -> str:
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+
+
+def sweep_scratch() -> int:
+    """Remove scratch files of ingest runs that are no longer alive (killed ones, and those of older versions); how many."""
+    removed = 0
+    for directory in {_scratch_dir(), tempfile.gettempdir()}:
+        for path in Path(directory).glob(f"{_SCRATCH_PREFIX}*-*.jsonl"):
+            pid = path.name[len(_SCRATCH_PREFIX):].split("-", 1)[0]
+            if pid.isdigit() and not _is_alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed += 1
+    return removed
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -109,6 +168,7 @@ class DecodedBlock:
     table: pa.Table
     quarantined: list[Quarantined]
     skipped: Counter[str] = field(default_factory=Counter)  # wrapper records that are not audit events
+    blank: int = 0  # lines with nothing but whitespace: not events, counted so that every line is accounted for
 
 
 class EventDecoder:
@@ -119,11 +179,10 @@ class EventDecoder:
         config: dict[str, Any] = {"threads": threads or (os.cpu_count() or 1), "memory_limit": memory_limit}
         self.connection = duckdb.connect(config=config)
         self.connection.execute("SET TimeZone = 'UTC'")
+        self.connection.execute("SET enable_external_file_cache = false")  # scratch paths are reused: never serve a cached block
         self.redactor = redactor
         self.default_time = default_time  # given: events without an id or a time land with a synthetic one
         self.input_format = input_format  # auto: any wrapper; eks/aks/gke: only that one; log/eventlist: none
-        scratch = Path("/dev/shm")
-        self.scratch_dir = scratch if scratch.is_dir() and os.access(scratch, os.W_OK) else Path(tempfile.gettempdir())
         # What a decoder hands on: the stored columns but `batch` (the writer's), plus the partition
         # columns: `date`, and `cluster` where a managed-cluster wrapper named it (else null).
         self.output_schema = pa.schema([pa.field("cluster", pa.string()), pa.field("date", pa.date32())] +
@@ -138,37 +197,55 @@ class EventDecoder:
 
         The common block goes to DuckDB as it is. Python looks inside only when DuckDB refuses it or
         returns fewer rows than lines (blank lines): then lines that are not JSON objects are named
-        here and the rest bisected, so every line ends up a row or a quarantine record.
+        here and the rest bisected, so every line ends up a row, a quarantine record or a counted
+        blank line.
         """
         quarantined: list[Quarantined] = []
         arrays: list[DecodedBlock] = []  # lines that are JSON arrays (of Events or of wrapper records)
-        try:
-            table = self._run(block.pieces)
-        except _DECODE_ERRORS:
-            table = None
+        table = None
+        if not block.has_line_longer_than(MAX_OBJECT_BYTES):
+            try:
+                table = self._run(block.pieces)
+            except _DECODE_ERRORS:
+                pass
         if table is not None and table.num_rows == block.line_count:
-            table = self._with_line_index(table, None)
-        else:
-            table = self._decode_line_by_line(block, source, quarantined, arrays, depth)
-        return self._finish(table, block, source, quarantined, depth, arrays)
-
-    def _decode_line_by_line(self, block: Block, source: str, quarantined: list[Quarantined], arrays: list[DecodedBlock],
-                             depth: int) -> pa.Table:
+            return self._finish(self._with_line_index(table, None), block, source, quarantined, depth, arrays)
         lines = block.data.split(b"\n")[:-1]
+        block.release()  # from here on only `lines` are read: do not hold the block's bytes twice
+        table, blank = self._decode_line_by_line(lines, block, source, quarantined, arrays, depth)
+        decoded = self._finish(table, block, source, quarantined, depth, arrays, lines)
+        decoded.blank += blank
+        return decoded
+
+    def _decode_line_by_line(self, lines: list[bytes], block: Block, source: str, quarantined: list[Quarantined],
+                             arrays: list[DecodedBlock], depth: int) -> tuple[pa.Table, int]:
+        """Rows of the lines that are JSON objects, and the number of blank lines; `lines` become the cleaned lines."""
         keep: list[int] = []
+        tables: list[pa.Table] = []
+        blank = 0
         for index, line in enumerate(lines):
-            stripped = line.strip(b" \t\r\xef\xbb\xbf")
+            if len(line) > MAX_OBJECT_BYTES:
+                huge = self._decode_huge_line(line, index, block, source, quarantined, arrays, depth)
+                if huge is not None:
+                    tables.append(huge[0])
+                    lines[index] = huge[1]
+                continue
+            stripped = clean_line(line)
             if not stripped:
-                continue  # blank lines are not events and lose nothing
+                if line.strip():
+                    quarantined.append(self._quarantine(block, source, index, line, "a byte-order mark and nothing else"))
+                else:
+                    blank += 1  # blank lines are not events: counted, not stored
+                continue
+            lines[index] = stripped
             if stripped[:1] == b"{":
                 keep.append(index)
-                lines[index] = stripped
             elif stripped[:1] == b"[" and depth == 0 and not _json_problem(stripped).startswith(("not JSON", "invalid")):
                 arrays.append(self.decode_document(orjson.loads(stripped), source, block.line_number(index), depth=0))
             else:
-                quarantined.append(self._quarantine(block, source, index, line, _json_problem(stripped)))
-        data = b"".join(lines[index] + b"\n" for index in keep)
-        return self._decode_robustly(data, block, source, keep, quarantined)
+                quarantined.append(self._quarantine(block, source, index, line, _json_problem(stripped) or "not a JSON object"))
+        tables.append(self._decode_robustly(lines, keep, block, source, quarantined))
+        return pa.concat_tables(tables), blank
 
     def decode_document(self, document: Any, source: str, line: int = 1, *, depth: int = 0) -> DecodedBlock:
         """Rows for a whole JSON document: an EventList, a managed-cluster export, a list of either, or one Event."""
@@ -176,7 +253,7 @@ class EventDecoder:
             items = document.get("items")
             if not isinstance(items, list):
                 reason = "EventList without an items list"
-                return DecodedBlock(self.output_schema.empty_table(), [self._make(source, line, None, reason, orjson.dumps(document))])
+                return DecodedBlock(self.output_schema.empty_table(), [self._make(source, line, None, reason, jsontext.dumps(document))])
             return self._decode_items(items, source, line, is_list=True, depth=2)
         unwrapped = self._unwrap(document) if depth < 2 else None
         if unwrapped is not None:
@@ -186,37 +263,33 @@ class EventDecoder:
         return self._decode_items([document], source, line, is_list=False, depth=2)
 
     # ---- decoding with DuckDB -------------------------------------------------------------------
-    def _run(self, chunks: Sequence[bytes | memoryview], max_object: int = MAX_OBJECT_BYTES) -> pa.Table:
-        """DuckDB's decoding of whole lines (in pieces), through a private scratch file."""
-        path = self.scratch_dir / f"auditlake-{os.getpid()}-{next(_SCRATCH_NAMES)}.jsonl"
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    def _run(self, chunks: Sequence[bytes | memoryview]) -> pa.Table:
+        """DuckDB's decoding of whole lines (in pieces), through a private scratch file that dies with the block."""
+        descriptor, path = open_scratch()
         try:
-            try:
-                _write_all(descriptor, chunks)
-            finally:
-                os.close(descriptor)
-            return self.connection.sql(DECODE_SQL, params={"path": str(path), "max_object": max_object}).to_arrow_table()
+            _write_all(descriptor, chunks)
+            return self.connection.sql(DECODE_SQL, params={"path": path, "max_object": MAX_OBJECT_BYTES}).to_arrow_table()
         finally:
-            path.unlink(missing_ok=True)
+            os.close(descriptor)
+            if not path.startswith(_MEMFD_PATHS):
+                Path(path).unlink(missing_ok=True)
 
-    def _decode_robustly(self, data: bytes, block: Block, source: str, keep: list[int] | None,
+    def _decode_robustly(self, lines: list[bytes], indexes: list[int], block: Block, source: str,
                          quarantined: list[Quarantined]) -> pa.Table:
-        """Decode; if DuckDB refuses the block, find the lines it refuses and quarantine just those.
+        """Decode the cleaned `lines` at `indexes`; if DuckDB refuses them, quarantine just the lines it refuses.
 
         Returns the rows with `_line`, each row's 0-based line index in the block.
         """
-        if not data:
+        if not indexes:
             return self._empty_decoded()
         try:
-            return self._with_line_index(self._run([data]), keep)
+            return self._with_line_index(self._run([b"".join(lines[index] + b"\n" for index in indexes)]), indexes)
         except _DECODE_ERRORS:
             pass
-        lines = block.data.split(b"\n")
-        candidates = keep if keep is not None else list(range(block.line_count))
         # Python names what is not JSON at all (exact messages); bisection finds what DuckDB still refuses.
         parseable: list[int] = []
-        for index in candidates:
-            reason = _json_problem(lines[index].strip())
+        for index in indexes:
+            reason = _json_problem(lines[index])
             if reason:
                 quarantined.append(self._quarantine(block, source, index, lines[index], reason))
             else:
@@ -229,12 +302,8 @@ class EventDecoder:
                 quarantined: list[Quarantined], tables: list[pa.Table]) -> None:
         if not indexes:
             return
-        data = b"".join(lines[index].strip() + b"\n" for index in indexes)
         try:
-            if len(indexes) == 1 and len(data) > MAX_OBJECT_BYTES // 2:
-                table = self._run([data], min(HUGE_OBJECT_BYTES, 2 * len(data)))  # one huge object: give it room
-            else:
-                table = self._run([data])
+            table = self._run([b"".join(lines[index] + b"\n" for index in indexes)])
         except _DECODE_ERRORS as error:
             if len(indexes) == 1:
                 quarantined.append(self._quarantine(block, source, indexes[0], lines[indexes[0]], _duckdb_reason(error)))
@@ -244,6 +313,71 @@ class EventDecoder:
             self._bisect(indexes[middle:], lines, block, source, quarantined, tables)
             return
         tables.append(self._with_line_index(table, indexes))
+
+    # ---- lines too long for DuckDB's buffers -----------------------------------------------------
+    def _decode_huge_line(self, line: bytes, index: int, block: Block, source: str, quarantined: list[Quarantined],
+                          arrays: list[DecodedBlock], depth: int) -> tuple[pa.Table, bytes] | None:
+        """A line over MAX_OBJECT_BYTES, decoded in bounded memory: (its row, the line as DuckDB saw it), or None.
+
+        An Event this long is long because of its bodies: DuckDB decodes the Event with each body set
+        aside (`null`), then each body is put back as the JSON text it was, or, when it is longer than
+        MAX_BODY_BYTES, replaced by a note with its size and fingerprint. A long line that is not an
+        Event (an EventList, an export) is parsed whole up to HUGE_DOCUMENT_BYTES; past that, or when
+        the line is long outside its bodies, it is quarantined with that reason.
+        """
+        size = f"{len(line) / (1 << 20):,.1f} MiB"
+        spans = _body_spans(line)
+        if spans is None:
+            if len(line) > HUGE_DOCUMENT_BYTES:
+                reason = (f"a JSON line of {size} that is not one audit Event with its bodies: longer than "
+                          f"{HUGE_DOCUMENT_BYTES >> 20} MiB, it is not read (split it into one Event per line)")
+                quarantined.append(self._quarantine(block, source, index, line, reason))
+                return None
+            problem = _json_problem(clean_line(line))
+            if problem:
+                quarantined.append(self._quarantine(block, source, index, line, problem))
+            else:
+                arrays.append(self.decode_document(orjson.loads(clean_line(line)), source, block.line_number(index), depth=depth))
+            return None
+        pieces: list[bytes] = []
+        bodies: dict[str, str] = {}
+        position = 0
+        for key, start, end in spans:
+            pieces += [line[position:start], b"null"]
+            position = end
+            bodies[key] = self._huge_body(key, memoryview(line)[start:end])
+        skeleton = b"".join(pieces) + line[position:]
+        if len(skeleton) > MAX_OBJECT_BYTES:
+            reason = (f"an Event of {size} whose size is not in its requestObject or responseObject: over "
+                      f"{MAX_OBJECT_BYTES >> 20} MiB outside its bodies, it is not read")
+            quarantined.append(self._quarantine(block, source, index, line, reason))
+            return None
+        skeleton = clean_line(skeleton)
+        try:
+            table = self._with_line_index(self._run([skeleton + b"\n"]), [index])
+        except _DECODE_ERRORS as error:
+            quarantined.append(self._quarantine(block, source, index, line, _duckdb_reason(error)))
+            return None
+        is_secret = bool(table.column("_is_secret_resource")[0].as_py())
+        for key, text in bodies.items():
+            name = "request_object" if key == "requestObject" else "response_object"
+            table = table.set_column(table.schema.get_field_index(name), name, pa.array([text], pa.string()))
+            if not is_secret and self.redactor is not None and self.redactor.looks_worth_redacting(text):
+                table = table.set_column(table.schema.get_field_index("_secret_body"), "_secret_body", pa.array([True]))
+        return table, skeleton
+
+    def _huge_body(self, key: str, raw: memoryview) -> str:
+        """A body of a huge Event as JSON text: itself (checked to be JSON), or a note with its size when it is too long."""
+        if len(raw) > MAX_BODY_BYTES:
+            fingerprint = self.redactor.fingerprint(raw) if self.redactor is not None else "sha256:" + hashlib.sha256(raw).hexdigest()
+            return jsontext.dumps({OMITTED_KEY: f"{key} of {len(raw):,} bytes is longer than the {MAX_BODY_BYTES >> 20} MiB kept "
+                                              "per body; read it in the source file", "bytes": len(raw), "fingerprint": fingerprint}).decode()
+        try:
+            orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            return jsontext.dumps({OMITTED_KEY: f"{key} is not valid JSON ({error.msg} at character {error.pos + 1})",
+                                 "bytes": len(raw)}).decode()
+        return str(raw, "utf-8", "replace")
 
     @staticmethod
     def _with_line_index(table: pa.Table, indexes: list[int] | None) -> pa.Table:
@@ -255,21 +389,26 @@ class EventDecoder:
     def _empty_decoded(self) -> pa.Table:
         fields = [pa.field("_line", pa.int64()), pa.field("_kind", pa.string()), pa.field("_problem", pa.string()),
                   pa.field("_secret_body", pa.bool_()), pa.field("_is_secret_resource", pa.bool_()),
-                  pa.field("_known", pa.int32()), pa.field("_date", pa.date32())]
-        fields += [pa.field(column.name, column.type) for column in schema.DECODED_COLUMNS]
+                  pa.field("_credential_uri", pa.bool_()), pa.field("_known", pa.int32()), pa.field("_date", pa.date32())]
+        fields += [pa.field(column.name, pa.string() if column.type == schema.JSON else column.type)  # as DuckDB hands JSON out
+                   for column in schema.DECODED_COLUMNS]
         fields.append(pa.field("_keys", pa.int64()))
         return pa.schema(fields).empty_table()
 
     # ---- after DuckDB ---------------------------------------------------------------------------
     def _finish(self, table: pa.Table, block: Block, source: str, quarantined: list[Quarantined], depth: int,
-                arrays: list[DecodedBlock] | None = None) -> DecodedBlock:
+                arrays: list[DecodedBlock] | None = None, lines: list[bytes] | None = None) -> DecodedBlock:
+        """Rows out of DuckDB's table: containers opened, lineage, unknown fields and redaction added.
+
+        `lines` are the block's lines as DuckDB was given them, when the block was read line by line.
+        """
         is_problem = pc.invert(pc.is_null(table.column("_problem")))
         is_list = pc.fill_null(pc.equal(table.column("_kind"), "EventList"), False)
         has_unknown = pc.fill_null(pc.not_equal(pc.cast(table.column("_keys"), pa.int64()), pc.cast(table.column("_known"), pa.int64())), False)
         needs_raw = pc.or_(pc.or_(is_problem, is_list), has_unknown)
         raw_lines: dict[int, bytes] = {}
         if pc.any(needs_raw).as_py():
-            lines = block.data.split(b"\n")
+            lines = lines if lines is not None else block.data.split(b"\n")
             raw_lines = {index: lines[index] for index in pc.filter(table.column("_line"), needs_raw).to_pylist()}
         nested: list[DecodedBlock] = list(arrays or [])
         skipped: Counter[str] = Counter()
@@ -285,7 +424,7 @@ class EventDecoder:
                 quarantined.append(self._quarantine(block, source, line_index, raw, "EventList inside an EventList"))
                 continue
             try:
-                document = orjson.loads(raw.strip(b" \t\r\xef\xbb\xbf"))
+                document = orjson.loads(clean_line(raw))
             except orjson.JSONDecodeError:
                 document = None
             unwrapped = self._unwrap(document) if kind != "EventList" and depth < 2 else None
@@ -332,7 +471,7 @@ class EventDecoder:
     def _decode_unwrapped(self, wrapped: list[tuple[wrappers.Unwrapped, int, int | None]], source: str) -> DecodedBlock:
         """Rows for the Events managed-cluster wrappers held (each with its line, and its item when the wrapper was
         itself an item of a list), in the cluster each wrapper names: one DuckDB run per cluster."""
-        problems = [self._make(source, line, item, reason, raw if isinstance(raw, bytes) else orjson.dumps(raw))
+        problems = [self._make(source, line, item, reason, raw if isinstance(raw, bytes) else jsontext.dumps(raw))
                     for unwrapped, line, _ in wrapped for item, reason, raw in unwrapped.problems]
         by_cluster: dict[str | None, list[tuple[int, int | None, dict[str, Any]]]] = {}
         skipped: Counter[str] = Counter()
@@ -344,7 +483,7 @@ class EventDecoder:
         for cluster, events in by_cluster.items():
             if not events:  # a wrapper of skipped records or problems only
                 continue
-            encoded = [orjson.dumps(event) for _, _, event in events]
+            encoded = [jsontext.dumps(event) for _, _, event in events]
             block = Block(b"\n".join(encoded) + b"\n", events[0][0], len(encoded), 0, [line for line, _, _ in events],
                           [item for _, item, _ in events])
             decoded = self.decode(block, source, depth=2)
@@ -375,23 +514,21 @@ class EventDecoder:
         return rows.append_column("extra", pa.array(values, pa.string()).cast(schema.JSON))
 
     def _redact(self, rows: pa.Table) -> pa.Table:
-        """Replace Secret values in the bodies (and unknown fields) of the rows that can hold them."""
+        """Replace Secret values and credentials in the bodies, unknown fields and URIs of the rows that can hold them."""
         assert self.redactor is not None
-        has_body = pc.or_(pc.or_(pc.is_valid(rows.column("request_object")), pc.is_valid(rows.column("response_object"))),
-                          pc.is_valid(rows.column("extra")))
-        has_extra_secret = pc.fill_null(pc.match_substring(rows.column("extra").cast(pa.string()), "Secret"), False)
-        needs = pc.and_(pc.or_(pc.fill_null(rows.column("_secret_body"), False), has_extra_secret), has_body)
-        if not pc.any(needs).as_py():
-            return rows
-        is_secret = pc.filter(pc.fill_null(rows.column("_is_secret_resource"), False), needs).to_pylist()
-        for name in ("request_object", "response_object", "extra"):
-            column = rows.column(name).cast(pa.string())
-            originals = pc.filter(column, needs).to_pylist()
-            redacted = [None if text is None else self.redactor.redact_body(text, is_secret_resource=secret)
-                        for text, secret in zip(originals, is_secret, strict=True)]
-            replaced = pc.replace_with_mask(column.combine_chunks(), needs.combine_chunks() if isinstance(needs, pa.ChunkedArray) else needs,
-                                            pa.array(redacted, pa.string()))
-            rows = rows.set_column(rows.schema.get_field_index(name), name, replaced.cast(schema.JSON))
+        redactor = self.redactor
+        extra_needs_look = pc.fill_null(pc.match_substring_regex(rows.column("extra").cast(pa.string()), redact.BODY_NEEDS_LOOK), False)
+        needs_body = pc.or_(pc.fill_null(rows.column("_secret_body"), False), extra_needs_look)
+        if pc.any(needs_body).as_py():
+            is_secret = pc.filter(pc.fill_null(rows.column("_is_secret_resource"), False), needs_body).to_pylist()
+            for name in ("request_object", "response_object", "extra"):
+                about_secrets = is_secret if name != "extra" else [False] * len(is_secret)  # unknown fields are walked, not read as bodies
+                rows = _replace_where(rows, name, needs_body, lambda text, secret: redactor.redact_body(text, is_secret_resource=secret),
+                                      about_secrets, schema.JSON)
+        needs_uri = pc.fill_null(rows.column("_credential_uri"), False)
+        if pc.any(needs_uri).as_py():
+            rows = _replace_where(rows, "request_uri", needs_uri, lambda text, _: redactor.redact_uri(text),
+                                  [False] * pc.sum(needs_uri).as_py(), pa.string())
         return rows
 
     def _decode_items(self, items: list[Any], source: str, line: int, *, is_list: bool, depth: int) -> DecodedBlock:
@@ -400,10 +537,12 @@ class EventDecoder:
         item_indexes: list[int | None] = []
         for index, item in enumerate(items):
             if isinstance(item, dict):
-                encoded.append(orjson.dumps(item))
+                encoded.append(jsontext.dumps(item))
                 item_indexes.append(index if is_list else None)
             else:
-                quarantined.append(self._make(source, line, index if is_list else None, "list item is not a JSON object", orjson.dumps(item)))
+                quarantined.append(self._make(source, line, index if is_list else None, "list item is not a JSON object", jsontext.dumps(item)))
+        if not items:  # nothing to lose, but counted: every line is accounted for
+            return DecodedBlock(self.output_schema.empty_table(), [], Counter({EMPTY_LIST: 1}))
         if not encoded:
             return DecodedBlock(self.output_schema.empty_table(), quarantined)
         block = Block(b"\n".join(encoded) + b"\n", line, len(encoded), 0, [line] * len(encoded), item_indexes)
@@ -417,8 +556,10 @@ class EventDecoder:
         return self._make(source, block.line_number(index), item, reason, raw)
 
     def _make(self, source: str, line: int, item: int | None, reason: str, raw: bytes) -> Quarantined:
-        scrubbed = self.redactor.scrub_raw(raw) if self.redactor is not None else raw
-        return Quarantined(source, line, item, reason, scrubbed)
+        if self.redactor is None:
+            return Quarantined(source, line, item, reason, raw[:redact.QUARANTINE_RAW_LIMIT])
+        scrubbed, note = self.redactor.scrub_raw(raw)
+        return Quarantined(source, line, item, f"{reason} (raw text: {note})" if note else reason, scrubbed)
 
 
 _FILLABLE = ("event has no auditID", "event has no requestReceivedTimestamp")
@@ -452,6 +593,16 @@ def _fill_missing(event: dict[str, Any], raw: bytes, default_time: datetime) -> 
     return event
 
 
+def _replace_where(rows: pa.Table, name: str, mask: Any, change: Any, flags: list[bool], kind: pa.DataType) -> pa.Table:
+    """Column `name` with the values where `mask` holds passed through `change(text, flag)` (nulls stay null)."""
+    column = rows.column(name).cast(pa.string()).combine_chunks()
+    mask = mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
+    originals = pc.filter(column, mask).to_pylist()
+    changed = [None if text is None else change(text, flag) for text, flag in zip(originals, flags, strict=True)]
+    replaced = pc.replace_with_mask(column, mask, pa.array(changed, pa.string()))
+    return rows.set_column(rows.schema.get_field_index(name), name, replaced.cast(kind))
+
+
 def _write_all(descriptor: int, chunks: Sequence[bytes | memoryview]) -> None:
     pending = [memoryview(chunk) for chunk in chunks if len(chunk)]
     while pending:
@@ -461,6 +612,56 @@ def _write_all(descriptor: int, chunks: Sequence[bytes | memoryview]) -> None:
             pending.pop(0)
         if pending and written:
             pending[0] = pending[0][written:]
+
+
+# A JSON string (with an optional `:` after it, which makes it a key), or a bracket: enough to find where a value ends.
+_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"(\s*:)?|[\[\]{}]', re.DOTALL)
+_BODY_KEYS = ("requestObject", "responseObject")
+
+
+def _body_spans(line: bytes) -> list[tuple[str, int, int]] | None:
+    """Where the top-level `requestObject` and `responseObject` values of a JSON object line are: (key, start, end).
+
+    None when the line is not one JSON object whose bodies are objects, lists or strings. Reads the
+    line once, token by token, holding nothing but positions (it may be hundreds of MB).
+    """
+    start = len(line) - len(line.lstrip(b" \t\r"))
+    if line.startswith(BOM, start):
+        start += len(BOM)
+    if line[start:start + 1] != b"{":
+        return None
+    depth = 0
+    spans: list[tuple[str, int, int]] = []
+    current: str | None = None  # the body key whose value is being read
+    value_start = 0
+    for match in _JSON_TOKEN.finditer(line, start):
+        token = match.group(0)
+        if token[:1] == b'"':
+            if depth != 1:
+                continue
+            if match.group(1) is not None:  # a top-level key
+                quoted = token[: token.rindex(b'"') + 1]
+                try:
+                    key = orjson.loads(quoted)
+                except orjson.JSONDecodeError:
+                    return None
+                current = key if key in _BODY_KEYS else None
+                value_start = match.end()
+            elif current is not None:  # a body that is a string
+                spans.append((current, match.start(), match.end()))
+                current = None
+        elif token in (b"{", b"["):
+            if depth == 1 and current is not None:
+                value_start = match.start()
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 1 and current is not None:
+                spans.append((current, value_start, match.end()))
+                current = None
+            elif depth == 0:
+                return spans if spans else None
+    return None
 
 
 def _json_problem(line: bytes) -> str:
@@ -491,8 +692,8 @@ def _duckdb_reason(error: Exception) -> str:
 
 def _unknown_fields(raw: bytes) -> str | None:
     try:
-        event = orjson.loads(raw)
+        event = orjson.loads(clean_line(raw))
     except orjson.JSONDecodeError:
         return None
     extra = {key: value for key, value in event.items() if key not in schema.KNOWN_EVENT_KEYS}
-    return orjson.dumps(extra).decode() if extra else None
+    return jsontext.dumps(extra).decode() if extra else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import glob
 import hashlib
+import io
 import os
 import sys
 import zlib
@@ -32,6 +33,9 @@ STDIN_NAME = "<stdin>"
 FORMATS = ("auto", "log", "eventlist", "eks", "aks", "gke")
 GZIP_MAGIC = b"\x1f\x8b"
 FINGERPRINT_BYTES = 64 * 1024
+SNIFF_BYTES = 1 << 20  # at most this much is read to tell lines from a document, and only when the first line does not tell
+SNIFF_LINES = 32
+BOM = b"\xef\xbb\xbf"
 READ_SIZE = 4 * 1024 * 1024
 ANCHOR_BYTES = 4096
 DOCUMENT_LIMIT = 1024 * 1024 * 1024  # a whole-document input larger than this is refused, not loaded
@@ -51,12 +55,21 @@ class Source:
         return self.path is None
 
 
+UNREADABLE = "unreadable"
+NOT_JSON = "not JSON"
+
+
 @dataclass(frozen=True)
 class Skipped:
-    """An input found while walking a directory that is not an audit log."""
+    """An input found while walking a directory that is not an audit log, or could not be read."""
 
     name: str
     reason: str
+
+    @property
+    def is_problem(self) -> bool:
+        """Unreadable, or not JSON: something `--strict` fails on (unlike a README skipped by its name, or an empty file)."""
+        return self.reason.startswith((UNREADABLE, NOT_JSON))
 
 
 @dataclass
@@ -87,6 +100,26 @@ class Block:
     @functools.cached_property
     def data(self) -> bytes:
         return b"".join(self.pieces)
+
+    def has_line_longer_than(self, limit: int) -> bool:
+        """Whether some line of the block is longer than `limit` bytes (found without joining the pieces)."""
+        if sum(len(piece) for piece in self.pieces) <= limit:
+            return False
+        length = 0  # of the line being measured, across piece boundaries
+        for piece in self.pieces:
+            data = piece if isinstance(piece, bytes) else bytes(piece)
+            start = 0
+            while (end := data.find(b"\n", start)) >= 0:
+                if length + end - start > limit:
+                    return True
+                length, start = 0, end + 1
+            length += len(data) - start
+        return length > limit
+
+    def release(self) -> None:
+        """Let go of the bytes (a decoded block is kept only for its offsets and line numbers until it is committed)."""
+        self.chunks = ()
+        self.__dict__.pop("data", None)
 
     def line_number(self, index: int) -> int:
         """The source line of the block's `index`-th line (0-based)."""
@@ -138,7 +171,7 @@ def discover_sources(inputs: list[str], exclude: Path | None = None) -> tuple[li
             if exclude is not None and path.is_relative_to(exclude):
                 continue
             if path.is_dir():
-                for found in sorted(_walk(path, exclude)):
+                for found in sorted(_walk(path, exclude, skipped)):
                     if found.name.lower().endswith(IGNORED_SUFFIXES):
                         skipped.append(Skipped(str(found), "not an audit log (by its name)"))
                     else:
@@ -150,8 +183,13 @@ def discover_sources(inputs: list[str], exclude: Path | None = None) -> tuple[li
     return sources, skipped
 
 
-def _walk(directory: Path, exclude: Path | None) -> Iterator[Path]:
-    for root, dirs, files in os.walk(directory):
+def _walk(directory: Path, exclude: Path | None, skipped: list[Skipped]) -> Iterator[Path]:
+    """Every file under `directory`; a directory that cannot be listed is skipped and said so, never fatal."""
+
+    def unreadable(error: OSError) -> None:
+        skipped.append(Skipped(str(error.filename), f"{UNREADABLE}: {error.strerror or error}"))
+
+    for root, dirs, files in os.walk(directory, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (exclude is None or (Path(root) / d).resolve() != exclude))
         for name in files:
             if not name.startswith("."):
@@ -166,13 +204,13 @@ class DecodedStream:
     `raw_sha256` and `raw_bytes` describe the bytes as stored on disk, for the manifest.
     """
 
-    def __init__(self, source: Source):
+    def __init__(self, source: Source, file: BinaryIO | None = None):
         self.source = source
         self.problem = ""
         self.raw_bytes = 0
         self._hash = hashlib.sha256()
         try:
-            self._file: BinaryIO = sys.stdin.buffer if source.path is None else source.path.open("rb")
+            self._file: BinaryIO = file or (sys.stdin.buffer if source.path is None else source.path.open("rb"))
         except OSError as error:
             raise InputError(f"{source.name}: cannot open ({error.strerror})") from None
         self._compressed = self._read_raw(READ_SIZE)  # raw bytes not yet handed out or inflated
@@ -269,7 +307,10 @@ class OpenedSource:
 
 
 def open_source(source: Source) -> OpenedSource:
-    """Open a source and read enough of it to fingerprint and sniff it."""
+    """Open a source and read enough of it to fingerprint it and tell how to read it.
+
+    Raises InputError when it cannot be opened (the pipeline skips it and says so).
+    """
     stream = DecodedStream(source)
     head = b""
     while b"\n" not in head and len(head) < FINGERPRINT_BYTES:
@@ -279,9 +320,7 @@ def open_source(source: Source) -> OpenedSource:
         head += chunk
     newline = head.find(b"\n")
     first_line = head[: newline + 1] if 0 <= newline < FINGERPRINT_BYTES else head[:FINGERPRINT_BYTES]
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    looks_like_json = stripped[:1] in (b"{", b"[")
-    is_document = looks_like_json and not _is_json_value(first_line)
+    head, looks_like_json, is_document = _sniff(head, stream)
     # An audit log's first line (an event with its auditID and time) names the file through renames,
     # compression and growth. A pretty-printed document's first line ("{") names nothing: use its head.
     fingerprint = hashlib.sha256(head[:FINGERPRINT_BYTES] if is_document else first_line).hexdigest()[:32]
@@ -294,12 +333,71 @@ def open_source(source: Source) -> OpenedSource:
     return OpenedSource(source, stream, fingerprint, head, size, stream.is_gzip or source.is_stdin, looks_like_json, is_document)
 
 
+def opened_bytes(opened: OpenedSource, data: bytes) -> OpenedSource:
+    """A source's decompressed bytes, already read, opened again to be read as lines (no file is opened twice)."""
+    stream = DecodedStream(Source(opened.source.name, None), io.BytesIO(data))
+    return OpenedSource(opened.source, stream, opened.fingerprint, b"", opened.size, True, True, False)
+
+
+def _sniff(head: bytes, stream: DecodedStream) -> tuple[bytes, bool, bool]:
+    """(head, looks like JSON, is one document): JSON lines, or one JSON document (a pretty-printed EventList)?
+
+    Decided on whole lines, never on a first line cut short: when the first non-blank line is a JSON
+    value it is a log. Otherwise (a partial line left by a shipper, a bad byte, a line over 64 KiB)
+    up to SNIFF_LINES lines or SNIFF_BYTES are read: if any of them is a JSON object (or array) on its
+    own, it is a log whose odd lines will be quarantined; if not, and it starts like JSON, it is one
+    document. More than the first line is read only in that rare case.
+    """
+    lines = _whole_lines(head)
+    if lines and _is_json_value(lines[0]):
+        return head, True, False
+    while len(lines) < SNIFF_LINES and len(head) < SNIFF_BYTES:
+        chunk = stream.read(SNIFF_BYTES - len(head))
+        if not chunk:
+            lines = _whole_lines(head + b"\n")  # the end of the data ends the last line
+            break
+        head += chunk
+        lines = _whole_lines(head)
+    if lines and _is_json_value(lines[0]):
+        return head, True, False
+    if any(_is_json_container(line) for line in lines[:SNIFF_LINES]):
+        return head, True, False
+    starts_like_json = clean_line(head.lstrip(b" \t\r\n"))[:1] in (b"{", b"[")
+    if starts_like_json and lines and len(lines[0]) < FINGERPRINT_BYTES:  # "{" or `{"kind": "EventList",`: pretty-printed
+        return head, True, True
+    if starts_like_json or any(line[:1] in (b"{", b"[") for line in lines[:SNIFF_LINES]):
+        return head, True, False  # lines that look like JSON and are broken: each is quarantined with its reason
+    return head, False, False
+
+
+def _whole_lines(data: bytes) -> list[bytes]:
+    """The non-blank whole lines of `data`, cleaned (the part after the last newline is not a whole line)."""
+    return [cleaned for line in data.split(b"\n")[:-1] if (cleaned := clean_line(line))]
+
+
+def clean_line(line: bytes) -> bytes:
+    """A line without the whitespace around it and without one leading UTF-8 byte-order mark (only a whole one)."""
+    line = line.strip(b" \t\r")
+    return line[len(BOM):].strip(b" \t\r") if line.startswith(BOM) else line
+
+
 def _is_json_value(line: bytes) -> bool:
     try:
-        orjson.loads(line)
+        orjson.loads(clean_line(line))
     except orjson.JSONDecodeError:
         return False
     return True
+
+
+def _is_json_container(line: bytes) -> bool:
+    """A non-empty JSON object or array on one line: what a pretty-printed document never has."""
+    if line[:1] not in (b"{", b"["):
+        return False
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return bool(value) and isinstance(value, (dict, list))
 
 
 class SourceChangedError(Exception):
@@ -344,6 +442,7 @@ def iter_blocks(opened: OpenedSource, *, start_offset: int, start_line: int, blo
     offset = start_offset
     line = start_line
     carry = pending  # bytes not yet handed out: the start of the next line (or the sniffed head)
+    long_line: list[bytes] = []  # pieces of a line longer than a block, kept apart (joining them would copy it again and again)
     while True:
         if b"\n" in carry:  # the sniffed head holds whole lines: hand them out first
             cut = carry.rfind(b"\n")
@@ -358,16 +457,19 @@ def iter_blocks(opened: OpenedSource, *, start_offset: int, start_line: int, blo
             break
         cut = chunk.rfind(b"\n")
         if cut < 0:  # no line ends in this chunk (a line longer than a block): keep it whole
-            carry += chunk
+            long_line.append(chunk)
             continue
+        if long_line:
+            carry = b"".join([carry, *long_line])
+            long_line = []
         view = memoryview(chunk)[: cut + 1]  # no copy: DuckDB gets the pieces as they are
         count = chunk.count(b"\n", 0, cut + 1)
         offset += len(carry) + cut + 1
-        before = (before + carry + bytes(view[-ANCHOR_BYTES:]))[-ANCHOR_BYTES:]
+        before = (before + carry[-ANCHOR_BYTES:] + bytes(view[-ANCHOR_BYTES:]))[-ANCHOR_BYTES:]
         yield Block([carry, view] if carry else [view], line, count, offset, anchor=anchor_of(before))
         line += count
         carry = chunk[cut + 1 :]
-    pending = carry
+    pending = b"".join([carry, *long_line])
     if pending.strip():
         if _is_json_value(pending) and not stream.problem:
             # A complete last event whose newline was never written: keep it, it is whole.

@@ -76,10 +76,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("date", pa.date32(), "UTC day of `requestReceivedTimestamp`", "Day of the request (hive partition): filter on it to prune files.", is_partition=True),
     Column("received_at", TIMESTAMP, "`requestReceivedTimestamp` (v1beta1: `timestamp`)", "When the apiserver received the request.",
            f"try_cast({_RECEIVED} AS TIMESTAMPTZ)", is_repetitive=False),
-    Column("stage_at", TIMESTAMP, "`stageTimestamp` (v1beta1: `timestamp`)", "When the event's stage was reached.",
-           "try_cast(coalesce(e.stageTimestamp, e.timestamp, e.requestReceivedTimestamp) AS TIMESTAMPTZ)", is_repetitive=False),
+    Column("stage_at", TIMESTAMP, "`stageTimestamp` (v1beta1: `timestamp`)", "When the event's stage was reached (null when outside years 1 to 9999).",
+           "CASE WHEN try_cast(coalesce(e.stageTimestamp, e.timestamp, e.requestReceivedTimestamp) AS TIMESTAMPTZ) "
+           "BETWEEN TIMESTAMPTZ '0001-01-01 00:00:00+00' AND TIMESTAMPTZ '9999-12-31 23:59:59.999999+00' "
+           "THEN try_cast(coalesce(e.stageTimestamp, e.timestamp, e.requestReceivedTimestamp) AS TIMESTAMPTZ) END", is_repetitive=False),
     Column("audit_id", pa.string(), "`auditID`", "Request id, shared by the events of one request's stages.", "e.auditID", is_repetitive=False),
-    Column("stage", pa.string(), "`stage`", "RequestReceived, ResponseStarted, ResponseComplete or Panic. `audit_id`+`stage` is unique per cluster.", "e.stage"),
+    Column("stage", pa.string(), "`stage`", "RequestReceived, ResponseStarted, ResponseComplete or Panic. `audit_id`+`stage`+`received_at` is unique per cluster.", "e.stage"),
     Column("level", pa.string(), "`level`", "Audit level the policy chose: Metadata, Request or RequestResponse.", "e.level"),
     Column("verb", pa.string(), "`verb`", "Kubernetes verb (get, list, watch, create, update, patch, delete, …) or HTTP verb for non-resource URLs.", "e.verb"),
     Column("request_uri", pa.string(), "`requestURI`", "Path and query the client sent.", "e.requestURI", is_repetitive=False),

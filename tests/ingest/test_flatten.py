@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from auditlake import Lake
 from auditlake.ingest import schema
-from auditlake.ingest.flatten import EventDecoder
+from auditlake.ingest.flatten import MAX_BODY_BYTES, MAX_OBJECT_BYTES, OMITTED_KEY, EventDecoder
 from auditlake.ingest.formats import Block
 from tests.conftest import DATA
 
@@ -145,15 +145,30 @@ def _write_lines(path: Path, lines: list[bytes]) -> Path:
     return path
 
 
-def test_a_huge_object_lands_whole(decoder):
+def huge_event(items: int) -> bytes:
+    """A real RequestResponse envelope whose response is a list of `items` pods of about 1 KB each."""
     event = json.loads((DATA / "khi_lease_update_request_response.jsonl").read_text())
     event["responseObject"] = {"kind": "PodList", "items": [{"metadata": {"name": f"pod-{i}"}, "spec": {"x": "y" * 1000}}
-                                                            for i in range(40_000)]}
-    line = orjson.dumps(event)
-    assert len(line) > 40 << 20
+                                                            for i in range(items)]}
+    return orjson.dumps(event)
+
+
+def test_an_event_longer_than_duckdbs_buffers_lands_whole_with_its_body(decoder):
+    line = huge_event(28_000)
+    assert MAX_OBJECT_BYTES < len(line) < MAX_BODY_BYTES
     decoded = decoder.decode(block_of([line]), "huge.log")
     assert not decoded.quarantined
-    assert len(json.loads(decoded.table.column("response_object")[0].as_py())["items"]) == 40_000
+    assert len(json.loads(decoded.table.column("response_object")[0].as_py())["items"]) == 28_000
+
+
+def test_a_body_longer_than_the_limit_is_stored_as_its_size_and_fingerprint_and_the_event_lands(decoder):
+    line = huge_event(40_000)
+    decoded = decoder.decode(block_of([line]), "huge.log")
+    assert not decoded.quarantined and decoded.table.num_rows == 1
+    row = decoded.table.to_pylist()[0]
+    note = json.loads(row["response_object"])
+    assert note["bytes"] > MAX_BODY_BYTES and "longer than the 32 MiB" in note[OMITTED_KEY] and note["fingerprint"]
+    assert row["verb"] and row["audit_id"] and row["source_line"] == 1  # everything but the body is there
 
 
 json_values = st.recursive(
@@ -173,6 +188,7 @@ def test_decoding_never_raises_and_accounts_for_every_line(decoder, values):
     lines = [orjson.dumps(value) for value in values]
     decoded = decoder.decode(block_of(lines), "fuzz")
     landed = decoded.table.num_rows
-    expected = sum(len(value) if isinstance(value, list) else 1 for value in values)  # a line that is an array holds its items
+    # a line that is an array holds its items; an empty one is counted as a record that holds none (every line is accounted for)
+    expected = sum(len(value) if isinstance(value, list) and value else 1 for value in values)
     assert landed + len(decoded.quarantined) + decoded.skipped.total() == expected
     assert decoded.table.schema.names[2:] == [c.name for c in schema.STORED_COLUMNS if c.name != "batch"]

@@ -78,7 +78,7 @@ def test_other_resources_are_left_alone(redactor):
 def test_quarantined_raw_lines_are_scrubbed_even_when_cut_short(redactor):
     line = orjson.dumps({"kind": "Event", "objectRef": {"resource": "secrets"}, "requestObject": secret_object()})
     for cut in (len(line), len(line) - 30, line.index(B64_PASSWORD.encode()) + 5):
-        scrubbed = redactor.scrub_raw(line[:cut]).decode("utf-8", "replace")
+        scrubbed = redactor.scrub_raw(line[:cut])[0].decode("utf-8", "replace")
         for value in SECRETS:
             assert value[:8] not in scrubbed
 
