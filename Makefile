@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test browser bench lint notebooks clean
+.PHONY: demo test browser bench fuzz lint notebooks clean
 
 $(BIN)/auditlake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ notebooks: $(BIN)/auditlake
 
 bench: $(BIN)/auditlake
 	$(BIN)/python benchmarks/ingest_benchmark.py
+
+fuzz: $(BIN)/auditlake
+	$(BIN)/python benchmarks/fuzz_ingest.py --examples 10000
 
 lint: $(BIN)/auditlake
 	$(BIN)/ruff check auditlake tests benchmarks

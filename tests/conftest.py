@@ -24,11 +24,12 @@ requires_shared = pytest.mark.skipif(
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No AUDITLAKE_* setting of the developer's shell leaks into a test."""
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No AUDITLAKE_* setting of the developer's shell leaks into a test, and no test writes to the user's cache."""
     for name in list(os.environ):
         if name.startswith("AUDITLAKE_") and name != "AUDITLAKE_SHARED_DATA":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
 @pytest.fixture(scope="session")

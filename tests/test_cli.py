@@ -84,6 +84,7 @@ def test_strict_turns_quarantined_lines_into_exit_1(tmp_path):
     (["status", "--lake", "/no/such/lake"], "error: /no/such/lake: no auditlake lake here"),
     (["sql", "select nope from events"], "error: Binder Error"),
     (["ingest", str(DATA), "--cluster", "prod/eu"], "error: invalid cluster name"),
+    (["ingest", str(DATA), "--cluster", "prod\n"], "error: invalid cluster name"),  # a partition path with a newline in it
 ])
 def test_user_errors_are_one_line_with_a_hint_and_exit_2(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

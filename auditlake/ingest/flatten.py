@@ -238,12 +238,13 @@ class EventDecoder:
                     blank += 1  # blank lines are not events: counted, not stored
                 continue
             lines[index] = stripped
-            if stripped[:1] == b"{":
+            problem = _json_problem(stripped)  # Python names what is not a JSON object (exact messages); DuckDB gets the rest
+            if not problem:
                 keep.append(index)
-            elif stripped[:1] == b"[" and depth == 0 and not _json_problem(stripped).startswith(("not JSON", "invalid")):
+            elif stripped[:1] == b"[" and depth == 0 and not problem.startswith(("not JSON", "invalid")):
                 arrays.append(self.decode_document(orjson.loads(stripped), source, block.line_number(index), depth=0))
             else:
-                quarantined.append(self._quarantine(block, source, index, line, _json_problem(stripped) or "not a JSON object"))
+                quarantined.append(self._quarantine(block, source, index, line, problem))
         tables.append(self._decode_robustly(lines, keep, block, source, quarantined))
         return pa.concat_tables(tables), blank
 
@@ -276,26 +277,10 @@ class EventDecoder:
 
     def _decode_robustly(self, lines: list[bytes], indexes: list[int], block: Block, source: str,
                          quarantined: list[Quarantined]) -> pa.Table:
-        """Decode the cleaned `lines` at `indexes`; if DuckDB refuses them, quarantine just the lines it refuses.
-
-        Returns the rows with `_line`, each row's 0-based line index in the block.
-        """
-        if not indexes:
-            return self._empty_decoded()
-        try:
-            return self._with_line_index(self._run([b"".join(lines[index] + b"\n" for index in indexes)]), indexes)
-        except _DECODE_ERRORS:
-            pass
-        # Python names what is not JSON at all (exact messages); bisection finds what DuckDB still refuses.
-        parseable: list[int] = []
-        for index in indexes:
-            reason = _json_problem(lines[index])
-            if reason:
-                quarantined.append(self._quarantine(block, source, index, lines[index], reason))
-            else:
-                parseable.append(index)
+        """Decode the cleaned `lines` at `indexes` (JSON objects); if DuckDB refuses some, bisect down to them and quarantine
+        just those. Returns the rows with `_line`, each row's 0-based line index in the block."""
         tables: list[pa.Table] = []
-        self._bisect(parseable, lines, block, source, quarantined, tables)
+        self._bisect(indexes, lines, block, source, quarantined, tables)
         return pa.concat_tables(tables) if tables else self._empty_decoded()
 
     def _bisect(self, indexes: list[int], lines: list[bytes], block: Block, source: str,
@@ -681,12 +666,18 @@ def _json_problem(line: bytes) -> str:
 
 
 def _duckdb_reason(error: Exception) -> str:
-    """DuckDB's message for a single refused line, without its file name and advice."""
+    """DuckDB's message for a single refused line, without its file name, its advice, or the values it quotes.
+
+    DuckDB quotes the value it could not take ("Expected OBJECT, but got VARCHAR: "…""): that value is
+    the line's data, maybe a secret, and a reason is printed and stored in clear. Only its type is kept.
+    """
     if isinstance(error, UnicodeDecodeError):
         return "does not match the audit Event schema: DuckDB could not decode it"
     text = str(error).split("\n")[0]
     text = re.sub(r'^[A-Za-z ]*Error: ', "", text)
     text = re.sub(r' in file "[^"]*"(, at byte \d+)?(, in line \d+)?', "", text)
+    text = re.sub(r"(but got \w+):.*", r"\1", text)
+    text = re.sub(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', "…", text)[:200]
     return "does not match the audit Event schema: " + text.strip().rstrip(".")
 
 

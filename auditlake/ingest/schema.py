@@ -69,7 +69,7 @@ DECODE_STRUCTURE = {**EVENT_STRUCTURE, "timestamp": "VARCHAR"}
 _RECEIVED = "coalesce(e.requestReceivedTimestamp, e.timestamp)"
 
 # A cluster name is a hive partition value: one rule for `--cluster` and for names read from EKS/AKS/GKE wrappers.
-CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+CLUSTER_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")  # \Z: "$" would also take "prod\n"
 
 COLUMNS: tuple[Column, ...] = (
     Column("cluster", pa.string(), "`--cluster` at ingest", "Cluster the event came from (hive partition).", is_partition=True),

@@ -247,3 +247,13 @@ def test_scratch_files_of_dead_runs_are_swept(tmp_path):
     finally:
         leftover.unlink(missing_ok=True)
         mine.unlink(missing_ok=True)
+
+
+def test_a_reason_names_the_type_duckdb_refused_never_the_value(tmp_path):
+    """A reason is printed and kept in clear: DuckDB's quoted value (the line's data, maybe a secret) stays out of it."""
+    log = tmp_path / "typed.log"
+    log.write_bytes(IMMUDB[0] + ev("t", "2026-11-01T00:00:00Z", sourceIPs={"leak": "hunter2-in-a-reason"}))
+    lake = Lake(tmp_path / "lake")
+    result = lake.ingest([log])
+    _, quarantined = accounted(lake)
+    assert quarantined[2].endswith("but got OBJECT") and "hunter2" not in " ".join(result.quarantine_reasons)
