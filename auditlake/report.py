@@ -218,14 +218,7 @@ def _evidence(lake: Lake, pack: packs.Pack, start: datetime, end: datetime, clus
                     for name, entry in sorted(per_cluster.items())]
     gaps = lake.query_arrow("coverage-gaps", since=start, until=end, cluster=cluster).to_pylist()
     manifest = lake.store.load_manifest()
-    sources = []
-    for record in manifest.sources.values():
-        if cluster and record.cluster != cluster or not _overlaps(record.first_event_at, record.last_event_at, start, end):
-            continue
-        sources.append({"cluster": record.cluster, "file": record.names[-1], "also_named": record.names[:-1], "sha256": record.sha256,
-                        "lines": record.lines, "events": record.events, "quarantined": record.quarantined,
-                        "whole": record.sha256 is not None, "first_event_at": record.first_event_at, "last_event_at": record.last_event_at})
-    sources.sort(key=lambda source: (source["cluster"], source["first_event_at"] or "", source["file"]))
+    sources = _input_files(lake.query_arrow("input-files", since=start, until=end, cluster=cluster).to_pylist(), manifest)
     files = [{"path": record.path, "cluster": record.cluster, "date": record.date, "rows": record.rows, "sha256": record.sha256}
              for record in sorted(manifest.files.values(), key=lambda r: r.path)
              if (not cluster or record.cluster == cluster) and _overlaps(record.min_received_at, record.max_received_at, start, end)]
@@ -237,6 +230,26 @@ def _evidence(lake: Lake, pack: packs.Pack, start: datetime, end: datetime, clus
         command += ["--param", f"{key}={','.join(value) if isinstance(value, list) else value}"]
     return Evidence(now, version, str(lake.path), start, end, cluster, pack_values, shlex.join(command), _relative(pack.path),
                     hashlib.sha256(pack_bytes).hexdigest(), cluster_rows, gaps, sources, files)
+
+
+def _input_files(supplied: list[dict[str, Any]], manifest: Any) -> list[dict[str, Any]]:
+    """The files that supplied the window's rows, each with its manifest record (size, lines, sha256): exactly those.
+
+    A row names the path its file had when it was read; a record lists every path its file had (rotations).
+    The record is the one for the row's cluster, or for the files whose cluster their wrappers named (`*`).
+    """
+    by_name: dict[tuple[str, str], Any] = {}
+    for record in manifest.sources.values():
+        for name in record.names:
+            by_name.setdefault((record.cluster, name), record)
+    files = []
+    for row in supplied:
+        record = by_name.get((row["cluster"], row["source_file"])) or by_name.get(("*", row["source_file"]))
+        files.append({"cluster": row["cluster"], "file": row["source_file"], "events": row["events"], "first_at": row["first_at"],
+                      "last_at": row["last_at"], "lines": record.lines if record else 0, "size": record.size if record else None,
+                      "sha256": record.sha256 if record else None, "whole": bool(record and record.sha256),
+                      "also_named": [name for name in record.names if name != row["source_file"]] if record else []})
+    return files
 
 
 def _overlaps(first: str | None, last: str | None, start: datetime, end: datetime) -> bool:

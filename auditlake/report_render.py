@@ -166,7 +166,8 @@ def _markdown_evidence(report: Report) -> list[str]:
         lines += ["| cluster | from | to | minutes |", "|---|---|---|---|"]
         lines += [f"| {_md(g['cluster'])} | {_md(g['gap_start'])} | {_md(g['gap_end'])} | {g['silence_minutes']} |" for g in evidence.gaps]
         lines.append("")
-    lines += [f"Input files ({len(evidence.sources)}), as recorded in the lake's manifest:", "",
+    lines += [f"Input files ({len(evidence.sources)}) that supplied the window's events (events: in the window; lines and sha256: "
+              "of the whole file, from the lake's manifest):", "",
               "| cluster | file | lines | events | sha256 |", "|---|---|---|---|---|"]
     lines += [f"| {_md(s['cluster'])} | {render.markdown_code(s['file'], in_table=True)} | {s['lines']:,} | {s['events']:,} "
               f"| {_md(s['sha256'] or 'live file, read in part')} |"
@@ -306,7 +307,8 @@ def _html_evidence(report: Report) -> str:
         "<table><tr><th>cluster</th><th>events</th><th>requests</th><th>days</th><th>first event</th><th>last event</th></tr>"
         f"{rows}</table><p>Coverage gaps longer than 15 minutes: {len(evidence.gaps)}</p>"
         + ("<table><tr><th>cluster</th><th>from</th><th>to</th><th>minutes</th></tr>" + gaps + "</table>" if gaps else "")
-        + f"<p>Input files ({len(evidence.sources)}), as recorded in the lake's manifest:</p>"
+        + f"<p>Input files ({len(evidence.sources)}) that supplied the window's events (events: in the window; lines and sha256: "
+        "of the whole file, from the lake's manifest):</p>"
         "<table><tr><th>cluster</th><th>file</th><th>lines</th><th>events</th><th>sha256</th></tr>" + sources + "</table></section>"
     )
 

@@ -50,6 +50,7 @@ from auditlake.errors import LakeError, LakeLockedError, StorageError
 from auditlake.ingest import schema
 from auditlake.ingest.flatten import Quarantined, quarantine_id
 
+SEEN_AS_KEPT = 8  # the file states remembered per source: its live file, its rotations, their compressed copies
 MANIFEST_FORMAT = "auditlake-manifest"
 MANIFEST_VERSION = 1
 PARTITION_LAYOUT = "events/cluster={cluster}/date={date}/{batch}-{part:04d}.parquet"
@@ -95,7 +96,16 @@ def validate_cluster(name: str) -> str:
 # ---- manifest records ---------------------------------------------------------------------------
 @dataclass
 class SourceRecord:
-    """How far one source (identified by cluster and first-line fingerprint) has been read."""
+    """How far one input file has been read: one record per file (its rotated names included), never one per first line.
+
+    Files are found again by their first line (`fingerprint`): a rotated, renamed or compressed copy
+    continues its record when its bytes at `offset` are the ones read before (`anchor`). Two different
+    files that share a first line (copies edited later, two captures of one cluster) get a record each:
+    the first one's key is `cluster/fingerprint`, the next ones' `cluster/fingerprint#2`, …
+    `seen_as` lists how its files looked (device, inode, size, mtime) each time one was read to its end: a
+    file that still looks so is unchanged, and is not read at all (a renamed rotation too; a recompressed
+    copy is read once, then recognised the same way).
+    """
 
     cluster: str
     fingerprint: str
@@ -112,6 +122,12 @@ class SourceRecord:
     tail: dict[str, Any] | None = None  # an unfinished last line left for the next run
     anchor: str | None = None  # hash of the bytes before `offset`: proves a resumed file is the same file
     updated_at: str = ""
+    key: str = ""  # its key in the manifest's sources
+    seen_as: list[list[int]] = field(default_factory=list)  # [device, inode, size, mtime_ns] of files of it read to their end
+
+    def looks_unchanged(self, stat: os.stat_result) -> bool:
+        """Whether a file with this stat is a file of this source, still as it was read to its end (so nothing need be read)."""
+        return [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns] in self.seen_as
 
 
 @dataclass
@@ -163,7 +179,7 @@ class Manifest:
         findings = data.get("findings")
         return cls(
             format=data["format"], version=data["version"], created_at=data.get("created_at", ""),
-            sources={key: SourceRecord(**value) for key, value in data.get("sources", {}).items()},
+            sources={key: dataclasses.replace(SourceRecord(**value), key=key) for key, value in data.get("sources", {}).items()},
             batches=[BatchRecord(**value) for value in data.get("batches", [])],
             files={key: FileRecord(**value) for key, value in data.get("files", {}).items()},
             superseded_quarantine=list(data.get("superseded_quarantine", [])),
@@ -634,6 +650,10 @@ class SourceProgress:
     sha256: str | None = None
     tail: dict[str, Any] | None = None
     anchor: str | None = None
+    key: str = ""  # the SourceRecord it updates
+    device: int | None = None
+    inode: int | None = None
+    mtime_ns: int | None = None
 
 
 @dataclass
@@ -700,12 +720,35 @@ class BatchWriter:
             self._thread.join()
 
     # ---- what the pipeline asks -------------------------------------------------------------------
-    def source_record(self, cluster: str, fingerprint: str) -> SourceRecord | None:
-        pending = self.progress.get(f"{cluster}/{fingerprint}")
-        if pending is not None:
-            return SourceRecord(cluster, fingerprint, [pending.name], pending.size, pending.offset, pending.lines,
-                                reached_end=pending.reached_end, tail=pending.tail, anchor=pending.anchor)
-        return self.manifest.sources.get(f"{cluster}/{fingerprint}")
+    def source_records(self, cluster: str, fingerprint: str) -> list[SourceRecord]:
+        """Every source read before (in the lake, or earlier in this run) whose first line this is, in key order."""
+        found: dict[str, SourceRecord] = {}
+        for key, record in self.manifest.sources.items():
+            if record.cluster == cluster and record.fingerprint == fingerprint:
+                found[key] = record
+        for key, pending in self.progress.items():
+            if pending.cluster == cluster and pending.fingerprint == fingerprint:
+                known = found.get(key)
+                found[key] = SourceRecord(cluster, fingerprint, [*(known.names if known else []), pending.name], pending.size, pending.offset,
+                                          pending.lines, reached_end=pending.reached_end, tail=pending.tail, anchor=pending.anchor, key=key,
+                                          sha256=pending.sha256 or (known.sha256 if known else None))
+        return [found[key] for key in sorted(found, key=_source_key_order)]
+
+    def new_source_key(self, cluster: str, fingerprint: str) -> str:
+        """The key of a new record for a file that shares its first line with the sources already known, if any."""
+        taken = {key for key in [*self.manifest.sources, *self.progress]}
+        key, number = f"{cluster}/{fingerprint}", 1
+        while key in taken:
+            number += 1
+            key = f"{cluster}/{fingerprint}#{number}"
+        return key
+
+    def unchanged_source(self, cluster: str, stat: os.stat_result) -> SourceRecord | None:
+        """A source read to its end before that a file with this stat still is (same device, inode, size, mtime)."""
+        for record in self.manifest.sources.values():
+            if record.cluster == cluster and record.looks_unchanged(stat):
+                return record
+        return None
 
     def write(self, table: pa.Table) -> None:
         """Queue decoded rows (time-sorted, with `cluster` and `date` columns) for writing."""
@@ -786,7 +829,7 @@ class BatchWriter:
 
     def advance(self, progress: SourceProgress) -> CommitResult | None:
         """Record how far a source has been read; commit when the batch is big enough."""
-        self.progress[f"{progress.cluster}/{progress.fingerprint}"] = progress
+        self.progress[progress.key or f"{progress.cluster}/{progress.fingerprint}"] = progress
         if self.rows >= self.commit_rows:
             return self.commit()
         return None
@@ -869,7 +912,7 @@ class BatchWriter:
         for key, progress in self.progress.items():
             record = self.manifest.sources.get(key)
             if record is None:
-                record = self.manifest.sources[key] = SourceRecord(progress.cluster, progress.fingerprint, [], 0, 0, 0)
+                record = self.manifest.sources[key] = SourceRecord(progress.cluster, progress.fingerprint, [], 0, 0, 0, key=key)
             if progress.name not in record.names:
                 record.names.append(progress.name)
             old_tail = record.tail
@@ -887,7 +930,16 @@ class BatchWriter:
             record.sha256 = progress.sha256 or record.sha256
             record.tail = progress.tail
             record.anchor = progress.anchor
+            if progress.reached_end and progress.device is not None and progress.inode is not None and progress.mtime_ns is not None:
+                seen = [progress.device, progress.inode, progress.size, progress.mtime_ns]
+                record.seen_as = [*[item for item in record.seen_as if item[:2] != seen[:2]], seen][-SEEN_AS_KEPT:]
             record.updated_at = now_text()
+
+
+def _source_key_order(key: str) -> tuple[str, int]:
+    """`cluster/fingerprint` first, then `#2`, `#3`, … (in number order, not text order)."""
+    base, _, number = key.partition("#")
+    return base, int(number) if number.isdigit() else 1
 
 
 def _earliest(a: str | None, b: str | None) -> str | None:
@@ -900,7 +952,7 @@ def _latest(a: str | None, b: str | None) -> str | None:
 
 def _progress_summary(progress: SourceProgress) -> dict[str, Any]:
     return {
-        "name": progress.name, "fingerprint": progress.fingerprint, "cluster": progress.cluster,
+        "name": progress.name, "source": progress.key, "fingerprint": progress.fingerprint, "cluster": progress.cluster,
         "from_line": progress.start_line, "to_line": progress.lines, "from_offset": progress.start_offset, "to_offset": progress.offset,
         "events": progress.events, "quarantined": progress.quarantined, "sha256": progress.sha256,
     }

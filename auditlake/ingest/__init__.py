@@ -36,13 +36,13 @@ from auditlake.ingest.formats import (
     Block,
     OpenedSource,
     Skipped,
+    Source,
     SourceChangedError,
     Tail,
     discover_sources,
     iter_blocks,
     open_source,
     opened_bytes,
-    read_anchor,
     read_document,
 )
 from auditlake.ingest.redact import Redactor
@@ -122,7 +122,9 @@ class _Tally:
 class EventSink(Protocol):
     """Where the pipeline puts what it decoded (storage.BatchWriter)."""
 
-    def source_record(self, cluster: str, fingerprint: str) -> Any: ...
+    def source_records(self, cluster: str, fingerprint: str) -> list[Any]: ...
+    def new_source_key(self, cluster: str, fingerprint: str) -> str: ...
+    def unchanged_source(self, cluster: str, stat: os.stat_result) -> Any: ...
     def write(self, table: pa.Table) -> None: ...
     def quarantine(self, records: list[Quarantined], cluster: str, fingerprint: str) -> None: ...
     def advance(self, progress: Any) -> Any: ...
@@ -160,15 +162,7 @@ def ingest(
     decoders = contextlib.nullcontext(pool) if pool is not None else DecoderPool(redactor, workers, options.default_time, options.format)
     with _deep_enough_recursion(), decoders as pool:
         for source in sources:
-            try:
-                opened = open_source(source)
-            except InputError as error:  # gone since it was listed, a dangling link, no permission: skip it, say so
-                result.skipped.append(Skipped(source.name, f"{UNREADABLE}: {error.message.removeprefix(source.name + ': ')}"))
-                continue
-            try:
-                _ingest_source(opened, options, sink, pool, result, tally, progress_factory, on_progress)
-            finally:
-                opened.stream.close()
+            _ingest_source(source, options, sink, pool, result, tally, progress_factory, on_progress)
     sink.commit()
     for committed in sink.committed:
         result.events_written += committed.rows
@@ -188,7 +182,28 @@ def ingest(
 
 
 def _ingest_source(
-    opened: OpenedSource, options: IngestOptions, sink: EventSink, pool: DecoderPool, result: IngestResult,
+    source: Source, options: IngestOptions, sink: EventSink, pool: DecoderPool, result: IngestResult,
+    tally: _Tally, progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
+) -> None:
+    """One input: skipped without a byte read when it is a file already read to its end, else read from where it continues."""
+    cluster = _source_cluster(options)
+    try:
+        if source.path is not None and sink.unchanged_source(cluster, source.path.stat()) is not None:
+            result.sources_unchanged += 1
+            return
+        opened = open_source(source)
+    except (InputError, OSError) as error:  # gone since it was listed, a dangling link, no permission: skip it, say so
+        why = error.message.removeprefix(source.name + ": ") if isinstance(error, InputError) else (error.strerror or str(error))
+        result.skipped.append(Skipped(source.name, f"{UNREADABLE}: {why}"))
+        return
+    try:
+        _ingest_opened(opened, cluster, options, sink, pool, result, tally, progress_factory, on_progress)
+    finally:
+        opened.stream.close()
+
+
+def _ingest_opened(
+    opened: OpenedSource, cluster: str, options: IngestOptions, sink: EventSink, pool: DecoderPool, result: IngestResult,
     tally: _Tally, progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
 ) -> None:
     source = opened.source
@@ -198,40 +213,74 @@ def _ingest_source(
     if not opened.looks_like_json and options.format == "auto":
         result.skipped.append(Skipped(source.name, f"{NOT_JSON} (starts with {opened.head[:12]!r})"))
         return
-    record = sink.source_record(_source_cluster(options), opened.fingerprint)
-    start_offset, start_line, anchor = 0, 1, None
-    if record is not None and not source.is_stdin:  # stdin cannot be checked: it is read whole, dedupe drops repeats
-        unchanged = record.reached_end and record.size == opened.size
-        if unchanged and (opened.is_final or read_anchor(opened, record.offset) in (None, record.anchor)):
-            result.sources_unchanged += 1
-            return
-        if not opened.is_document:  # a whole document is re-read whole when it changed
-            start_offset, start_line, anchor = record.offset, record.lines + 1, record.anchor
+    resume = _find_resume_point(opened, sink.source_records(cluster, opened.fingerprint))
+    if resume is UNCHANGED:
+        result.sources_unchanged += 1
+        return
+    key, start_offset, start_line, anchor = resume if isinstance(resume, tuple) else (sink.new_source_key(cluster, opened.fingerprint), 0, 1, None)
+    if start_offset == 0 and opened.probed:  # the probe moved the stream: read from the start afresh
+        opened.stream.close()
+        opened = open_source(source)
     try:
-        _read_source(opened, options, sink, pool, result, tally, progress_factory, on_progress, start_offset, start_line, anchor)
+        _read_source(opened, key, options, sink, pool, result, tally, progress_factory, on_progress, start_offset, start_line, anchor)
     except SourceChangedError:
-        # Same first line as a known source, different bytes at the resume point: read it all (dedupe keeps it exact).
+        # A compressed file that shares its first line with a known source but not the bytes before the resume point:
+        # another file (a copy that was then edited). It is a source of its own, read whole (dedupe keeps rows exact).
         opened.stream.close()
         result.sources_read -= 1
         fresh = open_source(source)
         try:
-            _read_source(fresh, options, sink, pool, result, tally, progress_factory, on_progress, 0, 1, None)
+            _read_source(fresh, sink.new_source_key(cluster, opened.fingerprint), options, sink, pool, result, tally, progress_factory,
+                         on_progress, 0, 1, None)
         finally:
             fresh.stream.close()
 
 
+UNCHANGED = object()
+
+
+def _find_resume_point(opened: OpenedSource, records: list[Any]) -> object | tuple[str, int, int, str | None] | None:
+    """Which known source this file is, and where to go on: UNCHANGED, (key, offset, line, anchor), or None (a new source).
+
+    A file continues a source when its bytes just before the source's offset are the ones read there
+    (a live log that grew, a rotated or renamed copy, a recompressed one); it is unchanged when it also
+    ends there. Sources already seen at this path are tried first. Standard input is always new.
+    """
+    if opened.source.is_stdin:
+        return None
+    name = opened.source.name
+    for record in sorted(records, key=lambda record: name not in record.names):
+        if opened.is_document:  # a pretty-printed document is re-read whole when it changed, into its own record
+            if name not in record.names:
+                continue
+            if record.reached_end and record.size == opened.size and opened.anchor_at(record.offset) in (None, record.anchor):
+                return UNCHANGED
+            return (record.key, 0, 1, None)
+        if not opened.stream.can_seek:  # compressed: only reading can tell; the first candidate is tried (see SourceChangedError)
+            if record.reached_end and record.size == opened.size:
+                return UNCHANGED
+            return (record.key, record.offset, record.lines + 1, record.anchor)
+        if opened.anchor_at(record.offset) == record.anchor or record.offset == 0:
+            if record.reached_end and record.size == opened.size:
+                return UNCHANGED
+            return (record.key, record.offset, record.lines + 1, record.anchor)
+    return None
+
+
 def _read_source(
-    opened: OpenedSource, options: IngestOptions, sink: EventSink, pool: DecoderPool, result: IngestResult,
+    opened: OpenedSource, key: str, options: IngestOptions, sink: EventSink, pool: DecoderPool, result: IngestResult,
     tally: _Tally, progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
     start_offset: int, start_line: int, anchor: str | None,
 ) -> None:
     source = opened.source
     result.sources_read += 1
     source_cluster = _source_cluster(options)
+    stat = opened.stat
     progress = progress_factory(
         cluster=source_cluster, fingerprint=opened.fingerprint, name=source.name, size=opened.size,
         start_offset=start_offset, start_line=start_line, offset=start_offset, lines=start_line - 1, is_final=opened.is_final,
-        anchor=anchor,
+        anchor=anchor, key=key, device=stat.st_dev if stat else None, inode=stat.st_ino if stat else None,
+        mtime_ns=stat.st_mtime_ns if stat else None,
     )
 
     def account(decoded: DecodedBlock, end_offset: int | None, last_line: int | None, block_anchor: str | None = None) -> None:

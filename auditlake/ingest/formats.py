@@ -12,6 +12,7 @@ its newline, ends the blocks and is reported as a `Tail`. Never decodes events, 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import hashlib
@@ -20,7 +21,7 @@ import os
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -286,6 +287,9 @@ class DecodedStream:
             produced += len(chunk)
         return b"".join(pieces)
 
+    def fileno(self) -> int:
+        return self._file.fileno()
+
     def close(self) -> None:
         if self.source.path is not None:
             self._file.close()
@@ -303,7 +307,16 @@ class OpenedSource:
     is_final: bool  # gzip or stdin: will not grow
     looks_like_json: bool
     is_document: bool = False  # the first line is not a whole JSON value: read as one document
-    _consumed_head: bool = field(default=False, repr=False)
+    stat: os.stat_result | None = None  # of the file when it was opened (None for stdin)
+    probed: bool = False  # the stream was moved to look at a resume point: reading from the start needs a fresh open
+
+    def anchor_at(self, offset: int) -> str | None:
+        """The anchor of a plain file at `offset` (None where that would mean decompressing, or at 0)."""
+        if not self.stream.can_seek or offset == 0:
+            return None
+        self.probed = True
+        self.stream.seek(max(0, offset - ANCHOR_BYTES))
+        return anchor_of(self.stream.read(min(ANCHOR_BYTES, offset)))
 
 
 def open_source(source: Source) -> OpenedSource:
@@ -324,13 +337,12 @@ def open_source(source: Source) -> OpenedSource:
     # An audit log's first line (an event with its auditID and time) names the file through renames,
     # compression and growth. A pretty-printed document's first line ("{") names nothing: use its head.
     fingerprint = hashlib.sha256(head[:FINGERPRINT_BYTES] if is_document else first_line).hexdigest()[:32]
-    size = 0
+    stat = None
     if source.path is not None:
-        try:
-            size = source.path.stat().st_size
-        except OSError:
-            size = 0
-    return OpenedSource(source, stream, fingerprint, head, size, stream.is_gzip or source.is_stdin, looks_like_json, is_document)
+        with contextlib.suppress(OSError):
+            stat = os.fstat(stream.fileno())
+    return OpenedSource(source, stream, fingerprint, head, stat.st_size if stat else 0, stream.is_gzip or source.is_stdin, looks_like_json,
+                        is_document, stat)
 
 
 def opened_bytes(opened: OpenedSource, data: bytes) -> OpenedSource:
@@ -481,14 +493,6 @@ def iter_blocks(opened: OpenedSource, *, start_offset: int, start_line: int, blo
             yield Tail(line, pending, reason, offset)
     elif stream.problem:
         yield Tail(line, b"", stream.problem, offset)
-
-
-def read_anchor(opened: OpenedSource, offset: int) -> str | None:
-    """The anchor of a plain file at `offset` (None where that would mean decompressing)."""
-    if not opened.stream.can_seek or offset == 0:
-        return None
-    opened.stream.seek(max(0, offset - ANCHOR_BYTES))
-    return anchor_of(opened.stream.read(min(ANCHOR_BYTES, offset)))
 
 
 def read_document(opened: OpenedSource) -> bytes | Tail:

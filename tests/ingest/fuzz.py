@@ -147,7 +147,13 @@ class MemorySink:
         self.quarantined: list[Quarantined] = []
         self.committed: list[Any] = []
 
-    def source_record(self, cluster: str, fingerprint: str) -> None:
+    def source_records(self, cluster: str, fingerprint: str) -> list[Any]:
+        return []
+
+    def new_source_key(self, cluster: str, fingerprint: str) -> str:
+        return f"{cluster}/{fingerprint}"
+
+    def unchanged_source(self, cluster: str, stat: Any) -> None:
         return None
 
     def write(self, table: pa.Table) -> None:

@@ -109,7 +109,7 @@ def test_bad_lines_are_quarantined_with_their_line_numbers_and_neighbours_land(d
         7: "event has no requestReceivedTimestamp",
         8: "invalid UTF-8 at byte 1",
         10: "requestReceivedTimestamp is not a time: yesterday",
-        11: 'does not match the audit Event schema: JSON transform error: Expected OBJECT, but got VARCHAR: "not-an-object"',
+        11: "does not match the audit Event schema: JSON transform error: Expected OBJECT, but got VARCHAR",  # never the value: it may be a secret
         13: "not an audit Event (kind Pod)",
     }
     assert {record.line: record.raw for record in decoded.quarantined}[8] == b'\xff\xfe{"bad": "utf8"}'
