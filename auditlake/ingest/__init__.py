@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditlake.errors import InputError
+from auditlake.ingest import yamldocs
 from auditlake.ingest.flatten import DecodedBlock, EventDecoder, Quarantined, quarantine_id, sweep_scratch
 from auditlake.ingest.formats import (
     FORMATS,
@@ -210,9 +211,11 @@ def _ingest_opened(
     if not opened.head.strip():
         result.skipped.append(Skipped(source.name, "empty"))
         return
+    yaml_documents = None
     if not opened.looks_like_json and options.format == "auto":
-        result.skipped.append(Skipped(source.name, f"{NOT_JSON} (starts with {opened.head[:12]!r})"))
-        return
+        yaml_documents = _yaml_audit_documents(opened, result)
+        if yaml_documents is None:
+            return
     resume = _find_resume_point(opened, sink.source_records(cluster, opened.fingerprint))
     if resume is UNCHANGED:
         result.sources_unchanged += 1
@@ -222,7 +225,8 @@ def _ingest_opened(
         opened.stream.close()
         opened = open_source(source)
     try:
-        _read_source(opened, key, options, sink, pool, result, tally, progress_factory, on_progress, start_offset, start_line, anchor)
+        _read_source(opened, key, options, sink, pool, result, tally, progress_factory, on_progress, start_offset, start_line, anchor,
+                     yaml_documents)
     except SourceChangedError:
         # A compressed file that shares its first line with a known source but not the bytes before the resume point:
         # another file (a copy that was then edited). It is a source of its own, read whole (dedupe keeps rows exact).
@@ -234,6 +238,26 @@ def _ingest_opened(
                          on_progress, 0, 1, None)
         finally:
             fresh.stream.close()
+
+
+def _yaml_audit_documents(opened: OpenedSource, result: IngestResult) -> tuple[bytes, list[yamldocs.Document]] | None:
+    """A file that is not JSON may be audit events in YAML: its text and documents, or None (skipped, and said why)."""
+    source = opened.source
+    data = read_document(opened)
+    if isinstance(data, Tail):
+        result.skipped.append(Skipped(source.name, f"{NOT_JSON} (starts with {opened.head[:12]!r}) and {data.reason}"))
+        return None
+    try:
+        found = yamldocs.documents(data)
+    except yamldocs.YamlError as error:
+        result.skipped.append(Skipped(source.name, f"{NOT_JSON} (starts with {opened.head[:12]!r}), nor YAML (line {error.line}: {error})"))
+        return None
+    if not any(yamldocs.holds_audit_events(document.value) for document in found):
+        what = yamldocs.kind_of(found[0].value) if found else "empty YAML"
+        result.skipped.append(Skipped(source.name, f"not audit events: {what}"))
+        return None
+    opened.is_document = True  # read whole each time it changes, like a pretty-printed JSON document
+    return data, found
 
 
 UNCHANGED = object()
@@ -270,7 +294,7 @@ def _find_resume_point(opened: OpenedSource, records: list[Any]) -> object | tup
 def _read_source(
     opened: OpenedSource, key: str, options: IngestOptions, sink: EventSink, pool: DecoderPool, result: IngestResult,
     tally: _Tally, progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
-    start_offset: int, start_line: int, anchor: str | None,
+    start_offset: int, start_line: int, anchor: str | None, yaml_documents: tuple[bytes, list[yamldocs.Document]] | None = None,
 ) -> None:
     source = opened.source
     result.sources_read += 1
@@ -308,7 +332,13 @@ def _read_source(
             on_progress(Progress(source.name, opened.stream.raw_bytes, opened.size, result.events_decoded, result.lines))
 
     as_lines: OpenedSource | None = opened
-    if opened.is_document and options.format != "log":
+    if yaml_documents is not None:
+        data, documents = yaml_documents
+        for document in documents:
+            account(pool.decode_document(document.value, source.name, document.line), None, None)
+        account(DecodedBlock(pool.empty_table(), []), len(data), data.count(b"\n") + (0 if data.endswith(b"\n") else 1))
+        as_lines = None
+    elif opened.is_document and options.format != "log":
         # A document that does not parse is read as lines after all: each line is then a row or a quarantine record.
         as_lines = _ingest_document(opened, pool, account)
     if as_lines is not None:
@@ -451,8 +481,8 @@ class DecoderPool:
         if tail is not None:
             yield tail
 
-    def decode_document(self, document: Any, source: str) -> DecodedBlock:
-        return self._main.decode_document(document, source)
+    def decode_document(self, document: Any, source: str, line: int = 1) -> DecodedBlock:
+        return self._main.decode_document(document, source, line)
 
     def scrub(self, records: list[Quarantined]) -> list[Quarantined]:
         return [self._main._make(r.source, r.line, r.item, r.reason, r.raw) for r in records]

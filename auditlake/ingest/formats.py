@@ -40,7 +40,7 @@ BOM = b"\xef\xbb\xbf"
 READ_SIZE = 4 * 1024 * 1024
 ANCHOR_BYTES = 4096
 DOCUMENT_LIMIT = 1024 * 1024 * 1024  # a whole-document input larger than this is refused, not loaded
-IGNORED_SUFFIXES = (".yaml", ".yml", ".md", ".txt", ".sh", ".py", ".toml", ".ini", ".cfg", ".pem", ".crt", ".key", ".parquet",
+IGNORED_SUFFIXES = (".md", ".txt", ".sh", ".py", ".toml", ".ini", ".cfg", ".pem", ".crt", ".key", ".parquet",
                     ".duckdb", ".tmp")
 
 
