@@ -418,7 +418,7 @@ HISTORY_FORMATS = ("terminal", "markdown", "json", "html")
 def object_history(
     target: Annotated[str, typer.Argument(help="The object: RESOURCE/NAMESPACE/NAME, or RESOURCE/NAME when cluster-scoped.")],
     lake: LakeOption = DEFAULT_LAKE,
-    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="Only this cluster.")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="Only this cluster (default: one timeline per cluster).")] = None,
     since: Annotated[str, typer.Option("--since", help="Show changes from (earlier states are still read to diff against).")] = "90d",
     until: Annotated[str | None, typer.Option("--until", help="Show changes until (default now).")] = None,
     output: Annotated[str, typer.Option("--format", help=f"Output format: {', '.join(HISTORY_FORMATS)}.")] = "terminal",
@@ -426,7 +426,7 @@ def object_history(
     show_all: Annotated[bool, typer.Option("--all", help="Keep writes that changed only metadata noise.")] = False,
     status: Annotated[bool, typer.Option("--status", help="Include status writes (kubelets, controllers) and diff the status too.")] = False,
 ) -> None:
-    """Who changed an object, when, from where, and exactly what: its timeline with a diff per change.
+    """Who changed an object, when, from where, and exactly what: its timeline with a diff per change, per cluster.
 
     Example: auditlake history deployments/payments/api --since 7d
     """
@@ -438,7 +438,7 @@ def object_history(
     resource, namespace, name = (parts[0], parts[1], parts[2]) if len(parts) == 3 else (parts[0], None, parts[1])
     entries = Lake(lake).history_entries(resource, namespace, name, since=since, until=until, cluster=cluster, keep_noise=show_all,
                                          include_status=status)
-    title = f"History of {target}" + (f" in {cluster}" if cluster else "")
+    title = f"History of {target}"  # each timeline's title adds its cluster
     if output == "terminal" and output_file is None:
         _print_history(title, entries)
         return
@@ -450,14 +450,22 @@ def object_history(
 
 
 def _print_history(title: str, entries: list[Any]) -> None:
-    stdout.print(f"[bold]{escape(render.terminal_text(title))}[/]: {len(entries)} change(s)", markup=True)
-    for entry in entries:
-        stdout.print(f"\n[bold yellow]{entry.at:%Y-%m-%d %H:%M:%S} UTC[/]  [bold]{escape(render.terminal_text(entry.summary))}[/]", markup=True,
-                     highlight=False)
-        stdout.print("  " + render.terminal_text(render.history_header(entry).split("  ", 1)[1]), markup=False, highlight=False)
-        for line in history.unified_diff(entry):
-            style = "green" if line.startswith("+") else "red" if line.startswith("-") else "magenta" if line.startswith("@@") else "dim"
-            stdout.print("    " + render.terminal_text(line), style=style, markup=False, highlight=False)
+    for index, (cluster, timeline) in enumerate(history.by_cluster(entries)):
+        stdout.print(("\n" if index else "") + f"[bold]{escape(render.terminal_text(render.history_title(title, cluster)))}[/]: "
+                     f"{len(timeline)} change(s)", markup=True)
+        for item in history.collapse_runs(timeline):
+            if isinstance(item, history.BodilessRun):  # "74 × update, no body": one item, no diff
+                when, header, diff = render.run_span(item), render.run_header(item), []
+            else:
+                when, header, diff = f"{item.at:%Y-%m-%d %H:%M:%S} UTC", render.history_header(item), history.unified_diff(item)
+            stdout.print(f"\n[bold yellow]{escape(when)}[/]  [bold]{escape(render.terminal_text(item.summary))}[/]", markup=True,
+                         highlight=False)
+            stdout.print("  " + render.terminal_text(header.split("  ", 1)[1]), markup=False, highlight=False)
+            for line in diff:
+                style = "green" if line.startswith("+") else "red" if line.startswith("-") else "magenta" if line.startswith("@@") else "dim"
+                stdout.print("    " + render.terminal_text(line), style=style, markup=False, highlight=False)
+    if not entries:
+        stdout.print(f"[bold]{escape(render.terminal_text(title))}[/]: 0 change(s)", markup=True)
 
 
 @contextlib.contextmanager
@@ -499,13 +507,17 @@ def changed_objects(
         typer.echo(render.changes_json(groups) if output == "json" else render.changes_markdown(groups, since))
         return
     table = Table(show_lines=False)
-    for column in ("object", "when (UTC)", "change", "by", "client"):
+    for column in ("cluster", "object", "when (UTC)", "change", "by", "client"):
         table.add_column(column, overflow="fold")
-    for (_, resource, ns, name), entries in groups:
+    for (object_cluster, resource, ns, name), entries in groups:
         label = history.object_label(resource, ns, name)
-        for index, entry in enumerate(entries):
-            table.add_row(_text(label) if index == 0 else "", f"{entry.at:%Y-%m-%d %H:%M}", _text(entry.summary), _text(entry.actor or ""),
-                          _text(entry.client or ""))
+        for index, item in enumerate(history.collapse_runs(entries)):
+            if isinstance(item, history.BodilessRun):  # "74 × update, no body", first → last
+                when, actors, clients = render.run_span(item, seconds=False).removesuffix(" UTC"), item.actors, item.clients
+            else:
+                when, actors, clients = f"{item.at:%Y-%m-%d %H:%M}", [item.actor or ""], [item.client or ""]
+            table.add_row(_text(object_cluster) if index == 0 else "", _text(label) if index == 0 else "", when, _text(item.summary),
+                          _text(", ".join(actors)), _text(", ".join(clients)))
     stdout.print(table)
     stderr.print(f"{sum(len(e) for _, e in groups)} change(s) to {len(groups)} object(s)", markup=False)
 

@@ -1,21 +1,26 @@
 """Change history: an object's timeline rebuilt from its audit events, with the diff of every change.
 
 Owns: turning the successful writes to one object (rows of the `object-history` saved query) into
-a sequence of states and the RFC 6902 patch between consecutive ones, computed with `jsonpatch`
-on states stripped of noise (managedFields, resourceVersion, generation, status, …), and a one-line
-summary of each change ("image api:1.4.2 → api:1.5.0", "replicas 3 → 10", "env FOO added").
+one timeline per cluster (the same namespace/name in two clusters is two objects: a state is only
+ever diffed against the state before it in its own cluster), each a sequence of states and the
+RFC 6902 patch between consecutive ones, computed with `jsonpatch` on states stripped of noise
+(managedFields, resourceVersion, generation, status, …), and a one-line summary of each change
+("image api:1.4.2 → api:1.5.0", "replicas 3 → 10", "env FOO added").
 
 The state after a write comes from the best body the audit level recorded: the response object
 (RequestResponse), else the request when it is a whole object (create/update at Request level),
 else the patch applied to the state before it (strategic-merge lists are merged by `name`, as the
 apiserver does for containers, env and ports). Each entry says which (`state_source`). A write
 recorded at Metadata level carries no body: its entry says no diff is possible, and the state is
-unknown until a later body shows it again. Runs no SQL; renders nothing.
+unknown until a later body shows it again. Runs of such writes ("74 × update, no body") are
+grouped for people by `collapse_runs`; the entries themselves are all kept. Runs no SQL; renders nothing.
 """
 
 from __future__ import annotations
 
 import difflib
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -61,19 +66,22 @@ class HistoryEntry:
 
 def build_timeline(rows: list[dict[str, Any]], *, keep_noise: bool = False, keep_status: bool = False,
                    since: datetime | None = None) -> list[HistoryEntry]:
-    """Entries for each write (rows oldest first, as the object-history query returns them).
+    """Entries for each write (rows oldest first, as the object-history query returns them), one
+    timeline per cluster: the entries of each cluster together, clusters in name order.
 
     With `keep_noise` false, writes that change nothing but noise (no-op applies) are left out;
     with `keep_status` the object's status is part of the state (for status writes), else ignored.
     Rows before `since` only carry the state forward: they are not diffed and not returned.
     """
     entries: list[HistoryEntry] = []
-    current: dict[str, Any] | None = None  # the full object after the last write, when known
+    # The full object after the last write, when known, per cluster: rows of several clusters arrive
+    # interleaved by time, and a write in one cluster says nothing about the object in another (issue 14).
+    states: dict[str, dict[str, Any] | None] = {}
     for row in rows:
         request = _without_type(_body(row.get("request_object")))
         response = _without_type(_body(row.get("response_object")))
-        verb, subresource = row["verb"], row.get("subresource")
-        before = current
+        verb, subresource, cluster = row["verb"], row.get("subresource"), row["cluster"]
+        before = states.get(cluster)
         after: dict[str, Any] | None
         patch_only: Any = None
         if verb in ("delete", "deletecollection"):
@@ -89,7 +97,7 @@ def build_timeline(rows: list[dict[str, Any]], *, keep_noise: bool = False, keep
         else:
             after, source = None, "none"
         if since is not None and row["received_at"] < since:
-            current = after if source not in ("none", "patch-only") else None
+            states[cluster] = after if source not in ("none", "patch-only") else None
             continue
         entry = _entry(row, source)
         normalised_before, normalised_after = normalise(before, keep_status), normalise(after, keep_status)
@@ -107,12 +115,66 @@ def build_timeline(rows: list[dict[str, Any]], *, keep_noise: bool = False, keep
             entry.patch = jsonpatch.make_patch(normalised_before, normalised_after).patch
             entry.summary = summarise(entry.patch, normalised_before, normalised_after)
             if not entry.patch and not keep_noise:
-                current = after
+                states[cluster] = after
                 continue
         entry.before, entry.after = normalised_before, normalised_after
         entries.append(entry)
-        current = after if source not in ("none", "patch-only") else None
-    return entries
+        states[cluster] = after if source not in ("none", "patch-only") else None
+    return sorted(entries, key=lambda entry: entry.cluster)  # stable: each cluster's entries stay in time order
+
+
+def by_cluster(entries: Sequence[HistoryEntry]) -> list[tuple[str, list[HistoryEntry]]]:
+    """The timelines in `entries` (as `build_timeline` orders them): `[(cluster, its entries), …]`."""
+    return [(cluster, list(group)) for cluster, group in itertools.groupby(entries, key=lambda entry: entry.cluster)]
+
+
+@dataclass(frozen=True)
+class BodilessRun:
+    """Consecutive writes of one verb that the audit level recorded without a body: "74 × update, no body".
+
+    What people read instead of 74 identical lines that each say no diff is possible; every entry is
+    still here (and in the machine formats).
+    """
+
+    entries: tuple[HistoryEntry, ...]
+
+    @property
+    def first(self) -> HistoryEntry:
+        return self.entries[0]
+
+    @property
+    def last(self) -> HistoryEntry:
+        return self.entries[-1]
+
+    @property
+    def actors(self) -> list[str]:
+        """Who wrote, in order of first write, each once."""
+        return list(dict.fromkeys(entry.actor for entry in self.entries))
+
+    @property
+    def clients(self) -> list[str]:
+        return list(dict.fromkeys(entry.client for entry in self.entries if entry.client))
+
+    @property
+    def summary(self) -> str:
+        verb = self.first.verb + (f" {self.first.subresource}" if self.first.subresource else "")
+        return f"{len(self.entries)} × {verb}, no body"
+
+
+def collapse_runs(entries: Sequence[HistoryEntry], minimum: int = 2) -> list[HistoryEntry | BodilessRun]:
+    """`entries` with each run of at least `minimum` consecutive bodiless writes of the same cluster,
+    verb, subresource and audit level as one `BodilessRun` (what people read; machines get every entry)."""
+    items: list[HistoryEntry | BodilessRun] = []
+    for key, group in itertools.groupby(entries, key=_run_key):
+        run = list(group)
+        items += [BodilessRun(tuple(run))] if key is not None and len(run) >= minimum else run
+    return items
+
+
+def _run_key(entry: HistoryEntry) -> tuple[str, str, str | None, str | None] | None:
+    if entry.state_source != "none":
+        return None
+    return entry.cluster, entry.verb, entry.subresource, entry.level
 
 
 ROW_SCHEMA = pa.schema([

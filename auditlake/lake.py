@@ -266,18 +266,22 @@ class Lake:
                         cluster: str | None = None, keep_noise: bool = False, include_status: bool = False) -> list[HistoryEntry]:
         """The timeline of one object: every successful write in the window, each with its diff.
 
-        States before the window are read too (only this object's rows), so the first change in the
-        window is diffed against what the object really was.
+        One timeline per cluster (without `cluster`, every cluster that wrote the object), the entries
+        of each together and oldest first; `history.by_cluster` splits them. States before the window
+        are read too (only this object's rows), so the first change in the window is diffed against
+        what the object really was in its cluster.
         """
         start = queries.parse_time(since or "90d")
         object_ = {"cluster": cluster, "resource": resource, "namespace": namespace or "", "name": name}
         # Read from the last write that showed the whole object before the window (looking back up to
         # HISTORY_LOOKBACK), not from the beginning of time: enough to diff the window's first change.
-        anchor = self.query_arrow("object-last-state", since=start - HISTORY_LOOKBACK, until=start, **object_).to_pylist()[0]["at"]
-        rows = self.query_arrow("object-history", since=anchor or start, until=until, include_status=include_status,
+        # Each cluster has its own last state: read from the earliest, so none of them starts too late.
+        anchors = self.query_arrow("object-last-state", since=start - HISTORY_LOOKBACK, until=start, **object_).column("at").to_pylist()
+        rows = self.query_arrow("object-history", since=min(anchors, default=start), until=until, include_status=include_status,
                                 **object_).to_pylist()
         if not rows:
-            raise QueryError(f"no writes to {history.object_label(resource, namespace, name)} in the lake",
+            raise QueryError(f"no writes to {history.object_label(resource, namespace, name)}"
+                             + (f" in cluster {cluster}" if cluster else "") + " in the lake",
                              hint="check the spelling (resource is plural: deployments), --cluster, and that its events were ingested")
         return history.build_timeline(rows, keep_noise=keep_noise, keep_status=include_status, since=start)
 
@@ -288,7 +292,8 @@ class Lake:
 
     def changes(self, *, since: Any = "24h", until: Any = None, resource: str | None = None, namespace: str | None = None,
                 cluster: str | None = None) -> list[tuple[tuple[str, str, str | None, str], list[HistoryEntry]]]:
-        """Every object changed in the window with its changes, each summarised in one line."""
+        """Every object changed in the window with its changes, each summarised in one line; an object is
+        `(cluster, resource, namespace, name)`, so each timeline is one cluster's."""
         start = queries.parse_time(since)
         rows = self.query_arrow("changed-objects", since=since, until=until, cluster=cluster, resource=resource,
                                 namespace=namespace).to_pylist()

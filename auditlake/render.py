@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from auditlake.history import object_label
+from auditlake.history import BodilessRun, by_cluster, collapse_runs, object_label
 from auditlake.ingest.schema import JSON_COLUMN_NAMES
 
 # ---- data as text ------------------------------------------------------------------------------------
@@ -229,19 +229,56 @@ def history_header(entry: Any) -> str:
     return f"{entry.at:%Y-%m-%d %H:%M:%S} UTC  {verb}  by {who} {origin}  ({SOURCE_NOTES.get(entry.state_source, entry.state_source)})"
 
 
+def run_header(run: BodilessRun) -> str:
+    """One line for a run of bodiless writes: from when to when, what, who (each once), from where, with what."""
+    who = ", ".join(run.actors[:3]) + (f" and {len(run.actors) - 3} more" if len(run.actors) > 3 else "")
+    sources = list(dict.fromkeys(entry.source_ip for entry in run.entries if entry.source_ip))
+    origin = " ".join(part for part in (f"via {', '.join(run.clients)}" if run.clients else "",
+                                        f"from {', '.join(sources[:3])}" if sources else "") if part)
+    verb = run.first.verb + (f" {run.first.subresource}" if run.first.subresource else "")
+    level = run.first.level or "Metadata"
+    return (f"{run_span(run)}  {verb}  by {who} {origin}  "
+            f"(the audit level, {level}, recorded no body, so no diff is possible)")
+
+
+def run_span(run: BodilessRun, seconds: bool = True) -> str:
+    """`2023-03-10 22:39:34 → 22:41:59 UTC` (the date repeated only when it changes)."""
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    end = f"{run.last.at:{clock}}" if run.last.at.date() == run.first.at.date() else f"{run.last.at:%Y-%m-%d {clock}}"
+    return f"{run.first.at:%Y-%m-%d {clock}} → {end} UTC"
+
+
+def history_title(title: str, cluster: str) -> str:
+    """A timeline's title names its cluster: one object's timelines in two clusters are two timelines."""
+    return f"{title} in cluster {cluster}"
+
+
+def _timelines(entries: list[Any]) -> list[tuple[str | None, list[Any]]]:
+    """Each cluster's timeline; one untitled empty timeline when every write was left out (noise only)."""
+    timelines: list[tuple[str | None, list[Any]]] = [(cluster, timeline) for cluster, timeline in by_cluster(entries)]
+    return timelines or [(None, [])]
+
+
 def history_markdown(title: str, entries: list[Any], diff: Callable[[Any], list[str]]) -> str:
-    """`auditlake history --format markdown`: a heading per change, its header line and its diff (data escaped)."""
-    lines = [f"# {markdown_text(title)}", "", f"{len(entries)} change(s).", ""]
-    for entry in entries:
-        lines += [f"## {entry.at:%Y-%m-%d %H:%M:%S} UTC — {markdown_text(entry.summary)}", "", markdown_text(history_header(entry)), ""]
-        body = diff(entry)
-        if body:
-            lines += [*markdown_fence(body, "diff"), ""]
+    """`auditlake history --format markdown`: per cluster, a titled timeline with a heading per change, its
+    header line and its diff (data escaped); a run of bodiless writes is one heading ("74 × update, no body")."""
+    lines: list[str] = []
+    for cluster, timeline in _timelines(entries):
+        lines += [f"# {markdown_text(history_title(title, cluster) if cluster else title)}", "", f"{len(timeline)} change(s).", ""]
+        for item in collapse_runs(timeline):
+            if isinstance(item, BodilessRun):
+                lines += [f"## {run_span(item)} — {markdown_text(item.summary)}", "", markdown_text(run_header(item)), ""]
+                continue
+            lines += [f"## {item.at:%Y-%m-%d %H:%M:%S} UTC — {markdown_text(item.summary)}", "", markdown_text(history_header(item)), ""]
+            body = diff(item)
+            if body:
+                lines += [*markdown_fence(body, "diff"), ""]
     return "\n".join(lines)
 
 
 def history_json(entries: list[Any]) -> str:
-    """Each change with its RFC 6902 JSON Patch (machine format)."""
+    """Each change with its cluster and its RFC 6902 JSON Patch (machine format): every entry, runs of
+    bodiless writes included one by one."""
     rows = []
     for entry in entries:
         row = {key: getattr(entry, key) for key in ("cluster", "verb", "subresource", "actor", "actor_kind", "authenticated_user",
@@ -258,12 +295,16 @@ def changes_json(groups: list[tuple[tuple[str, str, str | None, str], list[Any]]
 
 
 def changes_markdown(groups: list[tuple[tuple[str, str, str | None, str], list[Any]]], since: str) -> str:
-    """`auditlake changes --format markdown`: a heading per object, a line per change."""
+    """`auditlake changes --format markdown`: a heading per object and cluster, a line per change (or per run
+    of bodiless writes: "74 × update, no body")."""
     lines = [f"# Changes since {markdown_text(since)}", ""]
     for (cluster, resource, namespace, name), entries in groups:
-        lines += [f"## {markdown_text(object_label(resource, namespace, name))} ({markdown_text(cluster)})", ""]
-        lines += [f"- {e.at:%Y-%m-%d %H:%M} UTC — {markdown_text(e.summary)} — {markdown_text(e.actor)}"
-                  + (f" via {markdown_text(e.client)}" if e.client else "") for e in entries]
+        lines += [f"## {markdown_text(object_label(resource, namespace, name))} (cluster {markdown_text(cluster)})", ""]
+        for item in collapse_runs(entries):
+            when, actors, clients = ((run_span(item, seconds=False), item.actors, item.clients) if isinstance(item, BodilessRun)
+                                     else (f"{item.at:%Y-%m-%d %H:%M} UTC", [item.actor], [item.client] if item.client else []))
+            lines.append(f"- {when} — {markdown_text(item.summary)} — {markdown_text(', '.join(actors))}"
+                         + (f" via {markdown_text(', '.join(clients))}" if clients else ""))
         lines.append("")
     return "\n".join(lines)
 
@@ -278,17 +319,25 @@ pre{background:#f6f8fa;padding:.6rem .8rem;overflow-x:auto;font:12px/1.4 ui-mono
 
 
 def history_html(title: str, entries: list[Any], diff: Callable[[Any], list[str]]) -> str:
-    """A self-contained page (no scripts, no external assets): opens from an e-mail attachment."""
-    parts = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title><style>{HTML_STYLE}</style>",
-             f"<h1>{html.escape(title)}</h1><p class=meta>{len(entries)} change(s)</p>"]
-    for entry in entries:
-        parts.append(f"<h2>{entry.at:%Y-%m-%d %H:%M:%S} UTC — <span class=summary>{html.escape(entry.summary)}</span></h2>")
-        parts.append(f"<p class=meta>{html.escape(history_header(entry))}</p>")
-        body = diff(entry)
-        if body:
-            rendered = []
-            for line in body:
-                kind = "add" if line.startswith("+") else "del" if line.startswith("-") else "hunk" if line.startswith("@@") else ""
-                rendered.append(f"<span class={kind}>{html.escape(line)}</span>" if kind else html.escape(line) + "\n")
-            parts.append("<pre>" + "".join(rendered) + "</pre>")
+    """A self-contained page (no scripts, no external assets): opens from an e-mail attachment. One
+    titled section per cluster; a run of bodiless writes is one heading ("74 × update, no body")."""
+    parts = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title><style>{HTML_STYLE}</style>"]
+    for cluster, timeline in _timelines(entries):
+        parts.append(f"<section><h1>{html.escape(history_title(title, cluster) if cluster else title)}</h1>"
+                     f"<p class=meta>{len(timeline)} change(s)</p>")
+        for item in collapse_runs(timeline):
+            if isinstance(item, BodilessRun):
+                parts.append(f"<h2>{html.escape(run_span(item))} — <span class=summary>{html.escape(item.summary)}</span></h2>")
+                parts.append(f"<p class=meta>{html.escape(run_header(item))}</p>")
+                continue
+            parts.append(f"<h2>{item.at:%Y-%m-%d %H:%M:%S} UTC — <span class=summary>{html.escape(item.summary)}</span></h2>")
+            parts.append(f"<p class=meta>{html.escape(history_header(item))}</p>")
+            body = diff(item)
+            if body:
+                rendered = []
+                for line in body:
+                    kind = "add" if line.startswith("+") else "del" if line.startswith("-") else "hunk" if line.startswith("@@") else ""
+                    rendered.append(f"<span class={kind}>{html.escape(line)}</span>" if kind else html.escape(line) + "\n")
+                parts.append("<pre>" + "".join(rendered) + "</pre>")
+        parts.append("</section>")
     return "".join(parts) + "</html>\n"

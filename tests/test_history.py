@@ -160,7 +160,7 @@ def test_history_formats_from_the_cli(fixture_lake):
     assert patches[0]["summary"] == "created" and all(isinstance(entry["patch"], list) for entry in patches)
     assert any(op["path"].endswith("/image") for entry in patches for op in entry["patch"])
     markdown = runner.invoke(app, [*target, "--format", "markdown"]).stdout
-    assert markdown.startswith("# History of deployments/payments/api in demo") and "```diff" in markdown
+    assert markdown.startswith("# History of deployments/payments/api in cluster demo\n\n") and "```diff" in markdown
     page = runner.invoke(app, [*target, "--format", "html"]).stdout
     assert page.startswith("<!doctype html>") and "<script" not in page and "http" not in page.split("<style>")[0] + page.split("</style>")[1]
     terminal = runner.invoke(app, target)
