@@ -252,12 +252,11 @@ def _yaml_audit_documents(opened: OpenedSource, result: IngestResult) -> tuple[b
     except yamldocs.YamlError as error:
         result.skipped.append(Skipped(source.name, f"{NOT_JSON} (starts with {opened.head[:12]!r}), nor YAML (line {error.line}: {error})"))
         return None
-    if not any(isinstance(document.value, (dict, list)) for document in found):  # plain text is "YAML" of one string
-        result.skipped.append(Skipped(source.name, f"{NOT_JSON} (starts with {opened.head[:12]!r})"))
-        return None
     if not any(yamldocs.holds_audit_events(document.value) for document in found):
-        what = yamldocs.kind_of(found[0].value) if found else "empty YAML"
-        result.skipped.append(Skipped(source.name, f"not audit events: {what}"))
+        if not source.name.lower().endswith((".yaml", ".yml")):  # most text parses as YAML ("key: value"): not a YAML file
+            result.skipped.append(Skipped(source.name, f"{NOT_JSON} (starts with {opened.head[:12]!r})"))
+        else:  # a policy or a manifest beside the logs
+            result.skipped.append(Skipped(source.name, f"not audit events: {yamldocs.kind_of(found[0].value) if found else 'empty YAML'}"))
         return None
     opened.is_document = True  # read whole each time it changes, like a pretty-printed JSON document
     return data, found
