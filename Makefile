@@ -27,10 +27,12 @@ browser:
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; }; }; } || \
 	  echo "chromium is not installed: the headless-browser report test will skip"
 
+# Jupyter runs each notebook in notebooks/, so the lake is handed over as an absolute path: AUDITLAKE_LAKE when
+# set, else ./lake (the demo's, simulated here when missing, as `make demo` does; never a lake in notebooks/).
 notebooks: $(BIN)/auditlake
 	$(BIN)/python -m pip install --quiet -e '.[notebooks]'
-	test -d lake || $(BIN)/auditlake demo
-	$(BIN)/jupyter lab notebooks/
+	$(if $(AUDITLAKE_LAKE),,test -f lake/_manifest/manifest.json || $(BIN)/auditlake demo)
+	AUDITLAKE_LAKE='$(abspath $(or $(AUDITLAKE_LAKE),lake))' $(BIN)/jupyter lab notebooks/
 
 bench: $(BIN)/auditlake
 	$(BIN)/python benchmarks/ingest_benchmark.py

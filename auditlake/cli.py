@@ -626,9 +626,10 @@ def policy_simulate(
         table.add_row(str(index + 1) if index is not None else "(none)", line, _text(level), f"{matched:,}", f"{kept:,}")
     stdout.print(table)
     if result.lost:
-        stdout.print("saved queries that would lose data they need:", markup=False)
-        for name, request, got, needed in result.lost:
-            stdout.print(render.terminal_text(f"  {name}: {request} would be logged at {got}, it needs {needed}"), markup=False)
+        stdout.print(f"saved queries that would lose data they need, by cause ({len(result.lost)}):", markup=False)
+        for loss in result.lost:
+            for line in policy.describe_loss(loss):
+                stdout.print(render.terminal_text(f"  {line}"), markup=False)
     else:
         stdout.print("every saved query keeps the data it needs", markup=False)
 

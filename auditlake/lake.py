@@ -75,7 +75,7 @@ class PolicySimulation:
     body_bytes_before: int
     body_bytes_after: int
     rules: list[tuple[int | None, str, int, int]]  # (rule index or None for no match, level, events matched, events kept)
-    lost: list[tuple[str, str, str, str]]  # (saved query, a request it needs, the level the policy gives, the level it needs)
+    lost: list[policy.Loss]  # what the saved queries would lose, one entry per root cause (the rule that decides)
 
 
 @dataclass(frozen=True)
@@ -367,7 +367,8 @@ class Lake:
         before: dict[str, int] = {}
         after: dict[str, int] = {}
         bytes_before = bytes_after = 0
-        for shape, decision in self._policy_decisions(the_policy, since=since, until=until, cluster=cluster):
+        decisions = self._policy_decisions(the_policy, since=since, until=until, cluster=cluster)
+        for shape, decision in decisions:
             events, body = shape["events"], shape["request_bytes"] + shape["response_bytes"]
             before[shape["level"] or "unknown"] = before.get(shape["level"] or "unknown", 0) + events
             bytes_before += body
@@ -379,8 +380,10 @@ class Lake:
             entry = per_rule.setdefault((decision.rule.index if decision.rule else None, decision.level), {"events": 0, "kept": 0})
             entry["events"] += events
             entry["kept"] += events if kept else 0
-        lost = [(query.name, policy.describe(miss[0]), miss[1].level, need.level)
-                for query, need in self.policy_needs() if (miss := policy.unmet(the_policy, need))]
+        completed = [(policy.Request(shape["user_name"], tuple(shape["user_groups"]), shape["verb"] or "", shape["api_group"],
+                                     shape["resource"], shape["subresource"], shape["namespace"], shape["name"], shape["path"]),
+                      shape["events"]) for shape, _ in decisions if shape["stage"] == "ResponseComplete"]
+        lost = policy.losses(the_policy, [(query.name, need) for query, need in self.policy_needs()], completed)
         return PolicySimulation(sum(before.values()), sum(after.values()), before, after, bytes_before, bytes_after,
                                 [(index, level, counts["events"], counts["kept"]) for (index, level), counts in sorted(
                                     per_rule.items(), key=lambda item: (item[0][0] is None, item[0][0] or 0))], lost)

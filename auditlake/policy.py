@@ -5,12 +5,14 @@ Owns: the `audit.k8s.io/v1` Policy model and its evaluation as kube-apiserver do
 verbs; resources by group with `pods/*`, `*/status`, `*` and resourceNames; namespaces with "" for
 cluster-scoped objects; nonResourceURLs with a trailing `*`; per-rule omitStages unioned with the
 policy's; omitManagedFields from the rule, else the policy), the validation kube-apiserver applies
-(validation.go), and the lint findings auditlake adds. Pure: no DuckDB, no lake, no terminal.
+(validation.go), the lint findings auditlake adds, and what the saved queries would lose under a policy,
+by root cause (never naming the made-up users it probes with). Pure: no DuckDB, no lake, no terminal.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -491,13 +493,33 @@ ANY_RESOURCE = (("", "pods"), ("apps", "deployments"), ("", "secrets"), ("", "co
                 ("rbac.authorization.k8s.io", "rolebindings"), ("batch", "jobs"))
 ANY_VERB = ("get", "list", "watch", "create", "update", "patch", "delete")
 PROBE_USERS = (HUMAN, SERVICE_ACCOUNT, ADMIN)
+# What each probe user stands for. The probe users are made up: a report names the kind, never the user.
+PROBE_KINDS = {HUMAN[0]: "people", SERVICE_ACCOUNT[0]: "service accounts", ADMIN[0]: "administrators (system:masters)"}
+
+
+@dataclass(frozen=True)
+class Loss:
+    """One root cause of lost data: the rule (or the lack of one) that logs requests saved queries read too little.
+
+    `requests` are shapes (verbs, resource, API group, and which kinds of identity when not all), never
+    users: the representative requests auditlake evaluates are made up, and naming their users would read
+    as if they were in the data. `events` counts the completed requests of the window this cause decides
+    that a query needs more of: 0 means the loss is real for the policy but nothing in the window shows it.
+    """
+
+    rule: int | None  # 1-based number of the deciding rule; None: no rule matches (the default level, None)
+    line: int | None
+    level: str  # the level the policy gives these requests
+    omits_response: bool  # the rule omits ResponseComplete, the stage the saved queries read
+    queries: dict[str, str]  # saved query → the level it needs
+    requests: tuple[str, ...]
+    events: int
 
 
 def probes(need: Any) -> list[Request]:
     """Representative requests a need covers: each of its resources and verbs, by a person, a workload and an admin."""
-    targets = [(need.group, resource) for resource in need.resources] if need.resources else list(ANY_RESOURCE)
     requests = []
-    for group, resource in targets:
+    for group, resource in _targets(need):
         name, _, subresource = resource.partition("/")
         namespace = None if name in CLUSTER_SCOPED else "payments"
         for verb in need.verbs or ANY_VERB:
@@ -506,19 +528,113 @@ def probes(need: Any) -> list[Request]:
     return requests
 
 
-def unmet(policy: Policy, need: Any) -> tuple[Request, Decision] | None:
-    """The first request of a need the policy logs too little of (a lower level, or without ResponseComplete)."""
-    for request in probes(need):
+def _targets(need: Any) -> list[tuple[str, str]]:
+    """(API group, resource[/subresource]) a need reads; a need naming no resource reads the common ones."""
+    return [(need.group, resource) for resource in need.resources] if need.resources else list(ANY_RESOURCE)
+
+
+def is_unmet(decision: Decision, need: Any) -> bool:
+    """Whether a decision logs a request too little for a need (a lower level, or without ResponseComplete)."""
+    return not level_at_least(decision.level, need.level) or "ResponseComplete" in decision.omit_stages
+
+
+def losses(policy: Policy, needs: Iterable[tuple[str, Any]], observed: Iterable[tuple[Request, int]] = ()) -> list[Loss]:
+    """What the saved queries would lose under `policy`, one entry per root cause, in rule order.
+
+    Args:
+        policy: the Policy, evaluated as kube-apiserver does.
+        needs: (saved query name, need) pairs; each need is checked on its representative requests (`probes`).
+        observed: (request, events) of the completed requests in a window of real data: they count the events
+            of each cause, and find the causes the representative requests miss (a rule for one real user), for
+            the needs that name their resources.
+    """
+    causes: dict[tuple[int | None, str, bool], dict[str, Any]] = {}
+
+    def cause(decision: Decision) -> dict[str, Any]:
+        key = (decision.rule.index if decision.rule else None, decision.level, "ResponseComplete" in decision.omit_stages)
+        return causes.setdefault(key, {"rule": decision.rule, "queries": {}, "shapes": {}, "events": 0})
+
+    def record(entry: dict[str, Any], query: str, need: Any, request: Request, kind: str | None) -> None:
+        if LEVELS.index(need.level) > LEVELS.index(entry["queries"].get(query, "None")):
+            entry["queries"][query] = need.level
+        shape = entry["shapes"].setdefault((request.api_group, _target(request)), {"verbs": set(), "kinds": set()})
+        shape["verbs"].add(request.verb)
+        shape["kinds"].add(kind)
+
+    needs = list(needs)
+    for query, need in needs:
+        for request in probes(need):
+            decision = evaluate(policy, request)
+            if is_unmet(decision, need):
+                record(cause(decision), query, need, request, PROBE_KINDS[request.user or ""])
+    for request, events in observed:
         decision = evaluate(policy, request)
-        if not level_at_least(decision.level, need.level) or "ResponseComplete" in decision.omit_stages:
-            return request, decision
-    return None
+        unmet = [(query, need) for query, need in needs if _reads(need, request) and is_unmet(decision, need)]
+        if unmet:
+            entry = cause(decision)
+            entry["events"] += events
+            for query, need in unmet:
+                record(entry, query, need, request, None)
+    result = []
+    for (index, level, omits_response), entry in sorted(causes.items(), key=lambda item: (item[0][0] is None, item[0][0] or 0, item[0][1:])):
+        result.append(Loss(None if index is None else index + 1, entry["rule"].line if entry["rule"] else None, level, omits_response,
+                           dict(sorted(entry["queries"].items())), _shapes_text(entry["shapes"]), entry["events"]))
+    return result
 
 
-def describe(request: Request) -> str:
-    target = request.resource + (f"/{request.subresource}" if request.subresource else "") if request.resource else request.path
-    group = f" ({request.api_group})" if request.api_group else ""
-    return f"{request.verb} {target}{group} by {request.user}"
+def _target(request: Request) -> str:
+    return (request.resource or "") + (f"/{request.subresource}" if request.subresource else "")
+
+
+def _reads(need: Any, request: Request) -> bool:
+    """Whether a stored request is one a need names (its resources and verbs).
+
+    A need naming no resource ("every request, at Metadata") is left to its representative requests: in the data
+    it would match the system traffic (kube-proxy's watches, heartbeats) a policy drops on purpose.
+    """
+    return (bool(need.resources) and request.resource is not None and (request.api_group, _target(request)) in _targets(need)
+            and request.verb in (need.verbs or ANY_VERB))
+
+
+def _shapes_text(shapes: dict[tuple[str, str], dict[str, set[Any]]]) -> tuple[str, ...]:
+    """One line per set of verbs (and who makes the requests, when not everyone): the resources with those verbs.
+
+    >>> everyone = {"people", "service accounts", "administrators (system:masters)"}
+    >>> _shapes_text({("apps", "deployments"): {"verbs": {"update", "create"}, "kinds": everyone},
+    ...               ("", "pods"): {"verbs": {"create", "update"}, "kinds": everyone},
+    ...               ("", "nodes"): {"verbs": {"get"}, "kinds": {None}}})
+    ('get: nodes, by some users of the window', 'create, update: pods, deployments (apps)')
+    """
+    lines: dict[tuple[tuple[str, ...], str], list[str]] = {}
+    for (group, target), shape in sorted(shapes.items()):
+        verbs = tuple([verb for verb in ANY_VERB if verb in shape["verbs"]] + sorted(shape["verbs"] - set(ANY_VERB)))
+        named = [kind for kind in PROBE_KINDS.values() if kind in shape["kinds"]]
+        who = "" if len(named) == len(PROBE_KINDS) else f", by {' and '.join(named)}" if named else ", by some users of the window"
+        lines.setdefault((verbs, who), []).append(target + (f" ({group})" if group else ""))
+    return tuple(f"{', '.join(verbs)}: {', '.join(targets)}{who}" for (verbs, who), targets in lines.items())
+
+
+def describe_loss(loss: Loss) -> list[str]:
+    """A loss as lines of text: its cause, the saved queries it affects by the level they need, the requests.
+
+    >>> for line in describe_loss(Loss(1, 5, "Metadata", False, {"image-changes": "RequestResponse"}, ("patch: deployments (apps)",), 12)):
+    ...     print(line)
+    rule 1 (line 5) logs them at Metadata (12 events of these requests in the window)
+      queries needing RequestResponse: image-changes
+      requests:
+        patch: deployments (apps)
+    """
+    if loss.rule is None:
+        cause = "no rule matches them: not logged (the default level is None)"
+    else:
+        cause = f"rule {loss.rule} (line {loss.line}) logs them at {loss.level}" + (
+            ", without the ResponseComplete stage the saved queries read" if loss.omits_response else "")
+    lines = [f"{cause} ({loss.events:,} event{'' if loss.events == 1 else 's'} of these requests in the window)"]
+    for level in reversed(LEVELS):
+        names = [name for name, needed in loss.queries.items() if needed == level]
+        if names:
+            lines.append(f"  queries needing {level}: {', '.join(names)}")
+    return lines + ["  requests:"] + [f"    {shape}" for shape in loss.requests]
 
 
 # ---- a recommended policy -------------------------------------------------------------------------

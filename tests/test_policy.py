@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from auditlake import Lake
 from auditlake.cli import app
-from auditlake.policy import PolicyError, Request, evaluate, lint, load_policy, recommend
+from auditlake.policy import PROBE_USERS, PolicyError, Request, describe_loss, evaluate, lint, load_policy, losses, recommend
+from auditlake.queries import Need
 from tests.conftest import DATA, SHARED, requires_shared
 
 runner = CliRunner()
@@ -175,7 +176,7 @@ def test_the_recommended_policy_is_clean_keeps_every_query_answerable_and_cuts_v
     simulation = fixture_lake.policy_simulate(the_policy, since="2000-01-01", cluster="demo")
     # On purpose, only the detection that searches ConfigMap bodies for credentials goes without them
     # (logging those bodies would copy the credentials into the audit log); the policy says so.
-    assert {query for query, *_ in simulation.lost} <= {"configmap-with-credentials"}
+    assert {query for loss in simulation.lost for query in loss.queries} <= {"configmap-with-credentials"}
     assert "configmap-with-credentials" in recommend(needs, "every saved query")
     assert simulation.events_after < simulation.events_before / 2  # RequestReceived, leases, watches and events go
     assert simulation.body_bytes_after < simulation.body_bytes_before
@@ -186,7 +187,7 @@ def test_a_policy_that_drops_bodies_shows_which_queries_lose_them(fixture_lake, 
     metadata_only.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n")
     result = runner.invoke(app, ["policy", "simulate", str(metadata_only), "--lake", str(fixture_lake.path), "--since", "2000-01-01",
                                  "--format", "json"])
-    lost = {row[0] for row in json.loads(result.stdout)["lost"]}
+    lost = {query for loss in json.loads(result.stdout)["lost"] for query in loss["queries"]}
     assert {"image-changes", "rbac-changes", "object-history", "scale-changes"} <= lost and "secret-reads-by-humans" not in lost
 
 
@@ -263,3 +264,77 @@ def test_the_vendored_real_logs_under_the_docs_policy(tmp_path):
     shapes = lake.policy_explain_events(docs(), since="2000-01-01").to_pylist()
     assert {shape["policy_level"] for shape in shapes if shape["stage"] == "RequestReceived" and shape["kept"]} == set()
     assert all(shape["policy_level"] == "None" for shape in shapes if shape["target"] and shape["target"].startswith("/api"))
+
+
+# ---- what simulate says would be lost: one entry per root cause, and no made-up identity -------------------------
+CAUSES_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None                       # rule 1: one real deployer's writes (only the data shows this one)
+  users: [{deployer}]
+  verbs: [create, update, patch]
+  resources: [{{group: apps, resources: [deployments]}}]
+- level: Metadata                   # rule 2: no body of any apps object
+  resources: [{{group: apps}}]
+- level: RequestResponse            # rule 3: pods, without the stage the saved queries read
+  omitStages: [ResponseComplete]
+  resources: [{{group: "", resources: [pods]}}]
+- level: RequestResponse            # rule 4: everything else, in full
+"""
+
+
+def test_simulate_groups_what_the_queries_would_lose_by_the_rule_that_causes_it(fixture_lake, tmp_path):
+    deployer = fixture_lake.sql(
+        "select user_name from events where cluster = 'demo' and api_group = 'apps' and resource = 'deployments' "
+        "and verb in ('create', 'update', 'patch') and stage = 'ResponseComplete' group by all order by count(*) desc limit 1").item()
+    path = tmp_path / "causes.yaml"
+    path.write_text(CAUSES_POLICY.format(deployer=deployer))
+    lost = {loss.rule: loss for loss in fixture_lake.policy_simulate(load_policy(path), since="2000-01-01").lost}
+    assert sorted(lost) == [1, 2, 3]  # one entry per cause, not one line per saved query's need
+    one, two, three = lost[1], lost[2], lost[3]
+    assert (one.line, one.level, one.omits_response) == (5, "None", False)
+    assert one.queries["image-changes"] == "RequestResponse" and one.events > 0
+    [shape] = one.requests  # the verbs the deployer used, and no name: the identity is the data's to show
+    assert shape.endswith(": deployments (apps), by some users of the window") and deployer not in shape
+    assert (two.level, two.omits_response) == ("Metadata", False)
+    assert two.queries["image-changes"] == "RequestResponse" and two.queries["privileged-pod"] == "Request"
+    assert "deployment-changes" not in two.queries  # Metadata is what it needs
+    assert any("deployments (apps)" in shape and "daemonsets (apps)" in shape for shape in two.requests)
+    assert (three.level, three.omits_response) == ("RequestResponse", True) and "privileged-pod" in three.queries
+    assert all(needed in ("Metadata", "Request", "RequestResponse") for loss in lost.values() for needed in loss.queries.values())
+
+    result = runner.invoke(app, ["policy", "simulate", str(path), "--lake", str(fixture_lake.path), "--since", "2000-01-01"])
+    assert result.exit_code == 0
+    text = result.stdout[result.stdout.index("saved queries that would lose data they need, by cause (3):"):]
+    causes = [line.strip() for line in text.splitlines() if line.startswith("  rule ")]
+    assert [cause.split(" (", 1)[0] for cause in causes] == ["rule 1", "rule 2", "rule 3"]
+    assert causes[0].startswith("rule 1 (line 5) logs them at None (") and "without the ResponseComplete stage" in causes[2]
+    assert sum(line.count("image-changes") for line in text.splitlines()) == 2  # under each of its two causes, once
+
+
+def test_simulate_names_no_identity_that_is_not_in_the_data(fixture_lake, tmp_path):
+    metadata_only = tmp_path / "metadata.yaml"
+    metadata_only.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n")
+    in_the_data = set(fixture_lake.sql("select distinct user_name from events where user_name is not null")["user_name"])
+    made_up = {user for user, _ in PROBE_USERS} - in_the_data
+    assert "jane@example.com" in made_up
+    for output in ("text", "json"):
+        result = runner.invoke(app, ["policy", "simulate", str(metadata_only), "--lake", str(fixture_lake.path), "--since", "2000-01-01",
+                                     "--format", output])
+        assert result.exit_code == 0 and "image-changes" in result.stdout
+        assert [user for user in made_up if user in result.stdout] == []
+    lost = json.loads(result.stdout)["lost"]
+    assert [(loss["rule"], loss["level"]) for loss in lost] == [(1, "Metadata")]  # one cause: the catch-all's level
+
+
+def test_a_loss_says_which_kinds_of_identity_a_rule_singles_out():
+    admins_at_metadata = policy_of("""\
+        - {level: Metadata, userGroups: [system:masters]}
+        - {level: RequestResponse}
+        """, head="omitStages: [RequestReceived]\n")
+    [loss] = losses(admins_at_metadata, [("image-changes", Need("RequestResponse", "apps", ("deployments",), ("update",)))])
+    assert (loss.rule, loss.level, loss.queries, loss.events) == (1, "Metadata", {"image-changes": "RequestResponse"}, 0)
+    assert loss.requests == ("update: deployments (apps), by administrators (system:masters)",)
+    assert "kubernetes-admin" not in "\n".join(describe_loss(loss))
