@@ -31,6 +31,12 @@ SETTINGS: dict[str, Setting] = {
     "retire_after": Setting("AUDITLAKE_RETIRE_AFTER", "1h", "How long files replaced by `compact` are kept for readers that "
                             "started before it (`90s`, `30m`, `1h`; `0`: delete them at once)."),
     "debug": Setting("AUDITLAKE_DEBUG", "0", "1: show tracebacks instead of one-line errors."),
+    "admin_groups": Setting("AUDITLAKE_ADMIN_GROUPS", "system:masters,kubeadm:cluster-admins",
+                            "Groups whose members are people with administrative access, comma-separated (system:masters always "
+                            "counts); the default of every query's and pack's `admin_groups`."),
+    "admin_users": Setting("AUDITLAKE_ADMIN_USERS", "admin,kubernetes-admin,kubernetes-admin@kubernetes,kubernetes-admin@cluster.local,"
+                           "minikube-user", "Users who are people with administrative access, comma-separated; the default of every "
+                           "query's and pack's `admin_users`."),
 }
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

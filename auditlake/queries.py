@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import yaml
 
+from auditlake import config
 from auditlake.errors import QueryError
 
 HEADER_KEYS = frozenset({"title", "description", "severity", "controls", "mitre", "params", "topic", "kind", "columns", "needs",
@@ -54,6 +55,24 @@ class Parameter:
     type: str
     default: Any = None
     help: str = ""
+    setting: str = ""  # `default: {setting: NAME}`: the AUDITLAKE_* setting that gives the default (see `current_default`)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.default, dict) and "setting" in self.default:
+            object.__setattr__(self, "setting", str(self.default["setting"]))
+        if self.setting:
+            object.__setattr__(self, "default", self.current_default())
+
+    def current_default(self) -> Any:
+        """The default now: for `default: {setting: NAME}`, that setting's value in this environment (a list for
+        `varchar[]`), read afresh because query headers are loaded once per process; else the header's default."""
+        if not self.setting:
+            return self.default
+        if self.setting not in config.SETTINGS:
+            raise QueryError(f"parameter {self.name!r}: no setting named {self.setting!r}"
+                             f"{_did_you_mean(self.setting, frozenset(config.SETTINGS))}")
+        value = config.setting(self.setting)
+        return [item.strip() for item in value.split(",") if item.strip()] if self.type == "varchar[]" else value
 
 
 @dataclass(frozen=True)
@@ -260,6 +279,9 @@ def _parameters(raw: Any, path: Path) -> tuple[Parameter, ...]:
         if kind not in PARAM_TYPES:
             raise QueryError(f"parameter {name!r}: type {kind!r} is not one of {', '.join(PARAM_TYPES)}", path=path)
         default = spec.get("default")
+        if isinstance(default, dict) and (set(default) != {"setting"} or default["setting"] not in config.SETTINGS):
+            raise QueryError(f"parameter {name!r}: a default mapping is {{setting: NAME}}, NAME one of {', '.join(config.SETTINGS)}",
+                             path=path)
         if name == "since" and default is None:
             default = DEFAULT_SINCE
         if name == "until" and default is None:
@@ -348,7 +370,7 @@ def bind(query: SavedQuery, given: dict[str, Any], now: datetime | None = None) 
             raise QueryError(f"{query.name} has no parameter {name!r}", hint=f"its parameters: {declared}")
     values: dict[str, Any] = {}
     for parameter in query.params:
-        raw = given.get(parameter.name, parameter.default)
+        raw = given.get(parameter.name, parameter.current_default())
         values[parameter.name] = None if raw is None else _typed(parameter, raw, now)
     if values.get("since") and values.get("until") and values["since"] >= values["until"]:
         raise QueryError(f"--since ({values['since']:%Y-%m-%d %H:%M}) must be before --until ({values['until']:%Y-%m-%d %H:%M})")
@@ -409,7 +431,7 @@ def macro_sql(query: SavedQuery) -> str:
 
 
 def _default_sql(parameter: Parameter) -> str:
-    default = parameter.default
+    default = parameter.current_default()  # a setting as the catalog is built: the shell passes p_NAME to differ
     sql_type = PARAM_TYPES[parameter.type]
     if default is None:
         return f"CAST(NULL AS {sql_type})"

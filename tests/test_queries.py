@@ -145,7 +145,9 @@ def test_times_are_relative_or_absolute(text, expected):
 def test_binding_types_values_and_refuses_what_is_not_declared():
     query = LIBRARY["top-actors"]
     values = queries.bind(query, {"since": "7d", "limit": "3"}, NOW)
-    assert values == {"since": NOW - timedelta(days=7), "until": NOW, "cluster": None, "limit": 3}
+    assert values == {"since": NOW - timedelta(days=7), "until": NOW, "cluster": None, "limit": 3,
+                      "admin_groups": ["system:masters", "kubeadm:cluster-admins"],  # the AUDITLAKE_ADMIN_* settings' defaults
+                      "admin_users": ["admin", "kubernetes-admin", "kubernetes-admin@kubernetes", "kubernetes-admin@cluster.local", "minikube-user"]}
     with pytest.raises(QueryError, match="top-actors has no parameter 'namespace'"):
         queries.bind(query, {"namespace": "x"}, NOW)
     with pytest.raises(QueryError, match="must be before"):

@@ -100,7 +100,7 @@ def test_each_check_carries_the_exact_saved_query_and_its_values(pci, fixture_la
     check = results(pci)["admin-actions"]
     assert check.source == "queries/compliance/admin-actions.sql"
     assert check.sql == fixture_lake.saved_query("admin-actions").sql.strip()
-    assert check.values["admin_groups"] == ["system:masters"] and check.values["cluster"] == "demo"
+    assert check.values["admin_groups"] == ["system:masters", "kubeadm:cluster-admins"] and check.values["cluster"] == "demo"
     rerun = fixture_lake.query_arrow("admin-actions", **{key: value for key, value in check.values.items() if value is not None})
     assert rerun.equals(check.table)
 
@@ -261,7 +261,8 @@ def test_the_detect_tuning_applies_to_the_queries_a_pack_runs_and_is_recorded(fi
     tuned = fixture_lake.report("security-findings", since="2026-11-01", until="2026-11-04", tuning=tuning)
     privileged = next(result for section in tuned.sections for result in section.checks if result.name == "privileged-pod")
     assert privileged.values["count_root"] is False
-    assert tuned.evidence.params == {"privileged-pod.count_root": False} and "--param privileged-pod.count_root=False" in tuned.evidence.command
+    assert tuned.evidence.params["privileged-pod.count_root"] is False and "--param privileged-pod.count_root=False" in tuned.evidence.command
+    assert set(tuned.evidence.params) == {"admin_groups", "admin_users", "privileged-pod.count_root"}  # who counted as an administrator
     with pytest.raises(QueryError, match="no query of this pack named 'disallowed-user'"):
         fixture_lake.report("security-findings", since="2026-11-01", until="2026-11-04", params={"disallowed-user.allowed_users": "x"})
     tuning.write_text("no-such-query: {x: 1}\n")

@@ -10,6 +10,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Request, group: certificates.k8s.io, resources: [certificatesigningrequests], verbs: [create]}
   - {level: Metadata, group: certificates.k8s.io, resources: [certificatesigningrequests/approval], verbs: [update, patch]}
@@ -18,7 +20,7 @@ SELECT received_at, cluster, name AS csr, verb, coalesce(subresource, '') AS sub
        CASE WHEN subresource = 'approval' THEN 'approval' WHEN verb = 'create' AND subresource IS NULL THEN 'request'
             WHEN verb IN ('delete', 'deletecollection') THEN 'deletion' ELSE 'update' END AS action,
        coalesce(json_extract_string(request_object, '$.spec.signerName'), json_extract_string(response_object, '$.spec.signerName')) AS signer,
-       actor, actor_kind, source_ip, user_agent, audit_id
+       actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind, source_ip, user_agent, audit_id
 FROM changes
 WHERE in_window(received_at, date, $since, $until)
   AND resource = 'certificatesigningrequests'

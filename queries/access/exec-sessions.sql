@@ -10,12 +10,14 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, resources: [pods/exec, pods/attach, pods/portforward], verbs: [create, get]}
 */
 SELECT started_at, ended_at, duration_seconds, cluster, kind, namespace, pod, container, command, tty, stdin,
-       actor, actor_kind, authenticated_user, source_ip, user_agent, code, allowed, audit_id
+       actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind, authenticated_user, source_ip, user_agent, code, allowed, audit_id
 FROM sessions
 WHERE in_window(started_at, date, $since, $until)
   AND ($cluster IS NULL OR cluster = $cluster)

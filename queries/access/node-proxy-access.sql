@@ -10,11 +10,13 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, resources: [nodes/proxy], verbs: [get, create]}
 */
 SELECT received_at, cluster, name AS node, verb, request_uri, coalesce(impersonated_user, user_name) AS actor,
-       actor_kind(coalesce(impersonated_user, user_name)) AS actor_kind, source_ip, user_agent, code, audit_id
+       actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) AS actor_kind, source_ip, user_agent, code, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND resource = 'nodes' AND subresource = 'proxy' AND stage = 'ResponseComplete'

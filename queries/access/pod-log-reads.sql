@@ -7,6 +7,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, resources: [pods/log], verbs: [get]}
@@ -14,7 +16,7 @@ needs:  # the audit level and requests this question reads (auditlake policy sim
 SELECT received_at, cluster, namespace, name AS pod,
        regexp_extract(request_uri, '[?&]container=([^&]*)', 1) AS container,
        regexp_matches(request_uri, '[?&]follow=(true|1)') AS follow,
-       actor, actor_kind, source_ip, user_agent, allowed, code, audit_id
+       actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind, source_ip, user_agent, allowed, code, audit_id
 FROM reads
 WHERE in_window(received_at, date, $since, $until)
   AND resource = 'pods' AND subresource = 'log'

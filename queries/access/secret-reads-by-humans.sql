@@ -11,6 +11,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, resources: [secrets], verbs: [get, list, watch]}
@@ -19,7 +21,7 @@ SELECT received_at, cluster, namespace, name AS secret, verb, actor, authenticat
        source_ip, user_agent, allowed, code, audit_id
 FROM reads
 WHERE in_window(received_at, date, $since, $until)
-  AND resource = 'secrets' AND actor_kind = 'human'
+  AND resource = 'secrets' AND actor_kind(actor, actor_groups, $admin_groups, $admin_users) = 'human'
   AND ($cluster IS NULL OR cluster = $cluster)
   AND ($namespace IS NULL OR namespace = $namespace)
 ORDER BY received_at, audit_id

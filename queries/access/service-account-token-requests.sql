@@ -10,11 +10,13 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, resources: [serviceaccounts/token], verbs: [create]}
 */
-SELECT received_at, cluster, namespace, name AS service_account, actor, actor_kind, source_ip, user_agent,
+SELECT received_at, cluster, namespace, name AS service_account, actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind, source_ip, user_agent,
        TRY_CAST(json_extract_string(request_object, '$.spec.expirationSeconds') AS BIGINT) AS expiration_seconds,
        code, audit_id
 FROM changes

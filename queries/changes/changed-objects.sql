@@ -10,6 +10,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   resource: {type: varchar, help: "Only this resource, plural (deployments, configmaps, …)"}
   namespace: {type: varchar, help: Only this namespace}
   include_noise: {type: boolean, default: false, help: "Also events, leases, access reviews and token requests"}
@@ -27,7 +29,8 @@ WITH touched AS (
                                               'localsubjectaccessreviews', 'selfsubjectrulesreviews')
                             AND coalesce(subresource, '') NOT IN ('token', 'eviction', 'binding', 'approval')))
 )
-SELECT c.received_at, c.cluster, c.api_group, c.resource, c.verb, c.subresource, c.namespace, c.name, c.actor, c.actor_kind,
+SELECT c.received_at, c.cluster, c.api_group, c.resource, c.verb, c.subresource, c.namespace, c.name, c.actor,
+       actor_kind(c.actor, c.actor_groups, $admin_groups, $admin_users) AS actor_kind,
        c.authenticated_user, c.impersonated_user, c.user_extra, c.source_ip, c.user_agent, c.code, c.level, c.audit_id,
        c.request_object, c.response_object
 FROM changes AS c

@@ -7,11 +7,13 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, resources: [configmaps], verbs: [create, update, patch, delete]}
 */
-SELECT received_at, cluster, namespace, name AS configmap, verb, actor, actor_kind, source_ip, user_agent,
+SELECT received_at, cluster, namespace, name AS configmap, verb, actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind, source_ip, user_agent,
        list_sort(json_keys(request_object, '$.data')) AS keys_set, level, audit_id
 FROM changes
 WHERE in_window(received_at, date, $since, $until)

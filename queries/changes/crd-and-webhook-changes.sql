@@ -10,11 +10,13 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, group: apiextensions.k8s.io, resources: [customresourcedefinitions], verbs: [create, update, patch, delete]}
   - {level: Metadata, group: admissionregistration.k8s.io, resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations, validatingadmissionpolicies, validatingadmissionpolicybindings], verbs: [create, update, patch, delete]}
 */
-SELECT received_at, cluster, api_group, resource, name, verb, actor, actor_kind, source_ip, user_agent, audit_id
+SELECT received_at, cluster, api_group, resource, name, verb, actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind, source_ip, user_agent, audit_id
 FROM changes
 WHERE in_window(received_at, date, $since, $until)
   AND resource IN ('customresourcedefinitions', 'mutatingwebhookconfigurations', 'validatingwebhookconfigurations',

@@ -8,17 +8,19 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
   include_system: {type: boolean, default: true, help: Include deletions by controllers and nodes}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, verbs: [delete, deletecollection]}
 */
-SELECT received_at, cluster, api_group, resource, subresource, namespace, name, verb, actor, actor_kind,
+SELECT received_at, cluster, api_group, resource, subresource, namespace, name, verb, actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind,
        authenticated_user, source_ip, user_agent, code, audit_id
 FROM changes
 WHERE in_window(received_at, date, $since, $until)
   AND verb IN ('delete', 'deletecollection')
   AND ($cluster IS NULL OR cluster = $cluster)
   AND ($namespace IS NULL OR namespace = $namespace)
-  AND ($include_system OR actor_kind IN ('human', 'serviceaccount', 'anonymous'))
+  AND ($include_system OR actor_kind(actor, actor_groups, $admin_groups, $admin_users) IN ('human', 'serviceaccount', 'anonymous'))
 ORDER BY received_at, audit_id

@@ -10,12 +10,14 @@ params:
   since: {type: timestamptz, help: "Start of the window (7d, 2026-11-01, …)"}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
   include_status: {type: boolean, default: false, help: Also list status-only writes}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, group: apps, resources: [deployments, deployments/scale], verbs: [create, update, patch, delete]}
 */
-SELECT received_at, cluster, namespace, name AS deployment, verb, subresource, actor, actor_kind,
+SELECT received_at, cluster, namespace, name AS deployment, verb, subresource, actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind,
        authenticated_user, source_ip, user_agent, code, level, audit_id
 FROM changes
 WHERE in_window(received_at, date, $since, $until)

@@ -12,12 +12,14 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: RequestResponse, group: apps, resources: [deployments, statefulsets, daemonsets], verbs: [create, update, patch]}
 */
 WITH writes AS (
-  SELECT received_at, cluster, resource, namespace, name, verb, actor, actor_kind, source_ip, user_agent, audit_id,
+  SELECT received_at, cluster, resource, namespace, name, verb, actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind, source_ip, user_agent, audit_id,
          list_sort(coalesce(
            json_extract_string(response_object, '$.spec.template.spec.containers[*].image'),
            json_extract_string(request_object, '$.spec.template.spec.containers[*].image'))) AS images

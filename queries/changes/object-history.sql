@@ -10,6 +10,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   resource: {type: varchar, default: deployments, help: "Resource, plural (deployments, configmaps, secrets, …)"}
   namespace: {type: varchar, help: Namespace (empty for cluster-scoped objects)}
   name: {type: varchar, help: Object name}
@@ -19,7 +21,7 @@ needs:  # the audit level and requests this question reads (auditlake policy sim
 */
 SELECT received_at, cluster, verb, subresource, namespace,
        coalesce(name, json_extract_string(response_object, '$.metadata.name'), json_extract_string(request_object, '$.metadata.name')) AS name,
-       actor, actor_kind, authenticated_user, impersonated_user, user_extra, source_ip, user_agent, code, level, audit_id,
+       actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind, authenticated_user, impersonated_user, user_extra, source_ip, user_agent, code, level, audit_id,
        request_object, response_object
 FROM changes
 WHERE in_window(received_at, date, $since, $until)

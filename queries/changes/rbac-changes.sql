@@ -11,11 +11,13 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: RequestResponse, group: rbac.authorization.k8s.io, resources: [roles, clusterroles, rolebindings, clusterrolebindings], verbs: [create, update, patch, delete]}
 */
-SELECT received_at, cluster, resource, namespace, name, verb, actor, actor_kind, source_ip, user_agent,
+SELECT received_at, cluster, resource, namespace, name, verb, actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind, source_ip, user_agent,
        coalesce(json_extract_string(request_object, '$.roleRef.name'), json_extract_string(response_object, '$.roleRef.name')) AS role,
        array_to_string(coalesce(json_extract_string(request_object, '$.subjects[*].name'),
                                 json_extract_string(response_object, '$.subjects[*].name')), ', ') AS subjects,

@@ -9,6 +9,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Request, group: apps, resources: [deployments, statefulsets, replicasets, deployments/scale, statefulsets/scale, replicasets/scale], verbs: [update, patch]}
@@ -16,7 +18,7 @@ needs:  # the audit level and requests this question reads (auditlake policy sim
 SELECT received_at, cluster, resource, namespace, name, verb, subresource,
        TRY_CAST(coalesce(json_extract_string(request_object, '$.spec.replicas'),
                          json_extract_string(response_object, '$.spec.replicas')) AS INTEGER) AS replicas,
-       actor, actor_kind, source_ip, user_agent, audit_id
+       actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind, source_ip, user_agent, audit_id
 FROM changes
 WHERE in_window(received_at, date, $since, $until)
   AND resource IN ('deployments', 'statefulsets', 'replicasets')

@@ -1,18 +1,20 @@
 /*
-title: Actions by administrative identities — everything system:masters and cluster-admins did
+title: Actions by administrators — everything the people with administrative access did
 description: >
-  Every request by a member of an administrative group (system:masters by default) or by a user named as
-  an administrator, grouped by actor, verb and resource, with the first and last time and the failures.
-  PCI-DSS asks for all actions taken by anyone with administrative access.
+  Every request by a person with administrative access (`is_administrator`: a member of system:masters or
+  of `admin_groups`, or a user named in `admin_users`; the apiserver's loopback client and the cloud's
+  managed callers are in system:masters too, and are not people), grouped by administrator, verb and
+  resource, with the first and last time and the failures. The administrator is who authenticated: what
+  they did while impersonating someone else is listed under their own name. PCI-DSS asks for all actions
+  taken by anyone with administrative access.
 severity: medium
 controls: [pci-dss-4.0:10.2.1.2, hipaa:164.308(a)(1)(ii)(D)]
 params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
-  admin_groups: {type: "varchar[]", default: [system:masters], help: Groups whose members are administrators}
-  admin_users: {type: "varchar[]", default: [kubernetes-admin, admin], help: Users who are administrators}
-  exclude_users: {type: "varchar[]", default: [system:apiserver], help: "Administrators not to list (the apiserver's own loopback client is in system:masters)"}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:
   - {level: Metadata}
 */
@@ -24,8 +26,7 @@ SELECT cluster, user_name AS administrator, verb,
 FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND stage IN ('ResponseComplete', 'Panic')
-  AND (list_has_any(coalesce(user_groups, []), $admin_groups) OR list_contains($admin_users, user_name))
-  AND NOT list_contains(coalesce($exclude_users, []), user_name)
+  AND is_administrator(user_name, user_groups, $admin_groups, $admin_users)
   AND ($cluster IS NULL OR cluster = $cluster)
 GROUP BY ALL
 ORDER BY cluster, administrator, requests DESC, target

@@ -11,10 +11,13 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster, coalesce(impersonated_user, user_name) AS actor, actor_kind(coalesce(impersonated_user, user_name)) AS actor_kind,
+SELECT received_at, cluster, coalesce(impersonated_user, user_name) AS actor,
+       actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) AS actor_kind,
        verb, coalesce(resource || coalesce('/' || subresource, ''), split_part(request_uri, '?', 1)) AS target, namespace, name,
        source_ip, user_agent, code, audit_id
 FROM events

@@ -11,6 +11,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   include_system: {type: boolean, default: false, help: "Include kubelets and controllers (token requests for every pod)"}
 needs:
   - {level: Metadata, resources: [serviceaccounts, serviceaccounts/token, secrets], verbs: [create, update, patch, delete]}
@@ -24,13 +26,13 @@ SELECT received_at, cluster,
             WHEN resource = 'certificatesigningrequests' THEN 'certificate ' || verb
             WHEN resource = 'secrets' THEN 'token secret ' || verb
             ELSE 'rbac ' || verb END AS change,
-       resource, namespace, name, actor, actor_kind, source_ip, user_agent, audit_id
+       resource, namespace, name, actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind, source_ip, user_agent, audit_id
 FROM changes
 WHERE in_window(received_at, date, $since, $until)
   AND (resource IN ('serviceaccounts', 'certificatesigningrequests')
        OR (api_group = 'rbac.authorization.k8s.io' AND resource IN ('roles', 'clusterroles', 'rolebindings', 'clusterrolebindings'))
        OR (resource = 'secrets' AND coalesce(json_extract_string(request_object, '$.type'), json_extract_string(response_object, '$.type'))
            = 'kubernetes.io/service-account-token'))
-  AND ($include_system OR actor_kind IN ('human', 'serviceaccount', 'anonymous'))
+  AND ($include_system OR actor_kind(actor, actor_groups, $admin_groups, $admin_users) IN ('human', 'serviceaccount', 'anonymous'))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -10,6 +10,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:
   - {level: Metadata}
   - {level: RequestResponse, group: rbac.authorization.k8s.io, resources: [clusterrolebindings], verbs: [create, update, patch]}
@@ -18,13 +20,13 @@ SELECT cluster, date,
        count(*) FILTER (WHERE code = 401) AS failed_authentication,
        count(*) FILTER (WHERE code = 403) AS failed_authorization,
        count(*) FILTER (WHERE resource = 'secrets' AND verb IN ('get', 'list', 'watch')
-                        AND actor_kind(coalesce(impersonated_user, user_name)) = 'human') AS secret_reads_by_people,
+                        AND actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) = 'human') AS secret_reads_by_people,
        count(*) FILTER (WHERE subresource IN ('exec', 'attach', 'portforward')) AS interactive_sessions,
        count(*) FILTER (WHERE resource = 'clusterrolebindings' AND verb IN ('create', 'update', 'patch') AND code < 300
                         AND coalesce(json_extract_string(request_object, '$.roleRef.name'),
                                      json_extract_string(response_object, '$.roleRef.name')) = 'cluster-admin') AS cluster_admin_grants,
        count(*) FILTER (WHERE verb IN ('create', 'update', 'patch', 'delete') AND code < 300
-                        AND actor_kind(coalesce(impersonated_user, user_name)) = 'human'
+                        AND actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) = 'human'
                         AND (hour(received_at) < 8 OR hour(received_at) >= 18)) AS off_hours_changes_by_people,
        count(*) FILTER (WHERE (user_name = 'system:anonymous' OR list_contains(user_groups, 'system:unauthenticated')) AND code < 400
                         AND split_part(request_uri, '?', 1) NOT IN ('/healthz', '/livez', '/readyz', '/version')) AS anonymous_allowed

@@ -11,6 +11,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespaces: {type: "varchar[]", help: "Namespaces that hold sensitive data (comma-separated)"}
   namespace_label: {type: varchar, help: "A label (key=value) that marks namespaces holding sensitive data"}
 needs:
@@ -31,7 +33,7 @@ SELECT received_at, cluster, coalesce(impersonated_user, user_name) AS person, v
 FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND stage IN ('ResponseComplete', 'Panic')
-  AND actor_kind(coalesce(impersonated_user, user_name)) = 'human'
+  AND actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) = 'human'
   AND ((resource IN ('secrets', 'configmaps') AND subresource IS NULL AND verb IN ('get', 'list', 'watch'))
        OR (resource = 'pods' AND subresource IN ('log', 'exec', 'attach', 'portforward')))
   AND (($namespaces IS NULL AND $namespace_label IS NULL)

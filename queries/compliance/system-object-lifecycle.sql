@@ -9,16 +9,18 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   include_system: {type: boolean, default: false, help: "Include controllers and nodes (events, pods, leases churn)"}
 needs:
   - {level: Metadata, verbs: [create, delete, deletecollection]}
 */
-SELECT received_at, cluster, verb, api_group, resource, coalesce(namespace, '(cluster)') AS scope, name, actor, actor_kind, source_ip, user_agent, audit_id
+SELECT received_at, cluster, verb, api_group, resource, coalesce(namespace, '(cluster)') AS scope, name, actor, actor_kind(actor, actor_groups, $admin_groups, $admin_users) AS actor_kind, source_ip, user_agent, audit_id
 FROM changes
 WHERE in_window(received_at, date, $since, $until)
   AND verb IN ('create', 'delete', 'deletecollection') AND subresource IS NULL
   AND (namespace IS NULL OR namespace = 'kube-system')
   AND resource NOT IN ('events', 'leases', 'tokenreviews', 'subjectaccessreviews', 'selfsubjectaccessreviews', 'selfsubjectrulesreviews')
-  AND ($include_system OR actor_kind IN ('human', 'serviceaccount', 'anonymous'))
+  AND ($include_system OR actor_kind(actor, actor_groups, $admin_groups, $admin_users) IN ('human', 'serviceaccount', 'anonymous'))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

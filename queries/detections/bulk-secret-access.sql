@@ -13,6 +13,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   threshold: {type: integer, default: 15, help: Distinct secrets read by one user and client within the period}
   period: {type: interval, default: 30m, help: The sliding period}
 needs:
@@ -26,7 +28,7 @@ WITH reads AS (
   WHERE in_window(received_at, date, $since - $period, $until)
     AND is_final(stage)
     AND resource = 'secrets' AND subresource IS NULL AND verb IN ('get', 'list', 'watch')
-    AND NOT is_system_principal(user_name)
+    AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
 counted AS (

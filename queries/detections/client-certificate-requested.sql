@@ -13,6 +13,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   bootstrap_users: {type: "varchar[]", default: [kubelet-nodepool-bootstrap], help: Node bootstrap identities}
 needs:
   - {level: Request, group: certificates.k8s.io, resources: [certificatesigningrequests], verbs: [create]}
@@ -28,7 +30,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource IS NULL
   AND verb = 'create'
   AND coalesce(code, 200) < 400
-  AND NOT is_system_principal(user_name)
+  AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
   AND NOT list_contains($bootstrap_users, coalesce(user_name, ''))
   AND (list_contains(coalesce(CAST(json_extract_string(request_object, '$.spec.usages[*]') AS VARCHAR[]), []), 'client auth') OR contains(coalesce(json_extract_string(request_object, '$.spec.signerName'), ''), 'kubernetes.io/kube-apiserver-client'))
   AND ($cluster IS NULL OR cluster = $cluster)

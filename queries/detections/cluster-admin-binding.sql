@@ -15,6 +15,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   privileged_roles: {type: "varchar[]", default: [cluster-admin, "system:masters", admin, "system:kube-controller-manager", "system:kube-scheduler"], help: "Roles whose grant is privileged (Falco: cluster-admin only)"}
   ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (Panther's is_system_principal); false gives Falco's condition"}
 needs:
@@ -30,7 +32,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND resource = 'clusterrolebindings'
   AND verb = 'create'
   AND coalesce(code, 200) < 400
-  AND NOT ($ignore_system_principals AND is_system_principal(user_name))
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
   AND list_contains($privileged_roles, json_extract_string(request_object, '$.roleRef.name'))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

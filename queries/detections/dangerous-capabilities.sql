@@ -13,6 +13,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   dangerous: {type: "varchar[]", default: [SYS_ADMIN, NET_ADMIN, BPF, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH, DAC_OVERRIDE], help: Capabilities that count as dangerous}
 needs:
   - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
@@ -27,6 +29,6 @@ WHERE in_window(received_at, date, $since, $until)
   AND list_has_any(capabilities, $dangerous)
   AND succeeded
   AND NOT is_system_namespace(namespace)
-  AND NOT is_system_principal(authenticated_user)
+  AND NOT is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users)
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -1,8 +1,9 @@
 /*
 title: Request by a user outside the allowed list
 description: >
-  Any request by a non-system user who is not in `allowed_users` (Falco's allowed_k8s_users and
-  eks_allowed_k8s_users). Replace the list with your organisation's people and pipelines.
+  Any request by a person (`actor_kind`: not a service account, node, control-plane component or
+  anonymous; a `system:` name in system:masters is a person) who is not in `allowed_users` (Falco's
+  allowed_k8s_users and eks_allowed_k8s_users). Replace the list with your organisation's people and pipelines.
 severity: medium
 controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
 mitre: [T1078]
@@ -12,6 +13,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   allowed_users: {type: "varchar[]", default: [minikube, minikube-user, kubelet, kops, admin, kube, kube-proxy, kube-apiserver-healthcheck, kubernetes-admin, vpa-recommender, vpa-updater, cluster-autoscaler, system:addon-manager, cloud-controller-manager, system:kube-controller-manager, eks:node-manager, eks:certificate-controller, eks:fargate-scheduler, eks:k8s-metrics, eks:authenticator, eks:cluster-event-watcher, eks:nodewatcher, eks:pod-identity-mutating-webhook, eks:cloud-controller-manager, eks:vpc-resource-controller, eks:addon-manager], help: Users allowed to use the API}
 needs:
   - {level: Metadata}
@@ -23,7 +26,7 @@ SELECT received_at, cluster, 'disallowed-user' AS rule, 'medium' AS severity,
 FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND is_final(stage)
-  AND NOT starts_with(coalesce(user_name, ''), 'system:')
+  AND (user_name IS NULL OR actor_kind(user_name, user_groups, $admin_groups, $admin_users) = 'human')
   AND NOT list_contains($allowed_users, coalesce(user_name, ''))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -11,7 +11,9 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
-  ignore_controllers: {type: boolean, default: false, help: "Leave out single deletions by system users (the event TTL controller's own cleanup)"}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
+  ignore_controllers: {type: boolean, default: false, help: "Leave out single deletions by service accounts, nodes and the control plane (the event TTL controller's own cleanup)"}
 needs:
   - {level: Metadata, resources: [events], verbs: [delete, deletecollection]}
 */
@@ -24,6 +26,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND is_final(stage)
   AND resource = 'events'
   AND verb IN ('delete', 'deletecollection')
-  AND NOT (starts_with(coalesce(user_name, ''), 'system:') AND coalesce(code BETWEEN 200 AND 299, false) AND verb = 'delete' AND $ignore_controllers)
+  AND NOT ($ignore_controllers AND actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) IN ('serviceaccount', 'node', 'system')
+           AND coalesce(code BETWEEN 200 AND 299, false) AND verb = 'delete')
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -1,9 +1,11 @@
 /*
 title: Activity of a full-admin kubeconfig user
 description: >
-  Every request by one of the default administrator identities of common installers (`admin_users`).
-  Upstream ships this rule switched off (allowed_full_admin_users is always true); this is what it means,
-  and it fires.
+  Every request by one of the administrator identities named in `admin_users` (the AUDITLAKE_ADMIN_USERS
+  setting: by default the default ones of common installers, Falco's full_admin_k8s_users), whatever its
+  name looks like (`system:admin` counts once named). Members of system:masters who are not named are in
+  the admin-actions question. Upstream ships this rule switched off (allowed_full_admin_users is always
+  true); this is what it means, and it fires.
 severity: medium
 controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
 mitre: [T1078]
@@ -13,7 +15,7 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
-  admin_users: {type: "varchar[]", default: [admin, kubernetes-admin, kubernetes-admin@kubernetes, kubernetes-admin@cluster.local, minikube-user], help: Administrator identities}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: "Users who are people with administrative access (by default Falco's full_admin_k8s_users)"}
 needs:
   - {level: Metadata}
 */
@@ -24,7 +26,6 @@ SELECT received_at, cluster, 'full-admin-activity' AS rule, 'medium' AS severity
 FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND is_final(stage)
-  AND NOT starts_with(coalesce(user_name, ''), 'system:')
   AND list_contains($admin_users, user_name)
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -14,6 +14,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   allowed_repositories: {type: "varchar[]", default: [], help: "Image repositories allowed the host PID namespace"}
   include_failed: {type: boolean, default: false, help: Also requests that were refused or failed (Falco's attempts)}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities in system namespaces}
@@ -30,6 +32,6 @@ WHERE in_window(received_at, date, $since, $until)
   AND host_pid
   AND NOT coalesce(len(repositories) > 0 AND list_has_all($allowed_repositories, repositories), false)
   AND ($include_failed OR (succeeded AND decision IS DISTINCT FROM 'forbid'))
-  AND NOT ($ignore_system AND is_system_principal(authenticated_user) AND is_system_namespace(namespace))
+  AND NOT ($ignore_system AND is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users) AND is_system_namespace(namespace))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -13,6 +13,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (Panther's is_system_principal); false gives Falco's condition"}
 needs:
   - {level: Request, group: networking.k8s.io, resources: [ingresses], verbs: [create]}
@@ -28,7 +30,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource IS NULL
   AND verb = 'create'
   AND coalesce(code, 200) < 400
-  AND NOT ($ignore_system_principals AND is_system_principal(user_name))
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
   AND NOT ($ignore_system_principals AND coalesce(namespace IN ('kube-system', 'gke-system', 'kube-node-lease', 'kube-public'), false))
   AND coalesce(json_array_length(json_extract(request_object, '$.spec.tls')), 0) = 0
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -13,6 +13,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
 needs:
   - {level: Metadata, resources: [pods/exec]}
@@ -25,7 +27,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource = 'exec'
   AND verb IN ('create', 'get')
   AND coalesce(code, 200) < 400
-  AND NOT ($ignore_system AND is_system_principal(authenticated_user) AND is_system_namespace(namespace))
+  AND NOT ($ignore_system AND is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users) AND is_system_namespace(namespace))
   AND list_bool_or(list_transform(command_args, lambda a: contains(lower(a), 'tar')))
   AND list_position(list_transform(command_args, lambda a: contains(lower(a), 'cf') AND lower(a) <> '-c'), true) IS NOT NULL
   AND list_contains(command_args[list_position(list_transform(command_args, lambda a: contains(lower(a), 'cf') AND lower(a) <> '-c'), true) + 1:], '-')

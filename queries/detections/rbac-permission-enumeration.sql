@@ -12,7 +12,9 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
-  ignore_system_users: {type: boolean, default: false, help: Leave out system users}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
+  ignore_system_users: {type: boolean, default: false, help: "Leave out service accounts, nodes and the control plane (`actor_kind`)"}
 needs:
   - {level: Metadata, group: authorization.k8s.io, resources: [selfsubjectrulesreviews], verbs: [create]}
 */
@@ -26,6 +28,6 @@ WHERE in_window(received_at, date, $since, $until)
   AND verb = 'create'
   AND api_group = 'authorization.k8s.io'
   AND resource = 'selfsubjectrulesreviews'
-  AND NOT (starts_with(coalesce(user_name, ''), 'system:') AND $ignore_system_users)
+  AND NOT ($ignore_system_users AND actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) IN ('serviceaccount', 'node', 'system'))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

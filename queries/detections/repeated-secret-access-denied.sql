@@ -13,6 +13,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   threshold: {type: integer, default: 20, help: Failures by one user in one namespace within the period}
   period: {type: interval, default: 15m, help: The sliding period}
 needs:
@@ -26,7 +28,7 @@ WITH failed AS (
     AND is_final(stage)
     AND resource = 'secrets' AND subresource IS NULL AND verb = 'get'
     AND code >= 400
-    AND NOT is_system_namespace(namespace) AND NOT is_system_principal(user_name)
+    AND NOT is_system_namespace(namespace) AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
 counted AS (

@@ -3,7 +3,8 @@ title: Activity stream — workloads, services, config, namespaces, accounts, RB
 description: >
   Falco's activity rules as one stream: every successful create or delete of a Deployment, Service,
   ConfigMap, Namespace, ServiceAccount, Role, ClusterRole, RoleBinding, ClusterRoleBinding or Secret.
-  Secrets in kube-system and secrets or namespace deletions by system users are left out, as upstream.
+  Secrets in kube-system and secrets or namespace deletions by system users (service accounts, nodes, the
+  control plane, anonymous: `actor_kind`) are left out, as upstream.
 severity: info
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 reproduces:
@@ -12,6 +13,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:
   - {level: Metadata, resources: [deployments, services, configmaps, namespaces, serviceaccounts, roles, clusterroles, rolebindings, clusterrolebindings, secrets], verbs: [create, delete]}
 */
@@ -26,7 +29,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource IS NULL
   AND code BETWEEN 200 AND 299
   AND resource IN ('deployments', 'services', 'configmaps', 'namespaces', 'serviceaccounts', 'roles', 'clusterroles', 'rolebindings', 'clusterrolebindings', 'secrets')
-  AND NOT (resource = 'secrets' AND (coalesce(namespace, '') = 'kube-system' OR starts_with(coalesce(user_name, ''), 'system:')))
-  AND NOT (resource = 'namespaces' AND verb = 'delete' AND starts_with(coalesce(user_name, ''), 'system:'))
+  AND NOT (resource = 'secrets' AND (coalesce(namespace, '') = 'kube-system' OR (user_name IS NOT NULL AND actor_kind(user_name, user_groups, $admin_groups, $admin_users) <> 'human')))
+  AND NOT (resource = 'namespaces' AND verb = 'delete' AND (user_name IS NOT NULL AND actor_kind(user_name, user_groups, $admin_groups, $admin_users) <> 'human'))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -14,6 +14,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   include_system: {type: boolean, default: false, help: Also reads by nodes and control-plane users (upstream's literal condition)}
 needs:
   - {level: Metadata, resources: [secrets], verbs: [get]}
@@ -29,6 +31,6 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource IS NULL
   AND verb = 'get'
   AND code BETWEEN 200 AND 299
-  AND ($include_system OR actor_kind(coalesce(impersonated_user, user_name)) NOT IN ('node', 'system'))
+  AND ($include_system OR actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) NOT IN ('node', 'system'))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -12,6 +12,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   allowed_listers: {type: "varchar[]", default: ["system:serviceaccount:kube-system:namespace-controller", "system:serviceaccount:kube-system:kube-state-metrics", "system:apiserver"], help: Identities that list all secrets by design}
 needs:
   - {level: Metadata, resources: [secrets], verbs: [list]}
@@ -28,7 +30,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND coalesce(code, 200) < 400
   AND namespace IS NULL
   AND NOT contains(coalesce(request_uri, ''), '/namespaces/')
-  AND NOT is_system_principal(user_name)
+  AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
   AND NOT list_contains($allowed_listers, coalesce(user_name, ''))
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

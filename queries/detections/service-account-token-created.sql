@@ -15,6 +15,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
 needs:
   - {level: Request, resources: [serviceaccounts/token], verbs: [create]}
@@ -30,7 +32,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource = 'token'
   AND verb = 'create'
   AND coalesce(code, 200) < 400
-  AND NOT ($ignore_system AND is_system_principal(user_name) AND is_system_namespace(namespace))
+  AND NOT ($ignore_system AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users) AND is_system_namespace(namespace))
   AND json_extract_string(request_object, '$.spec.boundObjectRef.kind') IS DISTINCT FROM 'Pod'
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

@@ -14,6 +14,8 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   expected_changes: {type: "varchar[]", default: ["system:coredns", "system:managed-certificate-controller"], help: System roles that change in normal operation}
   ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (Panther's is_system_principal); false gives Falco's condition"}
 needs:
@@ -29,7 +31,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND resource IN ('roles', 'clusterroles')
   AND verb IN ('update', 'patch', 'delete')
   AND coalesce(code, 200) < 400
-  AND NOT ($ignore_system_principals AND is_system_principal(user_name))
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
   AND (starts_with(coalesce(name, ''), 'system:') OR starts_with(coalesce(name, ''), 'eks:'))
   AND NOT list_contains($expected_changes, name)
   AND ($cluster IS NULL OR cluster = $cluster)

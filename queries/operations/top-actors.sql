@@ -7,11 +7,14 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   limit: {type: integer, default: 25, help: How many actors}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata}
 */
-SELECT cluster, coalesce(impersonated_user, user_name) AS actor, actor_kind(coalesce(impersonated_user, user_name)) AS actor_kind,
+SELECT cluster, coalesce(impersonated_user, user_name) AS actor,
+       actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) AS actor_kind,
        count(*) AS requests,
        count(*) FILTER (WHERE verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')) AS writes,
        count(*) FILTER (WHERE code >= 400) AS failures,

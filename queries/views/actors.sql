@@ -8,7 +8,7 @@ description: >
 SELECT
   cluster,
   coalesce(impersonated_user, user_name) AS actor,
-  actor_kind(coalesce(impersonated_user, user_name)) AS actor_kind,
+  actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups)) AS actor_kind,
   min(received_at) AS first_seen,
   max(received_at) AS last_seen,
   count(DISTINCT audit_id) AS requests,

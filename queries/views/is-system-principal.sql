@@ -1,14 +1,17 @@
 /*
-title: is_system_principal(user) — a control-plane or cloud-provider identity (Panther's definition)
+title: is_system_principal(user, groups, admin_groups, admin_users) — a control-plane or cloud-provider identity (Panther's definition)
 kind: macro
 description: >
   Panther's `is_system_principal`: kube-system service accounts, `eks:`, `masterclient`, `gke-`, `azure-`,
   `aksService`, and every `system:` user that is not a service account (nodes, controllers, the scheduler,
   system:anonymous). Panther also lists `.iam.gserviceaccount.com` as a prefix, which can never match an
-  e-mail address; what it means is the suffix of GCP service accounts, read here as such.
+  e-mail address; what it means is the suffix of GCP service accounts, read here as such. A person with
+  administrative access (`actor_kind` human: audit2rbac's `system:admin` in system:masters) is never one,
+  whatever the name.
 */
-CREATE OR REPLACE MACRO is_system_principal(user_name) AS coalesce(
-  starts_with(user_name, 'system:serviceaccount:kube-system:') OR starts_with(user_name, 'eks:')
-  OR starts_with(user_name, 'masterclient') OR starts_with(user_name, 'gke-') OR starts_with(user_name, 'azure-')
-  OR user_name = 'aksService' OR ends_with(user_name, '.iam.gserviceaccount.com')
-  OR (starts_with(user_name, 'system:') AND NOT contains(user_name, 'serviceaccount')), false)
+CREATE OR REPLACE MACRO is_system_principal(user_name, groups := NULL, admin_groups := NULL, admin_users := NULL) AS coalesce(
+  (starts_with(user_name, 'system:serviceaccount:kube-system:') OR starts_with(user_name, 'eks:')
+   OR starts_with(user_name, 'masterclient') OR starts_with(user_name, 'gke-') OR starts_with(user_name, 'azure-')
+   OR user_name = 'aksService' OR ends_with(user_name, '.iam.gserviceaccount.com')
+   OR (starts_with(user_name, 'system:') AND NOT contains(user_name, 'serviceaccount')))
+  AND actor_kind(user_name, groups, admin_groups, admin_users) <> 'human', false)

@@ -4,7 +4,8 @@ description: >
   Interactive access to running containers. The session starts when the request is received and ends
   at its last logged stage (`duration_seconds`); `command` is decoded from the request URI (exec only), `container` and
   the `tty`/`stdin` flags likewise. `code` is the final response (101 Switching Protocols for an
-  upgraded connection).
+  upgraded connection). `actor_kind` counts only system:masters as administrators; saved queries classify
+  `actor` and `actor_groups` again with the configured `admin_groups` and `admin_users`.
 */
 SELECT
   cluster,
@@ -21,12 +22,13 @@ SELECT
   bool_or(regexp_matches(request_uri, '[?&]tty=(true|1)')) AS tty,
   bool_or(regexp_matches(request_uri, '[?&]stdin=(true|1)')) AS stdin,
   any_value(coalesce(impersonated_user, user_name)) AS actor,
-  any_value(actor_kind(coalesce(impersonated_user, user_name))) AS actor_kind,
+  any_value(actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups))) AS actor_kind,
   any_value(user_name) AS authenticated_user,
   any_value(source_ip) AS source_ip,
   any_value(user_agent) AS user_agent,
   max(code) AS code,
-  bool_and(coalesce(code < 400, true)) AS allowed
+  bool_and(coalesce(code < 400, true)) AS allowed,
+  any_value(actor_groups(user_groups, impersonated_user, impersonated_groups)) AS actor_groups
 FROM events
 WHERE subresource IN ('exec', 'attach', 'portforward') AND resource = 'pods'
 GROUP BY cluster, audit_id

@@ -12,7 +12,8 @@ description: >
 WITH bodies AS (
   SELECT cluster, date, received_at, audit_id, stage, verb, api_group, resource, subresource, namespace, name,
          coalesce(impersonated_user, user_name) AS actor, user_name AS authenticated_user, user_groups, source_ip,
-         user_agent, code, decision, authz_reason, response_object AS response,
+         user_agent, code, decision, authz_reason, response_object AS response, request_uri,
+         actor_groups(user_groups, impersonated_user, impersonated_groups) AS actor_groups,
          coalesce(pod_spec(resource, request_object), pod_spec(resource, response_object)) AS spec
   FROM events
   WHERE is_final(stage)
@@ -41,5 +42,6 @@ SELECT cluster, date, received_at, audit_id, stage, verb, api_group, resource, s
        coalesce(TRY_CAST(json_extract_string(spec, '$.hostNetwork') AS BOOLEAN), false) AS host_network,
        coalesce(TRY_CAST(json_extract_string(spec, '$.hostPID') AS BOOLEAN), false) AS host_pid,
        coalesce(TRY_CAST(json_extract_string(spec, '$.hostIPC') AS BOOLEAN), false) AS host_ipc,
-       coalesce(code, 200) < 400 AND coalesce(json_extract_string(response, '$.status'), '') <> 'Failure' AS succeeded
+       coalesce(code, 200) < 400 AND coalesce(json_extract_string(response, '$.status'), '') <> 'Failure' AS succeeded,
+       request_uri, actor_groups
 FROM containers
