@@ -8,14 +8,14 @@
 
 import duckdb
 
-from auditlake.errors import AuditlakeError, ExitCode
+from auditlake.errors import AuditlakeError, AuditlakeWarning, EmptyWindowWarning, ExitCode
 from auditlake.history import HistoryEntry, unified_diff
 from auditlake.ingest import IngestResult
 from auditlake.lake import Lake, LakeStatus, version
 from auditlake.queries import SavedQuery
 
-__all__ = ["AuditlakeError", "ExitCode", "HistoryEntry", "IngestResult", "Lake", "LakeStatus", "SavedQuery", "connect", "unified_diff",
-           "version"]
+__all__ = ["AuditlakeError", "AuditlakeWarning", "EmptyWindowWarning", "ExitCode", "HistoryEntry", "IngestResult", "Lake", "LakeStatus",
+           "SavedQuery", "connect", "unified_diff", "version"]
 
 
 def connect(path: str = "lake") -> duckdb.DuckDBPyConnection:

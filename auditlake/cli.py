@@ -12,24 +12,27 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import errno
 import functools
 import json
+import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, BinaryIO, TypeVar
 
 import pyarrow as pa
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 from rich.text import Text
 
 from auditlake import config, detect, history, packs, policy, queries, render, report_render
-from auditlake.errors import AuditlakeError, ExitCode, OutputError, QuarantineFoundError, QueryError
+from auditlake.errors import AuditlakeError, AuditlakeWarning, ExitCode, OutputError, QuarantineFoundError, QueryError, window_text
 from auditlake.ingest import IngestResult
 from auditlake.ingest import Progress as IngestProgress
 from auditlake.ingest.formats import FORMATS
@@ -51,8 +54,34 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-stderr = Console(stderr=True, highlight=False, emoji=False)  # emoji=False: `:skull:` in data prints as written
-stdout = Console(highlight=False, emoji=False)
+UNWRAPPED_WIDTH = 1_000_000  # off a terminal: wider than any row, so none is folded
+
+
+class _Console(Console):
+    """A rich console that fits a terminal and squeezes nothing anywhere else.
+
+    On a terminal, tables fold to its width. In a pipe, cron mail or a CI log rich would assume 80
+    columns and fold one value over five lines; there a row stays one line, however wide. A broken
+    pipe goes to the error boundary (rich's own handler exits 1 from wherever it happens).
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(UNWRAPPED_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, "the reader closed the pipe")
+
+
+# emoji=False: `:skull:` in data prints as written. soft_wrap: a message is one line that a terminal may wrap
+# but rich never breaks, so a path in it stays whole (to copy, and in cron mail).
+stderr = _Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+stdout = _Console(highlight=False, emoji=False)
 
 LakeOption = Annotated[Path, typer.Option("--lake", "-l", envvar="AUDITLAKE_LAKE", help="Lake directory.", show_default=True)]
 OUTPUT_FORMATS = ["table", *RENDERERS]
@@ -68,7 +97,10 @@ def handle_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with _warnings_on_stderr():
+                result = command(*args, **kwargs)
+            sys.stdout.flush()  # a reader that went away shows here, inside the boundary, not at interpreter exit
+            return result
         except AuditlakeError as error:
             if config.is_debug():
                 raise
@@ -81,6 +113,9 @@ def handle_errors(command: F) -> F:
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except (typer.Exit, typer.Abort, typer.BadParameter):  # usage errors: typer prints them and exits 2
             raise
+        except BrokenPipeError:  # the reader stopped reading (`| head -1`): stop quietly, as cat does
+            _detach_stdout()
+            raise typer.Exit(int(ExitCode.OK)) from None
         except Exception as error:  # a bug: say so in one line
             if config.is_debug():
                 raise
@@ -90,6 +125,29 @@ def handle_errors(command: F) -> F:
             raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _warnings_on_stderr() -> Iterator[None]:
+    """Each `AuditlakeWarning` as one `warning: …` (or `note: …`) line on stderr, when it happens; other warnings as Python shows them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", AuditlakeWarning)
+        show_other = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
+            if issubclass(category, AuditlakeWarning):
+                stderr.print(f"{category.label}: {render.terminal_text(str(message))}", markup=False)
+            else:
+                show_other(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush meets no broken pipe (and prints no traceback)."""
+    with contextlib.suppress(OSError, ValueError):  # under CliRunner, stdout has no file descriptor
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _version_callback(value: bool) -> None:
@@ -126,7 +184,7 @@ def ingest(
     keep_secrets: Annotated[bool, typer.Option(
         "--unsafe-keep-secret-values",
         help="DANGER: write Secret data/stringData values to the lake in clear text instead of fingerprints.")] = False,
-    workers: Annotated[int, typer.Option("--workers", envvar="AUDITLAKE_WORKERS", help="Decoding threads (0: one per core).")] = 0,
+    workers: Annotated[int, typer.Option("--workers", envvar="AUDITLAKE_WORKERS", min=0, help="Decoding threads (0: one per core).")] = 0,
     default_time: Annotated[str | None, typer.Option(
         "--default-time", help="For hand-written fixtures: events with no auditID or time of their own land with a synthetic id "
         "and this time (or Panther's p_event_time) instead of being quarantined; extra.\"auditlake:filled\" says so.")] = None,
@@ -250,7 +308,7 @@ def sql(
     lake: LakeOption = DEFAULT_LAKE,
     output: Annotated[str, typer.Option("--format", help=f"Output format: {', '.join(OUTPUT_FORMATS)}.")] = "table",
     output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
-    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown by --format table.")] = 100,
+    max_rows: Annotated[int, typer.Option("--max-rows", min=1, help="Rows shown by --format table.")] = 100,
 ) -> None:
     """Run SQL against the lake (DuckDB dialect); data on stdout, messages on stderr.
 
@@ -263,11 +321,13 @@ def sql(
 
 
 def _emit(result: pa.Table, output: str, output_file: Path | None, max_rows: int) -> None:
+    if output == "table" and output_file is not None:  # a table is for a terminal: a file gets the format its name says
+        output = _format_of(output_file)
     if output == "table":
         _print_table(result, max_rows)
         return
     if output_file is not None:
-        with _output_errors(output_file), output_file.open("wb") as handle:
+        with _output_file(output_file) as handle:
             RENDERERS[output](result, handle)
         stderr.print(f"wrote {result.num_rows:,} rows to {render.terminal_text(str(output_file))}", markup=False)
         return
@@ -363,7 +423,7 @@ def query_show(
         lines += ["", item.description]
     if item.params:
         lines += ["", "parameters:"]
-        lines += [f"  {p.name} ({p.type}, default {p.default!r}): {p.help}" for p in item.params]
+        lines += [f"  {p.name} ({p.type}, {'required' if p.required else f'default {p.default!r}'}): {p.help}" for p in item.params]
     lines += ["", item.sql]
     if item.kind == "query":
         lines += ["", f"DuckDB shell: FROM {item.macro_name}(p_since := '2026-11-01');"]
@@ -382,7 +442,7 @@ def query_run(
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Any other parameter, as name=value (repeatable).")] = None,
     output: Annotated[str, typer.Option("--format", help=f"Output format: {', '.join(OUTPUT_FORMATS)}.")] = "table",
     output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
-    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown by --format table.")] = 100,
+    max_rows: Annotated[int, typer.Option("--max-rows", min=1, help="Rows shown by --format table.")] = 100,
 ) -> None:
     """Run a saved query over a time window; data on stdout, messages on stderr.
 
@@ -394,8 +454,16 @@ def query_run(
     for key, value in (("cluster", cluster), ("namespace", namespace)):
         if value is not None:
             params[key] = value
-    result = Lake(lake).query_arrow(name, since=since, until=until, **params)
+    the_lake = Lake(lake)
+    start, end = the_lake.window(since, until, query=name)  # stated below: the query's own default is not every command's
+    result = the_lake.query_arrow(name, since=start, until=end, **params)
     _emit(result, output, output_file, max_rows)
+    _state_window(f"{result.num_rows:,} row(s)", start, end)
+
+
+def _state_window(what: str, start: datetime.datetime, end: datetime.datetime) -> None:
+    """`12 row(s) in 2026-11-01 00:00 → 2026-11-08 00:00 UTC` on stderr: each windowed command says which window it read."""
+    stderr.print(f"{what} in {window_text(start, end)}", markup=False)
 
 
 def _name_values(items: list[str] | None) -> dict[str, str]:
@@ -436,8 +504,11 @@ def object_history(
     if len(parts) not in (2, 3):
         raise typer.BadParameter("use RESOURCE/NAMESPACE/NAME (deployments/payments/api) or RESOURCE/NAME", param_hint="TARGET")
     resource, namespace, name = (parts[0], parts[1], parts[2]) if len(parts) == 3 else (parts[0], None, parts[1])
-    entries = Lake(lake).history_entries(resource, namespace, name, since=since, until=until, cluster=cluster, keep_noise=show_all,
-                                         include_status=status)
+    the_lake = Lake(lake)
+    start, end = the_lake.window(since, until)
+    entries = the_lake.history_entries(resource, namespace, name, since=start, until=end, cluster=cluster, keep_noise=show_all,
+                                       include_status=status)
+    _state_window(f"{len(entries)} change(s)", start, end)
     title = f"History of {target}"  # each timeline's title adds its cluster
     if output == "terminal" and output_file is None:
         _print_history(title, entries)
@@ -470,21 +541,42 @@ def _print_history(title: str, entries: list[Any]) -> None:
 
 @contextlib.contextmanager
 def _output_errors(path: Path) -> Iterator[None]:
-    """A file the user named for output that cannot be written is their error to fix (exit 2), not a crash."""
+    """A file or directory the user named for output that cannot be written is their error to fix (exit 2), not a crash."""
     try:
         yield
     except OSError as error:
         raise OutputError(f"{path}: cannot write ({error.strerror or error})",
-                          hint="check that the directory exists and is writable") from None
+                          hint="check that its directory can be created and written to") from None
+
+
+@contextlib.contextmanager
+def _output_file(path: Path) -> Iterator[BinaryIO]:
+    """The one way a command writes a file the user named (--output): its directory is created as `report --out` does."""
+    with _output_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            yield handle
+
+
+OUTPUT_SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".md": "markdown",
+                   ".markdown": "markdown"}
+
+
+def _format_of(path: Path) -> str:
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise typer.BadParameter(f"--format table is for the terminal: give --format ({', '.join(RENDERERS)}) to write {path}",
+                                 param_hint="--format")
+    return OUTPUT_SUFFIXES[path.suffix.lower()]
 
 
 def _write_text(text: str, output_file: Path | None) -> None:
     if output_file is None:
         sys.stdout.write(text)
+        sys.stdout.flush()
         return
-    with _output_errors(output_file):
-        output_file.write_text(text)
-    stderr.print(f"wrote {output_file}", markup=False)
+    with _output_file(output_file) as handle:
+        handle.write(text.encode())
+    stderr.print(f"wrote {render.terminal_text(str(output_file))}", markup=False)
 
 
 @app.command(name="changes")
@@ -497,12 +589,18 @@ def changed_objects(
     namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Only this namespace.")] = None,
     cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="Only this cluster.")] = None,
     output: Annotated[str, typer.Option("--format", help="table, markdown or json.")] = "table",
+    include_noise: Annotated[bool, typer.Option("--include-noise", help="Also the writes left out as noise: leases, events, "
+                                                                        "access and token reviews (--kind names one to show it).")] = False,
 ) -> None:
     """Every change in a window, grouped by object, one line each ("image api:1.4.2 → api:1.5.0").
 
     Example: auditlake changes --since 24h --kind deployments
     """
-    groups = Lake(lake).changes(since=since, until=until, resource=kind, namespace=namespace, cluster=cluster)
+    the_lake = Lake(lake)
+    the_lake.require_resource(kind)
+    start, end = the_lake.window(since, until)
+    groups = the_lake.changes(since=start, until=end, resource=kind, namespace=namespace, cluster=cluster, include_noise=include_noise)
+    _state_window(f"{sum(len(e) for _, e in groups)} change(s) to {len(groups)} object(s)", start, end)
     if output in ("json", "markdown"):
         typer.echo(render.changes_json(groups) if output == "json" else render.changes_markdown(groups, since))
         return
@@ -519,7 +617,6 @@ def changed_objects(
             table.add_row(_text(object_cluster) if index == 0 else "", _text(label) if index == 0 else "", when, _text(item.summary),
                           _text(", ".join(actors)), _text(", ".join(clients)))
     stdout.print(table)
-    stderr.print(f"{sum(len(e) for _, e in groups)} change(s) to {len(groups)} object(s)", markup=False)
 
 
 # ---- audit policy ---------------------------------------------------------------------------------
@@ -704,7 +801,7 @@ def run_detections(
     write: Annotated[bool, typer.Option("--write", help="Keep the findings in the lake (the `findings` view); reruns add nothing twice.")] = False,
     output: Annotated[str, typer.Option("--format", help=f"Output format: {', '.join(OUTPUT_FORMATS)}.")] = "table",
     output_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
-    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown by --format table.")] = 100,
+    max_rows: Annotated[int, typer.Option("--max-rows", min=1, help="Rows shown by --format table.")] = 100,
     list_rules: Annotated[bool, typer.Option("--list", help="List the detections and the Falco, Sigma and Panther rules each reproduces.")] = False,
     by_rule: Annotated[bool, typer.Option("--summary", help="One row per detection that fired (findings, actors, first, last) "
                                                            "instead of every finding.")] = False,
@@ -737,7 +834,8 @@ def run_detections(
         _emit(pa.Table.from_pylist(rows), output, output_file, max_rows=len(rows) or 1)
         return
     the_lake = Lake(lake)
-    result = the_lake.detect(since=since, until=until, cluster=cluster, rules=rule, min_severity=severity, compare=write,
+    start, end = the_lake.window(since, until)
+    result = the_lake.detect(since=start, until=end, cluster=cluster, rules=rule, min_severity=severity, compare=write,
                              params={**(queries.load_tuning(tuning_file) if tuning_file else {}), **_name_values(param)})
     shown = dataclasses.replace(result, findings=result.new) if only_new and result.new is not None else result
     if by_rule:
@@ -750,9 +848,8 @@ def run_detections(
     fired = {name: count for name, count in result.counts.items() if count}
     stderr.print(f"{result.findings.num_rows:,} finding(s) from {len(fired)} of {len(result.rules)} detection(s)"
                  + (": " + ", ".join(f"{name} {count:,}" for name, count in sorted(fired.items(), key=lambda item: -item[1])) if fired else "")
-                 + (f"; {result.written:,} new in the lake" if result.written is not None else ""), markup=False, soft_wrap=True)
-    if result.window_has_events is False:
-        stderr.print("warning: the window holds no events, so no detection could fire (check --since/--until and --cluster)", markup=False)
+                 + (f"; {result.written:,} new in the lake" if result.written is not None else "")
+                 + f"; window {window_text(start, end)}", markup=False, soft_wrap=True)
     if fail_on is not None and shown.at_least(fail_on):
         stderr.print(f"{shown.at_least(fail_on):,} {'new ' if only_new else ''}finding(s) at {fail_on} or above", markup=False)
         raise typer.Exit(int(ExitCode.FINDINGS))
@@ -865,7 +962,7 @@ def rebuild_catalog(lake: LakeOption = DEFAULT_LAKE) -> None:
 def run_demo(
     lake: LakeOption = DEFAULT_LAKE,
     log_dir: Annotated[Path, typer.Option("--log-dir", help="Where the simulated apiserver writes its audit log.")] = Path("demo-audit-log"),
-    requests: Annotated[int, typer.Option("--requests", help="API requests to simulate (about 2 events each).")] = 100_000,
+    requests: Annotated[int, typer.Option("--requests", min=1, help="API requests to simulate (about 2 events each).")] = 100_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same cluster.")] = 7,
 ) -> None:
     """Simulate a cluster's audit log, ingest it, and show what the lake can answer.
@@ -896,7 +993,7 @@ def run_demo(
 @handle_errors
 def generate(
     directory: Annotated[Path, typer.Argument(help="Directory to write audit.log (and rotated files) into.")],
-    requests: Annotated[int, typer.Option("--requests", help="API requests to simulate (about 2 events each).")] = 500_000,
+    requests: Annotated[int, typer.Option("--requests", min=1, help="API requests to simulate (about 2 events each).")] = 500_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
     days: Annotated[float, typer.Option("--days", help="Simulated time span.")] = 3.0,
     max_size_mb: Annotated[float, typer.Option("--max-size-mb", help="Rotate audit.log at this size (--audit-log-maxsize).")] = 100.0,

@@ -56,6 +56,23 @@ def retire_after() -> float:
     return parse_duration(setting("retire_after"), SETTINGS["retire_after"].env)
 
 
+def workers(value: int | str | None = None) -> int:
+    """Decoding threads: `value`, else AUDITLAKE_WORKERS; a whole number, 0 or more (0: one per core).
+
+    >>> workers("4")
+    4
+    """
+    raw = setting("workers") if value is None else value
+    try:
+        number = int(str(raw).strip())
+    except ValueError:
+        number = -1
+    if number < 0:
+        where = f"{SETTINGS['workers'].env}={raw!r}" if value is None else f"workers={raw!r}"
+        raise AuditlakeError(f"{where} is not a number of threads", hint="use a whole number, 0 or more (0: one per core)")
+    return number
+
+
 def parse_duration(text: str, name: str) -> float:
     """Seconds in `90`, `90s`, `30m`, `1h` or `2d`.
 

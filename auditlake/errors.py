@@ -1,11 +1,14 @@
 """The error tree: every failure a user can act on is an `AuditlakeError` with an exit code and a hint.
 
-Owns: exit codes and the exception classes. Never prints: `cli.py` is the one boundary that
-turns these into `error: …` / `hint: …` lines on stderr.
+Owns: exit codes, the exception classes, and the warnings (`AuditlakeWarning`) for answers that are
+probably not the one meant: an empty window, rows left out as noise. Never prints: `cli.py` is the
+one boundary that turns these into `error: …` / `hint: …` / `warning: …` lines on stderr (Python
+shows the warnings in a notebook).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
 
@@ -72,3 +75,68 @@ class QuarantineFoundError(AuditlakeError):
     """`--strict` was given and some input lines were quarantined."""
 
     exit_code = ExitCode.FINDINGS
+
+
+# ---- warnings -----------------------------------------------------------------------------------
+class AuditlakeWarning(UserWarning):
+    """Base of the warnings: an answer that is probably not the one meant; `label` starts its line on stderr."""
+
+    label = "warning"
+
+
+class EmptyWindowWarning(AuditlakeWarning):
+    """The window holds no events at all (of `cluster`), so an empty answer proves nothing; says where the lake's data lies."""
+
+    def __init__(self, since: datetime, until: datetime, cluster: str | None, spans: dict[str, tuple[datetime, datetime]]):
+        self.since, self.until, self.cluster, self.spans = since, until, cluster, spans
+        of = f" of cluster {cluster}" if cluster else ""
+        super().__init__(f"the window {window_text(since, until)} holds no events{of}: {where_data_lies(spans, cluster)}")
+
+
+class NoiseLeftOutWarning(AuditlakeWarning):
+    """Writes left out of an answer as noise (leases, events, access reviews), counted per resource."""
+
+    label = "note"
+
+    def __init__(self, counts: dict[str, int]):
+        self.counts = counts
+        first, *rest = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        said = [f"{first[1]:,} write(s) to {first[0]}", *(f"{count:,} to {resource}" for resource, count in rest)]
+        super().__init__(f"left out as noise: {', '.join(said)} (--include-noise shows them)")
+
+
+def window_text(since: datetime, until: datetime) -> str:
+    """`2025-10-01 12:00 → 2025-10-08 12:00 UTC`: a window as absolute times, the same in every message.
+
+    >>> window_text(datetime(2025, 10, 1, 12, tzinfo=UTC), datetime(2025, 10, 8, 12, tzinfo=UTC))
+    '2025-10-01 12:00 → 2025-10-08 12:00 UTC'
+    """
+    return f"{_utc(since):%Y-%m-%d %H:%M} → {_utc(until):%Y-%m-%d %H:%M} UTC"
+
+
+def where_data_lies(spans: dict[str, tuple[datetime, datetime]], cluster: str | None = None) -> str:
+    """`this lake holds 2017-09-11 → 2025-10-07 (try --since …)`, per cluster when it holds several.
+
+    >>> where_data_lies({"a": (datetime(2017, 9, 11, 8, tzinfo=UTC), datetime(2017, 9, 12, 9, tzinfo=UTC))})
+    'this lake holds 2017-09-11 → 2017-09-12 (try --since 2017-09-11 --until 2017-09-13)'
+    """
+    spans = {name: span for name, span in spans.items() if cluster is None or name == cluster}
+    if not spans:
+        return f"cluster {cluster} holds no events" if cluster else "this lake holds no events yet"
+    first = min(span[0] for span in spans.values())
+    last = max(span[1] for span in spans.values())
+    held = (_span_text(first, last) if len(spans) == 1 else
+            ", ".join(f"{name} {_span_text(*span)}" for name, span in sorted(spans.items())))
+    holder = f"cluster {cluster}" if cluster else "this lake"
+    return f"{holder} holds {held} (try --since {_utc(first):%Y-%m-%d} --until {_utc(last) + timedelta(days=1):%Y-%m-%d})"
+
+
+def _span_text(first: datetime, last: datetime) -> str:
+    first, last = _utc(first), _utc(last)
+    if first.date() == last.date():
+        return f"{first:%Y-%m-%d %H:%M} → {last:%H:%M} UTC"
+    return f"{first:%Y-%m-%d} → {last:%Y-%m-%d}"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import pyarrow as pa
 
 from auditlake import catalog, config, demo, detect, history, packs, policy, queries, report
 from auditlake.detect import DetectionRun
-from auditlake.errors import QueryError
+from auditlake.errors import AuditlakeWarning, EmptyWindowWarning, NoiseLeftOutWarning, QueryError, where_data_lies, window_text
 from auditlake.history import HistoryEntry
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
@@ -93,6 +94,7 @@ class Lake:
         self.store = LakeStore(Path(path) if path is not None else config.default_lake())
         self.path = self.store.root
         self._namespace_cache: tuple[tuple[str, ...], set[str]] | None = None
+        self._resource_cache: tuple[tuple[str, ...], set[str]] | None = None
 
     def __repr__(self) -> str:
         return f"Lake({str(self.path)!r})"
@@ -119,7 +121,7 @@ class Lake:
         options = IngestOptions(cluster=validate_cluster(cluster) if cluster else None,
                                 default_cluster=validate_cluster(config.setting("cluster")), format=format, redact=redact,
                                 exclude=self.store.root, default_time=queries.parse_time(default_time) if default_time else None,
-                                workers=workers if workers is not None else int(config.setting("workers")))
+                                workers=config.workers(workers))
         self.store.create()
         with self.store.write_lock():
             manifest = self.store.load_manifest()
@@ -245,17 +247,79 @@ class Lake:
                              hint=f"did you mean {', '.join(close)}?" if close else "list them: auditlake sql \"select distinct namespace from events\"")
 
     def query_arrow(self, name: str, /, *, since: Any = None, until: Any = None, **params: Any) -> pa.Table:
-        """Run a saved query; `since`/`until` take 7d, 24h, 2026-11-01, now or datetimes. An Arrow table."""
+        """Run a saved query; `since`/`until` take 7d, 24h, 2026-11-01, now or datetimes. An Arrow table.
+
+        An empty answer from a window that holds no events at all warns (`EmptyWindowWarning`), saying
+        where the lake's data lies: it proves nothing, and a cron job should not read it as "all clear".
+        """
+        query, values = self._bind(name, {"since": since, "until": until, **params})
+        with self._connection() as connection:
+            table = queries.run(connection, query, values)
+            if not table.num_rows:
+                self._warn_if_window_empty(connection, values["since"], values["until"], values.get("cluster"))
+        return table
+
+    def _run_query(self, name: str, /, *, since: Any = None, until: Any = None, **params: Any) -> pa.Table:
+        """`query_arrow` without the warning, for the lake's own lookups (a lookback that finds nothing is no news to the user)."""
+        query, values = self._bind(name, {"since": since, "until": until, **params})
+        with self._connection() as connection:
+            return queries.run(connection, query, values)
+
+    def _bind(self, name: str, params: dict[str, Any]) -> tuple[queries.SavedQuery, dict[str, Any]]:
+        """The saved query and its bound values; a cluster or namespace the lake does not hold is refused."""
         query = self.saved_query(name)
         if query.kind != "query":
             raise QueryError(f"{query.name} is a {query.kind}, not a saved query", hint=f"select from it: auditlake sql 'from {query.macro_name}'")
-        given = {key: value for key, value in {"since": since, "until": until, **params}.items() if value is not None}
+        given = {key: value for key, value in params.items() if value is not None}
         values = queries.bind(query, given)
         self._require_cluster(given.get("cluster"))
         for key in ("namespace", "namespaces"):  # one name, or a list / comma-separated names
             self._require_namespaces(given.get(key))
-        with self._connection() as connection:
-            return queries.run(connection, query, values)
+        return query, values
+
+    def window(self, since: Any = None, until: Any = None, *, query: str | None = None, now: datetime | None = None) -> tuple[datetime, datetime]:
+        """The window a read covers, as UTC datetimes: `since` (else the saved query's default, else 7d) → `until` (else now).
+
+        Commands pass it on, so the window they state is exactly the one they read.
+        """
+        now = now or datetime.now(UTC)
+        default = self.saved_query(query).parameter("since") if query else None
+        start = queries.parse_time(since if since is not None else (default.default if default else queries.DEFAULT_SINCE), now)
+        return start, queries.parse_time(until if until is not None else "now", now)
+
+    def spans(self) -> dict[str, tuple[datetime, datetime]]:
+        """Per cluster, the first and last event the lake holds (from the manifest: no scan)."""
+        spans: dict[str, tuple[datetime, datetime]] = {}
+        for record in self.store.load_manifest().files.values():
+            first, last = datetime.fromisoformat(record.min_received_at), datetime.fromisoformat(record.max_received_at)
+            known = spans.get(record.cluster)
+            spans[record.cluster] = (min(first, known[0]), max(last, known[1])) if known else (first, last)
+        return spans
+
+    def _warn_if_window_empty(self, connection: duckdb.DuckDBPyConnection, since: datetime, until: datetime, cluster: str | None) -> None:
+        """Warn when the window holds no event at all: the answer was empty because nothing was looked at."""
+        if not connection.execute(detect.WINDOW_HAS_EVENTS, {"since": since, "until": until, "cluster": cluster}).fetchall()[0][0]:
+            warnings.warn(EmptyWindowWarning(since, until, cluster, self.spans()), stacklevel=3)
+
+    def resources(self) -> set[str]:
+        """Every resource (plural, as the API names it: deployments) the lake's events name (cached until its files change)."""
+        files = tuple(sorted(self.store.load_manifest().files))
+        if self._resource_cache is None or self._resource_cache[0] != files:
+            names = self.sql_arrow("SELECT DISTINCT resource FROM events WHERE resource IS NOT NULL AND resource <> ''")
+            self._resource_cache = (files, set(names.column("resource").to_pylist()))
+        return self._resource_cache[1]
+
+    def require_resource(self, resource: str | None) -> None:
+        """Refuse a resource no event names (`deployment`, `Deployment`, a typo): it would give an empty, falsely clean answer.
+
+        For what a user typed (`changes --kind`, `history RESOURCE/…`); a report pack may name a resource a lake never saw.
+        """
+        if resource is None or resource in (known := self.resources()):
+            return
+        close = difflib.get_close_matches(resource.lower(), sorted(known), n=3)
+        raise QueryError(f"no events of resource {resource!r} in {self.path}",
+                         hint=f"did you mean {', '.join(close)}?" if close else "resources are plural and lower case (deployments); "
+                         "list them: auditlake sql \"select distinct resource from events\"")
 
     def query(self, name: str, /, *, since: Any = None, until: Any = None, **params: Any) -> pl.DataFrame:
         """Run a saved query: `lake.query("secret-reads-by-humans", since="7d")`, a polars DataFrame."""
@@ -272,17 +336,18 @@ class Lake:
         what the object really was in its cluster.
         """
         start = queries.parse_time(since or "90d")
+        self.require_resource(resource)
         object_ = {"cluster": cluster, "resource": resource, "namespace": namespace or "", "name": name}
         # Read from the last write that showed the whole object before the window (looking back up to
         # HISTORY_LOOKBACK), not from the beginning of time: enough to diff the window's first change.
         # Each cluster has its own last state: read from the earliest, so none of them starts too late.
-        anchors = self.query_arrow("object-last-state", since=start - HISTORY_LOOKBACK, until=start, **object_).column("at").to_pylist()
-        rows = self.query_arrow("object-history", since=min(anchors, default=start), until=until, include_status=include_status,
-                                **object_).to_pylist()
+        anchors = self._run_query("object-last-state", since=start - HISTORY_LOOKBACK, until=start, **object_).column("at").to_pylist()
+        rows = self._run_query("object-history", since=min(anchors, default=start), until=until, include_status=include_status,
+                               **object_).to_pylist()
         if not rows:
             raise QueryError(f"no writes to {history.object_label(resource, namespace, name)}"
-                             + (f" in cluster {cluster}" if cluster else "") + " in the lake",
-                             hint="check the spelling (resource is plural: deployments), --cluster, and that its events were ingested")
+                             + (f" in cluster {cluster}" if cluster else "") + f" in {window_text(start, queries.parse_time(until or 'now'))}",
+                             hint=f"{where_data_lies(self.spans(), cluster)}; check the spelling, --cluster and --since")
         return history.build_timeline(rows, keep_noise=keep_noise, keep_status=include_status, since=start)
 
     def history(self, resource: str, namespace: str | None, name: str, **options: Any) -> pl.DataFrame:
@@ -291,12 +356,21 @@ class Lake:
         return pl.from_arrow(history.to_table(entries))  # type: ignore[return-value]
 
     def changes(self, *, since: Any = "24h", until: Any = None, resource: str | None = None, namespace: str | None = None,
-                cluster: str | None = None) -> list[tuple[tuple[str, str, str | None, str], list[HistoryEntry]]]:
+                cluster: str | None = None, include_noise: bool = False) -> list[tuple[tuple[str, str, str | None, str], list[HistoryEntry]]]:
         """Every object changed in the window with its changes, each summarised in one line; an object is
-        `(cluster, resource, namespace, name)`, so each timeline is one cluster's."""
+        `(cluster, resource, namespace, name)`, so each timeline is one cluster's.
+
+        Writes that are noise (`is_noise_write`: leases, events, reviews) are left out unless `include_noise`
+        or `resource` names them, and counted in a `NoiseLeftOutWarning`.
+        """
         start = queries.parse_time(since)
+        include_noise = include_noise or resource is not None  # asked for by name: not noise to this reader
         rows = self.query_arrow("changed-objects", since=since, until=until, cluster=cluster, resource=resource,
-                                namespace=namespace).to_pylist()
+                                namespace=namespace, include_noise=include_noise).to_pylist()
+        if not include_noise:
+            noise = self._run_query("noise-writes", since=since, until=until, cluster=cluster, namespace=namespace).to_pylist()
+            if noise:
+                warnings.warn(NoiseLeftOutWarning({row["resource"]: row["writes"] for row in noise}), stacklevel=2)
         grouped: dict[tuple[str, str, str | None, str], list[dict[str, Any]]] = {}
         for row in rows:
             grouped.setdefault((row["cluster"], row["resource"], row["namespace"], row["name"]), []).append(row)
@@ -321,8 +395,11 @@ class Lake:
         chosen = detect.choose(queries.load_library(), rules, min_severity)
         tuned = queries.tuning(chosen, params or {})
         self._require_cluster(cluster)
+        start, end = self.window(since, until, now=now)
         with self._connection() as connection:
-            result = detect.run(connection, chosen, since=since, until=until, cluster=cluster, now=now, params=tuned)
+            result = detect.run(connection, chosen, since=start, until=end, cluster=cluster, now=now, params=tuned)
+        if result.window_has_events is False:  # no findings in no events proves nothing
+            warnings.warn(EmptyWindowWarning(start, end, cluster, self.spans()), stacklevel=2)
         if write or compare:
             result.new = unseen_findings(self.store, result.findings)
         if write:
@@ -349,8 +426,10 @@ class Lake:
         """
         self._require_cluster(cluster)
         self._require_namespaces((params or {}).get("namespaces"))
-        return report.build(self, packs.load(pack), since=since, until=until, cluster=cluster, params=params,
-                            tuning_file=queries.load_tuning(Path(tuning)) if tuning else None, now=now, version=version())
+        with warnings.catch_warnings():  # a report states an empty window itself, once (`Report.empty_window`)
+            warnings.simplefilter("ignore", AuditlakeWarning)
+            return report.build(self, packs.load(pack), since=since, until=until, cluster=cluster, params=params,
+                                tuning_file=queries.load_tuning(Path(tuning)) if tuning else None, now=now, version=version())
 
     # ---- audit policy ---------------------------------------------------------------------------
     def policy_needs(self, purpose: str | None = None) -> list[tuple[queries.SavedQuery, queries.Need]]:

@@ -29,7 +29,7 @@ DETECTIONS_TOPIC = "detections"  # queries/detections/: the Falco, Sigma and Pan
 ENGINES = ("falco", "sigma", "panther")  # the public rule sets a detection can say it reproduces
 NEED_KEYS = frozenset({"level", "group", "resources", "verbs"})
 NEED_LEVELS = ("Metadata", "Request", "RequestResponse")
-PARAM_KEYS = frozenset({"type", "default", "help"})
+PARAM_KEYS = frozenset({"type", "default", "help", "required"})
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 KINDS = ("query", "view", "macro")
 PARAM_TYPES = {
@@ -49,12 +49,13 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 @dataclass(frozen=True)
 class Parameter:
-    """A declared `$name`: its type, default (as written in the header) and help."""
+    """A declared `$name`: its type, default (as written in the header), help, and whether a run must give it."""
 
     name: str
     type: str
     default: Any = None
     help: str = ""
+    required: bool = False  # `required: true`: without a value the answer would be empty, so binding refuses
     setting: str = ""  # `default: {setting: NAME}`: the AUDITLAKE_* setting that gives the default (see `current_default`)
 
     def __post_init__(self) -> None:
@@ -286,7 +287,12 @@ def _parameters(raw: Any, path: Path) -> tuple[Parameter, ...]:
             default = DEFAULT_SINCE
         if name == "until" and default is None:
             default = "now"
-        params.append(Parameter(str(name), kind, default, str(spec.get("help", ""))))
+        required = spec.get("required", False)
+        if not isinstance(required, bool):
+            raise QueryError(f"parameter {name!r}: required must be true or false", path=path)
+        if required and default is not None:
+            raise QueryError(f"parameter {name!r}: a required parameter has no default", path=path)
+        params.append(Parameter(str(name), kind, default, str(spec.get("help", "")), required))
     return tuple(params)
 
 
@@ -371,6 +377,9 @@ def bind(query: SavedQuery, given: dict[str, Any], now: datetime | None = None) 
     values: dict[str, Any] = {}
     for parameter in query.params:
         raw = given.get(parameter.name, parameter.current_default())
+        if parameter.required and (raw is None or str(raw).strip() == ""):  # it would match nothing: an empty, falsely clean answer
+            raise QueryError(f"{query.name} needs the parameter {parameter.name!r}" + (f": {parameter.help}" if parameter.help else ""),
+                             hint=f"give it: -p {parameter.name}=VALUE (`auditlake query show {query.name}` lists its parameters)")
         values[parameter.name] = None if raw is None else _typed(parameter, raw, now)
     if values.get("since") and values.get("until") and values["since"] >= values["until"]:
         raise QueryError(f"--since ({values['since']:%Y-%m-%d %H:%M}) must be before --until ({values['until']:%Y-%m-%d %H:%M})")

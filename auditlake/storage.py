@@ -250,6 +250,7 @@ class LakeStore:
 
     def require(self) -> None:
         if not self.exists():
+            self._require_directory()
             raise LakeError(f"{self.root}: no auditlake lake here", hint="create one with `auditlake ingest PATH --lake DIR` or `auditlake demo`")
 
     def create(self) -> None:
@@ -261,6 +262,7 @@ class LakeStore:
         """
         if self.exists():
             return
+        self._require_directory()
         if self.root.exists() and any(self.root.iterdir()) and not self._is_unfinished_skeleton():
             if self.exists():  # created by another process since the first look
                 return
@@ -272,6 +274,13 @@ class LakeStore:
         with self.write_lock(wait=CREATE_WAIT_SECONDS):
             if not self.exists():
                 self.save_manifest(Manifest(created_at=now_text()))
+
+    def _require_directory(self) -> None:
+        """A lake path that is a file, or lies under one, is the user's to fix (exit 2), not an OS error from deep inside."""
+        existing = next((path for path in (self.root, *self.root.parents) if path.exists()), None)
+        if existing is not None and not existing.is_dir():
+            where = "is a file" if existing == self.root else f"lies under {existing}, which is a file"
+            raise LakeError(f"{self.root}: {where}, not a lake directory", hint="give --lake a directory: a lake, or a new or empty one")
 
     def _is_unfinished_skeleton(self) -> bool:
         """A lake whose creation was interrupted (or is under way): only our own directories, and no data in them."""

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -15,6 +20,7 @@ from auditlake.cli import app
 from tests.conftest import DATA, REPO
 
 runner = CliRunner()
+AUDITLAKE = Path(sys.executable).with_name("auditlake")
 COMMANDS = sorted([command.name or command.callback.__name__ for command in app.registered_commands]
                   + [f"{group.name} {command.name}" for group in app.registered_groups for command in group.typer_instance.registered_commands])
 
@@ -194,3 +200,126 @@ def test_data_and_messages_print_as_written_not_as_terminal_markup(fixture_lake,
     tuning.write_text("x: [1]\n")
     refused = run("detect", "--lake", str(fixture_lake.path), "--tuning", str(tuning))
     assert refused.exit_code == 2 and "{allowed_users: [admin]}" in refused.stderr
+
+
+# ---- no silent empty answers ------------------------------------------------------------------------
+def test_a_parameter_the_header_marks_required_is_required(fixture_lake):
+    result = run("query", "run", "user-activity", "--lake", str(fixture_lake.path), "--since", "2000-01-01")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: user-activity needs the parameter 'user': The username")
+    assert "hint: give it: -p user=VALUE" in result.stderr
+    assert "  user (varchar, required): " in run("query", "show", "user-activity").stdout
+    given = run("query", "run", "user-activity", "--lake", str(fixture_lake.path), "--since", "2000-01-01", "-p", "user=admin",
+                "--format", "csv")
+    assert given.exit_code == 0 and len(list(csv.DictReader(io.StringIO(given.stdout)))) > 0
+
+
+def test_an_empty_window_warns_and_says_where_the_lake_holds_data(fixture_lake):
+    lake = ["--lake", str(fixture_lake.path), "--since", "2030-01-01", "--until", "2030-02-01"]
+    window = "the window 2030-01-01 00:00 → 2030-02-01 00:00 UTC holds no events"
+    every = ("this lake holds audit2rbac 2017-09-11 19:55 → 20:29 UTC, demo 2026-11-01 → 2026-11-0")
+    for command in (["query", "run", "top-actors", *lake], ["changes", *lake], ["detect", *lake]):
+        result = run(*command)
+        assert result.exit_code == 0, (command, result.output)
+        assert f"warning: {window}: {every}" in result.stderr, (command, result.stderr)
+        assert "(try --since 2017-09-11 --until 2026-11-0" in result.stderr
+    one = run("query", "run", "top-actors", *lake, "--cluster", "audit2rbac")
+    assert (f"warning: {window} of cluster audit2rbac: cluster audit2rbac holds 2017-09-11 19:55 → 20:29 UTC "
+            "(try --since 2017-09-11 --until 2017-09-12)") in one.stderr
+    history = run("history", "deployments/payments/api", *lake)
+    assert history.exit_code == 2
+    assert history.stderr.startswith("error: no writes to deployments/payments/api in 2030-01-01 00:00 → 2030-02-01 00:00 UTC")
+    assert f"hint: {every}" in history.stderr
+    held = run("query", "run", "top-actors", "--lake", str(fixture_lake.path), "--since", "2000-01-01", "--cluster", "audit2rbac")
+    assert "warning" not in held.stderr and "row(s) in 2000-01-01 00:00 → " in held.stderr
+
+
+def test_each_windowed_command_states_the_window_it_read(fixture_lake):
+    lake = ["--lake", str(fixture_lake.path), "--since", "2026-11-02", "--until", "2026-11-03"]
+    for command, said in ((["query", "run", "top-actors", *lake], "row(s) in "), (["changes", *lake], "object(s) in "),
+                          (["history", "deployments/payments/api", *lake], "change(s) in "), (["detect", *lake], "; window ")):
+        result = run(*command)
+        assert result.exit_code == 0 and f"{said}2026-11-02 00:00 → 2026-11-03 00:00 UTC" in result.stderr, (command, result.output)
+    default = run("query", "run", "top-actors", "--lake", str(fixture_lake.path))  # the query's own default: the last 7 days
+    stated = re.search(r"row\(s\) in (\S+ \S+) → (\S+ \S+) UTC", default.stderr)
+    assert stated is not None
+    start, end = (datetime.datetime.fromisoformat(text) for text in stated.groups())
+    assert end - start == datetime.timedelta(days=7)
+
+
+def test_changes_refuses_a_kind_the_lake_never_saw_with_did_you_mean(fixture_lake):
+    for kind, hint in (("deployment", "did you mean deployments"), ("Deployments", "did you mean deployments"),
+                       ("gizmos", "resources are plural and lower case")):
+        result = run("changes", "--lake", str(fixture_lake.path), "--since", "2000-01-01", "--kind", kind)
+        assert result.exit_code == 2 and result.stderr.startswith(f"error: no events of resource '{kind}' in "), result.output
+        assert hint in result.stderr
+    history = run("history", "deployment/payments/api", "--lake", str(fixture_lake.path))
+    assert history.exit_code == 2 and "did you mean deployments?" in history.stderr
+
+
+def test_changes_names_the_noise_it_leaves_out_and_shows_it_when_asked(tmp_path):
+    lake = str(tmp_path / "lake")
+    run("ingest", str(DATA / "immudb_first_300_lines.log"), "--lake", lake, "--cluster", "immudb", "--quiet")
+    window = ["--lake", lake, "--since", "2023-03-10", "--until", "2023-03-11", "--format", "json"]
+    quiet = run("changes", *window)
+    assert quiet.exit_code == 0 and json.loads(quiet.stdout) == []
+    assert "note: left out as noise: 7 write(s) to events, 2 to leases (--include-noise shows them)" in quiet.stderr
+    assert "warning" not in quiet.stderr  # the window holds events: only the noise was left out
+    shown = run("changes", *window, "--include-noise")
+    resources = {item["resource"] for item in json.loads(shown.stdout)}
+    assert resources == {"events", "leases"} and "note:" not in shown.stderr
+    named = run("changes", *window, "--kind", "leases")  # asked for by name: not noise
+    assert {item["resource"] for item in json.loads(named.stdout)} == {"leases"} and "note:" not in named.stderr
+
+
+# ---- a user's mistake is never an internal error ------------------------------------------------------
+def test_output_goes_to_a_new_directory_and_a_table_file_takes_its_format_from_its_name(fixture_lake, tmp_path):
+    target = tmp_path / "new" / "dir" / "out.csv"
+    result = run("sql", "select 1 as one", "--lake", str(fixture_lake.path), "--output", str(target))
+    assert result.exit_code == 0, result.output
+    assert target.read_text().splitlines() == ['"one"', "1"] and result.stdout == ""
+    page = tmp_path / "pages" / "history.html"
+    result = run("history", "deployments/payments/api", "--lake", str(fixture_lake.path), "--since", "2026-11-01", "--until", "2026-11-04",
+                 "-o", str(page), "--format", "html")
+    assert result.exit_code == 0 and page.read_text().startswith("<!")
+    unknown = run("sql", "select 1", "--lake", str(fixture_lake.path), "--output", str(tmp_path / "out.txt"))
+    assert unknown.exit_code == 2 and "--format table is for the terminal" in unknown.output
+
+
+def test_a_lake_path_that_is_a_file_and_a_negative_worker_count_are_user_errors(tmp_path, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("notes\n")
+    result = run("ingest", str(DATA / "immudb_first_300_lines.log"), "--lake", str(afile))
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: {afile}: is a file, not a lake directory")
+    under = run("status", "--lake", str(afile / "lake"))
+    assert under.exit_code == 2 and f"lies under {afile}, which is a file" in under.stderr
+    workers = run("ingest", str(DATA / "immudb_first_300_lines.log"), "--lake", str(tmp_path / "lake"), "--workers", "-3")
+    assert workers.exit_code == 2 and "--workers" in workers.output and not (tmp_path / "lake").exists()
+    monkeypatch.setenv("AUDITLAKE_WORKERS", "-3")
+    from auditlake import Lake
+    from auditlake.errors import AuditlakeError
+
+    with pytest.raises(AuditlakeError, match=r"AUDITLAKE_WORKERS='-3' is not a number of threads"):
+        Lake(tmp_path / "lake").ingest([DATA / "immudb_first_300_lines.log"])
+
+
+# ---- output that survives pipes, cron mail and CI logs -----------------------------------------------
+def test_off_a_terminal_a_table_row_is_one_line_and_a_message_never_breaks_a_path(fixture_lake, tmp_path):
+    """`auditlake query run … | cat` and cron mail: stdout and stderr are pipes, as in a real subprocess."""
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) kubectl/v1.31.2 " + "x" * 120
+    command = [str(AUDITLAKE), "sql", f"select '{agent}' as user_agent, 'immudb' as cluster", "--lake", str(fixture_lake.path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if agent in line], done.stdout
+    deep = tmp_path / ("a-directory-whose-name-is-long-enough-to-wrap-" * 3) / "missing-lake"
+    done = subprocess.run([str(AUDITLAKE), "status", "--lake", str(deep)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "80"})
+    assert done.returncode == 2 and done.stderr.splitlines()[0] == f"error: {deep}: no auditlake lake here", done.stderr
+
+
+def test_a_table_in_a_pipe_is_not_squeezed_to_80_columns(fixture_lake):
+    result = run("query", "run", "user-activity", "--lake", str(fixture_lake.path), "--since", "2000-01-01", "-p", "user=admin",
+                 "--max-rows", "3")
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and max(len(line) for line in lines) > 80
+    assert len(lines) == 3 + 4  # the header box (3 lines), 3 rows, the bottom line: no row folded over several lines

@@ -14,7 +14,7 @@ params:
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   resource: {type: varchar, help: "Only this resource, plural (deployments, configmaps, …)"}
   namespace: {type: varchar, help: Only this namespace}
-  include_noise: {type: boolean, default: false, help: "Also events, leases, access reviews and token requests"}
+  include_noise: {type: boolean, default: false, help: "Also the writes is_noise_write leaves out: events, leases, access reviews, token requests"}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: RequestResponse, group: apps, resources: [deployments, statefulsets, daemonsets], verbs: [create, update, patch, delete]}
 */
@@ -25,9 +25,7 @@ WITH touched AS (
     AND ($cluster IS NULL OR cluster = $cluster)
     AND ($resource IS NULL OR resource = $resource)
     AND ($namespace IS NULL OR namespace = $namespace)
-    AND ($include_noise OR (resource NOT IN ('events', 'leases', 'tokenreviews', 'subjectaccessreviews', 'selfsubjectaccessreviews',
-                                              'localsubjectaccessreviews', 'selfsubjectrulesreviews')
-                            AND coalesce(subresource, '') NOT IN ('token', 'eviction', 'binding', 'approval')))
+    AND ($include_noise OR NOT is_noise_write(resource, subresource))
 )
 SELECT c.received_at, c.cluster, c.api_group, c.resource, c.verb, c.subresource, c.namespace, c.name, c.actor,
        actor_kind(c.actor, c.actor_groups, $admin_groups, $admin_users) AS actor_kind,

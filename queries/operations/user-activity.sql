@@ -9,7 +9,7 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
-  user: {type: varchar, help: The username (as in user_name or impersonated_user); required}
+  user: {type: varchar, required: true, help: The username (as in user_name or impersonated_user)}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata}
 */
