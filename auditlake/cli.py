@@ -841,7 +841,7 @@ def run_detections(
     if by_rule:
         _emit(shown.by_rule(), output, output_file, max_rows)
     else:
-        _emit(shown.findings.select(["received_at", "severity", "rule", "summary"]) if output == "table" else shown.findings,
+        _emit(shown.findings.select(list(detect.TABLE_COLUMNS)) if output == "table" else shown.findings,
               output, output_file, max_rows)
     if write:  # only now, with the findings delivered: a run whose output failed alerts again next time
         the_lake.keep_findings(result)

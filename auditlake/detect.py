@@ -21,6 +21,8 @@ from auditlake.errors import QueryError
 
 TOPIC = queries.DETECTIONS_TOPIC
 FINDING_COLUMNS = ("received_at", "cluster", "rule", "severity", "actor", "source_ip", "verb", "object", "summary", "audit_id")
+# What `detect`'s table shows of each finding: where, who and what, and the audit id that `auditlake event ID` opens.
+TABLE_COLUMNS = ("received_at", "cluster", "severity", "rule", "actor", "summary", "audit_id")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(queries.SEVERITIES)}
 # Stops at the first event: no findings in a window without events proves nothing.
 WINDOW_HAS_EVENTS = ("SELECT EXISTS (SELECT 1 FROM events WHERE in_window(received_at, date, $since, $until) "

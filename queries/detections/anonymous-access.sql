@@ -19,8 +19,8 @@ needs:
 */
 SELECT received_at, cluster, 'anonymous-access' AS rule, 'low' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
-       'anonymous ' || verb || ' ' || coalesce(request_uri, object_text(resource, subresource, namespace, name)) || ' from ' || coalesce(source_ip, '?') || CASE WHEN decision = 'allow' OR (decision IS NULL AND code < 400) THEN ' (allowed)' ELSE ' (refused)' END AS summary, audit_id
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
+       'anonymous ' || verb || ' ' || coalesce(request_uri, object_text(resource, subresource, namespace, name, request_uri)) || ' from ' || coalesce(source_ip, '?') || CASE WHEN decision = 'allow' OR (decision IS NULL AND code < 400) THEN ' (allowed)' ELSE ' (refused)' END AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND is_final(stage)

@@ -17,7 +17,7 @@ needs:
 */
 SELECT received_at, cluster, 'anonymous-request-allowed' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'anonymous ' || verb || ' ' || coalesce(request_uri, '') || ' allowed' || coalesce(' (' || nullif(authz_reason, '') || ')', '') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -22,7 +22,7 @@ needs:
 */
 WITH reads AS (
   SELECT received_at, cluster, coalesce(impersonated_user, user_name) AS actor, user_name, user_agent, source_ip, verb,
-         object_text(resource, subresource, namespace, name) AS object, audit_id,
+         object_text(resource, subresource, namespace, name, request_uri) AS object, audit_id,
          coalesce(name, 'list:' || namespace, 'list:' || request_uri, 'list') AS secret
   FROM events
   WHERE in_window(received_at, date, $since - $period, $until)

@@ -21,7 +21,7 @@ needs:
 */
 SELECT received_at, cluster, 'client-certificate-requested' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' requested client certificate ' || coalesce(name, '') || ' (' || coalesce(json_extract_string(request_object, '$.spec.signerName'), 'no signer') || ')' AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

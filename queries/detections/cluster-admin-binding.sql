@@ -24,7 +24,7 @@ needs:
 */
 SELECT received_at, cluster, 'cluster-admin-binding' AS rule, 'high' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' bound ' || json_extract_string(request_object, '$.roleRef.name') || ' to ' || coalesce(array_to_string(list_transform(CAST(json_extract(request_object, '$.subjects') AS JSON[]), lambda s: json_extract_string(s, '$.kind') || ':' || json_extract_string(s, '$.name')), ', '), '(no subjects)') || ' (' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ')' AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -18,7 +18,7 @@ needs:
 */
 SELECT received_at, cluster, 'configmap-with-credentials' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'configmap ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' data mentions ' || array_to_string(list_filter($markers, lambda m: contains(CAST(json_extract(request_object, '$.data') AS VARCHAR), m)), ', ') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

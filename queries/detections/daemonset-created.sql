@@ -20,7 +20,7 @@ needs:
 */
 SELECT received_at, cluster, 'daemonset-created' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'daemonset ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' created by ' || coalesce(impersonated_user, user_name, '(no user)') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -22,7 +22,7 @@ needs:
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
 SELECT received_at, cluster, 'dangerous-capabilities' AS rule, 'high' AS severity, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'capabilities ' || array_to_string(list_filter(capabilities, lambda c: list_contains($dangerous, c)), ', ') || ' added in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)

@@ -19,7 +19,7 @@ needs:
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
 SELECT received_at, cluster, 'disallowed-pod-image' AS rule, 'medium' AS severity, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'image ' || array_to_string(list_filter(repositories, lambda r: NOT list_contains($allowed_repositories, r)), ', ') || ' in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)

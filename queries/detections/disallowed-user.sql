@@ -21,8 +21,8 @@ needs:
 */
 SELECT received_at, cluster, 'disallowed-user' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
-       coalesce(user_name, '(no user)') || ' is not an allowed user: ' || verb || ' ' || object_text(resource, subresource, namespace, name) AS summary, audit_id
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
+       coalesce(user_name, '(no user)') || ' is not an allowed user: ' || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri) AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND is_final(stage)

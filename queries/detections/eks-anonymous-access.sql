@@ -3,9 +3,10 @@ title: Anonymous access to an EKS API server
 description: >
   Panther's EKS rule: any request by system:anonymous (health checks included), except from localhost and
   from AWS load-balancer health checks on private addresses. Panther runs it on EKS logs only; so does this
-  (unless `eks_only` is false): on clusters whose events in the window show they are EKS — an `eks:` user,
-  an IAM `arn` in user.extra, or an export's `p_log_type: Amazon.EKS.Audit`. Elsewhere `anonymous-access`
-  (the same question without health checks) answers it.
+  (unless `eks_only` is false): on events that show EKS themselves, and on events that show no cloud in a
+  cluster whose events in the window show EKS and no other cloud (`cloud_provider`, `cluster_providers`:
+  an `eks:` user, aws-iam-authenticator's IAM extras, an export's `p_log_type: Amazon.EKS.Audit`). GKE and
+  AKS events never. Elsewhere `anonymous-access` (the same question without health checks) answers it.
 severity: low
 controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
 mitre: [T1190]
@@ -15,21 +16,18 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
-  eks_only: {type: boolean, default: true, help: "Only clusters the window shows to be EKS (Panther's log type); false: every cluster"}
+  eks_only: {type: boolean, default: true, help: "Only events shaped as EKS's (Panther's log type); false: every cluster"}
 needs:
   - {level: Metadata}
 */
 SELECT received_at, cluster, 'eks-anonymous-access' AS rule, 'low' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'anonymous ' || verb || ' ' || coalesce(request_uri, '') || ' from ' || coalesce(source_ip, '?') || ' (' || coalesce(decision, CAST(code AS VARCHAR), '?') || ')' AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)
-  AND (NOT $eks_only OR cluster IN (
-        SELECT DISTINCT cluster FROM events
-        WHERE in_window(received_at, date, $since, $until)
-          AND (starts_with(user_name, 'eks:') OR json_exists(user_extra, '$.arn')
-               OR json_extract_string(extra, '$.p_log_type') = 'Amazon.EKS.Audit')))
+  AND (NOT $eks_only OR coalesce(cloud_provider(user_name, user_extra, extra),
+                                 CASE WHEN cluster IN (SELECT cluster FROM cluster_providers($since, $until) WHERE provider = 'eks') THEN 'eks' END) = 'eks')
   AND is_final(stage)
   AND user_name = 'system:anonymous'
   AND NOT coalesce(source_ips = ['127.0.0.1'], false)

@@ -4,7 +4,9 @@ description: >
   Panther's EKS rule: a final, non-403 request by a `system:` or `eks:` user whose first source address is
   public, except the EKS-managed addon and node managers running as AWSWesleyClusterManagerLambda, and
   real nodes (in system:nodes and system:authenticated) calling from AWS's network — known from the
-  exporter's enrichment (MISP warning list amazon-aws, or ipinfo AS16509/amazon.com, kept in `extra`).
+  exporter's enrichment (MISP warning list amazon-aws, or ipinfo AS16509/amazon.com, kept in `extra`). Like
+  Panther, only on EKS's logs (unless `eks_only` is false): see `eks-anonymous-access`. A `system:` user
+  who is a person with administrative access (`actor_kind`) is not a system user.
 severity: medium
 controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(d)]
 mitre: [T1078.004]
@@ -14,13 +16,16 @@ params:
   since: {type: timestamptz, help: Start of the window}
   until: {type: timestamptz, help: End of the window (exclusive)}
   cluster: {type: varchar, help: Only this cluster}
+  eks_only: {type: boolean, default: true, help: "Only events shaped as EKS's (Panther's log type); false: every cluster"}
+  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
+  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:
   - {level: Metadata}
 */
 SELECT received_at, cluster, 'eks-system-user-from-public-ip' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
-       user_name || ' ' || verb || ' ' || coalesce(nullif(object_text(resource, subresource, namespace, name), ''), request_uri, '')
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
+       user_name || ' ' || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri)
          || ' from public ' || source_ip AS summary,
        audit_id
 FROM events
@@ -28,6 +33,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND stage = 'ResponseComplete'
   AND coalesce(code, 0) <> 403
   AND (starts_with(user_name, 'system:') OR starts_with(user_name, 'eks:'))
+  AND actor_kind(user_name, user_groups, $admin_groups, $admin_users) <> 'human'
   AND ip_is_global(source_ip)
   AND NOT (user_name IN ('eks:addon-manager', 'eks:node-manager')
            AND contains(coalesce(json_extract_string(user_extra, '$.arn[0]'), ''), ':assumed-role/AWSWesleyClusterManagerLambda'))
@@ -35,5 +41,7 @@ WHERE in_window(received_at, date, $since, $until)
            AND (list_contains(coalesce(CAST(json_extract_string(extra, '$.p_enrichment.misp_warning_lists.p_any_ip_addresses[*].warning_lists[*].id') AS VARCHAR[]), []), 'amazon-aws')
                 OR coalesce(json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].asn') = 'AS16509'
                             AND json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].domain') = 'amazon.com', false)))
+  AND (NOT $eks_only OR coalesce(cloud_provider(user_name, user_extra, extra),
+                                 CASE WHEN cluster IN (SELECT cluster FROM cluster_providers($since, $until) WHERE provider = 'eks') THEN 'eks' END) = 'eks')
   AND ($cluster IS NULL OR cluster = $cluster)
 ORDER BY received_at, audit_id

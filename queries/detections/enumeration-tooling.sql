@@ -22,7 +22,7 @@ needs:
 */
 SELECT received_at, cluster, 'enumeration-tooling' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' ' || verb || ' ' || coalesce(exec_command(request_uri), request_uri) || ' (' || coalesce(user_agent, '') || ')' AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

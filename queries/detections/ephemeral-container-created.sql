@@ -17,7 +17,7 @@ needs:
 */
 SELECT received_at, cluster, 'ephemeral-container-created' AS rule, 'low' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'ephemeral container added to pod ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -19,7 +19,7 @@ needs:
 */
 SELECT received_at, cluster, 'events-deleted' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'events ' || coalesce(namespace || '/', '') || coalesce(name, '(all)') || ' deleted by ' || coalesce(user_name, '(no user)') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

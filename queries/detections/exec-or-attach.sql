@@ -22,7 +22,7 @@ needs:
   - {level: Metadata, resources: [pods/exec, pods/attach]}
 */
 SELECT received_at, cluster, 'exec-or-attach' AS rule, 'low' AS severity, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        subresource || ' into ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(': ' || nullif(array_to_string(command_args, ' '), ''), '') || outcome_suffix(code) AS summary, audit_id
 FROM exec_requests
 WHERE in_window(received_at, date, $since, $until)

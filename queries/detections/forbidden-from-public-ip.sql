@@ -21,7 +21,7 @@ needs:
 */
 WITH refused AS (
   SELECT received_at, cluster, coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-         object_text(resource, subresource, namespace, name) AS object, request_uri, audit_id
+         object_text(resource, subresource, namespace, name, request_uri) AS object, request_uri, audit_id
   FROM events
   WHERE in_window(received_at, date, $since - $period, $until)
     AND is_final(stage)
@@ -35,7 +35,7 @@ counted AS (
   FROM refused
 )
 SELECT received_at, cluster, 'forbidden-from-public-ip' AS rule, 'low' AS severity, actor, source_ip, verb, object,
-       recent || ' refusals from ' || source_ip || ' within ' || $period || ': ' || verb || ' ' || coalesce(nullif(object, ''), request_uri, '') AS summary,
+       recent || ' refusals from ' || source_ip || ' within ' || $period || ': ' || verb || ' ' || object AS summary,
        audit_id
 FROM counted
 WHERE recent >= $threshold AND received_at >= $since

@@ -21,8 +21,8 @@ needs:
 */
 SELECT received_at, cluster, 'full-admin-activity' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
-       user_name || ' ' || verb || ' ' || object_text(resource, subresource, namespace, name) || coalesce(' (' || code || ')', '') AS summary, audit_id
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
+       user_name || ' ' || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri) || outcome_suffix(code) AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND is_final(stage)

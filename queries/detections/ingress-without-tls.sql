@@ -21,7 +21,7 @@ needs:
 */
 SELECT received_at, cluster, 'ingress-without-tls' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'ingress ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' created without TLS by ' || coalesce(impersonated_user, user_name, '(no user)') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -20,7 +20,7 @@ needs:
   - {level: Metadata, resources: [pods/exec]}
 */
 SELECT received_at, cluster, 'kubectl-cp-from-pod' AS rule, 'medium' AS severity, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        actor || ' copied ' || array_to_string(command_args[4:], ' ') || ' out of ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
 FROM exec_requests
 WHERE in_window(received_at, date, $since, $until)

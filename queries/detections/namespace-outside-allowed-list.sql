@@ -17,7 +17,7 @@ needs:
 */
 SELECT received_at, cluster, 'namespace-outside-allowed-list' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'namespace ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '(unnamed)') || ' created' || outcome_suffix(code) AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -19,7 +19,7 @@ needs:
 */
 SELECT received_at, cluster, 'nodeport-service' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'NodePort service ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ports ' || coalesce(CAST(json_extract(request_object, '$.spec.ports[*].nodePort') AS VARCHAR), '') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -30,7 +30,7 @@ needs:
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
 SELECT received_at, cluster, 'privileged-pod' AS rule, 'high' AS severity, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        CASE WHEN privileged THEN 'privileged' ELSE 'root' END || ' container in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' (' || array_to_string(images, ', ') || ')' || outcome_suffix(code) AS summary, audit_id
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)

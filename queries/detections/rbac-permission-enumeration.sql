@@ -20,7 +20,7 @@ needs:
 */
 SELECT received_at, cluster, 'rbac-permission-enumeration' AS rule, 'low' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(user_name, '(no user)') || ' listed its own permissions' || coalesce(' in ' || namespace, '') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -22,7 +22,7 @@ needs:
 */
 WITH failed AS (
   SELECT received_at, cluster, coalesce(impersonated_user, user_name) AS actor, user_name, source_ip, verb, namespace, name,
-         object_text(resource, subresource, namespace, name) AS object, code, audit_id
+         object_text(resource, subresource, namespace, name, request_uri) AS object, code, audit_id
   FROM events
   WHERE in_window(received_at, date, $since - $period, $until)
     AND is_final(stage)

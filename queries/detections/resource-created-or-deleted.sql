@@ -20,7 +20,7 @@ needs:
 */
 SELECT received_at, cluster, 'resource-created-or-deleted' AS rule, 'info' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'K8s ' || CASE resource WHEN 'configmaps' THEN 'ConfigMap' WHEN 'serviceaccounts' THEN 'Serviceaccount' WHEN 'clusterroles' THEN 'ClusterRole' WHEN 'rolebindings' THEN 'RoleBinding' WHEN 'clusterrolebindings' THEN 'ClusterRoleBinding' ELSE upper(resource[1]) || rtrim(resource[2:], 's') END || CASE verb WHEN 'create' THEN ' Created: ' ELSE ' Deleted: ' END || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

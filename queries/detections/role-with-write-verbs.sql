@@ -22,7 +22,7 @@ needs:
 */
 SELECT received_at, cluster, 'role-with-write-verbs' AS rule, 'low' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' created ' || CASE resource WHEN 'clusterroles' THEN 'ClusterRole ' ELSE 'Role ' || coalesce(namespace || '/', '') END || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' with write permissions' AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -16,7 +16,7 @@ needs:
 */
 SELECT received_at, cluster, 'rolebinding-modified' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        rtrim(resource, 's') || ' ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END || coalesce(' → ' || json_extract_string(request_object, '$.roleRef.name'), '') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -16,7 +16,7 @@ needs:
 */
 SELECT received_at, cluster, 'secret-modified-or-deleted' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'secret ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END || ' by ' || coalesce(impersonated_user, user_name, '(no user)') || outcome_suffix(code) AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -16,7 +16,7 @@ needs:
 */
 SELECT received_at, cluster, 'secret-read-denied' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' failed to read secret ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(' (' || code || ')', '') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

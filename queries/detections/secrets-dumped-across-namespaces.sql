@@ -20,7 +20,7 @@ needs:
 */
 SELECT received_at, cluster, 'secrets-dumped-across-namespaces' AS rule, 'critical' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' listed every secret of the cluster from ' || coalesce(source_ip, '?') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -19,7 +19,7 @@ needs:
 */
 SELECT received_at, cluster, 'secrets-listed' AS rule, 'low' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' listed secrets in ' || coalesce(namespace, 'all namespaces') || outcome_suffix(code) AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -27,7 +27,7 @@ needs:
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
 SELECT received_at, cluster, 'sensitive-mount-pod' AS rule, 'high' AS severity, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'host path ' || array_to_string(list_filter(host_paths, lambda p: list_contains($sensitive_paths, p)), ', ') || ' mounted by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)

@@ -23,7 +23,7 @@ needs:
 */
 SELECT received_at, cluster, 'service-account-token-created' AS rule, 'low' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' created a token for ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(' (' || json_extract_string(request_object, '$.spec.expirationSeconds') || ' s)', '') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -18,7 +18,7 @@ needs:
 */
 SELECT received_at, cluster, 'sidecar-injection' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'deployment ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' patched by ' || coalesce(impersonated_user, user_name, '(no user)') || coalesce(' (containers now: ' || array_to_string(CAST(json_extract_string(request_object, '$.spec.template.spec.containers[*].name') AS VARCHAR[]), ', ') || ')', '') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -20,7 +20,7 @@ needs:
   - {level: Metadata, resources: [pods/exec]}
 */
 SELECT received_at, cluster, 'steal-service-account-token' AS rule, 'high' AS severity, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        actor || ' read a token in ' || coalesce(namespace || '/', '') || coalesce(name, '') || ': ' || array_to_string(command_args, ' ') AS summary, audit_id
 FROM exec_requests
 WHERE in_window(received_at, date, $since, $until)

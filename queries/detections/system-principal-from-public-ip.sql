@@ -23,8 +23,8 @@ needs:
 */
 SELECT received_at, cluster, 'system-principal-from-public-ip' AS rule, 'high' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
-       user_name || ' ' || verb || ' ' || coalesce(nullif(object_text(resource, subresource, namespace, name), ''), request_uri, '')
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
+       user_name || ' ' || verb || ' ' || coalesce(nullif(object_text(resource, subresource, namespace, name, request_uri), ''), request_uri, '')
          || ' from public ' || array_to_string(source_ips, ', ')
          || coalesce(' (' || json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].asn') || ')', '') AS summary,
        audit_id

@@ -23,7 +23,7 @@ needs:
 */
 SELECT received_at, cluster, 'system-role-modified' AS rule, 'high' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || CASE verb WHEN 'delete' THEN ' deleted ' ELSE ' modified ' END || CASE resource WHEN 'clusterroles' THEN 'ClusterRole ' ELSE 'Role ' || coalesce(namespace || '/', '') END || name AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -19,8 +19,8 @@ needs:
 */
 SELECT received_at, cluster, 'tor-exit-node-activity' AS rule, 'medium' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' ' || verb || ' ' || coalesce(object_text(resource, subresource, namespace, name), request_uri) || ' from Tor exit node ' || coalesce(source_ip, '?') AS summary, audit_id
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
+       coalesce(impersonated_user, user_name, '(no user)') || ' ' || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri) || ' from Tor exit node ' || coalesce(source_ip, '?') AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND is_final(stage)

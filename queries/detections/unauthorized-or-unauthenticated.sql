@@ -16,8 +16,8 @@ needs:
 */
 SELECT received_at, cluster, 'unauthorized-or-unauthenticated' AS rule, 'low' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
-       CASE code WHEN 401 THEN 'unauthenticated ' ELSE coalesce(impersonated_user, user_name, '(no user)') || ' forbidden: ' END || verb || ' ' || coalesce(object_text(resource, subresource, namespace, name), request_uri) AS summary, audit_id
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
+       CASE code WHEN 401 THEN 'unauthenticated ' ELSE coalesce(impersonated_user, user_name, '(no user)') || ' forbidden: ' END || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri) AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND is_final(stage)

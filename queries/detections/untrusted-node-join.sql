@@ -18,7 +18,7 @@ needs:
 */
 SELECT received_at, cluster, 'untrusted-node-join' AS rule, 'high' AS severity,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name) AS object,
+       object_text(resource, subresource, namespace, name, request_uri) AS object,
        'node ' || coalesce(name, '') || CASE WHEN code BETWEEN 200 AND 299 THEN ' joined the cluster' ELSE ' tried to join the cluster (' || coalesce(CAST(code AS VARCHAR), 'no code') || ')' END AS summary, audit_id
 FROM events
 WHERE in_window(received_at, date, $since, $until)
