@@ -2,7 +2,8 @@
 
 Owns: building a catalog from the manifest (an `events` view over exactly the committed
 Parquet files, with hive partitions so `cluster = …` and `date >= …` prune files; a
-`quarantine` view; a `findings` view over what `detect --write` kept; `ingest_sources` and
+`quarantine` view; a `findings` view over what `detect --write` kept; a `reviews` view over the review
+evidence `auditlake review` committed; `ingest_sources` and
 `ingest_batches` tables copied from the manifest; the shared views and query macros of `queries/`; column
 comments from the contract) and opening connections to it. A catalog file is written under a temporary
 name of its process's own and renamed, so a reader never sees half a catalog, and in storage format `v1.0.0`
@@ -93,6 +94,21 @@ def findings_view_sql(files: list[str]) -> str:
     return f"SELECT {names} FROM read_parquet({_sql_list(files)}, hive_partitioning = true, hive_types = {_HIVE_TYPES})"
 
 
+REVIEWS_COLUMNS = (("id", "VARCHAR"), ("reviewed_at", "TIMESTAMPTZ"), ("reviewer", "VARCHAR"), ("note", "VARCHAR"),
+                   ("accepted", "BOOLEAN"), ("kind", "VARCHAR"), ("target", "VARCHAR"), ("pack", "VARCHAR"), ("control", "VARCHAR"),
+                   ("query", "VARCHAR"), ("audit_id", "VARCHAR"), ("since", "TIMESTAMPTZ"), ("until", "TIMESTAMPTZ"), ("cluster", "VARCHAR"),
+                   ("rows", "BIGINT"), ("digest", "VARCHAR"), ("evidence", "JSON"), ("auditlake_version", "VARCHAR"))
+
+
+def reviews_view_sql(files: list[str]) -> str:
+    """`reviews` over the committed review files (`auditlake review`), one row per review, oldest first."""
+    if not files:
+        return "SELECT " + ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in REVIEWS_COLUMNS) + " WHERE false"
+    names = ", ".join(name for name, _ in REVIEWS_COLUMNS)
+    columns = "{" + ", ".join(f"{sql_string(name)}: {sql_string(kind)}" for name, kind in REVIEWS_COLUMNS) + "}"
+    return f"SELECT {names} FROM read_json({_sql_list(files)}, format = 'newline_delimited', columns = {columns}) ORDER BY reviewed_at, id"
+
+
 def manifest_digest(store: LakeStore, manifest: Manifest, library: dict[str, queries.SavedQuery] | None = None) -> str:
     """What the catalog was built from: the lake's place, its live files and the query library (a change means rebuild)."""
     library = library if library is not None else queries.load_library()
@@ -102,7 +118,8 @@ def manifest_digest(store: LakeStore, manifest: Manifest, library: dict[str, que
     else:
         findings = sorted((path, record.sha256) for path, record in manifest.findings.items())
     text = json.dumps([str(store.root), sorted(manifest.files), [b.id for b in manifest.batches], manifest.superseded_quarantine, findings,
-                       sorted((q.name, str(q.path), q.sql) for q in library.values())])
+                       sorted((q.name, str(q.path), q.sql) for q in library.values())]
+                      + ([sorted((path, record.sha256) for path, record in manifest.reviews.items())] if manifest.reviews else []))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -166,6 +183,8 @@ def _install_catalog(connection: duckdb.DuckDBPyConnection, store: LakeStore, ma
     connection.execute(f"CREATE VIEW quarantine AS {quarantine_view_sql(files.quarantine, manifest.superseded_quarantine)}")
     connection.execute(f"CREATE VIEW findings AS {findings_view_sql(files.findings)}")
     connection.execute("COMMENT ON VIEW findings IS 'Detections written back by auditlake detect --write, one row per (rule, audit_id).'")
+    connection.execute(f"CREATE VIEW reviews AS {reviews_view_sql(files.reviews)}")
+    connection.execute("COMMENT ON VIEW reviews IS 'Review evidence recorded by auditlake review: who reviewed which section or finding, when, why.'")
     _copy_manifest_tables(connection, manifest)
     install_library(connection, library)
     connection.execute("CREATE TABLE _auditlake (key VARCHAR, value VARCHAR)")

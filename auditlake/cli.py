@@ -932,6 +932,42 @@ def _print_packs(output: str) -> None:
     stdout.print(table)
 
 
+# ---- review evidence ------------------------------------------------------------------------------
+@app.command(name="review")
+@handle_errors
+def review_evidence(
+    target: Annotated[str, typer.Argument(help="A report section as PACK:CONTROL (pci-dss:10.2.1.3; the control alone when one pack has "
+                                               "it), or a finding as QUERY:AUDIT_ID (a row of that query in a report, or a finding "
+                                               "`detect --write` kept).", show_default=False)],
+    by: Annotated[str, typer.Option("--by", help="Who reviewed it.", show_default=False)],
+    note: Annotated[str, typer.Option("--note", help="Why: what was checked and decided (the explanation, a ticket).", show_default=False)],
+    accept: Annotated[bool, typer.Option("--accept", help="Accept it: the next reports show it accepted instead of needing attention, "
+                                                          "until its evidence changes (a row needing attention changes or a new one appears).")] = False,
+    lake: LakeOption = DEFAULT_LAKE,
+    since: Annotated[str, typer.Option("--since", help="A section: the window of the report reviewed, as for `report`.")] = "30d",
+    until: Annotated[str | None, typer.Option("--until", help="End of that window, exclusive (default now).")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="A section: the report's cluster (default: every cluster).")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="A section: the report's pack parameters (name=value, "
+                                                                           "QUERY.PARAM=value), as for `report`.")] = None,
+    tuning_file: Annotated[Path | None, typer.Option("--tuning", help="A section: the report's tuning file, as for `report`.")] = None,
+    output: Annotated[str, typer.Option("--format", help="table (a summary on stderr) or json (the review on stdout).")] = "table",
+) -> None:
+    """Record who reviewed a report section or finding, when and why, in the lake (PCI-DSS 10.4.1); --accept clears its attention.
+
+    Example: auditlake review pci-dss:10.2.1.3 --by alice --note "on-call SRE read the apiserver log, ticket OPS-123" --accept --since 30d
+    """
+    if output not in ("table", "json"):
+        raise typer.BadParameter("table or json", param_hint="--format")
+    result = Lake(lake).review(target, by=by, note=note, accept=accept, since=since, until=until, cluster=cluster,
+                               params=_name_values(param), tuning=tuning_file)
+    if output == "json":
+        typer.echo(json.dumps({key: value for key, value in dataclasses.asdict(result).items() if key != "evidence"}, indent=1, default=str))
+    window = f" over {result.since:%Y-%m-%d %H:%M} → {result.until:%Y-%m-%d %H:%M} UTC" if result.since and result.until else ""
+    stderr.print(f"recorded review {result.id}: {render.terminal_text(result.target)} {'accepted' if result.accepted else 'reviewed'} by "
+                 f"{render.terminal_text(result.reviewer)}{window} ({result.rows:,} row(s) needing attention, evidence digest {result.digest})",
+                 markup=False, soft_wrap=True)
+
+
 # ---- maintenance ----------------------------------------------------------------------------------
 @app.command()
 @handle_errors

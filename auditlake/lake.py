@@ -8,6 +8,7 @@ write lock, and undoing an interrupted batch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -21,13 +22,13 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from auditlake import catalog, config, demo, detect, history, packs, policy, queries, report
+from auditlake import catalog, config, demo, detect, history, packs, policy, queries, report, review
 from auditlake.detect import DetectionRun
 from auditlake.errors import AuditlakeWarning, EmptyWindowWarning, NoiseLeftOutWarning, QueryError, where_data_lies, window_text
 from auditlake.history import HistoryEntry
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
-from auditlake.storage import BatchWriter, CompactResult, LakeStore, SourceProgress, compact, unseen_findings, validate_cluster, write_findings
+from auditlake.storage import BatchWriter, CompactResult, LakeStore, SourceProgress, compact, unseen_findings, validate_cluster, write_findings, write_review
 
 HISTORY_LOOKBACK = timedelta(days=90)
 
@@ -430,6 +431,47 @@ class Lake:
             warnings.simplefilter("ignore", AuditlakeWarning)
             return report.build(self, packs.load(pack), since=since, until=until, cluster=cluster, params=params,
                                 tuning_file=queries.load_tuning(Path(tuning)) if tuning else None, now=now, version=version())
+
+    # ---- review evidence ------------------------------------------------------------------------
+    def review(self, target: str, *, by: str, note: str, accept: bool = False, since: Any = "30d", until: Any = None,
+               cluster: str | None = None, params: dict[str, Any] | None = None, tuning: str | Path | None = None,
+               now: datetime | None = None) -> review.Review:
+        """Record who reviewed a report section (`pci-dss:10.2.1.3`) or a finding (`QUERY:AUDIT_ID`), when and why (PCI-DSS 10.4.1).
+
+        A section is run over the window, cluster and parameters of the report reviewed (as `report` takes
+        them); `accept` covers the rows that need attention there, and later reports show the section accepted
+        until such a row changes or a new one appears. The review is committed like a batch (the `reviews` view).
+        """
+        review.require_reviewer(by, note)
+        self.store.require()
+        loaded = {name: packs.load(name) for name in packs.available()}
+        own = target.split(":", 1)[0]
+        if own.endswith((".yaml", ".yml")):  # a pack of your own, by its path: reviews name it by its stem, as its reports do
+            loaded[own] = packs.load(own)
+        chosen = review.resolve_target(target, {name: [s.control for s in pack.sections] for name, pack in loaded.items()},
+                                       [query.name for query in self.saved_queries()])
+        evidence: dict[str, list[str]] = {}
+        start = end = None
+        if chosen.kind == "section":
+            self._require_cluster(cluster)
+            self._require_namespaces((params or {}).get("namespaces"))
+            pack = loaded[chosen.pack or ""]
+            chosen = dataclasses.replace(chosen, pack=pack.name)
+            section, start, end = report.checked_section(
+                self, pack, chosen.control or "", since=since, until=until, cluster=cluster, params=params,
+                tuning_file=queries.load_tuning(Path(tuning)) if tuning else None, now=now)
+            evidence = report.section_evidence(section)
+        else:
+            with self._connection() as connection:
+                found, kept = report.finding_audit_ids(connection, chosen.query or "", chosen.audit_id or "")
+            if not found:
+                raise review.unknown_finding(chosen, kept)
+        record = review.new_review(chosen, reviewer=by, note=note, accepted=accept, evidence=evidence, since=start, until=end,
+                                   cluster=cluster, now=now, version=version())
+        with self.store.write_lock():
+            write_review(self.store, record.id, review.to_json(record), target=record.target, reviewed_at=record.reviewed_at.isoformat())
+            catalog.build_catalog(self.store)
+        return record
 
     # ---- audit policy ---------------------------------------------------------------------------
     def policy_needs(self, purpose: str | None = None) -> list[tuple[queries.SavedQuery, queries.Need]]:

@@ -23,9 +23,10 @@ from auditlake.errors import QueryError
 
 PACK_KEYS = frozenset({"title", "framework", "description", "params", "sections"})
 SECTION_KEYS = frozenset({"control", "title", "requirement", "checked", "checks"})
-CHECK_KEYS = frozenset({"query", "changes", "title", "params", "attention", "chart", "columns", "limit"})
+CHECK_KEYS = frozenset({"query", "changes", "title", "params", "attention", "chart", "columns", "limit", "top"})
 CHANGES_KEYS = frozenset({"resource", "namespace"})
 CHART_KEYS = frozenset({"x", "y", "series", "horizontal", "title"})
+TOP_KEYS = frozenset({"by", "rows"})
 ATTENTION_WORDS = ("rows", "no rows", "never")
 DEFAULT_LIMIT = 200  # rows shown in HTML/Markdown per check; CSV/JSON always hold every row
 
@@ -54,6 +55,7 @@ class Check:
     chart: Chart | None
     columns: tuple[str, ...]  # the columns shown in HTML/Markdown (all when empty)
     limit: int
+    top: tuple[str, int] | None = None  # HTML/Markdown show only the rows with the largest value of this column (and sum it)
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,17 @@ def _check(raw: Any, path: Path, library: dict[str, queries.SavedQuery]) -> Chec
     attention, where = _attention(spec.get("attention", "rows"), path, raw)
     chart = _chart(spec["chart"], path) if spec.get("chart") else None
     limit = int(spec.get("limit", DEFAULT_LIMIT))
-    return Check(title, name, changes, params, attention, where, chart, tuple(spec.get("columns") or ()), limit)
+    top = _top(spec["top"], path) if spec.get("top") else None
+    return Check(title, name, changes, params, attention, where, chart, tuple(spec.get("columns") or ()), limit, top)
+
+
+def _top(raw: Any, path: Path) -> tuple[str, int]:
+    """`top: {by: silence_minutes, rows: 10}`: many rows summarised by the largest ones (every row stays in CSV/JSON)."""
+    spec = _keys(raw, TOP_KEYS, "top", path)
+    rows = spec.get("rows", 10)
+    if not spec.get("by") or not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+        raise _fail("top: {by: <a numeric column>, rows: <how many to show, at least 1>}", path, raw)
+    return str(spec["by"]), rows
 
 
 def _attention(raw: Any, path: Path, owner: Any) -> tuple[str, str | None]:

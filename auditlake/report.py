@@ -1,9 +1,11 @@
 """Compliance reports: a pack's checks run over one window of the lake, with the evidence to re-run them.
 
 Owns: turning a `packs.Pack` into a `Report` (every check's result table, whether it needs
-attention, the exact SQL and values behind it) and the evidence block (window, clusters, event
-counts, coverage gaps, auditlake version, the sha256 of every input file the manifest knows).
-Renders nothing: `report_render.py` turns a `Report` into HTML, Markdown, CSV and JSON.
+attention, the exact SQL and values behind it), applying the lake's reviews to it (an accepted
+section or finding no longer needs attention while its evidence is unchanged, see review.py) and
+the evidence block (window, clusters, event counts, coverage gaps, auditlake version, the sha256 of
+every input file the manifest knows). Renders nothing: `report_render.py` turns a `Report` into
+HTML, Markdown, CSV and JSON.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from auditlake import history, packs, queries
+from auditlake import history, packs, queries, review
 from auditlake.errors import QueryError
 
 if TYPE_CHECKING:
@@ -37,21 +39,32 @@ class CheckResult:
     values: dict[str, Any]  # the bound parameters
     changes: list[tuple[tuple[str, str, str | None, str], list[history.HistoryEntry]]] | None = None
     empty_window: bool = False  # the window held no events: a check that found nothing cannot pass
+    attention_rows: tuple[int, ...] = ()  # the rows of `table` that need attention, before any review
+    accepted: int = 0  # rows needing attention that a review accepted (not in `flagged`)
+    accepted_rows: frozenset[str] = frozenset()  # their digests (review.row_digest)
 
     @property
     def name(self) -> str:
         return self.check.query or f"changes-{self.check.changes['resource'] if self.check.changes else ''}"
+
+    def needing_attention(self) -> list[str]:
+        """The digests of the rows that need attention (before reviews): the evidence an acceptance covers."""
+        if self.check.attention == "no rows":
+            return [review.NO_ROWS] if self.table.num_rows == 0 else []
+        return [review.row_digest(row) for row in self.table.take(list(self.attention_rows)).to_pylist()] if self.attention_rows else []
 
 
 @dataclass
 class SectionResult:
     section: packs.Section
     checks: list[CheckResult]
+    review: review.ItemState | None = None  # the section's reviews, applied to what this report found
 
     @property
     def status(self) -> str:
         statuses = {check.status for check in self.checks}
-        return "attention" if "attention" in statuses else "pass" if "pass" in statuses else "evidence"
+        return ("attention" if "attention" in statuses else "accepted" if "accepted" in statuses
+                else "pass" if "pass" in statuses else "evidence")
 
 
 @dataclass
@@ -69,13 +82,27 @@ class Evidence:
     pack_file: str
     pack_sha256: str
     clusters: list[dict[str, Any]]  # cluster, events, requests, first_at, last_at (in the window)
-    gaps: list[dict[str, Any]]  # silences longer than 15 minutes in the window
+    gaps: list[dict[str, Any]]  # silences longer than 15 minutes in the window, inside each cluster's own span
     sources: list[dict[str, Any]]  # input files: names, cluster, sha256, lines, events, whole
     files: list[dict[str, Any]]  # the lake's Parquet files holding the window, with sha256
 
     @property
     def events(self) -> int:
         return sum(row["events"] for row in self.clusters)
+
+    def gap_summary(self) -> list[dict[str, Any]]:
+        """Per cluster: how many coverage gaps, their total and the longest silence (in minutes)."""
+        summary: dict[str, dict[str, Any]] = {}
+        for gap in self.gaps:
+            entry = summary.setdefault(gap["cluster"], {"cluster": gap["cluster"], "gaps": 0, "total_minutes": 0.0, "longest_minutes": 0.0})
+            entry["gaps"] += 1
+            entry["total_minutes"] += gap["silence_minutes"] or 0
+            entry["longest_minutes"] = max(entry["longest_minutes"], gap["silence_minutes"] or 0)
+        return [summary[name] for name in sorted(summary)]
+
+    def longest_gaps(self, count: int) -> list[dict[str, Any]]:
+        """The `count` longest coverage gaps, longest first."""
+        return sorted(self.gaps, key=lambda gap: (-(gap["silence_minutes"] or 0), gap["cluster"], gap["gap_start"]))[:count]
 
 
 @dataclass
@@ -87,11 +114,18 @@ class Report:
 
     @property
     def status(self) -> str:
+        """`attention` when a section needs it; else `pass` when a section passed or was accepted in review; else `evidence`."""
         statuses = {section.status for section in self.sections}
-        return "attention" if "attention" in statuses else "pass" if "pass" in statuses else "evidence"
+        return "attention" if "attention" in statuses else "pass" if statuses & {"pass", "accepted"} else "evidence"
 
     def count(self, status: str) -> int:
         return sum(1 for section in self.sections if section.status == status)
+
+    @property
+    def reviewed(self) -> bool:
+        """Whether any section (or a finding in it) has a review."""
+        return any(section.review is not None and section.review.reviews for section in self.sections) or any(
+            result.accepted for section in self.sections for result in section.checks)
 
 
 def build(lake: Lake, pack: packs.Pack, *, since: Any = "30d", until: Any = None, cluster: str | None = None,
@@ -103,10 +137,102 @@ def build(lake: Lake, pack: packs.Pack, *, since: Any = "30d", until: Any = None
     `QUERY.PARAM` values of a team's tuning file, of which those for queries this pack runs apply.
     """
     now = now or datetime.now(UTC)
+    start, end = _window(since, until, now)
+    with contextlib.closing(lake.connect()) as connection:  # one catalog connection for every check
+        sections, values = _run_sections(lake, connection, pack, start, end, cluster, params, tuning_file)
+        reviews = [review.from_row(row) for row in connection.sql("SELECT * FROM reviews").to_arrow_table().to_pylist()]
+    evidence = _evidence(lake, pack, start, end, cluster, values, now, version)
+    if evidence.events == 0:  # finding nothing in no events proves nothing: an auditor must not read "pass"
+        for result in (result for section in sections for result in section.checks if result.status == "pass"):
+            result.status, result.empty_window = "attention", True
+    apply_reviews(pack.name, sections, reviews)
+    return Report(pack, sections, evidence, stem=output_stem(pack.name, cluster, end))
+
+
+def checked_section(lake: Lake, pack: packs.Pack, control: str, *, since: Any = "30d", until: Any = None, cluster: str | None = None,
+                    params: dict[str, Any] | None = None, tuning_file: dict[str, Any] | None = None,
+                    now: datetime | None = None) -> tuple[SectionResult, datetime, datetime]:
+    """One section of `pack` run as `build` runs it (same window and values), before reviews: what a reviewer accepts.
+
+    Returns the section and the window it covered.
+    """
+    start, end = _window(since, until, now or datetime.now(UTC))
+    with contextlib.closing(lake.connect()) as connection:
+        sections, _ = _run_sections(lake, connection, pack, start, end, cluster, params, tuning_file, only=control)
+    return sections[0], start, end
+
+
+def section_evidence(section: SectionResult) -> dict[str, list[str]]:
+    """Per check of the section, the digests of its rows that need attention: what an acceptance covers."""
+    return {result.name: result.needing_attention() for result in section.checks if result.status == "attention" and not result.empty_window}
+
+
+def finding_audit_ids(connection: duckdb.DuckDBPyConnection, query: str, audit_id: str) -> tuple[bool, list[str]]:
+    """Whether the lake holds the finding `query`:`audit_id` (a kept finding of that rule, else any event with that
+    audit_id), and the audit_ids of that rule's kept findings (for a did-you-mean)."""
+    kept = [row[0] for row in connection.execute("SELECT DISTINCT audit_id FROM findings WHERE rule = $rule ORDER BY 1",
+                                                 {"rule": query}).fetchall()]
+    if audit_id in kept:
+        return True, kept
+    found = connection.execute("SELECT EXISTS (SELECT 1 FROM events WHERE audit_id = $id)", {"id": audit_id}).fetchall()[0][0]
+    return bool(found), kept
+
+
+def apply_reviews(pack: str, sections: list[SectionResult], reviews: list[review.Review]) -> None:
+    """Apply the lake's reviews: accepted findings and the rows an accepted section covers no longer need attention.
+
+    A finding (`QUERY:AUDIT_ID`) accepted in review is accepted wherever that query's rows show it. A
+    section's state (`review.item_state`) compares its acceptances with the rows that need attention now:
+    a row no acceptance covers (new, or changed) keeps the check needing attention, and the section's
+    acceptance reads as lapsed.
+    """
+    by_target: dict[str, list[review.Review]] = {}
+    for item in reviews:
+        by_target.setdefault(item.target, []).append(item)
+    accepted_findings = {target for target, items in by_target.items() if items[0].kind == "finding"
+                         and review.item_state(items, {items[0].query or "": [target]}).state == "accepted"}
+    reviewed_queries = {target.split(":", 1)[0] for target in accepted_findings}
+    for section in sections:
+        if f"{pack}:{section.section.control}" not in by_target and not reviewed_queries & {result.name for result in section.checks}:
+            continue  # nothing reviewed here: no row digests to compute
+        needing: dict[str, list[str]] = {}
+        by_finding: dict[str, set[str]] = {}
+        for result in section.checks:
+            if result.status != "attention" or result.empty_window:
+                continue
+            digests = result.needing_attention()
+            if accepted_findings and result.check.query and "audit_id" in result.table.column_names and result.attention_rows:
+                ids = result.table.column("audit_id").take(list(result.attention_rows)).to_pylist()
+                by_finding[result.name] = {digest for digest, audit_id in zip(digests, ids, strict=True)
+                                           if f"{result.check.query}:{audit_id}" in accepted_findings}
+            needing[result.name] = [digest for digest in digests if digest not in by_finding.get(result.name, set())]
+        state = review.item_state(by_target.get(f"{pack}:{section.section.control}", []), needing)
+        section.review = state if state.reviews else None
+        for result in section.checks:
+            if result.name not in needing:
+                continue
+            accepted = by_finding.get(result.name, set()) | (set(needing[result.name]) & state.covered.get(result.name, frozenset()))
+            if not accepted:
+                continue
+            count = sum(1 for digest in result.needing_attention() if digest in accepted)
+            result.accepted, result.accepted_rows = count, frozenset(accepted)
+            result.flagged = max(result.flagged - count, 0)
+            result.status = "attention" if result.flagged else "accepted"
+
+
+def _window(since: Any, until: Any, now: datetime) -> tuple[datetime, datetime]:
     start = queries.parse_time(since, now)
     end = queries.parse_time(until or "now", now)
     if start >= end:
         raise QueryError(f"--since ({start:%Y-%m-%d %H:%M}) must be before --until ({end:%Y-%m-%d %H:%M})")
+    return start, end
+
+
+def _run_sections(lake: Lake, connection: duckdb.DuckDBPyConnection, pack: packs.Pack, start: datetime, end: datetime,
+                  cluster: str | None, params: dict[str, Any] | None, tuning_file: dict[str, Any] | None,
+                  only: str | None = None) -> tuple[list[SectionResult], dict[str, Any]]:
+    """Every check of `pack` (of its section `only`) over one window; the sections and the values the evidence
+    records (pack values and tuning, checked against the whole pack)."""
     library = queries.load_library()
     runs = {check.query for section in pack.sections for check in section.checks if check.query}
     from_file = queries.tuning(queries.saved_queries(library), tuning_file or {}, what="saved query")  # every entry must be real
@@ -115,15 +241,10 @@ def build(lake: Lake, pack: packs.Pack, *, since: Any = "30d", until: Any = None
     pack_values = packs.bind_pack_params(pack, {key: value for key, value in (params or {}).items() if "." not in key})
     tuned = queries.tuning([library[name] for name in sorted(runs)], tuning, what="query of this pack")
     sections = []
-    with contextlib.closing(lake.connect()) as connection:  # one catalog connection for every check
-        for section in pack.sections:
-            results = [_run_check(lake, connection, library, check, start, end, cluster, pack_values, tuned) for check in section.checks]
-            sections.append(SectionResult(section, results))
-    evidence = _evidence(lake, pack, start, end, cluster, {**pack_values, **tuning}, now, version)
-    if evidence.events == 0:  # finding nothing in no events proves nothing: an auditor must not read "pass"
-        for result in (result for section in sections for result in section.checks if result.status == "pass"):
-            result.status, result.empty_window = "attention", True
-    return Report(pack, sections, evidence, stem=output_stem(pack.name, cluster, end))
+    for section in (section for section in pack.sections if only is None or section.control == only):
+        results = [_run_check(lake, connection, library, check, start, end, cluster, pack_values, tuned) for check in section.checks]
+        sections.append(SectionResult(section, results))
+    return sections, {**pack_values, **tuning}
 
 
 def output_stem(pack: str, cluster: str | None, until: datetime) -> str:
@@ -149,8 +270,12 @@ def _run_check(lake: Lake, connection: duckdb.DuckDBPyConnection, library: dict[
                              **tuned.get(saved.name, {})}  # the team's tuning (`-p RULE.PARAM=…`, `--tuning`), as with `detect`
     values = queries.bind(saved, {key: value for key, value in given.items() if value is not None and saved.parameter(key) is not None})
     table = queries.run(connection, saved, values)
-    flagged = _flagged(check, table)
-    return CheckResult(check, table, flagged, _status(check, flagged), saved.sql.strip(), _relative(saved.path), values)
+    if check.top and check.top[0] not in table.column_names:
+        raise QueryError(f"check {saved.name}: top.by {check.top[0]!r} is not one of its columns ({', '.join(table.column_names)})")
+    rows = _attention_rows(check, table)
+    flagged = _flagged(check, table, rows)
+    return CheckResult(check, table, flagged, _status(check, flagged), saved.sql.strip(), _relative(saved.path), values,
+                       attention_rows=rows)
 
 
 def _run_changes(lake: Lake, library: dict[str, queries.SavedQuery], check: packs.Check, start: datetime, end: datetime,
@@ -168,25 +293,36 @@ def _run_changes(lake: Lake, library: dict[str, queries.SavedQuery], check: pack
         "at", "cluster", "resource", "namespace", "name", "verb", "actor", "summary", "audit_id")})
     saved = library["changed-objects"]
     values = {"since": start, "until": end, "cluster": cluster, "resource": spec["resource"], "namespace": namespace}
-    flagged = _flagged(check, table)
-    return CheckResult(check, table, flagged, _status(check, flagged), saved.sql.strip(), _relative(saved.path), values, changed)
+    needing = _attention_rows(check, table)
+    flagged = _flagged(check, table, needing)
+    return CheckResult(check, table, flagged, _status(check, flagged), saved.sql.strip(), _relative(saved.path), values, changed,
+                       attention_rows=needing)
 
 
-def _flagged(check: packs.Check, table: pa.Table) -> int:
+ROW_NUMBER = "__auditlake_row"  # a column no query returns: each result row's position, for the attention rule
+
+
+def _attention_rows(check: packs.Check, table: pa.Table) -> tuple[int, ...]:
+    """The positions of the rows that need attention (none for `never` and `no rows`)."""
     if check.attention == "rows":
-        return table.num_rows
+        return tuple(range(table.num_rows))
+    if check.attention != "where":
+        return ()
+    connection = duckdb.connect()
+    try:
+        connection.register("result", table.append_column(ROW_NUMBER, pa.array(range(table.num_rows), pa.int64())))
+        found = connection.execute(f"SELECT {ROW_NUMBER} FROM result WHERE ({check.attention_where}) IS NOT FALSE ORDER BY 1").fetchall()
+        return tuple(row[0] for row in found)
+    except duckdb.Error as error:
+        raise QueryError(f"{check.query}: attention rule {check.attention_where!r} failed: {str(error).splitlines()[0]}") from None
+    finally:
+        connection.close()
+
+
+def _flagged(check: packs.Check, table: pa.Table, rows: tuple[int, ...]) -> int:
     if check.attention == "no rows":
         return int(table.num_rows == 0)
-    if check.attention == "where":
-        connection = duckdb.connect()
-        try:
-            connection.register("result", table)
-            return int(connection.execute(f"SELECT count(*) FROM result WHERE ({check.attention_where}) IS NOT FALSE").fetchall()[0][0])
-        except duckdb.Error as error:
-            raise QueryError(f"{check.query}: attention rule {check.attention_where!r} failed: {str(error).splitlines()[0]}") from None
-        finally:
-            connection.close()
-    return 0
+    return len(rows) if check.attention in ("rows", "where") else 0
 
 
 def _status(check: packs.Check, flagged: int) -> str:

@@ -2,8 +2,8 @@
 
 Owns: the partition layout, the write lock, the manifest (`_manifest/manifest.json`: every
 source with its fingerprint and how far it was read, every batch with its files, row counts and
-sha256, the set of live files, the retired files, the findings files), Parquet, quarantine and
-findings writes, duplicate removal, compaction and recovery. It is the only module that writes under
+sha256, the set of live files, the retired files, the findings files, the review files), Parquet,
+quarantine, findings and review writes, duplicate removal, compaction and recovery. It is the only module that writes under
 the lake (the catalog file excepted, see catalog.py). It never takes the write lock for a reader.
 
 Crash safety rests on one rule: the manifest is the commit point, and nothing uncommitted carries a
@@ -60,6 +60,7 @@ MAX_FILE_ROWS = 4_000_000
 COMPACT_BELOW_BYTES = 64 << 20  # files smaller than this are merged by `compact`
 STAGING_DIR = "_staging"  # files written but not yet published: `_staging/<process>.tmp/<final path>`
 RETIRED_DIR = "_retired"  # files a compaction replaced, kept for older readers: `_retired/cluster=…/date=…/<name>`
+REVIEWS_DIR = "reviews"  # review evidence (`auditlake review`): `reviews/<id>.json`, one review each, never rewritten
 # A small file may be retired by a later compaction, so readers name it by a pattern matching its place
 # under events/ and under _retired/ (a rename moves it: exactly one exists). Large files are never compacted.
 READER_PATTERN = "[e_]*"
@@ -163,6 +164,17 @@ class BatchRecord:
 
 
 @dataclass
+class ReviewRecord:
+    """A review file the manifest commits (`reviews/<id>.json`); who reviewed what, and why, is in the file."""
+
+    path: str  # relative to the lake
+    target: str  # the section (`pci-dss:10.2.1.3`) or finding (`QUERY:AUDIT_ID`) reviewed
+    reviewed_at: str
+    bytes: int
+    sha256: str
+
+
+@dataclass
 class Manifest:
     format: str = MANIFEST_FORMAT
     version: int = MANIFEST_VERSION
@@ -173,6 +185,7 @@ class Manifest:
     superseded_quarantine: list[str] = field(default_factory=list)  # quarantine ids later read whole
     retired: dict[str, str] = field(default_factory=dict)  # events path a compaction replaced -> when (now under _retired/)
     findings: dict[str, FileRecord] | None = None  # findings files; None: a lake from before they were recorded
+    reviews: dict[str, ReviewRecord] = field(default_factory=dict)  # review files (`auditlake review`), by path
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
@@ -185,6 +198,7 @@ class Manifest:
             superseded_quarantine=list(data.get("superseded_quarantine", [])),
             retired=dict(data.get("retired", {})),
             findings=None if findings is None else {key: FileRecord(**value) for key, value in findings.items()},
+            reviews={key: ReviewRecord(**value) for key, value in data.get("reviews", {}).items()},
         )
 
     def committed_sha256(self) -> dict[str, str]:
@@ -193,6 +207,7 @@ class Manifest:
         committed.update({batch.quarantine_file: batch.quarantine_sha256 for batch in self.batches
                           if batch.quarantine_file and batch.quarantine_sha256})
         committed.update({path: record.sha256 for path, record in (self.findings or {}).items()})
+        committed.update({path: record.sha256 for path, record in self.reviews.items()})
         return committed
 
 
@@ -226,6 +241,7 @@ class ReaderFiles:
     quarantine: list[str]
     findings: list[str]
     staged: list[str]  # committed files read from staging: their writer was killed (or is busy) before renaming them
+    reviews: list[str] = field(default_factory=list)
 
 
 # ---- the lake on disk ---------------------------------------------------------------------------
@@ -237,6 +253,7 @@ class LakeStore:
         self.events_dir = self.root / "events"
         self.quarantine_dir = self.root / "quarantine"
         self.findings_dir = self.root / "findings"  # detections written back (`auditlake detect --write`)
+        self.reviews_dir = self.root / REVIEWS_DIR  # review evidence (`auditlake review`)
         self.manifest_dir = self.root / "_manifest"
         self.staging_dir = self.root / STAGING_DIR
         self.retired_dir = self.root / RETIRED_DIR
@@ -420,9 +437,11 @@ class LakeStore:
         kept = {batch.quarantine_file for batch in manifest.batches if batch.quarantine_file}
         retired = {self.retired_path(path) for path in manifest.retired}
         findings = None if manifest.findings is None else set(manifest.findings)
+        reviews = set(manifest.reviews)
         debris = []
         for path in (list(self.events_dir.rglob("*")) + list(self.quarantine_dir.glob("*")) + list(self.retired_dir.rglob("*"))
-                     + list(self.findings_dir.rglob("*")) + list(self.manifest_dir.glob("*")) + list(self.root.glob("*"))):
+                     + list(self.findings_dir.rglob("*")) + list(self.reviews_dir.rglob("*")) + list(self.manifest_dir.glob("*"))
+                     + list(self.root.glob("*"))):
             if not path.is_file():
                 continue
             relative = path.relative_to(self.root).as_posix()
@@ -436,6 +455,8 @@ class LakeStore:
                 debris += [path] if path not in retired else []
             elif path.is_relative_to(self.findings_dir) and findings is not None:
                 debris += [path] if path.name == "findings.parquet" and relative not in findings else []
+            elif path.is_relative_to(self.reviews_dir):
+                debris += [path] if path.suffix == ".json" and relative not in reviews else []
         return debris
 
     # ---- what readers read -----------------------------------------------------------------------
@@ -454,6 +475,7 @@ class LakeStore:
         expected: dict[str, int | None] = {record.path: record.bytes for record in manifest.files.values()}
         expected.update({batch.quarantine_file: None for batch in manifest.batches if batch.quarantine_file})
         expected.update({record.path: record.bytes for record in (manifest.findings or {}).values()})
+        expected.update({record.path: record.bytes for record in manifest.reviews.values()})
         deadline = time.monotonic() + wait
         while (missing := {path for path in expected if not (self.root / path).is_file()}) and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -472,6 +494,7 @@ class LakeStore:
                         if batch.quarantine_file],
             findings=[name(path) for path in sorted(manifest.findings)] if manifest.findings is not None else self.findings_files(manifest),
             staged=sorted(str(path) for path in staged.values()),
+            reviews=[name(path) for path in sorted(manifest.reviews)],
         )
 
     def _staged_copy(self, relative: str, size: int | None) -> Path | None:
@@ -578,6 +601,36 @@ def write_findings(store: LakeStore, findings: pa.Table) -> int:
         connection.close()
     store.publish(staged)
     return added
+
+
+def write_review(store: LakeStore, name: str, data: bytes, *, target: str, reviewed_at: str) -> str:
+    """Commit one review as `reviews/<name>.json` (run under the write lock); its lake-relative path.
+
+    Committed like every write: the file is written and fsynced in staging, the manifest that records it
+    (with its sha256) is the commit point, then it is renamed into place. A writer killed before the save
+    leaves a staged file the next writer deletes; after it, one the next writer renames into place.
+    """
+    manifest = store.load_manifest()
+    store.recover(manifest)
+    final = store.reviews_dir / f"{name}.json"
+    relative = final.relative_to(store.root).as_posix()
+    if relative in manifest.reviews:
+        raise LakeError(f"{final}: a review with this id is already committed", hint="rerun: a new review gets a new id")
+    temporary = store.staged(final)
+    try:
+        with _storage_errors(temporary):
+            temporary.parent.mkdir(parents=True, exist_ok=True)
+            with temporary.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        manifest.reviews[relative] = ReviewRecord(relative, target, reviewed_at, len(data), hashlib.sha256(data).hexdigest())
+        store.save_manifest(manifest)  # the commit point
+    except BaseException:
+        store.discard([temporary])
+        raise
+    store.publish([(temporary, final)])
+    return relative
 
 
 def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:

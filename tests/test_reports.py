@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 import shlex
@@ -12,6 +13,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pytest
 from typer.testing import CliRunner
 
@@ -413,3 +416,123 @@ def test_the_documented_kubernetes_cronjob(live_audit_log, tmp_path):
     assert container["command"] == ["sh", "-c"]
     completed = run_documented(container["args"][0], live_audit_log, tmp_path)
     assert_yesterdays_report(tmp_path, completed)
+
+
+# ---- read without a calculator -------------------------------------------------------------------
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "0 s"), (0.25, "0.25 s"), (42, "42 s"), (90, "1 min 30 s"), (3599.6, "1 h"), (7_500, "2 h 5 min"), (288_000, "3 d 8 h"),
+    (4.84768e+06 * 60, "3,366 d 11 h"),  # the 9-year "silence" a two-cluster lake used to report, in minutes
+])
+def test_durations_are_in_human_units(seconds, text):
+    assert report_render.format_duration(seconds) == text
+
+
+@pytest.fixture(scope="module")
+def everything(fixture_lake):
+    """pci-dss over all of the fixture lake: four clusters whose spans are years apart (2017, 2023, the demo's 2026)."""
+    return fixture_lake.report("pci-dss", since="2000-01-01", until="2100-01-01", now=GENERATED)
+
+
+def test_a_report_shows_durations_in_human_units(everything):
+    page = report_render.markdown(everything)
+    assert not re.search(r"\d\.?\d*e\+\d", page)  # no 4.84768e+06 anywhere
+    sessions = results(everything)["exec-sessions"].table.to_pylist()
+    longest = max(sessions, key=lambda row: row["duration_seconds"])
+    assert report_render.format_duration(longest["duration_seconds"]) in page
+    retention = next(line for line in page.splitlines() if re.match(r"\| demo \| 2026-11-01 \d\d:\d\d:\d\d \|", line))
+    assert " | 3 d | 3 | " in retention  # days_of_history (3.0) as a duration, days_with_events (3) as a count
+    html_page = report_render.html_page(everything)
+    assert re.search(r"<td class=num>[\d.]+ (s|min)( \d+ s)?</td>", html_page)  # a session's duration_seconds
+
+
+def test_coverage_gaps_stay_inside_each_clusters_own_span(fixture_lake, everything):
+    spans = {row["cluster"]: (row["first_at"], row["last_at"]) for row in fixture_lake.sql_arrow(
+        "SELECT cluster, min(received_at) AS first_at, max(received_at) AS last_at FROM events GROUP BY cluster").to_pylist()}
+    assert len(spans) == 4
+    for gap in everything.evidence.gaps:  # a cluster is not silent before its first event or after its last
+        first, last = spans[gap["cluster"]]
+        assert first <= gap["gap_start"] and gap["gap_end"] <= last + timedelta(minutes=1), gap
+    assert all(gap["silence_minutes"] < 24 * 60 for gap in everything.evidence.gaps)
+    # audit2rbac logged 19:55-20:02 and 20:27-20:29: a window starting in that silence is silent from its start,
+    # one starting before its first event is not, and one inside the silence is silent throughout
+    def gaps(since: str, until: str) -> list[tuple[str, str]]:
+        rows = fixture_lake.query_arrow("coverage-gaps", cluster="audit2rbac", since=since, until=until).to_pylist()
+        return [(f"{row['gap_start']:%H:%M}", f"{row['gap_end']:%H:%M}") for row in rows]
+    assert gaps("2017-09-11 20:05", "2017-09-11 20:40") == [("20:05", "20:27")]
+    assert gaps("2017-09-11 18:00", "2017-09-11 23:00") == [("20:02", "20:27")]
+    assert gaps("2017-09-11 20:04", "2017-09-11 20:26") == [("20:04", "20:26")]
+
+
+def test_many_coverage_gaps_are_summarised(pci):
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    gaps = [{"cluster": cluster, "gap_start": start + timedelta(hours=index), "gap_end": start + timedelta(hours=index, minutes=20 + index),
+             "silence_minutes": 20.0 + index} for index in range(30) for cluster in ("a", "b")]
+    report = dataclasses.replace(pci, evidence=dataclasses.replace(pci.evidence, gaps=gaps))
+    page = report_render.markdown(report)
+    assert f"Coverage gaps longer than 15 minutes: 60 ({report_render.format_duration(2 * 1035 * 60)} of silence in all;" in page
+    assert "| a | 30 | 17 h 15 min | 49 min |" in page  # per cluster: how many, in all, the longest
+    assert "The 10 longest, longest first (the JSON lists all 60):" in page
+    shown = page.split("The 10 longest")[1].split("Input files")[0]
+    assert shown.count("| 49 min |") == 2 and "| 20 min |" not in shown
+    assert len(report_render.report_json(report)["evidence"]["gaps"]) == 60
+
+
+def test_a_check_with_top_shows_the_largest_rows_and_their_total(pci):
+    check = results(pci)["coverage-gaps"]
+    assert check.check.top == ("silence_minutes", 10)
+    table = pa.table({"cluster": ["a"] * 12, "gap_start": [f"s{index}" for index in range(12)], "gap_end": ["e"] * 12,
+                      "silence_minutes": [20.0 + index for index in range(12)]})
+    page = "\n".join(report_render._markdown_check(dataclasses.replace(check, table=table)))
+    assert "The 10 longest (silence_minutes) of 12, longest first (every row is in the CSV/JSON); 5 h 6 min in all." in page
+    assert "| a | s11 | e | 31 min |" in page and "| s0 |" not in page and "| s1 |" not in page
+
+
+def svg_legend(svg: str) -> dict[str, str]:
+    return dict((name, colour) for colour, name in re.findall(r"<rect x='\d+' y='22' width='10' height='10' fill='(#\w+)'/><text [^>]*>([^<]+)</text>", svg))
+
+
+def test_each_audit_level_has_one_colour_in_every_chart(pci, fixture_lake):
+    chart = packs.Chart("date", ("events",), series="level")
+    volume = results(pci)["volume-per-day"].table
+    every_level = svg_legend(report_render.bar_chart(volume, chart))
+    some = volume.filter(pa.compute.is_in(volume["level"], pa.array(["RequestResponse", "Request"])))
+    fewer = svg_legend(report_render.bar_chart(some, chart))
+    assert set(every_level) == {"Metadata", "Request", "RequestResponse"} and set(fewer) == {"RequestResponse", "Request"}
+    assert all(every_level[level] == fewer[level] == report_render.FIXED_COLOURS[level] for level in fewer)
+    assert len(set(every_level.values())) == 3
+    assert list(every_level) == ["Metadata", "Request", "RequestResponse"] and list(fewer) == ["Request", "RequestResponse"]  # one order
+    hipaa = report_render.html_page(fixture_lake.report("hipaa", **WINDOW))
+    assert svg_legend(hipaa.split("<svg")[1]) == every_level
+    failed = svg_legend(report_render.html_page(pci).partition("<title>Failed access per day")[2])  # 401 and 403 keep theirs
+    assert failed["unauthenticated"] == report_render.FIXED_COLOURS["failed_authentication"] != failed["forbidden"]
+
+
+def test_axis_ticks_are_round(pci):
+    assert report_render.nice_scale(1234) == (1500, 500) and report_render.nice_scale(3) == (3, 1)
+    svg = report_render.bar_chart(results(pci)["volume-per-day"].table, packs.Chart("date", ("events",), series="level"))
+    ticks = re.findall(r"<text x='50' y='[\d.]+' text-anchor=end>([^<]+)</text>", svg)
+    assert ticks[0] == "0" and len(ticks) >= 3
+    values = [float(tick[:-1]) * 1000 if tick.endswith("k") else float(tick) for tick in ticks]
+    step = values[1]
+    assert all(value == index * step for index, value in enumerate(values))
+    assert re.fullmatch(r"(1|2|2\.5|5)0*", f"{step:g}".replace("0.", "")) or step in (1, 2, 2.5, 5)
+
+
+def test_chart_labels_stay_distinct():
+    actors = ["system:serviceaccount:team-a:long-running-deployer-bot", "system:serviceaccount:team-b:long-running-deployer-bot",
+              "system:serviceaccount:kube-system:endpointslice-controller", "system:serviceaccount:kube-system:endpointslicemirroring-controller"]
+    svg = report_render.bar_chart(pa.table({"actor": actors, "requests": [4, 3, 2, 1]}), packs.Chart("actor", ("requests",), horizontal=True))
+    labels = re.findall(r"text-anchor=end><title>[^<]*</title>([^<]+)</text>", svg)
+    assert len(labels) == 4 == len(set(labels)) and all(len(label) <= 40 for label in labels)
+    assert all(len(label) <= 12 for label in report_render.distinct_labels(actors, 12).values())
+    assert len(set(report_render.distinct_labels(actors, 12).values())) == 4
+
+
+def test_html_tables_wrap_to_the_page(pci):
+    style = report_render.HTML_STYLE
+    cells = re.search(r"th,td\{([^}]*)\}", style).group(1)
+    assert "overflow-wrap:anywhere" in cells and "nowrap" not in cells  # a long value breaks instead of running off the page
+    assert "display:block" not in re.search(r"\ntable\{([^}]*)\}", style).group(1)  # no table-sized scroll box
+    assert "white-space:pre-wrap" in re.search(r"\npre\{([^}]*)\}", style).group(1)
+    page = report_render.html_page(pci)
+    assert "<th>source_<wbr>ip</th>" in page  # long headers may break at their underscores

@@ -3,7 +3,9 @@ title: Audit coverage gaps — stretches with no audit events at all
 description: >
   Per cluster, periods inside the window longer than the threshold in which the lake holds no
   event: a stopped or paused audit log (PCI-DSS 10.2.1.6), a broken shipper, or logs never
-  ingested. The window's edges count: nothing from its start to the first event is a gap too.
+  ingested. Each cluster is judged inside its own span in the lake: nothing from the window's start
+  to its first event is a gap when the cluster has no earlier event (it was not logging yet), and
+  likewise after its last event; a cluster silent through the whole window is one gap.
 severity: high
 controls: [pci-dss-4.0:10.2.1.6, pci-dss-4.0:10.2.1, hipaa:164.312(b)]
 mitre: [T1562.008]
@@ -21,13 +23,22 @@ WITH minutes AS (  -- one row per minute that has events: a few thousand rows a 
   WHERE in_window(received_at, date, $since, $until)
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
-clusters AS (
-  SELECT DISTINCT cluster FROM minutes
+spans AS (  -- each cluster's own span: its first and last event in the lake
+  SELECT cluster, min(received_at) AS first_at, max(received_at) AS last_at
+  FROM events
+  WHERE $cluster IS NULL OR cluster = $cluster
+  GROUP BY cluster
+),
+clusters AS (  -- the part of the window inside that span
+  SELECT cluster, greatest($since, time_bucket(INTERVAL 1 MINUTE, first_at)) AS span_start,
+         least($until, time_bucket(INTERVAL 1 MINUTE, last_at) + INTERVAL 1 MINUTE) AS span_end
+  FROM spans
+  WHERE greatest($since, time_bucket(INTERVAL 1 MINUTE, first_at)) < least($until, time_bucket(INTERVAL 1 MINUTE, last_at) + INTERVAL 1 MINUTE)
 ),
 edges AS (
   SELECT cluster, minute AS starts, minute + INTERVAL 1 MINUTE AS ends FROM minutes
-  UNION ALL SELECT cluster, NULL, $since FROM clusters
-  UNION ALL SELECT cluster, $until, NULL FROM clusters
+  UNION ALL SELECT cluster, NULL, span_start FROM clusters
+  UNION ALL SELECT cluster, span_end, NULL FROM clusters
 ),
 ordered AS (
   SELECT cluster, ends AS gap_start, lead(starts) OVER (PARTITION BY cluster ORDER BY coalesce(starts, ends)) AS gap_end
