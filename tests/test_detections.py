@@ -137,7 +137,7 @@ def test_detect_runs_them_all_writes_findings_once_and_fails_on_severity(case_la
     assert runner.invoke(app, [*args, "--new"]).exit_code == 2  # --new needs --write
     assert first.window_has_events is True
     nothing = runner.invoke(app, ["detect", "--lake", str(case_lake.path), "--since", "1999-01-01", "--until", "1999-02-01", "--fail-on", "high"])
-    assert nothing.exit_code == 0 and "the window holds no events" in nothing.stderr
+    assert nothing.exit_code == 0 and "holds no events" in nothing.stderr
 
 
 def test_a_finding_becomes_seen_only_once_it_was_delivered(tmp_path):
@@ -148,7 +148,8 @@ def test_a_finding_becomes_seen_only_once_it_was_delivered(tmp_path):
     lake.ingest([path], cluster="cases")
     args = ["detect", "--lake", str(lake.path), "--since", "2000-01-01", "--until", "2100-01-01", "--write", "--new", "--fail-on", "high",
             "--format", "json"]
-    failed = runner.invoke(app, [*args, "-o", str(tmp_path / "no-such-directory" / "alerts.json")])
+    (tmp_path / "a-file").write_text("")  # a missing directory is created now; one that is a file cannot be
+    failed = runner.invoke(app, [*args, "-o", str(tmp_path / "a-file" / "alerts.json")])
     assert failed.exit_code == 2 and "cannot write" in failed.output and "Traceback" not in failed.output
     assert lake.sql("SELECT count(*) FROM findings").item() == 0  # not delivered: not seen
     delivered = runner.invoke(app, args)
