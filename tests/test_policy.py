@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from auditlake import Lake
 from auditlake.cli import app
-from auditlake.policy import PROBE_USERS, PolicyError, Request, describe_loss, evaluate, lint, load_policy, losses, recommend
+from auditlake.policy import PolicyError, Request, describe_loss, evaluate, lint, load_policy, losses, recommend
+from auditlake.policy.needs import PROBE_USERS
 from auditlake.queries import Need
 from tests.conftest import DATA, SHARED, requires_shared
 
