@@ -679,16 +679,9 @@ def policy_explain(
         return
     if (resource is None) == (path is None):
         raise typer.BadParameter("give either --resource or --path", param_hint="--resource/--path")
-    base, _, subresource = (resource or "").partition("/")
-    request = policy.Request(user, tuple(group or ()), verb, api_group, base or None, subresource or None, namespace, name, path)
-    decision = policy.evaluate(the_policy, request)
-    rule = f"rule {decision.rule.index + 1} (line {decision.rule.line})" if decision.rule else "no rule"
-    stdout.print(f"level: {decision.level}  ({rule})", markup=False)
-    for reason in decision.reasons:
-        stdout.print(f"  because {render.terminal_text(reason)}", markup=False)
-    if decision.omit_stages:
-        stdout.print(f"  stages not logged: {', '.join(decision.omit_stages)}", markup=False)
-    stdout.print(f"  managedFields {'omitted' if decision.omit_managed_fields else 'kept'}", markup=False)
+    request = policy.request_for(user, group or (), verb, api_group=api_group, resource=resource, namespace=namespace, name=name, path=path)
+    for line in policy.describe_decision(policy.evaluate(the_policy, request)):
+        stdout.print(render.terminal_text(line), markup=False)
 
 
 @policy_app.command("simulate")

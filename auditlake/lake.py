@@ -67,20 +67,6 @@ class LakeStatus:
 
 
 @dataclass(frozen=True)
-class PolicySimulation:
-    """A policy applied to the lake's events: volume before and after, per rule, and what the saved queries would lose."""
-
-    events_before: int
-    events_after: int
-    levels_before: dict[str, int]
-    levels_after: dict[str, int]
-    body_bytes_before: int
-    body_bytes_after: int
-    rules: list[tuple[int | None, str, int, int]]  # (rule index or None for no match, level, events matched, events kept)
-    lost: list[policy.Loss]  # what the saved queries would lose, one entry per root cause (the rule that decides)
-
-
-@dataclass(frozen=True)
 class DemoResult:
     log_files: list[str]
     requests: int
@@ -476,60 +462,24 @@ class Lake:
     # ---- audit policy ---------------------------------------------------------------------------
     def policy_needs(self, purpose: str | None = None) -> list[tuple[queries.SavedQuery, queries.Need]]:
         """What the saved queries need from the audit policy (only those evidencing `purpose`, e.g. pci-dss)."""
-        chosen = [query for query in self.saved_queries() if purpose is None or any(c.startswith(purpose) for c in query.controls)]
-        if purpose is not None and not chosen:
-            raise QueryError(f"no saved query evidences {purpose!r}", hint="try pci-dss, hipaa")
-        return [(query, need) for query in chosen for need in query.needs]
+        return policy.needs_for(self.saved_queries(), purpose)
 
     def policy_simulate(self, the_policy: policy.Policy, *, since: Any = "7d", until: Any = None,
-                        cluster: str | None = None) -> PolicySimulation:
+                        cluster: str | None = None) -> policy.PolicySimulation:
         """What `the_policy` would have logged of the events in the lake, and what the saved queries would lose."""
-        per_rule: dict[tuple[int | None, str], dict[str, int]] = {}
-        before: dict[str, int] = {}
-        after: dict[str, int] = {}
-        bytes_before = bytes_after = 0
-        decisions = self._policy_decisions(the_policy, since=since, until=until, cluster=cluster)
-        for shape, decision in decisions:
-            events, body = shape["events"], shape["request_bytes"] + shape["response_bytes"]
-            before[shape["level"] or "unknown"] = before.get(shape["level"] or "unknown", 0) + events
-            bytes_before += body
-            kept = decision.level != "None" and shape["stage"] not in decision.omit_stages
-            if kept:
-                after[decision.level] = after.get(decision.level, 0) + events
-                bytes_after += (shape["request_bytes"] if policy.level_at_least(decision.level, "Request") else 0) + (
-                    shape["response_bytes"] if decision.level == "RequestResponse" else 0)
-            entry = per_rule.setdefault((decision.rule.index if decision.rule else None, decision.level), {"events": 0, "kept": 0})
-            entry["events"] += events
-            entry["kept"] += events if kept else 0
-        completed = [(policy.Request(shape["user_name"], tuple(shape["user_groups"]), shape["verb"] or "", shape["api_group"],
-                                     shape["resource"], shape["subresource"], shape["namespace"], shape["name"], shape["path"]),
-                      shape["events"]) for shape, _ in decisions if shape["stage"] == "ResponseComplete"]
-        lost = policy.losses(the_policy, [(query.name, need) for query, need in self.policy_needs()], completed)
-        return PolicySimulation(sum(before.values()), sum(after.values()), before, after, bytes_before, bytes_after,
-                                [(index, level, counts["events"], counts["kept"]) for (index, level), counts in sorted(
-                                    per_rule.items(), key=lambda item: (item[0][0] is None, item[0][0] or 0))], lost)
+        shapes = self._request_shapes(the_policy, since=since, until=until, cluster=cluster)
+        return policy.simulate(the_policy, shapes, [(query.name, need) for query, need in self.policy_needs()])
 
     def policy_explain_events(self, the_policy: policy.Policy, *, since: Any = "7d", until: Any = None,
                               cluster: str | None = None) -> pa.Table:
         """For each request shape in the lake: the level it was logged at and the level (and rule) the policy gives."""
-        rows = []
-        for shape, decision in self._policy_decisions(the_policy, since=since, until=until, cluster=cluster):
-            target = (shape["resource"] + (f"/{shape['subresource']}" if shape["subresource"] else "")) if shape["resource"] else shape["path"]
-            rows.append({"user": shape["user_name"], "verb": shape["verb"], "target": target, "namespace": shape["namespace"],
-                         "stage": shape["stage"], "events": shape["events"], "logged_at": shape["level"], "policy_level": decision.level,
-                         "rule": decision.rule.index + 1 if decision.rule else None, "rule_line": decision.rule.line if decision.rule else None,
-                         "kept": decision.level != "None" and shape["stage"] not in decision.omit_stages})
-        rows.sort(key=lambda row: -row["events"])
-        return pa.Table.from_pylist(rows)
+        return pa.Table.from_pylist(policy.explain_events(the_policy, self._request_shapes(the_policy, since=since, until=until,
+                                                                                            cluster=cluster)))
 
-    def _policy_decisions(self, the_policy: policy.Policy, *, since: Any, until: Any,
-                          cluster: str | None) -> list[tuple[dict[str, Any], policy.Decision]]:
-        """Each kind of stored request (the `request-shapes` query) with what `the_policy` decides for it."""
-        uses_names = any(group.resource_names for rule in the_policy.rules for group in rule.resources)
-        shapes = self.query_arrow("request-shapes", since=since, until=until, cluster=cluster, with_names=uses_names).to_pylist()
-        return [(shape, policy.evaluate(the_policy, policy.Request(
-            shape["user_name"], tuple(shape["user_groups"]), shape["verb"] or "", shape["api_group"], shape["resource"],
-            shape["subresource"], shape["namespace"], shape["name"], shape["path"]))) for shape in shapes]
+    def _request_shapes(self, the_policy: policy.Policy, *, since: Any, until: Any, cluster: str | None) -> list[dict[str, Any]]:
+        """Each kind of stored request (the `request-shapes` query), with object names when `the_policy` names objects."""
+        return self.query_arrow("request-shapes", since=since, until=until, cluster=cluster,
+                                with_names=policy.uses_resource_names(the_policy)).to_pylist()
 
     def status(self) -> LakeStatus:
         """Clusters, days, events, first/last event, and quarantined lines."""

@@ -15,6 +15,8 @@ FORBIDDEN = {
     "lake": {"auditlake.cli", "typer", "rich"},
     "render": {"auditlake.lake", "auditlake.cli", "typer", "rich", "duckdb"},
     "demo": {"auditlake.lake", "auditlake.cli", "auditlake.storage", "typer", "rich"},
+    "policy": {"auditlake.lake", "auditlake.cli", "auditlake.store", "auditlake.storage", "auditlake.catalog", "auditlake.render",
+               "auditlake.report_render", "typer", "rich", "duckdb", "polars", "pyarrow"},
 }
 
 

@@ -19,3 +19,20 @@ def test_every_file_of_the_query_library_ships_in_the_package():
         assert any(fnmatch.fnmatch(str(relative), pattern) for pattern in patterns), f"{relative} is not package data"
         package = ".".join(["auditlake.queries", *relative.parent.parts])
         assert package in config["packages"], f"{package} is not listed in [tool.setuptools] packages"
+
+
+def test_every_subpackage_and_its_data_files_ship():
+    """A package directory or a data file (policy/templates/) left out of pyproject.toml is missing from a pip install."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    root = REPO / "auditlake"
+    for init in root.rglob("__init__.py"):
+        package = ".".join(init.parent.relative_to(REPO).parts)
+        assert package in config["packages"], f"{package} is not listed in [tool.setuptools] packages"
+    for path in root.rglob("*"):
+        if not path.is_file() or path.suffix in (".py", ".pyc") or path.name.startswith("."):
+            continue
+        owner = next(parent for parent in path.parents if (parent / "__init__.py").is_file())
+        package = ".".join(owner.relative_to(REPO).parts)
+        patterns = config["package-data"].get(package, [])
+        relative = str(path.relative_to(owner))
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), f"{path.relative_to(REPO)} is not package data of {package}"

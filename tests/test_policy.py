@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 import textwrap
 
@@ -10,7 +12,8 @@ from typer.testing import CliRunner
 
 from auditlake import Lake
 from auditlake.cli import app
-from auditlake.policy import PROBE_USERS, PolicyError, Request, describe_loss, evaluate, lint, load_policy, losses, recommend
+from auditlake.policy import PolicyError, Request, describe_loss, evaluate, explain_events, lint, load_policy, losses, recommend, simulate
+from auditlake.policy.needs import PROBE_USERS
 from auditlake.queries import Need
 from tests.conftest import DATA, SHARED, requires_shared
 
@@ -338,3 +341,33 @@ def test_a_loss_says_which_kinds_of_identity_a_rule_singles_out():
     assert (loss.rule, loss.level, loss.queries, loss.events) == (1, "Metadata", {"image-changes": "RequestResponse"}, 0)
     assert loss.requests == ("update: deployments (apps), by administrators (system:masters)",)
     assert "kubernetes-admin" not in "\n".join(describe_loss(loss))
+
+
+def shape_row(user: str, verb: str, resource: str, stage: str, level: str, events: int, request_bytes: int = 0, response_bytes: int = 0) -> dict:
+    """A row as the `request-shapes` query returns it."""
+    return {"user_name": user, "user_groups": ["system:authenticated"], "verb": verb, "api_group": "", "resource": resource,
+            "subresource": None, "namespace": "default", "name": None, "path": None, "stage": stage, "level": level, "events": events,
+            "request_bytes": request_bytes, "response_bytes": response_bytes}
+
+
+def test_a_simulation_is_arithmetic_on_request_shapes_alone():
+    """No lake needed: events and body bytes kept per level and per rule, from the rows of `request-shapes`."""
+    the_policy = policy_of("- {level: None, users: [system:kube-proxy]}\n- {level: Request}\n", head="omitStages: [RequestReceived]\n")
+    rows = [shape_row("system:kube-proxy", "watch", "endpoints", "ResponseStarted", "Metadata", 10),
+            shape_row("alice", "create", "pods", "ResponseComplete", "RequestResponse", 3, 100, 1000),
+            shape_row("alice", "create", "pods", "RequestReceived", "RequestResponse", 3, 100, 0)]
+    result = simulate(the_policy, rows, [])
+    assert (result.events_before, result.events_after) == (16, 3)
+    assert result.levels_before == {"Metadata": 10, "RequestResponse": 6} and result.levels_after == {"Request": 3}
+    assert (result.body_bytes_before, result.body_bytes_after) == (1200, 100)  # a Request rule keeps request bodies only
+    assert result.rules == [(0, "None", 10, 0), (1, "Request", 6, 3)] and result.lost == []
+    explained = explain_events(the_policy, rows)
+    assert [(row["target"], row["policy_level"], row["rule"], row["kept"]) for row in explained] == [
+        ("endpoints", "None", 1, False), ("pods", "Request", 2, True), ("pods", "Request", 2, False)]
+
+
+@pytest.mark.parametrize("module", ["evaluate", "needs"])
+def test_the_examples_in_the_policy_docstrings_hold(module):
+    # import_module: the package's `evaluate` attribute is the function, which hides the module of that name
+    result = doctest.testmod(importlib.import_module(f"auditlake.policy.{module}"))
+    assert result.attempted and not result.failed
