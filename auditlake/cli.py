@@ -3,7 +3,7 @@
 Owns: everything about terminals (typer, rich progress bars and tables, stderr messages) and the
 one error boundary that turns `AuditlakeError`s into `error: …` / `hint: …` and exit codes.
 Holds no logic: each command is a few lines around a `Lake` call. Never prints text from the lake
-(or an error about it) as written: it goes through `render.terminal_text`, so an escape sequence in
+(or an error about it) as written: it goes through `render.escape.terminal_text`, so an escape sequence in
 a user agent is shown, not obeyed, and into rich as `Text` (`_text`), never as markup or emoji codes.
 """
 
@@ -31,13 +31,16 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 from rich.text import Text
 
-from auditlake import config, detect, history, packs, policy, queries, render, report_render
+from auditlake import config, detect, history, packs, policy, queries
 from auditlake.errors import AuditlakeError, AuditlakeWarning, ExitCode, OutputError, QuarantineFoundError, QueryError, window_text
 from auditlake.ingest import IngestResult
 from auditlake.ingest import Progress as IngestProgress
 from auditlake.ingest.formats import FORMATS
 from auditlake.lake import Lake, LakeStatus, version
-from auditlake.render import RENDERERS
+from auditlake.render import history as history_render
+from auditlake.render import report as report_render
+from auditlake.render.escape import terminal_text
+from auditlake.render.formats import ACCEPTS, RENDERERS, Format, choose, format_of_path
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok · 1 findings (--strict saw quarantined lines, a --fail-on threshold was reached) · "
@@ -84,7 +87,7 @@ stderr = _Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 stdout = _Console(highlight=False, emoji=False)
 
 LakeOption = Annotated[Path, typer.Option("--lake", "-l", envvar="AUDITLAKE_LAKE", help="Lake directory.", show_default=True)]
-OUTPUT_FORMATS = ["table", *RENDERERS]
+OUTPUT_FORMATS = [str(item) for item in ACCEPTS["sql"]]  # table and every Arrow renderer
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -104,9 +107,9 @@ def handle_errors(command: F) -> F:
         except AuditlakeError as error:
             if config.is_debug():
                 raise
-            stderr.print(f"[bold red]error:[/] {escape(render.terminal_text(error.one_line()))}", markup=True, highlight=False, soft_wrap=True)
+            stderr.print(f"[bold red]error:[/] {escape(terminal_text(error.one_line()))}", markup=True, highlight=False, soft_wrap=True)
             if error.hint:
-                stderr.print(f"hint: {render.terminal_text(error.hint)}", soft_wrap=True, markup=False)
+                stderr.print(f"hint: {terminal_text(error.hint)}", soft_wrap=True, markup=False)
             raise typer.Exit(int(error.exit_code)) from None
         except KeyboardInterrupt:
             stderr.print("interrupted: the lake keeps every committed batch; rerun to continue", markup=False)
@@ -119,7 +122,7 @@ def handle_errors(command: F) -> F:
         except Exception as error:  # a bug: say so in one line
             if config.is_debug():
                 raise
-            stderr.print(f"internal error: {type(error).__name__}: {render.terminal_text(str(error).splitlines()[0]) if str(error) else ''}",
+            stderr.print(f"internal error: {type(error).__name__}: {terminal_text(str(error).splitlines()[0]) if str(error) else ''}",
                          markup=False)
             stderr.print("hint: rerun with --debug (or AUDITLAKE_DEBUG=1) for the traceback, and report it", markup=False)
             raise typer.Exit(int(ExitCode.INTERNAL)) from None
@@ -136,7 +139,7 @@ def _warnings_on_stderr() -> Iterator[None]:
 
         def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
             if issubclass(category, AuditlakeWarning):
-                stderr.print(f"{category.label}: {render.terminal_text(str(message))}", markup=False)
+                stderr.print(f"{category.label}: {terminal_text(str(message))}", markup=False)
             else:
                 show_other(message, category, filename, lineno, file, line)
 
@@ -208,7 +211,7 @@ def ingest(
     problems = [item for item in result.skipped if item.is_problem]
     if strict and (result.quarantined or problems):
         said = [f"{result.quarantined} line(s) quarantined"] if result.quarantined else []
-        said += [f"{len(problems)} file(s) not read ({render.terminal_text(problems[0].name)}: {render.terminal_text(problems[0].reason)})"] if problems else []
+        said += [f"{len(problems)} file(s) not read ({terminal_text(problems[0].name)}: {terminal_text(problems[0].reason)})"] if problems else []
         raise QuarantineFoundError(", ".join(said) + " (--strict)",
                                    hint=f"see them with: auditlake sql \"select * from quarantine\" --lake {lake}" if result.quarantined
                                    else "the summary above lists every file not read and why")
@@ -228,7 +231,7 @@ def _with_progress(quiet: bool, run: Callable[[Callable[[IngestProgress], None] 
             if update.source != done_before["source"]:
                 done_before["source"] = update.source
             elapsed = max(time.monotonic() - started, 1e-6)
-            bar.update(task, description=escape(render.terminal_text(Path(update.source).name[-32:])), completed=update.raw_bytes,
+            bar.update(task, description=escape(terminal_text(Path(update.source).name[-32:])), completed=update.raw_bytes,
                        total=update.raw_total or None, events=update.events, rate=update.events / elapsed)
 
         return run(report)
@@ -239,7 +242,7 @@ def _print_ingest_summary(result: IngestResult, lake: Path) -> None:
     megabytes = result.bytes_read / 1e6
     stderr.print(
         f"ingested {result.events_written:,} events into {lake} "
-        f"(cluster {render.terminal_text(', '.join(result.clusters) or result.cluster or '-')}) "
+        f"(cluster {terminal_text(', '.join(result.clusters) or result.cluster or '-')}) "
         f"from {result.sources_read} source(s) "
         f"in {result.seconds:.1f} s: {rate:,.0f} events/s, {megabytes / result.seconds if result.seconds else 0:,.0f} MB/s",
         markup=False, soft_wrap=True)
@@ -248,11 +251,11 @@ def _print_ingest_summary(result: IngestResult, lake: Path) -> None:
     details += [f"{result.blank_lines:,} blank lines"] if result.blank_lines else []
     stderr.print("  " + " · ".join(details), markup=False)
     for skipped in result.skipped:
-        stderr.print(f"  skipped {render.terminal_text(skipped.name)}: {render.terminal_text(skipped.reason)}", markup=False)
+        stderr.print(f"  skipped {terminal_text(skipped.name)}: {terminal_text(skipped.reason)}", markup=False)
     for reason, count in result.quarantine_reasons.items():
-        stderr.print(f"  quarantined {count:,}: {render.terminal_text(reason)}", markup=False)
+        stderr.print(f"  quarantined {count:,}: {terminal_text(reason)}", markup=False)
     for reason, count in result.skipped_records.items():
-        stderr.print(f"  skipped {count:,} {render.terminal_text(reason)}", markup=False)
+        stderr.print(f"  skipped {count:,} {terminal_text(reason)}", markup=False)
     if result.quarantined:
         stderr.print(f"  see them with: auditlake sql \"select source_file, source_line, reason from quarantine\" --lake {lake}",
                      markup=False)
@@ -289,7 +292,7 @@ def _print_status(result: LakeStatus) -> None:
                  f"source(s), {result.batches:,} batch(es); last ingest {_short_time(result.last_ingest_at)}", markup=False)
     stdout.print(f"quarantined lines: {result.quarantined:,}", markup=False)
     for reason, count in result.quarantine_reasons.items():
-        stdout.print(f"  {count:>8,}  {render.terminal_text(reason)}", markup=False)
+        stdout.print(f"  {count:>8,}  {terminal_text(reason)}", markup=False)
     if result.findings:
         stdout.print(f"findings written by `detect --write`: {sum(result.findings.values()):,} from {len(result.findings)} detection(s) "
                      "(the `findings` view)", markup=False)
@@ -314,8 +317,7 @@ def sql(
 
     Example: auditlake sql "select verb, count(*) from events group by all" --lake ./lake --format csv
     """
-    if output not in OUTPUT_FORMATS:
-        raise typer.BadParameter(f"choose one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
+    output = _format("sql", output)
     result = Lake(lake).sql_arrow(query)
     _emit(result, output, output_file, max_rows)
 
@@ -328,12 +330,12 @@ def _emit(result: pa.Table, output: str, output_file: Path | None, max_rows: int
         return
     if output_file is not None:
         with _output_file(output_file) as handle:
-            RENDERERS[output](result, handle)
-        stderr.print(f"wrote {result.num_rows:,} rows to {render.terminal_text(str(output_file))}", markup=False)
+            RENDERERS[Format(output)](result, handle)
+        stderr.print(f"wrote {result.num_rows:,} rows to {terminal_text(str(output_file))}", markup=False)
         return
     if output == "parquet" and sys.stdout.isatty():
         raise typer.BadParameter("parquet is binary: use --output FILE or redirect stdout", param_hint="--format")
-    RENDERERS[output](result, sys.stdout.buffer)
+    RENDERERS[Format(output)](result, sys.stdout.buffer)
     sys.stdout.buffer.flush()
 
 
@@ -363,7 +365,7 @@ def _cell(value: Any) -> Text:
 
 def _text(value: Any) -> Text:
     """Data for a rich table cell or title: printed as written, never as markup, emoji or a control sequence."""
-    return Text(render.terminal_text(value))
+    return Text(terminal_text(value))
 
 
 # ---- saved queries --------------------------------------------------------------------------------
@@ -448,8 +450,7 @@ def query_run(
 
     Example: auditlake query run secret-reads-by-humans --since 7d --format csv
     """
-    if output not in OUTPUT_FORMATS:
-        raise typer.BadParameter(f"choose one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
+    output = _format("query run", output)
     params = _name_values(param)
     for key, value in (("cluster", cluster), ("namespace", namespace)):
         if value is not None:
@@ -478,7 +479,7 @@ def _name_values(items: list[str] | None) -> dict[str, str]:
 
 
 # ---- change history -------------------------------------------------------------------------------
-HISTORY_FORMATS = ("terminal", "markdown", "json", "html")
+HISTORY_FORMATS = tuple(str(item) for item in ACCEPTS["history"])
 
 
 @app.command(name="history")
@@ -498,8 +499,7 @@ def object_history(
 
     Example: auditlake history deployments/payments/api --since 7d
     """
-    if output not in HISTORY_FORMATS:
-        raise typer.BadParameter(f"choose one of {', '.join(HISTORY_FORMATS)}", param_hint="--format")
+    output = _format("history", output)
     parts = target.strip("/").split("/")
     if len(parts) not in (2, 3):
         raise typer.BadParameter("use RESOURCE/NAMESPACE/NAME (deployments/payments/api) or RESOURCE/NAME", param_hint="TARGET")
@@ -513,30 +513,28 @@ def object_history(
     if output == "terminal" and output_file is None:
         _print_history(title, entries)
         return
-    text = {"terminal": lambda: render.history_markdown(title, entries, history.unified_diff),
-            "markdown": lambda: render.history_markdown(title, entries, history.unified_diff),
-            "json": lambda: render.history_json(entries),
-            "html": lambda: render.history_html(title, entries, history.unified_diff)}[output]()
+    text = {"terminal": lambda: history_render.history_markdown(title, entries, history.unified_diff),
+            "markdown": lambda: history_render.history_markdown(title, entries, history.unified_diff),
+            "json": lambda: history_render.history_json(entries),
+            "html": lambda: history_render.history_html(title, entries, history.unified_diff)}[output]()
     _write_text(text, output_file)
+
+
+DIFF_STYLES = {"add": "green", "del": "red", "hunk": "magenta", "": "dim"}  # by render.pages.diff_kind
 
 
 def _print_history(title: str, entries: list[Any]) -> None:
     for index, (cluster, timeline) in enumerate(history.by_cluster(entries)):
-        stdout.print(("\n" if index else "") + f"[bold]{escape(render.terminal_text(render.history_title(title, cluster)))}[/]: "
+        stdout.print(("\n" if index else "") + f"[bold]{escape(terminal_text(history_render.history_title(title, cluster)))}[/]: "
                      f"{len(timeline)} change(s)", markup=True)
-        for item in history.collapse_runs(timeline):
-            if isinstance(item, history.BodilessRun):  # "74 × update, no body": one item, no diff
-                when, header, diff = render.run_span(item), render.run_header(item), []
-            else:
-                when, header, diff = f"{item.at:%Y-%m-%d %H:%M:%S} UTC", render.history_header(item), history.unified_diff(item)
-            stdout.print(f"\n[bold yellow]{escape(when)}[/]  [bold]{escape(render.terminal_text(item.summary))}[/]", markup=True,
+        for item in history_render.terminal_items(timeline, history.unified_diff):
+            stdout.print(f"\n[bold yellow]{escape(item.when)}[/]  [bold]{escape(terminal_text(item.summary))}[/]", markup=True,
                          highlight=False)
-            stdout.print("  " + render.terminal_text(header.split("  ", 1)[1]), markup=False, highlight=False)
-            for line in diff:
-                style = "green" if line.startswith("+") else "red" if line.startswith("-") else "magenta" if line.startswith("@@") else "dim"
-                stdout.print("    " + render.terminal_text(line), style=style, markup=False, highlight=False)
+            stdout.print("  " + terminal_text(item.detail), markup=False, highlight=False)
+            for kind, line in item.diff:
+                stdout.print("    " + terminal_text(line), style=DIFF_STYLES[kind], markup=False, highlight=False)
     if not entries:
-        stdout.print(f"[bold]{escape(render.terminal_text(title))}[/]: 0 change(s)", markup=True)
+        stdout.print(f"[bold]{escape(terminal_text(title))}[/]: 0 change(s)", markup=True)
 
 
 @contextlib.contextmanager
@@ -558,15 +556,20 @@ def _output_file(path: Path) -> Iterator[BinaryIO]:
             yield handle
 
 
-OUTPUT_SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".md": "markdown",
-                   ".markdown": "markdown"}
-
-
-def _format_of(path: Path) -> str:
-    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+def _format_of(path: Path) -> Format:
+    chosen = format_of_path(path)
+    if chosen is None:
         raise typer.BadParameter(f"--format table is for the terminal: give --format ({', '.join(RENDERERS)}) to write {path}",
                                  param_hint="--format")
-    return OUTPUT_SUFFIXES[path.suffix.lower()]
+    return chosen
+
+
+def _format(command: str, name: str) -> Format:
+    """`--format NAME` checked against what `command` accepts (`md` is `markdown`); exit 2 listing the choices."""
+    try:
+        return choose(command, name)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--format") from None
 
 
 def _write_text(text: str, output_file: Path | None) -> None:
@@ -576,7 +579,7 @@ def _write_text(text: str, output_file: Path | None) -> None:
         return
     with _output_file(output_file) as handle:
         handle.write(text.encode())
-    stderr.print(f"wrote {render.terminal_text(str(output_file))}", markup=False)
+    stderr.print(f"wrote {terminal_text(str(output_file))}", markup=False)
 
 
 @app.command(name="changes")
@@ -596,26 +599,20 @@ def changed_objects(
 
     Example: auditlake changes --since 24h --kind deployments
     """
+    output = _format("changes", output)
     the_lake = Lake(lake)
     the_lake.require_resource(kind)
     start, end = the_lake.window(since, until)
     groups = the_lake.changes(since=start, until=end, resource=kind, namespace=namespace, cluster=cluster, include_noise=include_noise)
     _state_window(f"{sum(len(e) for _, e in groups)} change(s) to {len(groups)} object(s)", start, end)
     if output in ("json", "markdown"):
-        typer.echo(render.changes_json(groups) if output == "json" else render.changes_markdown(groups, since))
+        typer.echo(history_render.changes_json(groups) if output == "json" else history_render.changes_markdown(groups, since))
         return
     table = Table(show_lines=False)
-    for column in ("cluster", "object", "when (UTC)", "change", "by", "client"):
+    for column in history_render.CHANGES_COLUMNS:
         table.add_column(column, overflow="fold")
-    for (object_cluster, resource, ns, name), entries in groups:
-        label = history.object_label(resource, ns, name)
-        for index, item in enumerate(history.collapse_runs(entries)):
-            if isinstance(item, history.BodilessRun):  # "74 × update, no body", first → last
-                when, actors, clients = render.run_span(item, seconds=False).removesuffix(" UTC"), item.actors, item.clients
-            else:
-                when, actors, clients = f"{item.at:%Y-%m-%d %H:%M}", [item.actor or ""], [item.client or ""]
-            table.add_row(_text(object_cluster) if index == 0 else "", _text(label) if index == 0 else "", when, _text(item.summary),
-                          _text(", ".join(actors)), _text(", ".join(clients)))
+    for object_cluster, label, when, summary, actors, clients in history_render.changes_rows(groups):
+        table.add_row(_text(object_cluster), _text(label), when, _text(summary), _text(actors), _text(clients))
     stdout.print(table)
 
 
@@ -629,7 +626,7 @@ PolicyArgument = Annotated[Path, typer.Argument(help="An audit.k8s.io/v1 Policy 
 def _print_findings(findings: list[Any], path: Path) -> None:
     for finding in findings:
         where = f"{path}:{finding.line}" if finding.line else str(path)
-        stdout.print(render.terminal_text(f"{where}: {finding.severity}: {finding.message} [{finding.code}]"), markup=False, highlight=False,
+        stdout.print(terminal_text(f"{where}: {finding.severity}: {finding.message} [{finding.code}]"), markup=False, highlight=False,
                      soft_wrap=True)
 
 
@@ -681,7 +678,7 @@ def policy_explain(
         raise typer.BadParameter("give either --resource or --path", param_hint="--resource/--path")
     request = policy.request_for(user, group or (), verb, api_group=api_group, resource=resource, namespace=namespace, name=name, path=path)
     for line in policy.describe_decision(policy.evaluate(the_policy, request)):
-        stdout.print(render.terminal_text(line), markup=False)
+        stdout.print(terminal_text(line), markup=False)
 
 
 @policy_app.command("simulate")
@@ -719,7 +716,7 @@ def policy_simulate(
         stdout.print(f"saved queries that would lose data they need, by cause ({len(result.lost)}):", markup=False)
         for loss in result.lost:
             for line in policy.describe_loss(loss):
-                stdout.print(render.terminal_text(f"  {line}"), markup=False)
+                stdout.print(terminal_text(f"  {line}"), markup=False)
     else:
         stdout.print("every saved query keeps the data it needs", markup=False)
 
@@ -771,8 +768,7 @@ def request_events(
 
     Example: auditlake event 4b5c7d9e-1f2a-4c3b-9d8e-7a6b5c4d3e2f --lake ./lake
     """
-    if output not in OUTPUT_FORMATS:
-        raise typer.BadParameter(f"choose one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
+    output = _format("events", output)
     events = Lake(lake).query_arrow("request-events", since=since, until=until, cluster=cluster, audit_id=audit_id)
     if not events.num_rows:
         raise QueryError(f"no event with audit id {audit_id!r} in {lake}" + (f" (cluster {cluster})" if cluster else ""),
@@ -814,8 +810,7 @@ def run_detections(
 
     Hourly, alerting once per finding: auditlake detect --since 2h --write --new --fail-on high
     """
-    if output not in OUTPUT_FORMATS:
-        raise typer.BadParameter(f"choose one of {', '.join(OUTPUT_FORMATS)}", param_hint="--format")
+    output = _format("detect", output)
     if fail_on is not None and fail_on not in detect.SEVERITY_RANK:
         raise typer.BadParameter(f"choose one of {', '.join(detect.SEVERITY_RANK)}", param_hint="--fail-on")
     if only_new and not write:
@@ -875,9 +870,8 @@ def compliance_report(
     if pack is None:
         _print_packs(output)
         return
-    chosen = tuple(item.strip() for item in formats.split(",") if item.strip())
-    unknown = [item for item in chosen if item not in report_render.FORMATS]
-    if unknown or not chosen:
+    chosen = tuple(_format("report", item) for item in formats.split(",") if item.strip())
+    if not chosen:
         raise typer.BadParameter(f"choose from {', '.join(report_render.FORMATS)}", param_hint="--format")
     if fail_on not in ("attention", "never"):
         raise typer.BadParameter("attention or never", param_hint="--fail-on")
@@ -889,7 +883,7 @@ def compliance_report(
                                "sections": [{"control": s.section.control, "title": s.section.title, "status": s.status}
                                             for s in result.sections]}, indent=1))
     else:
-        table = Table(title=Text(f"{render.terminal_text(result.pack.title)}\n{result.evidence.since:%Y-%m-%d %H:%M} → "
+        table = Table(title=Text(f"{terminal_text(result.pack.title)}\n{result.evidence.since:%Y-%m-%d %H:%M} → "
                                  f"{result.evidence.until:%Y-%m-%d %H:%M} UTC, {result.evidence.events:,} events"), title_justify="left")
         for name in ("control", "section", "result", "rows"):
             table.add_column(name, overflow="fold")
@@ -956,8 +950,8 @@ def review_evidence(
     if output == "json":
         typer.echo(json.dumps({key: value for key, value in dataclasses.asdict(result).items() if key != "evidence"}, indent=1, default=str))
     window = f" over {result.since:%Y-%m-%d %H:%M} → {result.until:%Y-%m-%d %H:%M} UTC" if result.since and result.until else ""
-    stderr.print(f"recorded review {result.id}: {render.terminal_text(result.target)} {'accepted' if result.accepted else 'reviewed'} by "
-                 f"{render.terminal_text(result.reviewer)}{window} ({result.rows:,} row(s) needing attention, evidence digest {result.digest})",
+    stderr.print(f"recorded review {result.id}: {terminal_text(result.target)} {'accepted' if result.accepted else 'reviewed'} by "
+                 f"{terminal_text(result.reviewer)}{window} ({result.rows:,} row(s) needing attention, evidence digest {result.digest})",
                  markup=False, soft_wrap=True)
 
 
@@ -969,7 +963,7 @@ def compact(lake: LakeOption = DEFAULT_LAKE) -> None:
 
     Example: auditlake compact --lake ./lake
     """
-    result = Lake(lake).compact(on_partition=lambda name: stderr.print(f"compacting {render.terminal_text(name)}", markup=False))
+    result = Lake(lake).compact(on_partition=lambda name: stderr.print(f"compacting {terminal_text(name)}", markup=False))
     stderr.print(f"compacted {result.partitions} partition(s): {result.files_before} files → {result.files_after} "
                  f"({result.rows:,} rows)", markup=False)
 

@@ -4,7 +4,7 @@ Owns: turning a `packs.Pack` into a `Report` (every check's result table, whethe
 attention, the exact SQL and values behind it), applying the lake's reviews to it (an accepted
 section or finding no longer needs attention while its evidence is unchanged, see review.py) and
 the evidence block (window, clusters, event counts, coverage gaps, auditlake version, the sha256 of
-every input file the manifest knows). Renders nothing: `report_render.py` turns a `Report` into
+every input file the manifest knows). Renders nothing: `render/report.py` turns a `Report` into
 HTML, Markdown, CSV and JSON.
 """
 

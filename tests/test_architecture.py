@@ -13,7 +13,7 @@ FORBIDDEN = {
     "storage": {"auditlake.catalog", "auditlake.lake", "auditlake.cli", "typer", "rich"},
     "catalog": {"auditlake.lake", "auditlake.cli", "typer", "rich"},
     "lake": {"auditlake.cli", "typer", "rich"},
-    "render": {"auditlake.lake", "auditlake.cli", "typer", "rich", "duckdb"},
+    "render": {"auditlake.lake", "auditlake.cli", "auditlake.store", "auditlake.storage", "auditlake.catalog", "typer", "rich", "duckdb"},
     "demo": {"auditlake.lake", "auditlake.cli", "auditlake.storage", "typer", "rich"},
     "policy": {"auditlake.lake", "auditlake.cli", "auditlake.store", "auditlake.storage", "auditlake.catalog", "auditlake.render",
                "auditlake.report_render", "typer", "rich", "duckdb", "polars", "pyarrow"},

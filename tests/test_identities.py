@@ -161,7 +161,7 @@ def test_administrators_are_a_setting_a_parameter_and_in_the_evidence(fixture_la
 
 
 def test_the_markdown_report_shows_the_classification_it_used(fixture_lake):
-    from auditlake import report_render
+    from auditlake.render import report as report_render
 
     page = report_render.markdown(fixture_lake.report("pci-dss", **DEMO_WINDOW))
     evidence = next(line for line in page.splitlines() if line.startswith("- Parameters:"))  # the evidence block's

@@ -25,8 +25,8 @@ import pytest
 from markdown_it import MarkdownIt  # a CommonMark renderer (rich depends on it); raw HTML passes through, as on GitHub
 from typer.testing import CliRunner
 
-from auditlake import render
 from auditlake.cli import app
+from auditlake.render import escape, formats
 
 runner = CliRunner()
 HYPERLINK = '=HYPERLINK("http://x","y")'
@@ -135,14 +135,14 @@ def assert_terminal_safe(text: str) -> None:
     ("kube-system", "kube-system"), ("a=b", "a=b"), ("'=already", "'=already"), ("", ""),
 ])
 def test_csv_text_prefixes_a_quote_to_what_a_spreadsheet_would_evaluate(cell, written):
-    assert render.csv_text(cell) == written
+    assert escape.csv_text(cell) == written
 
 
 def test_write_csv_touches_only_string_cells():
     table = pa.table({"n": [-5, 3], "at": pa.array([0, 1], pa.timestamp("s", tz="UTC")), "text": ["-5", "ok"],
                       "tags": [["=x"], []], "kind": pa.array(["@a", "b"]).dictionary_encode()})
     out = io.BytesIO()
-    render.write_csv(table, out)
+    formats.write_csv(table, out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue().decode(), newline="")))
     assert [row["n"] for row in rows] == ["-5", "3"] and rows[0]["at"].startswith("1970-01-01 00:00:00")
     assert [row["text"] for row in rows] == ["'-5", "ok"] and rows[0]["kind"] == "'@a"
@@ -160,19 +160,19 @@ def test_write_csv_touches_only_string_cells():
     (ESCAPES + "\u2028\u202e", "\\x1b\\[2J\\x1b\\[31m \\u202e"),
 ])
 def test_markdown_text_renders_as_written_on_one_line(text, shown):
-    assert render.markdown_text(text) == shown
-    html = MARKDOWN.render("| a |\n|---|\n| " + render.markdown_text(text) + " |\n")
+    assert escape.markdown_text(text) == shown
+    html = MARKDOWN.render("| a |\n|---|\n| " + escape.markdown_text(text) + " |\n")
     assert html.count("<tr>") == 2 and "<script" not in html and "<a " not in html and "<em>" not in html and "<code>" not in html
 
 
 def test_markdown_code_and_fence_cannot_be_closed_by_the_data():
-    assert render.markdown_code("/var/log/audit.log") == "`/var/log/audit.log`"
-    assert render.markdown_code("a``b") == "```a``b```" and render.markdown_code("`x`") == "`` `x` ``"
-    assert render.markdown_code("a|b\nc", in_table=True) == "`a\\|b c`"
-    fence = render.markdown_fence(["+k: '```'", "+v: '````'", ESCAPES], "diff")
+    assert escape.markdown_code("/var/log/audit.log") == "`/var/log/audit.log`"
+    assert escape.markdown_code("a``b") == "```a``b```" and escape.markdown_code("`x`") == "`` `x` ``"
+    assert escape.markdown_code("a|b\nc", in_table=True) == "`a\\|b c`"
+    fence = escape.markdown_fence(["+k: '```'", "+v: '````'", ESCAPES], "diff")
     assert fence == ["`````diff", "+k: '```'", "+v: '````'", "\\x1b[2J\\x1b[31m", "`````"]
     assert MARKDOWN.render("\n".join(fence)).count("<pre>") == 1
-    assert render.markdown_fence(["+a: 1"], "diff")[0] == "```diff"  # ordinary diffs keep the ordinary fence
+    assert escape.markdown_fence(["+a: 1"], "diff")[0] == "```diff"  # ordinary diffs keep the ordinary fence
 
 
 @pytest.mark.parametrize(("text", "shown"), [
@@ -181,11 +181,11 @@ def test_markdown_code_and_fence_cannot_be_closed_by_the_data():
     ("café ✓ — →", "café ✓ — →"),
 ])
 def test_terminal_text_shows_control_characters_instead_of_obeying_them(text, shown):
-    assert render.terminal_text(text) == shown
+    assert escape.terminal_text(text) == shown
 
 
 def test_the_helpers_examples_hold():
-    assert doctest.testmod(render).failed == 0
+    assert doctest.testmod(escape).failed == 0 and doctest.testmod(formats).failed == 0
 
 
 # ---- X1: CSV -------------------------------------------------------------------------------------

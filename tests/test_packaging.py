@@ -1,4 +1,4 @@
-"""What a non-editable install carries: the code and the whole query library (`queries/` as package data)."""
+"""What a non-editable install carries: the code, the whole query library (`queries/` as package data) and the page templates."""
 
 from __future__ import annotations
 
@@ -36,3 +36,14 @@ def test_every_subpackage_and_its_data_files_ship():
         patterns = config["package-data"].get(package, [])
         relative = str(path.relative_to(owner))
         assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), f"{path.relative_to(REPO)} is not package data of {package}"
+
+
+def test_the_page_templates_and_stylesheet_ship_in_the_package():
+    """`auditlake report --format html` renders templates/*.j2 with the one stylesheet: a wheel without them cannot write a page."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = config["package-data"]["auditlake.render"]
+    templates = REPO / "auditlake" / "render"
+    files = [path for path in (templates / "templates").rglob("*") if path.is_file()]
+    assert {path.suffix for path in files} == {".j2", ".css"} and "auditlake.render" in config["packages"]
+    for path in files:
+        assert any(fnmatch.fnmatch(str(path.relative_to(templates)), pattern) for pattern in patterns), f"{path.name} is not package data"

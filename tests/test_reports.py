@@ -18,9 +18,12 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pytest
 from typer.testing import CliRunner
 
-from auditlake import Lake, packs, report_render
+from auditlake import Lake, packs
 from auditlake.cli import app
 from auditlake.errors import QueryError
+from auditlake.render import charts, pages
+from auditlake.render import report as report_render
+from auditlake.render import text as render_text
 from tests.conftest import DEMO_START, REPO, SHARED, requires_shared
 
 runner = CliRunner()
@@ -424,7 +427,7 @@ def test_the_documented_kubernetes_cronjob(live_audit_log, tmp_path):
     (4.84768e+06 * 60, "3,366 d 11 h"),  # the 9-year "silence" a two-cluster lake used to report, in minutes
 ])
 def test_durations_are_in_human_units(seconds, text):
-    assert report_render.format_duration(seconds) == text
+    assert render_text.format_duration(seconds) == text
 
 
 @pytest.fixture(scope="module")
@@ -438,7 +441,7 @@ def test_a_report_shows_durations_in_human_units(everything):
     assert not re.search(r"\d\.?\d*e\+\d", page)  # no 4.84768e+06 anywhere
     sessions = results(everything)["exec-sessions"].table.to_pylist()
     longest = max(sessions, key=lambda row: row["duration_seconds"])
-    assert report_render.format_duration(longest["duration_seconds"]) in page
+    assert render_text.format_duration(longest["duration_seconds"]) in page
     retention = next(line for line in page.splitlines() if re.match(r"\| demo \| 2026-11-01 \d\d:\d\d:\d\d \|", line))
     assert " | 3 d | 3 | " in retention  # days_of_history (3.0) as a duration, days_with_events (3) as a count
     html_page = report_render.html_page(everything)
@@ -469,7 +472,7 @@ def test_many_coverage_gaps_are_summarised(pci):
              "silence_minutes": 20.0 + index} for index in range(30) for cluster in ("a", "b")]
     report = dataclasses.replace(pci, evidence=dataclasses.replace(pci.evidence, gaps=gaps))
     page = report_render.markdown(report)
-    assert f"Coverage gaps longer than 15 minutes: 60 ({report_render.format_duration(2 * 1035 * 60)} of silence in all;" in page
+    assert f"Coverage gaps longer than 15 minutes: 60 ({render_text.format_duration(2 * 1035 * 60)} of silence in all;" in page
     assert "| a | 30 | 17 h 15 min | 49 min |" in page  # per cluster: how many, in all, the longest
     assert "The 10 longest, longest first (the JSON lists all 60):" in page
     shown = page.split("The 10 longest")[1].split("Input files")[0]
@@ -494,22 +497,22 @@ def svg_legend(svg: str) -> dict[str, str]:
 def test_each_audit_level_has_one_colour_in_every_chart(pci, fixture_lake):
     chart = packs.Chart("date", ("events",), series="level")
     volume = results(pci)["volume-per-day"].table
-    every_level = svg_legend(report_render.bar_chart(volume, chart))
+    every_level = svg_legend(charts.bar_chart(volume, chart))
     some = volume.filter(pa.compute.is_in(volume["level"], pa.array(["RequestResponse", "Request"])))
-    fewer = svg_legend(report_render.bar_chart(some, chart))
+    fewer = svg_legend(charts.bar_chart(some, chart))
     assert set(every_level) == {"Metadata", "Request", "RequestResponse"} and set(fewer) == {"RequestResponse", "Request"}
-    assert all(every_level[level] == fewer[level] == report_render.FIXED_COLOURS[level] for level in fewer)
+    assert all(every_level[level] == fewer[level] == charts.FIXED_COLOURS[level] for level in fewer)
     assert len(set(every_level.values())) == 3
     assert list(every_level) == ["Metadata", "Request", "RequestResponse"] and list(fewer) == ["Request", "RequestResponse"]  # one order
     hipaa = report_render.html_page(fixture_lake.report("hipaa", **WINDOW))
     assert svg_legend(hipaa.split("<svg")[1]) == every_level
     failed = svg_legend(report_render.html_page(pci).partition("<title>Failed access per day")[2])  # 401 and 403 keep theirs
-    assert failed["unauthenticated"] == report_render.FIXED_COLOURS["failed_authentication"] != failed["forbidden"]
+    assert failed["unauthenticated"] == charts.FIXED_COLOURS["failed_authentication"] != failed["forbidden"]
 
 
 def test_axis_ticks_are_round(pci):
-    assert report_render.nice_scale(1234) == (1500, 500) and report_render.nice_scale(3) == (3, 1)
-    svg = report_render.bar_chart(results(pci)["volume-per-day"].table, packs.Chart("date", ("events",), series="level"))
+    assert charts.nice_scale(1234) == (1500, 500) and charts.nice_scale(3) == (3, 1)
+    svg = charts.bar_chart(results(pci)["volume-per-day"].table, packs.Chart("date", ("events",), series="level"))
     ticks = re.findall(r"<text x='50' y='[\d.]+' text-anchor=end>([^<]+)</text>", svg)
     assert ticks[0] == "0" and len(ticks) >= 3
     values = [float(tick[:-1]) * 1000 if tick.endswith("k") else float(tick) for tick in ticks]
@@ -521,15 +524,15 @@ def test_axis_ticks_are_round(pci):
 def test_chart_labels_stay_distinct():
     actors = ["system:serviceaccount:team-a:long-running-deployer-bot", "system:serviceaccount:team-b:long-running-deployer-bot",
               "system:serviceaccount:kube-system:endpointslice-controller", "system:serviceaccount:kube-system:endpointslicemirroring-controller"]
-    svg = report_render.bar_chart(pa.table({"actor": actors, "requests": [4, 3, 2, 1]}), packs.Chart("actor", ("requests",), horizontal=True))
+    svg = charts.bar_chart(pa.table({"actor": actors, "requests": [4, 3, 2, 1]}), packs.Chart("actor", ("requests",), horizontal=True))
     labels = re.findall(r"text-anchor=end><title>[^<]*</title>([^<]+)</text>", svg)
     assert len(labels) == 4 == len(set(labels)) and all(len(label) <= 40 for label in labels)
-    assert all(len(label) <= 12 for label in report_render.distinct_labels(actors, 12).values())
-    assert len(set(report_render.distinct_labels(actors, 12).values())) == 4
+    assert all(len(label) <= 12 for label in charts.distinct_labels(actors, 12).values())
+    assert len(set(charts.distinct_labels(actors, 12).values())) == 4
 
 
 def test_html_tables_wrap_to_the_page(pci):
-    style = report_render.HTML_STYLE
+    style = pages.stylesheet()
     cells = re.search(r"th,td\{([^}]*)\}", style).group(1)
     assert "overflow-wrap:anywhere" in cells and "nowrap" not in cells  # a long value breaks instead of running off the page
     assert "display:block" not in re.search(r"\ntable\{([^}]*)\}", style).group(1)  # no table-sized scroll box

@@ -13,7 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from auditlake import Lake, report_render  # noqa: E402
+from auditlake import Lake  # noqa: E402
+from auditlake.render import report as report_render  # noqa: E402
 from tests.conftest import DEMO_REQUESTS, DEMO_SEED, DEMO_START  # noqa: E402
 from tests.test_reports import GENERATED, GOLDEN, WINDOW, normalise_paths  # noqa: E402
 

@@ -1,0 +1,200 @@
+"""The one vocabulary of output formats, what each command accepts, and the Arrow-table renderers.
+
+Owns: `Format` (every `--format` name; `md` is another spelling of `markdown`), `ACCEPTS` (the formats
+each command takes, in the order its help lists them), `choose` (a name checked against a command's
+choices), `format_of_path` (the format a file's suffix says) and `RENDERERS` (an Arrow table to bytes,
+one entry per machine or document format). String cells reach CSV and Markdown only through
+`render.escape`; the machine formats (JSON, JSONL, Parquet) keep data exactly. Runs no SQL, knows no
+terminal. pyarrow's CSV and Parquet writers are imported by the functions that write them, so a CLI
+that only checks a `--format` pays for neither.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from auditlake.ingest.schema import JSON_COLUMN_NAMES
+from auditlake.render.escape import CSV_FORMULA_PATTERN, csv_text, markdown_text
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class Format(StrEnum):
+    """An output format, by its one canonical name (`Format("md")` is `Format.MARKDOWN`)."""
+
+    TABLE = "table"  # a rich table on the terminal
+    TERMINAL = "terminal"  # coloured text on the terminal (history)
+    TEXT = "text"  # plain lines on the terminal
+    CSV = "csv"
+    JSON = "json"
+    JSONL = "jsonl"
+    PARQUET = "parquet"
+    MARKDOWN = "markdown"
+    HTML = "html"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Format | None:
+        return cls.MARKDOWN if isinstance(value, str) and value.lower() in ALIASES else None
+
+
+ALIASES = {"md": "markdown"}  # what people also type, mapped to the canonical name
+DATA = (Format.TABLE, Format.CSV, Format.JSON, Format.JSONL, Format.PARQUET, Format.MARKDOWN)  # any Arrow result
+# The formats each command accepts, its default first where it has one.
+ACCEPTS: dict[str, tuple[Format, ...]] = {
+    "sql": DATA,
+    "query run": DATA,
+    "detect": DATA,
+    "events": (Format.JSON, *(item for item in DATA if item is not Format.JSON)),
+    "policy explain": DATA,
+    "status": (Format.TABLE, Format.JSON),
+    "query list": (Format.TABLE, Format.JSON),
+    "query show": (Format.TEXT, Format.JSON),
+    "policy check": (Format.TEXT, Format.JSON),
+    "policy simulate": (Format.TEXT, Format.JSON),
+    "history": (Format.TERMINAL, Format.MARKDOWN, Format.JSON, Format.HTML),
+    "changes": (Format.TABLE, Format.MARKDOWN, Format.JSON),
+    "report": (Format.HTML, Format.MARKDOWN, Format.CSV, Format.JSON),
+    "review": (Format.TABLE, Format.JSON),
+}
+# The renderer a file's suffix asks for, when the format does not say (`--output x.md` with `--format table`).
+SUFFIXES = {".csv": Format.CSV, ".json": Format.JSON, ".jsonl": Format.JSONL, ".ndjson": Format.JSONL, ".parquet": Format.PARQUET,
+            ".md": Format.MARKDOWN, ".markdown": Format.MARKDOWN}
+
+
+def choose(command: str, name: str) -> Format:
+    """`name` as one of `command`'s formats; a ValueError listing the choices when it is not.
+
+    >>> choose("report", "md"), choose("sql", "CSV")
+    (<Format.MARKDOWN: 'markdown'>, <Format.CSV: 'csv'>)
+    >>> choose("status", "csv")
+    Traceback (most recent call last):
+    ValueError: choose one of table, json
+    """
+    accepted = ACCEPTS[command]
+    try:
+        chosen = Format(name.strip().lower())
+    except ValueError:
+        chosen = None
+    if chosen not in accepted:
+        raise ValueError(f"choose one of {', '.join(accepted)}")
+    return chosen
+
+
+def format_of_path(path: Path) -> Format | None:
+    """The format a file name says (`.md` → markdown), or None.
+
+    >>> format_of_path(Path("out/rows.ndjson")), format_of_path(Path("rows.txt"))
+    (<Format.JSONL: 'jsonl'>, None)
+    """
+    return SUFFIXES.get(path.suffix.lower())
+
+
+def _flat(table: pa.Table) -> pa.Table:
+    """Nested columns (lists, maps, structs) as JSON text, for formats that only hold scalars."""
+    import pyarrow as pa
+
+    columns = []
+    for column in table.columns:
+        if pa.types.is_nested(column.type) or isinstance(column.type, pa.ExtensionType):
+            values = [None if value is None else json.dumps(value, default=json_default) if not isinstance(value, str) else value
+                      for value in column.to_pylist()]
+            column = pa.array(values, pa.string())
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def json_default(value: Any) -> Any:
+    """What `json.dumps` makes of the values Arrow hands back: times in ISO 8601, decimals and intervals as text."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, timedelta):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):  # map entries arrive as (key, value) tuples
+        return value
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """The rows as dicts for JSON: maps as objects, JSON columns (bodies, extras) as nested JSON rather than strings of JSON."""
+    import pyarrow as pa
+
+    rows = table.to_pylist()
+    for field in table.schema:
+        if pa.types.is_map(field.type):
+            for row in rows:
+                if row[field.name] is not None:
+                    row[field.name] = dict(row[field.name])
+        elif isinstance(field.type, pa.JsonType) or (field.name in JSON_COLUMN_NAMES and pa.types.is_string(field.type)):
+            for row in rows:
+                if isinstance(row[field.name], str) and row[field.name][:1] in ("{", "["):
+                    row[field.name] = json.loads(row[field.name])
+    return rows
+
+
+def write_csv(table: pa.Table, out: BinaryIO) -> None:
+    """CSV of every row; string cells (and names) that a spreadsheet would evaluate start with `'` (`csv_text`)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    flat = _flat(table)
+    pa_csv.write_csv(pa.table([_csv_column(column) for column in flat.columns], names=[csv_text(name) for name in flat.column_names]), out)
+
+
+def _csv_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """`csv_text` over a whole column at Arrow speed; numbers and timestamps stay as they are."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type)):
+        return column
+    return pc.replace_substring_regex(column, pattern=CSV_FORMULA_PATTERN, replacement="'\\1", max_replacements=1)
+
+
+def write_json(table: pa.Table, out: BinaryIO) -> None:
+    """A JSON array of objects (timestamps in ISO 8601, JSON columns as nested JSON)."""
+    out.write(json.dumps(json_rows(table), default=json_default, ensure_ascii=False, indent=1).encode() + b"\n")
+
+
+def write_jsonl(table: pa.Table, out: BinaryIO) -> None:
+    """One JSON object per line (as `write_json`)."""
+    for row in json_rows(table):
+        out.write(json.dumps(row, default=json_default, ensure_ascii=False).encode() + b"\n")
+
+
+def write_parquet(table: pa.Table, out: BinaryIO) -> None:
+    """Parquet, zstd-compressed, the types kept."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, out, compression="zstd")
+
+
+def write_markdown(table: pa.Table, out: BinaryIO) -> None:
+    """A GitHub-flavoured Markdown table, one row per row: every cell goes through `markdown_text`."""
+    flat = _flat(table)
+    lines = ["| " + " | ".join(markdown_text(name) for name in flat.column_names) + " |", "|" + "---|" * flat.num_columns]
+    for row in flat.to_pylist():
+        cells = ["" if value is None else markdown_text(value) for value in row.values()]
+        lines.append("| " + " | ".join(cells) + " |")
+    out.write(("\n".join(lines) + "\n").encode())
+
+
+RENDERERS: dict[Format, Callable[[pa.Table, BinaryIO], None]] = {
+    Format.CSV: write_csv,
+    Format.JSON: write_json,
+    Format.JSONL: write_jsonl,
+    Format.PARQUET: write_parquet,
+    Format.MARKDOWN: write_markdown,
+}
