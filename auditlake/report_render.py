@@ -5,7 +5,7 @@ CDN, so the page opens offline from an e-mail attachment), and reading it withou
 durations in human units (`3 d 8 h`: a column named `*_seconds`, `*_minutes`, `*_hours`, `*_days`,
 `days_of_*`, `days_since_*`, or an interval), round axis ticks, one fixed colour per audit level and
 per other known category in every chart, labels that stay distinct, tables that wrap to the page,
-and each section's review state. Runs no SQL; every number comes from the `Report` that report.py
+and each section's review state. Runs no SQL; every number comes from the `Report` that reports/build.py
 built. Text from the lake (cells, names, summaries, diffs, reviewers and notes) reaches a document only
 through one escaping: `html.escape` in HTML, render's `markdown_*` helpers in Markdown and
 `render.write_csv` in CSV; the pack's own prose (titles, requirements) is written as is.
@@ -28,8 +28,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditlake import history, packs, render, review
-from auditlake.report import CheckResult, Report, SectionResult
+from auditlake import history, render
+from auditlake.reports import packs, review
+from auditlake.reports.build import CheckResult, Report, SectionResult
 
 FORMATS = ("html", "md", "csv", "json")
 STATUS_LABEL = {"attention": "needs attention", "pass": "pass", "accepted": "accepted in review", "evidence": "evidence"}

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from auditlake import Lake
 from auditlake.cli import app
+from auditlake.library import Need
 from auditlake.policy import PROBE_USERS, PolicyError, Request, describe_loss, evaluate, lint, load_policy, losses, recommend
-from auditlake.queries import Need
 from tests.conftest import DATA, SHARED, requires_shared
 
 runner = CliRunner()

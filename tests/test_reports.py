@@ -18,9 +18,10 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pytest
 from typer.testing import CliRunner
 
-from auditlake import Lake, packs, report_render
+from auditlake import Lake, report_render
 from auditlake.cli import app
 from auditlake.errors import QueryError
+from auditlake.reports import packs
 from tests.conftest import DEMO_START, REPO, SHARED, requires_shared
 
 runner = CliRunner()

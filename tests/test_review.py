@@ -15,9 +15,10 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from auditlake import Lake, report_render, review
+from auditlake import Lake, report_render
 from auditlake.cli import app
 from auditlake.errors import QueryError
+from auditlake.reports import review
 from tests.conftest import DATA
 
 runner = CliRunner()
