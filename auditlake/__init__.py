@@ -12,10 +12,10 @@ from auditlake.errors import AuditlakeError, AuditlakeWarning, EmptyWindowWarnin
 from auditlake.history import HistoryEntry, unified_diff
 from auditlake.ingest import IngestResult
 from auditlake.lake import Lake, LakeStatus, version
-from auditlake.queries import SavedQuery
+from auditlake.library import Library, SavedQuery
 
 __all__ = ["AuditlakeError", "AuditlakeWarning", "EmptyWindowWarning", "ExitCode", "HistoryEntry", "IngestResult", "Lake", "LakeStatus",
-           "SavedQuery", "connect", "unified_diff", "version"]
+           "Library", "SavedQuery", "connect", "unified_diff", "version"]
 
 
 def connect(path: str = "lake") -> duckdb.DuckDBPyConnection:

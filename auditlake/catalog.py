@@ -29,9 +29,11 @@ from pathlib import Path
 
 import duckdb
 
-from auditlake import config, queries
+from auditlake import config
 from auditlake.errors import QueryError, StorageError
 from auditlake.ingest import schema
+from auditlake.library.macros import macro_sql
+from auditlake.library.savedquery import SavedQuery, load_library, saved_queries
 from auditlake.storage import LakeStore, Manifest, ReaderFiles, as_storage_error, temporary_sibling
 
 STORAGE_VERSION = "v1.0.0"
@@ -109,9 +111,9 @@ def reviews_view_sql(files: list[str]) -> str:
     return f"SELECT {names} FROM read_json({_sql_list(files)}, format = 'newline_delimited', columns = {columns}) ORDER BY reviewed_at, id"
 
 
-def manifest_digest(store: LakeStore, manifest: Manifest, library: dict[str, queries.SavedQuery] | None = None) -> str:
+def manifest_digest(store: LakeStore, manifest: Manifest, library: dict[str, SavedQuery] | None = None) -> str:
     """What the catalog was built from: the lake's place, its live files and the query library (a change means rebuild)."""
-    library = library if library is not None else queries.load_library()
+    library = library if library is not None else load_library()
     findings: list[tuple[str, int | str]]
     if manifest.findings is None:  # a lake from before findings were recorded
         findings = [(path, Path(path).stat().st_mtime_ns) for path in store.findings_files(manifest)]
@@ -137,7 +139,7 @@ def build_catalog(store: LakeStore, manifest: Manifest | None = None) -> Path:
         StorageError: the disk is full or the lake is not writable (the committed data is untouched).
     """
     manifest = manifest or store.load_manifest()
-    library = queries.load_library()
+    library = load_library()
     files = store.reader_files(manifest)
     try:
         _write_catalog(store.catalog_path, store, manifest, library, files, _catalog_key(manifest_digest(store, manifest, library), files))
@@ -151,7 +153,7 @@ def build_catalog(store: LakeStore, manifest: Manifest | None = None) -> Path:
     return store.catalog_path
 
 
-def _write_catalog(target: Path, store: LakeStore, manifest: Manifest, library: dict[str, queries.SavedQuery],
+def _write_catalog(target: Path, store: LakeStore, manifest: Manifest, library: dict[str, SavedQuery],
                    files: ReaderFiles, key: str) -> None:
     """Build a catalog file under a temporary name of this process's own, then rename it to `target`."""
     temporary = temporary_sibling(target)
@@ -173,7 +175,7 @@ def _write_catalog(target: Path, store: LakeStore, manifest: Manifest, library: 
 
 
 def _install_catalog(connection: duckdb.DuckDBPyConnection, store: LakeStore, manifest: Manifest,
-                     library: dict[str, queries.SavedQuery], files: ReaderFiles, key: str) -> None:
+                     library: dict[str, SavedQuery], files: ReaderFiles, key: str) -> None:
     """Every view, table and macro of a catalog, in the connection's current database."""
     connection.execute(f"CREATE VIEW events AS {events_view_sql(files.events)}")
     for column in schema.COLUMNS:
@@ -193,23 +195,23 @@ def _install_catalog(connection: duckdb.DuckDBPyConnection, store: LakeStore, ma
     ])
 
 
-def install_library(connection: duckdb.DuckDBPyConnection, library: dict[str, queries.SavedQuery]) -> None:
+def install_library(connection: duckdb.DuckDBPyConnection, library: dict[str, SavedQuery]) -> None:
     """Macros, then the shared views (each after the macros and views it uses), then every saved query as a table macro."""
     _in_dependency_order(connection, [item for item in library.values() if item.kind == "macro"], lambda item: [item.sql])
     _in_dependency_order(connection, [item for item in library.values() if item.kind == "view"], lambda item: [
         f"CREATE OR REPLACE VIEW {quote_identifier(item.macro_name)} AS {item.sql}",
         f"COMMENT ON VIEW {quote_identifier(item.macro_name)} IS {sql_string(item.title)}"])
     connection.execute("BEGIN")  # one commit for all of them: in a catalog file, each statement alone would commit (7 ms each)
-    for item in queries.saved_queries(library):
-        _execute_for(connection, item, queries.macro_sql(item))
+    for item in saved_queries(library):
+        _execute_for(connection, item, macro_sql(item))
     connection.execute("COMMIT")
 
 
-def _in_dependency_order(connection: duckdb.DuckDBPyConnection, pending: list[queries.SavedQuery],
-                         statements: Callable[[queries.SavedQuery], list[str]]) -> None:
+def _in_dependency_order(connection: duckdb.DuckDBPyConnection, pending: list[SavedQuery],
+                         statements: Callable[[SavedQuery], list[str]]) -> None:
     """Create each item once what it uses exists: retry the failures while each round makes progress."""
     while pending:
-        failures: list[tuple[queries.SavedQuery, str]] = []
+        failures: list[tuple[SavedQuery, str]] = []
         for item in pending:
             try:
                 for statement in statements(item):
@@ -222,7 +224,7 @@ def _in_dependency_order(connection: duckdb.DuckDBPyConnection, pending: list[qu
         pending = [item for item, _ in failures]
 
 
-def _execute_for(connection: duckdb.DuckDBPyConnection, item: queries.SavedQuery, statement: str) -> None:
+def _execute_for(connection: duckdb.DuckDBPyConnection, item: SavedQuery, statement: str) -> None:
     try:
         connection.execute(statement)
     except duckdb.Error as error:
@@ -262,7 +264,7 @@ def connect(store: LakeStore) -> duckdb.DuckDBPyConnection:
     full disk) the same views built in memory.
     """
     manifest = store.load_manifest()
-    library = queries.load_library()
+    library = load_library()
     digest = manifest_digest(store, manifest, library)
     connection = _open_if_built_from(store.catalog_path, digest)
     if connection is not None:
@@ -304,7 +306,7 @@ def _open_if_built_from(path: Path, key: str) -> duckdb.DuckDBPyConnection | Non
     return connection
 
 
-def _in_memory(store: LakeStore, manifest: Manifest, library: dict[str, queries.SavedQuery], files: ReaderFiles,
+def _in_memory(store: LakeStore, manifest: Manifest, library: dict[str, SavedQuery], files: ReaderFiles,
                key: str) -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
     try:

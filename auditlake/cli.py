@@ -31,16 +31,21 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 from rich.text import Text
 
-from auditlake import config, detect, history, packs, policy, queries
+from auditlake import config, history, policy
 from auditlake.errors import AuditlakeError, AuditlakeWarning, ExitCode, OutputError, QuarantineFoundError, QueryError, window_text
 from auditlake.ingest import IngestResult
 from auditlake.ingest import Progress as IngestProgress
 from auditlake.ingest.formats import FORMATS
 from auditlake.lake import Lake, LakeStatus, version
+from auditlake.library import Library
+from auditlake.library import detections as detect
+from auditlake.library.binding import load_tuning
+from auditlake.library.savedquery import ENGINES
 from auditlake.render import history as history_render
 from auditlake.render import report as report_render
 from auditlake.render.escape import terminal_text
 from auditlake.render.formats import ACCEPTS, RENDERERS, Format, choose, format_of_path
+from auditlake.reports import packs
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok · 1 findings (--strict saw quarantined lines, a --fail-on threshold was reached) · "
@@ -384,7 +389,7 @@ def query_list(
 
     Example: auditlake query list --format json
     """
-    items = [item for item in Lake(DEFAULT_LAKE).saved_queries() if topic is None or item.topic == topic]
+    items = [item for item in Library().saved_queries() if topic is None or item.topic == topic]
     if output == "json":
         typer.echo(json.dumps([_query_summary(item) for item in items], indent=1))
         return
@@ -412,7 +417,7 @@ def query_show(
 
     Example: auditlake query show secret-reads-by-humans
     """
-    item = Lake(DEFAULT_LAKE).saved_query(name)
+    item = Library().saved_query(name)
     if output == "json":
         typer.echo(json.dumps({**_query_summary(item), "sql": item.sql}, indent=1))
         return
@@ -731,7 +736,7 @@ def policy_recommend(
 
     Example: auditlake policy recommend --for pci-dss -o audit-policy.yaml
     """
-    needs = [need for _, need in Lake(DEFAULT_LAKE).policy_needs(purpose)]
+    needs = [need for _, need in Library().needs(purpose)]
     _write_text(policy.recommend(needs, f"the saved queries evidencing {purpose}" if purpose else "every saved query"), output_file)
 
 
@@ -816,15 +821,15 @@ def run_detections(
     if only_new and not write:
         raise typer.BadParameter("--new compares with the findings kept in the lake: add --write", param_hint="--new")
     if list_rules:
-        chosen = detect.choose(queries.load_library(), rule, severity)
+        chosen = detect.choose(Library().queries, rule, severity)
         rows = [{"rule": query.name, "severity": query.severity, "title": query.title, "mitre": ", ".join(query.mitre),
-                 **{engine: "; ".join(query.reproduces.get(engine, ())) for engine in queries.ENGINES}} for query in chosen]
+                 **{engine: "; ".join(query.reproduces.get(engine, ())) for engine in ENGINES}} for query in chosen]
         _emit(pa.Table.from_pylist(rows), output, output_file, max_rows=len(rows) or 1)
         return
     the_lake = Lake(lake)
     start, end = the_lake.window(since, until)
     result = the_lake.detect(since=start, until=end, cluster=cluster, rules=rule, min_severity=severity, compare=write,
-                             params={**(queries.load_tuning(tuning_file) if tuning_file else {}), **_name_values(param)})
+                             params={**(load_tuning(tuning_file) if tuning_file else {}), **_name_values(param)})
     shown = dataclasses.replace(result, findings=result.new) if only_new and result.new is not None else result
     if by_rule:
         _emit(shown.by_rule(), output, output_file, max_rows)

@@ -30,6 +30,7 @@ SETTINGS: dict[str, Setting] = {
     "memory_limit": Setting("AUDITLAKE_MEMORY_LIMIT", "512MB", "DuckDB memory limit for dedupe, compaction and queries."),
     "retire_after": Setting("AUDITLAKE_RETIRE_AFTER", "1h", "How long files replaced by `compact` are kept for readers that "
                             "started before it (`90s`, `30m`, `1h`; `0`: delete them at once)."),
+    "query_path": Setting("AUDITLAKE_QUERY_PATH", "", "More saved-query folders, `:`-separated, read after the project's `queries/`."),
     "debug": Setting("AUDITLAKE_DEBUG", "0", "1: show tracebacks instead of one-line errors."),
     "admin_groups": Setting("AUDITLAKE_ADMIN_GROUPS", "system:masters,kubeadm:cluster-admins",
                             "Groups whose members are people with administrative access, comma-separated (system:masters always "
@@ -49,6 +50,11 @@ def setting(name: str) -> str:
 
 def default_lake() -> Path:
     return Path(setting("lake"))
+
+
+def query_path() -> list[Path]:
+    """The folders of AUDITLAKE_QUERY_PATH (`:`-separated, `;` on Windows), in order."""
+    return [Path(item) for item in setting("query_path").split(os.pathsep) if item]
 
 
 def retire_after() -> float:

@@ -64,6 +64,20 @@ class HistoryEntry:
     after: dict[str, Any] | None = None
 
 
+def group_changes(rows: list[dict[str, Any]], *, since: datetime | None = None) -> list[tuple[tuple[str, str, str | None, str], list[HistoryEntry]]]:
+    """The rows of `changed-objects` as one timeline per object `(cluster, resource, namespace, name)`, in the order
+    objects first appear; objects whose writes summarise to nothing are left out."""
+    grouped: dict[tuple[str, str, str | None, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault((row["cluster"], row["resource"], row["namespace"], row["name"]), []).append(row)
+    result = []
+    for key, object_rows in grouped.items():
+        entries = build_timeline(object_rows, since=since)
+        if entries:
+            result.append((key, entries))
+    return result
+
+
 def build_timeline(rows: list[dict[str, Any]], *, keep_noise: bool = False, keep_status: bool = False,
                    since: datetime | None = None) -> list[HistoryEntry]:
     """Entries for each write (rows oldest first, as the object-history query returns them), one

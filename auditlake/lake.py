@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,12 +21,16 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from auditlake import catalog, config, demo, detect, history, packs, policy, queries, report, review
-from auditlake.detect import DetectionRun
+from auditlake import catalog, config, demo, history, policy, window
 from auditlake.errors import AuditlakeWarning, EmptyWindowWarning, NoiseLeftOutWarning, QueryError, where_data_lies, window_text
 from auditlake.history import HistoryEntry
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
+from auditlake.library import Library, Need, SavedQuery
+from auditlake.library.binding import bind, load_tuning, run, tuning
+from auditlake.library.detections import WINDOW_HAS_EVENTS, DetectionRun, choose, run_detections
+from auditlake.library.suggest import close_matches, hint
+from auditlake.reports import build, packs, review
 from auditlake.storage import BatchWriter, CompactResult, LakeStore, SourceProgress, compact, unseen_findings, validate_cluster, write_findings, write_review
 
 HISTORY_LOOKBACK = timedelta(days=90)
@@ -107,7 +110,7 @@ class Lake:
         """
         options = IngestOptions(cluster=validate_cluster(cluster) if cluster else None,
                                 default_cluster=validate_cluster(config.setting("cluster")), format=format, redact=redact,
-                                exclude=self.store.root, default_time=queries.parse_time(default_time) if default_time else None,
+                                exclude=self.store.root, default_time=window.parse_time(default_time) if default_time else None,
                                 workers=config.workers(workers))
         self.store.create()
         with self.store.write_lock():
@@ -183,19 +186,18 @@ class Lake:
         return pl.from_arrow(self.sql_arrow(query, params))  # type: ignore[return-value]
 
     # ---- saved queries --------------------------------------------------------------------------
-    def saved_queries(self) -> list[queries.SavedQuery]:
-        """The questions in the library (queries/ and AUDITLAKE_QUERY_PATH), by topic."""
-        return queries.saved_queries(queries.load_library())
+    @property
+    def library(self) -> Library:
+        """The saved-query library (queries/ and AUDITLAKE_QUERY_PATH, read as the call is made)."""
+        return Library()
 
-    def saved_query(self, name: str) -> queries.SavedQuery:
+    def saved_queries(self) -> list[SavedQuery]:
+        """The questions in the library (queries/ and AUDITLAKE_QUERY_PATH), by topic."""
+        return self.library.saved_queries()
+
+    def saved_query(self, name: str) -> SavedQuery:
         """One saved query (or shared view) by name; `secret_reads` and `secret-reads` are the same."""
-        library = queries.load_library()
-        key = queries.normalise_name(name)
-        if key not in library:
-            close = difflib.get_close_matches(key, sorted(library), n=3)
-            raise QueryError(f"no saved query named {name!r}", hint=f"did you mean {', '.join(close)}?" if close
-                             else "list them with `auditlake query list`")
-        return library[key]
+        return self.library.saved_query(name)
 
     def clusters(self) -> list[str]:
         """The clusters the lake holds events of (from the manifest: no scan)."""
@@ -207,10 +209,8 @@ class Lake:
             return
         known = self.clusters()
         if cluster not in known:
-            close = difflib.get_close_matches(cluster, known, n=3)
             raise QueryError(f"no cluster named {cluster!r} in {self.path}",
-                             hint=f"did you mean {', '.join(close)}?" if close else
-                             (f"the lake holds: {', '.join(known)}" if known else "the lake holds no events yet"))
+                             hint=hint(cluster, known, f"the lake holds: {', '.join(known)}" if known else "the lake holds no events yet"))
 
     def namespaces(self) -> set[str]:
         """Every namespace the lake's events name (cached until the lake's files change)."""
@@ -229,7 +229,7 @@ class Lake:
         known = self.namespaces()
         missing = [item for item in wanted if item not in known]
         if missing:
-            close = [match for item in missing for match in difflib.get_close_matches(item, sorted(known), n=2)]
+            close = [match for item in missing for match in close_matches(item, known, n=2)]
             raise QueryError(f"no events in namespace {', '.join(map(repr, missing))} in {self.path}",
                              hint=f"did you mean {', '.join(close)}?" if close else "list them: auditlake sql \"select distinct namespace from events\"")
 
@@ -241,7 +241,7 @@ class Lake:
         """
         query, values = self._bind(name, {"since": since, "until": until, **params})
         with self._connection() as connection:
-            table = queries.run(connection, query, values)
+            table = run(connection, query, values)
             if not table.num_rows:
                 self._warn_if_window_empty(connection, values["since"], values["until"], values.get("cluster"))
         return table
@@ -250,15 +250,15 @@ class Lake:
         """`query_arrow` without the warning, for the lake's own lookups (a lookback that finds nothing is no news to the user)."""
         query, values = self._bind(name, {"since": since, "until": until, **params})
         with self._connection() as connection:
-            return queries.run(connection, query, values)
+            return run(connection, query, values)
 
-    def _bind(self, name: str, params: dict[str, Any]) -> tuple[queries.SavedQuery, dict[str, Any]]:
+    def _bind(self, name: str, params: dict[str, Any]) -> tuple[SavedQuery, dict[str, Any]]:
         """The saved query and its bound values; a cluster or namespace the lake does not hold is refused."""
         query = self.saved_query(name)
         if query.kind != "query":
             raise QueryError(f"{query.name} is a {query.kind}, not a saved query", hint=f"select from it: auditlake sql 'from {query.macro_name}'")
         given = {key: value for key, value in params.items() if value is not None}
-        values = queries.bind(query, given)
+        values = bind(query, given)
         self._require_cluster(given.get("cluster"))
         for key in ("namespace", "namespaces"):  # one name, or a list / comma-separated names
             self._require_namespaces(given.get(key))
@@ -271,8 +271,8 @@ class Lake:
         """
         now = now or datetime.now(UTC)
         default = self.saved_query(query).parameter("since") if query else None
-        start = queries.parse_time(since if since is not None else (default.default if default else queries.DEFAULT_SINCE), now)
-        return start, queries.parse_time(until if until is not None else "now", now)
+        start = window.parse_time(since if since is not None else (default.default if default else window.DEFAULT_SINCE), now)
+        return start, window.parse_time(until if until is not None else "now", now)
 
     def spans(self) -> dict[str, tuple[datetime, datetime]]:
         """Per cluster, the first and last event the lake holds (from the manifest: no scan)."""
@@ -285,7 +285,7 @@ class Lake:
 
     def _warn_if_window_empty(self, connection: duckdb.DuckDBPyConnection, since: datetime, until: datetime, cluster: str | None) -> None:
         """Warn when the window holds no event at all: the answer was empty because nothing was looked at."""
-        if not connection.execute(detect.WINDOW_HAS_EVENTS, {"since": since, "until": until, "cluster": cluster}).fetchall()[0][0]:
+        if not connection.execute(WINDOW_HAS_EVENTS, {"since": since, "until": until, "cluster": cluster}).fetchall()[0][0]:
             warnings.warn(EmptyWindowWarning(since, until, cluster, self.spans()), stacklevel=3)
 
     def resources(self) -> set[str]:
@@ -303,10 +303,9 @@ class Lake:
         """
         if resource is None or resource in (known := self.resources()):
             return
-        close = difflib.get_close_matches(resource.lower(), sorted(known), n=3)
         raise QueryError(f"no events of resource {resource!r} in {self.path}",
-                         hint=f"did you mean {', '.join(close)}?" if close else "resources are plural and lower case (deployments); "
-                         "list them: auditlake sql \"select distinct resource from events\"")
+                         hint=hint(resource.lower(), known, "resources are plural and lower case (deployments); "
+                                   "list them: auditlake sql \"select distinct resource from events\""))
 
     def query(self, name: str, /, *, since: Any = None, until: Any = None, **params: Any) -> pl.DataFrame:
         """Run a saved query: `lake.query("secret-reads-by-humans", since="7d")`, a polars DataFrame."""
@@ -322,7 +321,7 @@ class Lake:
         are read too (only this object's rows), so the first change in the window is diffed against
         what the object really was in its cluster.
         """
-        start = queries.parse_time(since or "90d")
+        start = window.parse_time(since or "90d")
         self.require_resource(resource)
         object_ = {"cluster": cluster, "resource": resource, "namespace": namespace or "", "name": name}
         # Read from the last write that showed the whole object before the window (looking back up to
@@ -333,7 +332,7 @@ class Lake:
                                **object_).to_pylist()
         if not rows:
             raise QueryError(f"no writes to {history.object_label(resource, namespace, name)}"
-                             + (f" in cluster {cluster}" if cluster else "") + f" in {window_text(start, queries.parse_time(until or 'now'))}",
+                             + (f" in cluster {cluster}" if cluster else "") + f" in {window_text(start, window.parse_time(until or 'now'))}",
                              hint=f"{where_data_lies(self.spans(), cluster)}; check the spelling, --cluster and --since")
         return history.build_timeline(rows, keep_noise=keep_noise, keep_status=include_status, since=start)
 
@@ -350,7 +349,7 @@ class Lake:
         Writes that are noise (`is_noise_write`: leases, events, reviews) are left out unless `include_noise`
         or `resource` names them, and counted in a `NoiseLeftOutWarning`.
         """
-        start = queries.parse_time(since)
+        start = window.parse_time(since)
         include_noise = include_noise or resource is not None  # asked for by name: not noise to this reader
         rows = self.query_arrow("changed-objects", since=since, until=until, cluster=cluster, resource=resource,
                                 namespace=namespace, include_noise=include_noise).to_pylist()
@@ -358,20 +357,12 @@ class Lake:
             noise = self._run_query("noise-writes", since=since, until=until, cluster=cluster, namespace=namespace).to_pylist()
             if noise:
                 warnings.warn(NoiseLeftOutWarning({row["resource"]: row["writes"] for row in noise}), stacklevel=2)
-        grouped: dict[tuple[str, str, str | None, str], list[dict[str, Any]]] = {}
-        for row in rows:
-            grouped.setdefault((row["cluster"], row["resource"], row["namespace"], row["name"]), []).append(row)
-        result = []
-        for key, object_rows in grouped.items():
-            entries = history.build_timeline(object_rows, since=start)
-            if entries:
-                result.append((key, entries))
-        return result
+        return history.group_changes(rows, since=start)
 
     # ---- detections -----------------------------------------------------------------------------
     def detect(self, *, since: Any = "24h", until: Any = None, cluster: str | None = None, rules: list[str] | None = None,
                min_severity: str | None = None, write: bool = False, compare: bool = False, now: datetime | None = None,
-               params: dict[str, Any] | None = None) -> detect.DetectionRun:
+               params: dict[str, Any] | None = None) -> DetectionRun:
         """Run the detections (all, or `rules`, at `min_severity` or above) over a window; `write` keeps the findings in the lake.
 
         `params` tunes single rules: `{"disallowed-user.allowed_users": ["admin", "alice"]}`. `compare`
@@ -379,12 +370,12 @@ class Lake:
         run that alerts on `new` should not `write` here but call `keep_findings` once the alert is
         out: a finding becomes "seen" only after it was delivered.
         """
-        chosen = detect.choose(queries.load_library(), rules, min_severity)
-        tuned = queries.tuning(chosen, params or {})
+        chosen = choose(self.library.queries, rules, min_severity)
+        tuned = tuning(chosen, params or {})
         self._require_cluster(cluster)
         start, end = self.window(since, until, now=now)
         with self._connection() as connection:
-            result = detect.run(connection, chosen, since=start, until=end, cluster=cluster, now=now, params=tuned)
+            result = run_detections(connection, chosen, since=start, until=end, cluster=cluster, now=now, params=tuned)
         if result.window_has_events is False:  # no findings in no events proves nothing
             warnings.warn(EmptyWindowWarning(start, end, cluster, self.spans()), stacklevel=2)
         if write or compare:
@@ -406,17 +397,22 @@ class Lake:
 
     # ---- compliance reports ---------------------------------------------------------------------
     def report(self, pack: str, *, since: Any = "30d", until: Any = None, cluster: str | None = None,
-               params: dict[str, Any] | None = None, tuning: str | Path | None = None, now: datetime | None = None) -> report.Report:
+               params: dict[str, Any] | None = None, tuning: str | Path | None = None, now: datetime | None = None) -> build.Report:
         """Run a report pack (`pci-dss`, `hipaa`, `change-log`, `security-findings` or a YAML path) over one window.
 
         `params`: the pack's parameters, and `QUERY.PARAM` values; `tuning`: a tuning file (as for `detect`).
         """
         self._require_cluster(cluster)
         self._require_namespaces((params or {}).get("namespaces"))
-        with warnings.catch_warnings():  # a report states an empty window itself, once (`Report.empty_window`)
+        library = self.library
+        the_pack = packs.load(pack, library)
+        if any(check.changes for section in the_pack.sections for check in section.checks):
+            self._require_namespaces((params or {}).get("namespace"))  # the change history refuses a namespace no event names
+        with warnings.catch_warnings(), self._connection() as connection:  # a report states an empty window itself, once
             warnings.simplefilter("ignore", AuditlakeWarning)
-            return report.build(self, packs.load(pack), since=since, until=until, cluster=cluster, params=params,
-                                tuning_file=queries.load_tuning(Path(tuning)) if tuning else None, now=now, version=version())
+            return build.build(connection, self.store.load_manifest(), library, the_pack, lake=str(self.path), since=since,
+                               until=until, cluster=cluster, params=params, tuning_file=load_tuning(Path(tuning)) if tuning else None,
+                               now=now, version=version())
 
     # ---- review evidence ------------------------------------------------------------------------
     def review(self, target: str, *, by: str, note: str, accept: bool = False, since: Any = "30d", until: Any = None,
@@ -443,13 +439,14 @@ class Lake:
             self._require_namespaces((params or {}).get("namespaces"))
             pack = loaded[chosen.pack or ""]
             chosen = dataclasses.replace(chosen, pack=pack.name)
-            section, start, end = report.checked_section(
-                self, pack, chosen.control or "", since=since, until=until, cluster=cluster, params=params,
-                tuning_file=queries.load_tuning(Path(tuning)) if tuning else None, now=now)
-            evidence = report.section_evidence(section)
+            with self._connection() as connection:
+                section, start, end = build.checked_section(
+                    connection, self.library, pack, chosen.control or "", since=since, until=until, cluster=cluster, params=params,
+                    tuning_file=load_tuning(Path(tuning)) if tuning else None, now=now)
+            evidence = build.section_evidence(section)
         else:
             with self._connection() as connection:
-                found, kept = report.finding_audit_ids(connection, chosen.query or "", chosen.audit_id or "")
+                found, kept = build.finding_audit_ids(connection, chosen.query or "", chosen.audit_id or "")
             if not found:
                 raise review.unknown_finding(chosen, kept)
         record = review.new_review(chosen, reviewer=by, note=note, accepted=accept, evidence=evidence, since=start, until=end,
@@ -460,9 +457,9 @@ class Lake:
         return record
 
     # ---- audit policy ---------------------------------------------------------------------------
-    def policy_needs(self, purpose: str | None = None) -> list[tuple[queries.SavedQuery, queries.Need]]:
+    def policy_needs(self, purpose: str | None = None) -> list[tuple[SavedQuery, Need]]:
         """What the saved queries need from the audit policy (only those evidencing `purpose`, e.g. pci-dss)."""
-        return policy.needs_for(self.saved_queries(), purpose)
+        return self.library.needs(purpose)
 
     def policy_simulate(self, the_policy: policy.Policy, *, since: Any = "7d", until: Any = None,
                         cluster: str | None = None) -> policy.PolicySimulation:

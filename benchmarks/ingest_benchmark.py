@@ -144,8 +144,8 @@ def main() -> None:
     import duckdb
 
     import auditlake
-    import auditlake.detect
-    import auditlake.queries
+    import auditlake.library.detections
+    import auditlake.library.savedquery
 
     connection = auditlake.connect(str(lake))
     lake_times, lake_answer = [], None
@@ -200,7 +200,7 @@ def main() -> None:
     detect_seconds, detect_rss, detect_output = run_measured([AUDITLAKE, "detect", "--lake", str(lake), *report_window, "--format", "csv"],
                                                              stdout=None)
     detect_findings = max(detect_output.count("\n") - 1, 0)
-    detections = len(auditlake.detect.detections(auditlake.queries.load_library()))
+    detections = len(auditlake.library.detections.detections(auditlake.library.savedquery.load_library()))
 
     rate = events / ingest_seconds
     copy_rate = events / copy_seconds

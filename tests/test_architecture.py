@@ -17,6 +17,12 @@ FORBIDDEN = {
     "demo": {"auditlake.lake", "auditlake.cli", "auditlake.storage", "typer", "rich"},
     "policy": {"auditlake.lake", "auditlake.cli", "auditlake.store", "auditlake.storage", "auditlake.catalog", "auditlake.render",
                "auditlake.report_render", "typer", "rich", "duckdb", "polars", "pyarrow"},
+    # the saved-query library needs no lake: `query list/show` and `policy recommend` read only files
+    "library": {"auditlake.lake", "auditlake.cli", "auditlake.render", "auditlake.report_render", "auditlake.reports", "auditlake.store",
+                "auditlake.storage", "auditlake.catalog", "typer", "rich"},
+    # a report is built from a connection, a manifest and the library, never from the Lake (that was a cycle)
+    "reports": {"auditlake.lake", "auditlake.cli", "typer", "rich"},
+    "window": {"auditlake.lake", "auditlake.cli", "auditlake.library", "auditlake.reports", "duckdb", "typer", "rich"},
 }
 
 
@@ -32,6 +38,65 @@ def imports_of(path: Path) -> set[str]:
 
 def module_files() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
+
+
+def module_name(path: Path) -> str:
+    parts = ("auditlake", *path.relative_to(PACKAGE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the auditlake modules it imports (anywhere in it: a function-level import is an arrow too).
+
+    `from auditlake.x import y` is an arrow to `auditlake.x.y` when that is a module, else to `auditlake.x`.
+    """
+    modules = {module_name(path): path for path in module_files()}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                targets.update(f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                               for alias in node.names)
+        graph[name] = {target for target in targets if target in modules and target != name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle (`a → b → a`), or None: a depth-first search that stops at the first back edge."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                return path[path.index(target):] + [target]
+            if target not in state and (found := visit(target)):
+                return found
+        state[node] = 2
+        path.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_import_cycles():
+    """Every arrow points down: no module imports, directly or not, a module that imports it (a package's
+    `__init__` counts as a module, so a package re-exporting a module that imports the package is a cycle)."""
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " → ".join(cycle or [])
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
 @pytest.mark.parametrize("path", module_files(), ids=lambda path: str(path.relative_to(PACKAGE)))

@@ -11,14 +11,16 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from auditlake import Lake, detect, queries
+from auditlake import Lake
 from auditlake.cli import app
+from auditlake.library import detections as detect
+from auditlake.library.savedquery import load_library
 from tests.conftest import DATA, SHARED, requires_shared
 
 runner = CliRunner()
 ALL_TIME = {"since": "2000-01-01", "until": "2100-01-01"}
 CASES = yaml.safe_load((DATA / "detection_cases.yaml").read_text())
-LIBRARY = queries.load_library()
+LIBRARY = load_library()
 DETECTIONS = {query.name: query for query in detect.detections(LIBRARY)}
 
 

@@ -28,16 +28,17 @@ def test_the_readme_gives_the_two_commands_and_ci_runs_the_second():
 
 
 def test_the_readme_lists_every_saved_query():
-    """Regenerate with: python -c 'from auditlake import queries; print(queries.markdown_table(queries.load_library()))'."""
-    from auditlake import queries
+    """Regenerate with: python -c 'from auditlake.library import savedquery as s; print(s.markdown_table(s.load_library()))'."""
+    from auditlake.library import savedquery as queries
 
     block = README.split("<!-- queries:begin -->\n")[1].split("\n<!-- queries:end -->")[0]
     assert block == queries.markdown_table(queries.load_library())
 
 
 def test_the_readme_lists_every_detection_and_the_rules_it_reproduces():
-    """Regenerate with: python -c 'from auditlake import detect, queries; print(detect.markdown_table(queries.load_library()))'."""
-    from auditlake import detect, queries
+    """Regenerate with: python -c 'from auditlake.library import detections, savedquery; print(detections.markdown_table(savedquery.load_library()))'."""
+    from auditlake.library import detections as detect
+    from auditlake.library import savedquery as queries
 
     block = README.split("<!-- detections:begin -->\n")[1].split("\n<!-- detections:end -->")[0]
     assert block == detect.markdown_table(queries.load_library())
@@ -60,11 +61,13 @@ def test_the_readme_grpc_table_is_the_one_the_code_uses():
 
 
 def test_the_readme_tuning_example_names_real_detections_and_parameters(tmp_path):
-    from auditlake import detect, queries
+    from auditlake.library import binding
+    from auditlake.library import detections as detect
+    from auditlake.library import savedquery as queries
 
     example = next(block for block in re.findall(r"```yaml\n(.*?)```", README, re.DOTALL) if "disallowed-user" in block)
     (tmp_path / "tuning.yaml").write_text(example)
-    tuned = queries.tuning(detect.choose(queries.load_library()), queries.load_tuning(tmp_path / "tuning.yaml"))
+    tuned = binding.tuning(detect.choose(queries.load_library()), binding.load_tuning(tmp_path / "tuning.yaml"))
     for rule, values in tuned.items():
-        queries.bind(queries.load_library()[rule], values)  # refuses unknown parameters and mistyped values
+        binding.bind(queries.load_library()[rule], values)  # refuses unknown parameters and mistyped values
     assert set(tuned) == {"disallowed-user", "forbidden-from-public-ip", "privileged-pod"}

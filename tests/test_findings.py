@@ -7,8 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from auditlake import Lake, detect
+from auditlake import Lake
 from auditlake.cli import app
+from auditlake.library import detections as detect
 from tests.conftest import DATA, SHARED, requires_shared
 
 runner = CliRunner()

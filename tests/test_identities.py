@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from auditlake import Lake, queries
+from auditlake import Lake
 from auditlake.cli import app
+from auditlake.library import savedquery as queries
 from tests.conftest import DATA, DEMO_START, SHARED, requires_shared
 
 runner = CliRunner()

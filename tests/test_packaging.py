@@ -17,7 +17,15 @@ def test_every_file_of_the_query_library_ships_in_the_package():
     for path in files:
         relative = path.relative_to(REPO / "queries")
         assert any(fnmatch.fnmatch(str(relative), pattern) for pattern in patterns), f"{relative} is not package data"
-        package = ".".join(["auditlake.queries", *relative.parent.parts])
+    assert "auditlake.queries" in config["packages"] and config["package-dir"]["auditlake.queries"] == "queries"
+    assert all(pattern.startswith("**/") for pattern in patterns), "globs reach every folder under queries/, however deep"
+
+
+def test_every_code_package_ships():
+    """A package of auditlake/ left out of `packages` would import from a checkout and fail from a wheel."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    for init in (REPO / "auditlake").rglob("__init__.py"):
+        package = ".".join(init.parent.relative_to(REPO).parts)
         assert package in config["packages"], f"{package} is not listed in [tool.setuptools] packages"
 
 

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from auditlake import Lake
 from auditlake.cli import app
+from auditlake.library import Need
 from auditlake.policy import PolicyError, Request, describe_loss, evaluate, explain_events, lint, load_policy, losses, recommend, simulate
 from auditlake.policy.needs import PROBE_USERS
-from auditlake.queries import Need
 from tests.conftest import DATA, SHARED, requires_shared
 
 runner = CliRunner()

@@ -15,8 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from auditlake import queries
 from auditlake.errors import EmptyWindowWarning, QueryError
+from auditlake.library import binding
+from auditlake.library import savedquery as queries
+from auditlake.window import parse_time
 from tests.conftest import DATA
 
 EVERYTHING = {"since": "2000-01-01", "until": "2100-01-01"}
@@ -139,21 +141,21 @@ NOW = datetime(2026, 11, 27, 12, 30, tzinfo=UTC)
     ("2026-11-01T10:00:00+02:00", datetime(2026, 11, 1, 8, tzinfo=UTC)),
 ])
 def test_times_are_relative_or_absolute(text, expected):
-    assert queries.parse_time(text, NOW) == expected
+    assert parse_time(text, NOW) == expected
 
 
 def test_binding_types_values_and_refuses_what_is_not_declared():
     query = LIBRARY["top-actors"]
-    values = queries.bind(query, {"since": "7d", "limit": "3"}, NOW)
+    values = binding.bind(query, {"since": "7d", "limit": "3"}, NOW)
     assert values == {"since": NOW - timedelta(days=7), "until": NOW, "cluster": None, "limit": 3,
                       "admin_groups": ["system:masters", "kubeadm:cluster-admins"],  # the AUDITLAKE_ADMIN_* settings' defaults
                       "admin_users": ["admin", "kubernetes-admin", "kubernetes-admin@kubernetes", "kubernetes-admin@cluster.local", "minikube-user"]}
     with pytest.raises(QueryError, match="top-actors has no parameter 'namespace'"):
-        queries.bind(query, {"namespace": "x"}, NOW)
+        binding.bind(query, {"namespace": "x"}, NOW)
     with pytest.raises(QueryError, match="must be before"):
-        queries.bind(query, {"since": "now", "until": "7d"}, NOW)
+        binding.bind(query, {"since": "now", "until": "7d"}, NOW)
     with pytest.raises(QueryError, match="'lots' is not a integer"):
-        queries.bind(query, {"limit": "lots"}, NOW)
+        binding.bind(query, {"limit": "lots"}, NOW)
 
 
 def test_values_are_bound_never_pasted(fixture_lake):

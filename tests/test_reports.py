@@ -18,12 +18,13 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pytest
 from typer.testing import CliRunner
 
-from auditlake import Lake, packs
+from auditlake import Lake
 from auditlake.cli import app
 from auditlake.errors import QueryError
 from auditlake.render import charts, pages
 from auditlake.render import report as report_render
 from auditlake.render import text as render_text
+from auditlake.reports import packs
 from tests.conftest import DEMO_START, REPO, SHARED, requires_shared
 
 runner = CliRunner()

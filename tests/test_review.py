@@ -15,10 +15,11 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from auditlake import Lake, review
+from auditlake import Lake
 from auditlake.cli import app
 from auditlake.errors import QueryError
 from auditlake.render import report as report_render
+from auditlake.reports import review
 from tests.conftest import DATA
 
 runner = CliRunner()

@@ -12,8 +12,8 @@ from auditlake.policy.apiserver import check_apiserver
 from auditlake.policy.evaluate import Decision, Request, describe_decision, evaluate, request_for
 from auditlake.policy.lint import lint
 from auditlake.policy.model import LEVELS, Finding, GroupResources, Policy, PolicyError, Rule, level_at_least, load_policy
-from auditlake.policy.needs import Loss, PolicySimulation, describe_loss, explain_events, losses, needs_for, recommend, simulate, uses_resource_names
+from auditlake.policy.needs import Loss, PolicySimulation, describe_loss, explain_events, losses, recommend, simulate, uses_resource_names
 
 __all__ = ["LEVELS", "Decision", "Finding", "GroupResources", "Loss", "Policy", "PolicyError", "PolicySimulation", "Request", "Rule",
            "check_apiserver", "describe_decision", "describe_loss", "evaluate", "explain_events", "level_at_least", "lint", "load_policy",
-           "losses", "needs_for", "recommend", "request_for", "simulate", "uses_resource_names"]
+           "losses", "recommend", "request_for", "simulate", "uses_resource_names"]

@@ -14,7 +14,6 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from auditlake.errors import QueryError
 from auditlake.policy.evaluate import Decision, Request, evaluate, request_for
 from auditlake.policy.lint import ADMIN, HUMAN, SENSITIVE_PROBES, SERVICE_ACCOUNT
 from auditlake.policy.model import LEVELS, Policy, level_at_least
@@ -168,19 +167,6 @@ def describe_loss(loss: Loss) -> list[str]:
         if names:
             lines.append(f"  queries needing {level}: {', '.join(names)}")
     return lines + ["  requests:"] + [f"    {shape}" for shape in loss.requests]
-
-
-# ---- what the saved queries need, for one purpose -------------------------------------------------
-def needs_for(saved_queries: Iterable[Any], purpose: str | None = None) -> list[tuple[Any, Any]]:
-    """(saved query, need) pairs of the queries evidencing `purpose` (a control prefix such as pci-dss; None: all).
-
-    Raises:
-        QueryError: no saved query evidences `purpose`.
-    """
-    chosen = [query for query in saved_queries if purpose is None or any(c.startswith(purpose) for c in query.controls)]
-    if purpose is not None and not chosen:
-        raise QueryError(f"no saved query evidences {purpose!r}", hint="try pci-dss, hipaa")
-    return [(query, need) for query in chosen for need in query.needs]
 
 
 # ---- a policy applied to the requests stored in a lake --------------------------------------------

@@ -19,7 +19,7 @@ from auditlake.render.text import cell_text, short_number
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from auditlake.packs import Chart
+    from auditlake.reports.packs import Chart
 
 # One colour per category, the same in every chart: the audit levels, the stages, and the kinds of failed
 # access (401 is red and 403 orange whether a chart calls them `unauthenticated` or `failed_authentication`).

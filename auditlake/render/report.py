@@ -21,16 +21,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditlake import history, review
+from auditlake import history
 from auditlake.render.charts import bar_chart
 from auditlake.render.escape import markdown_code, markdown_fence, markdown_text
 from auditlake.render.formats import Format, json_default, json_rows, write_csv
 from auditlake.render.history import history_header
 from auditlake.render.pages import diff_kind, render_page
 from auditlake.render.text import cell_text, duration_unit, format_duration, shown_value
+from auditlake.reports import review
 
 if TYPE_CHECKING:  # only the types: a Report arrives built, and render never reaches back into what built it
-    from auditlake.report import CheckResult, Report, SectionResult
+    from auditlake.reports.build import CheckResult, Report, SectionResult
 
 FORMATS = (Format.HTML, Format.MARKDOWN, Format.CSV, Format.JSON)  # what `auditlake report --format` takes (`md` too)
 STATUS_LABEL = {"attention": "needs attention", "pass": "pass", "accepted": "accepted in review", "evidence": "evidence"}

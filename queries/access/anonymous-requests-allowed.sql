@@ -7,10 +7,6 @@ description: >
 severity: high
 controls: [pci-dss-4.0:10.2.1.4, hipaa:164.312(d)]
 mitre: [T1190]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata}
 */

@@ -4,10 +4,6 @@ description: Requests the apiserver could not authenticate, grouped by source IP
 severity: medium
 controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C), hipaa:164.312(d)]
 mitre: [T1110]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata}
 */

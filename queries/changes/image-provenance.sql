@@ -8,9 +8,6 @@ severity: info
 controls: [pci-dss-4.0:10.2.1.2, pci-dss-4.0:10.2.2, hipaa:164.312(c)(1)]
 mitre: [T1525]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: RequestResponse, group: apps, resources: [deployments, statefulsets, daemonsets], verbs: [create, update, patch]}

@@ -4,9 +4,6 @@ description: Successful writes to Namespaces (create, update, patch, delete, fin
 severity: low
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(b)]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)

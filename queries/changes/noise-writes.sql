@@ -7,9 +7,6 @@ description: >
 severity: info
 controls: [pci-dss-4.0:10.2.1.2]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, verbs: [create, update, patch, delete]}

@@ -10,7 +10,6 @@ controls: [pci-dss-4.0:10.2.1.2]
 params:
   since: {type: timestamptz, help: Start of the lookback}
   until: {type: timestamptz, help: The window's start (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   resource: {type: varchar, default: deployments, help: Resource (plural)}
   namespace: {type: varchar, help: Namespace (empty for cluster-scoped objects)}
   name: {type: varchar, help: Object name}

@@ -7,9 +7,6 @@ description: >
 severity: medium
 controls: [pci-dss-4.0:10.2.1.6, hipaa:164.312(b)]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   min_lists: {type: integer, default: 5, help: Distinct resources listed in one minute that mark a start}
 needs:
   - {level: Metadata}

@@ -3,10 +3,6 @@ title: Failed access per day — 401 and 403 over time
 description: Failed authentication (401) and authorization (403) per cluster and day, for trend charts.
 severity: info
 controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata}
 */

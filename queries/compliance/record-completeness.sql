@@ -8,10 +8,6 @@ description: >
   identified and is counted apart in `failed_logins`.
 severity: info
 controls: [pci-dss-4.0:10.2.2, hipaa:164.312(b)]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata}
 */

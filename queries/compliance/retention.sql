@@ -9,7 +9,6 @@ controls: [pci-dss-4.0:10.5.1, hipaa:164.316(b)(2)]
 params:
   since: {type: timestamptz, help: "Not a bound: retention looks at the whole lake"}
   until: {type: timestamptz, help: Events up to this time count}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata}
 */

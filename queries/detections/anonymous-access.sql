@@ -10,14 +10,11 @@ mitre: [T1190, T1078.001]
 reproduces:
   panther: [Kubernetes.API.AnonymousAccess]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   probe_agents: {type: "varchar[]", default: [kube-probe/, GoogleHC/], help: User-agent prefixes of health probes}
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster, 'anonymous-access' AS rule, 'low' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'anonymous ' || verb || ' ' || coalesce(request_uri, object_text(resource, subresource, namespace, name, request_uri)) || ' from ' || coalesce(source_ip, '?') || CASE WHEN decision = 'allow' OR (decision IS NULL AND code < 400) THEN ' (allowed)' ELSE ' (refused)' END AS summary, audit_id

@@ -8,14 +8,10 @@ controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
 mitre: [T1078.001]
 reproduces:
   falco: [Anonymous Request Allowed]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster, 'anonymous-request-allowed' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'anonymous ' || verb || ' ' || coalesce(request_uri, '') || ' allowed' || coalesce(' (' || nullif(authz_reason, '') || ')', '') AS summary, audit_id

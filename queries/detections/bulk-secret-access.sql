@@ -10,9 +10,6 @@ mitre: [T1552.007, T1555]
 reproduces:
   panther: [Kubernetes.BulkSecretAccess]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   threshold: {type: integer, default: 15, help: Distinct secrets read by one user and client within the period}
@@ -37,7 +34,7 @@ counted AS (
                  AND p.received_at BETWEEN r.received_at - $period AND r.received_at) AS distinct_secrets
   FROM reads r
 )
-SELECT received_at, cluster, 'bulk-secret-access' AS rule, 'medium' AS severity, actor, source_ip, verb, object,
+SELECT received_at, cluster, actor, source_ip, verb, object,
        coalesce(user_name, '(no user)') || ' read ' || distinct_secrets || ' different secrets within ' || $period AS summary, audit_id
 FROM counted
 WHERE distinct_secrets >= $threshold AND received_at >= $since

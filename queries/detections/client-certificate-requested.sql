@@ -10,16 +10,13 @@ mitre: [T1098, T1552.007]
 reproduces:
   panther: [Kubernetes.ClientCertificate.Created]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   bootstrap_users: {type: "varchar[]", default: [kubelet-nodepool-bootstrap], help: Node bootstrap identities}
 needs:
   - {level: Request, group: certificates.k8s.io, resources: [certificatesigningrequests], verbs: [create]}
 */
-SELECT received_at, cluster, 'client-certificate-requested' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' requested client certificate ' || coalesce(name, '') || ' (' || coalesce(json_extract_string(request_object, '$.spec.signerName'), 'no signer') || ')' AS summary, audit_id

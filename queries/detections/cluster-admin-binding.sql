@@ -12,9 +12,6 @@ reproduces:
   falco: [Attach to cluster-admin Role]
   panther: [Kubernetes.ClusterRoleBinding.Privileged]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   privileged_roles: {type: "varchar[]", default: [cluster-admin, "system:masters", admin, "system:kube-controller-manager", "system:kube-scheduler"], help: "Roles whose grant is privileged (Falco: cluster-admin only)"}
@@ -22,7 +19,7 @@ params:
 needs:
   - {level: Request, group: rbac.authorization.k8s.io, resources: [clusterrolebindings], verbs: [create]}
 */
-SELECT received_at, cluster, 'cluster-admin-binding' AS rule, 'high' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' bound ' || json_extract_string(request_object, '$.roleRef.name') || ' to ' || coalesce(array_to_string(list_transform(CAST(json_extract(request_object, '$.subjects') AS JSON[]), lambda s: json_extract_string(s, '$.kind') || ':' || json_extract_string(s, '$.name')), ', '), '(no subjects)') || ' (' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ')' AS summary, audit_id

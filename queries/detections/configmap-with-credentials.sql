@@ -9,14 +9,11 @@ mitre: [T1552.007]
 reproduces:
   falco: [Create/Modify Configmap With Private Credentials]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   markers: {type: "varchar[]", default: [aws_access_key_id, aws-access-key-id, aws_s3_access_key_id, aws-s3-access-key-id, password, passphrase], help: Substrings of the data that suggest a credential}
 needs:
   - {level: Request, resources: [configmaps], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, 'configmap-with-credentials' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'configmap ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' data mentions ' || array_to_string(list_filter($markers, lambda m: contains(CAST(json_extract(request_object, '$.data') AS VARCHAR), m)), ', ') AS summary, audit_id

@@ -10,16 +10,13 @@ mitre: [T1053.007]
 reproduces:
   panther: [Kubernetes.CronJob.CreatedOrModified, GCP.GKE.Kubernetes.Cron.Job.Created.Or.Modified]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
 needs:
   - {level: Metadata, group: batch, resources: [cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, 'cronjob-created-or-modified' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'cronjob ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END || ' by ' || coalesce(impersonated_user, user_name, '(no user)') AS summary, audit_id

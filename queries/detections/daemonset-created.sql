@@ -9,16 +9,13 @@ mitre: [T1610]
 reproduces:
   panther: [Kubernetes.DaemonSet.Created, GCP.K8s.New.Daemonset.Deployed]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
 needs:
   - {level: Metadata, group: apps, resources: [daemonsets], verbs: [create]}
 */
-SELECT received_at, cluster, 'daemonset-created' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'daemonset ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' created by ' || coalesce(impersonated_user, user_name, '(no user)') AS summary, audit_id

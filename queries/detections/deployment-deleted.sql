@@ -7,14 +7,10 @@ controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1498]
 reproduces:
   sigma: [Deployment Deleted From Kubernetes Cluster]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata, resources: [deployments], verbs: [delete]}
 */
-SELECT received_at, cluster, 'deployment-deleted' AS rule, 'low' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'deployment ' || coalesce(namespace || '/', '') || coalesce(name, '(all)') || ' deleted' || outcome_suffix(code) AS summary, audit_id

@@ -9,16 +9,13 @@ mitre: [T1610]
 reproduces:
   falco: [Create Disallowed Pod]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   allowed_repositories: {type: "varchar[]", help: "The only image repositories allowed (the rule is off when not given)"}
 needs:
   - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, 'disallowed-pod-image' AS rule, 'medium' AS severity, actor, source_ip, verb,
+SELECT received_at, cluster, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'image ' || array_to_string(list_filter(repositories, lambda r: NOT list_contains($allowed_repositories, r)), ', ') || ' in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
 FROM workload_specs

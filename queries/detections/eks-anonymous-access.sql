@@ -13,14 +13,11 @@ mitre: [T1190]
 reproduces:
   panther: [Amazon.EKS.AnonymousAPIAccess]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   eks_only: {type: boolean, default: true, help: "Only events shaped as EKS's (Panther's log type); false: every cluster"}
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster, 'eks-anonymous-access' AS rule, 'low' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'anonymous ' || verb || ' ' || coalesce(request_uri, '') || ' from ' || coalesce(source_ip, '?') || ' (' || coalesce(decision, CAST(code AS VARCHAR), '?') || ')' AS summary, audit_id

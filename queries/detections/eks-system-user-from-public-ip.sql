@@ -13,16 +13,13 @@ mitre: [T1078.004]
 reproduces:
   panther: [Amazon.EKS.Audit.SystemNamespaceFromPublicIP]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   eks_only: {type: boolean, default: true, help: "Only events shaped as EKS's (Panther's log type); false: every cluster"}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster, 'eks-system-user-from-public-ip' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        user_name || ' ' || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri)

@@ -12,15 +12,12 @@ mitre: [T1609, T1613]
 reproduces:
   sigma: [Kubernetes Potential Enumeration Activity]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   uri_markers: {type: "varchar[]", default: ["%2fbin%2fash", "%2fbin%2fbash", "%2fbin%2fbusybox", "%2fbin%2fdash", "%2fbin%2fsh", "%2fbin%2fzsh", /bin/ash, /bin/bash, /bin/busybox, /bin/dash, /bin/sh, /bin/zsh, "%2fusr%2fbin%2fcurl", "%2fusr%2fbin%2fkubectl", "%2fusr%2fbin%2fperl", "%2fusr%2fbin%2fpython", "%2fusr%2fbin%2fwget", /usr/bin/curl, /usr/bin/kubectl, /usr/bin/perl, /usr/bin/python, /usr/bin/wget], help: "Substrings of the request URI (case ignored)"}
   user_agents: {type: "varchar[]", default: [access_matrix, trufflehog, azurehound, micro-scanner], help: Substrings of the user agent (case ignored)}
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster, 'enumeration-tooling' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' ' || verb || ' ' || coalesce(exec_command(request_uri), request_uri) || ' (' || coalesce(user_agent, '') || ')' AS summary, audit_id

@@ -8,14 +8,10 @@ controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
 mitre: [T1609]
 reproduces:
   falco: [EphemeralContainers Created]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata, resources: [pods/ephemeralcontainers]}
 */
-SELECT received_at, cluster, 'ephemeral-container-created' AS rule, 'low' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'ephemeral container added to pod ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id

@@ -8,16 +8,13 @@ mitre: [T1070]
 reproduces:
   sigma: [Kubernetes Events Deleted]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_controllers: {type: boolean, default: false, help: "Leave out single deletions by service accounts, nodes and the control plane (the event TTL controller's own cleanup)"}
 needs:
   - {level: Metadata, resources: [events], verbs: [delete, deletecollection]}
 */
-SELECT received_at, cluster, 'events-deleted' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'events ' || coalesce(namespace || '/', '') || coalesce(name, '(all)') || ' deleted by ' || coalesce(user_name, '(no user)') AS summary, audit_id

@@ -14,14 +14,10 @@ reproduces:
   falco: [Attach/Exec Pod]
   sigma: [Potential Remote Command Execution In Pod Container]
   panther: [Kubernetes.Pod.Exec, GCP.K8s.ExecIntoPod]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata, resources: [pods/exec, pods/attach]}
 */
-SELECT received_at, cluster, 'exec-or-attach' AS rule, 'low' AS severity, actor, source_ip, verb,
+SELECT received_at, cluster, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        subresource || ' into ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(': ' || nullif(array_to_string(command_args, ' '), ''), '') || outcome_suffix(code) AS summary, audit_id
 FROM exec_requests

@@ -10,9 +10,6 @@ mitre: [T1613, T1078]
 reproduces:
   panther: [Kubernetes.API.Multiple403.PublicIP, Amazon.EKS.Audit.Multiple403]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   threshold: {type: integer, default: 10, help: Refusals from one address within the period that raise findings}
   period: {type: interval, default: 30m, help: The sliding period}
   api_paths_only: {type: boolean, default: false, help: "Only /api and /apis paths (Panther's EKS variant), not scanners' other URLs"}
@@ -34,7 +31,7 @@ counted AS (
   SELECT *, count(*) OVER (PARTITION BY cluster, source_ip ORDER BY received_at RANGE BETWEEN $period PRECEDING AND CURRENT ROW) AS recent
   FROM refused
 )
-SELECT received_at, cluster, 'forbidden-from-public-ip' AS rule, 'low' AS severity, actor, source_ip, verb, object,
+SELECT received_at, cluster, actor, source_ip, verb, object,
        recent || ' refusals from ' || source_ip || ' within ' || $period || ': ' || verb || ' ' || object AS summary,
        audit_id
 FROM counted

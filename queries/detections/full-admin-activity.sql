@@ -12,14 +12,11 @@ mitre: [T1078]
 reproduces:
   falco: [Full K8s Administrative Access]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: "Users who are people with administrative access (by default Falco's full_admin_k8s_users)"}
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster, 'full-admin-activity' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        user_name || ' ' || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri) || outcome_suffix(code) AS summary, audit_id

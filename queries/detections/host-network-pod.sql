@@ -11,9 +11,6 @@ reproduces:
   falco: [Create HostNetwork Pod]
   panther: [Kubernetes.Pod.Host.Network, GCP.K8s.Pod.Attached.To.Node.Host.Network]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   allowed_repositories: {type: "varchar[]", default: [gcr.io/google-containers/prometheus-to-sd, gcr.io/projectcalico-org/typha, gcr.io/projectcalico-org/node, gke.gcr.io/gke-metadata-server, gke.gcr.io/kube-proxy, gke.gcr.io/netd-amd64, registry.k8s.io/ip-masq-agent-amd64, registry.k8s.io/prometheus-to-sd], help: "Image repositories allowed the host network"}
@@ -24,7 +21,7 @@ needs:
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, 'host-network-pod' AS rule, 'medium' AS severity, actor, source_ip, verb,
+SELECT received_at, cluster, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'host network used by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
 FROM workload_specs

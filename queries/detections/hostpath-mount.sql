@@ -12,9 +12,6 @@ reproduces:
   sigma: [Container With A hostPath Mount Created]
   panther: [Kubernetes.Pod.HostPath.Volume]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   include_failed: {type: boolean, default: false, help: Also requests that were refused or failed (Falco's attempts)}
@@ -24,7 +21,7 @@ needs:
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, 'hostpath-mount' AS rule, 'medium' AS severity, actor, source_ip, verb,
+SELECT received_at, cluster, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'host path ' || array_to_string(host_paths, ', ') || ' mounted by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
 FROM workload_specs

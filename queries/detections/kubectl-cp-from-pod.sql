@@ -10,16 +10,13 @@ mitre: [T1005, T1041]
 reproduces:
   panther: [Kubernetes.Kubectl.CP.Operation]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
 needs:
   - {level: Metadata, resources: [pods/exec]}
 */
-SELECT received_at, cluster, 'kubectl-cp-from-pod' AS rule, 'medium' AS severity, actor, source_ip, verb,
+SELECT received_at, cluster, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        actor || ' copied ' || array_to_string(command_args[4:], ' ') || ' out of ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
 FROM exec_requests

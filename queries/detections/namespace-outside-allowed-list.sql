@@ -8,14 +8,11 @@ controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 reproduces:
   falco: [Create Disallowed Namespace]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   allowed_namespaces: {type: "varchar[]", default: [kube-system, kube-public, default], help: Namespaces that may be created}
 needs:
   - {level: Metadata, resources: [namespaces], verbs: [create]}
 */
-SELECT received_at, cluster, 'namespace-outside-allowed-list' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'namespace ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '(unnamed)') || ' created' || outcome_suffix(code) AS summary, audit_id

@@ -10,14 +10,11 @@ reproduces:
   falco: [Create NodePort Service]
   panther: [Kubernetes.Service.NodePort.Deployed, GCP.K8S.Service.Type.NodePort.Deployed]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   include_failed: {type: boolean, default: false, help: "Also refused or failed creates (Falco's condition)"}
 needs:
   - {level: Request, resources: [services], verbs: [create]}
 */
-SELECT received_at, cluster, 'nodeport-service' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'NodePort service ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ports ' || coalesce(CAST(json_extract(request_object, '$.spec.ports[*].nodePort') AS VARCHAR), '') AS summary, audit_id

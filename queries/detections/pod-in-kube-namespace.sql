@@ -11,9 +11,6 @@ reproduces:
   sigma: [Creation Of Pod In System Namespace]
   panther: [Kubernetes.Pod.SystemNamespace]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespaces: {type: "varchar[]", default: [kube-system, kube-public, kube-node-lease, gke-system], help: "System namespaces (Falco: kube-system and kube-public)"}
@@ -25,7 +22,7 @@ needs:
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, 'pod-in-kube-namespace' AS rule, 'medium' AS severity, actor, source_ip, verb,
+SELECT received_at, cluster, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'pod ' || coalesce(name, '') || ' created in ' || namespace || ' (' || array_to_string(images, ', ') || ')' || outcome_suffix(code) AS summary, audit_id
 FROM workload_specs

@@ -8,14 +8,10 @@ controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
 mitre: [T1572]
 reproduces:
   falco: [port-forward]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata, resources: [pods/portforward]}
 */
-SELECT received_at, cluster, 'port-forward' AS rule, 'low' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'port-forward to ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id

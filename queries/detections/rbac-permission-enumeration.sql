@@ -9,16 +9,13 @@ mitre: [T1069.003, T1087.004]
 reproduces:
   sigma: [RBAC Permission Enumeration Attempt]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system_users: {type: boolean, default: false, help: "Leave out service accounts, nodes and the control plane (`actor_kind`)"}
 needs:
   - {level: Metadata, group: authorization.k8s.io, resources: [selfsubjectrulesreviews], verbs: [create]}
 */
-SELECT received_at, cluster, 'rbac-permission-enumeration' AS rule, 'low' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(user_name, '(no user)') || ' listed its own permissions' || coalesce(' in ' || namespace, '') AS summary, audit_id

@@ -10,9 +10,6 @@ mitre: [T1552.007]
 reproduces:
   panther: [Kubernetes.Secret.AccessDenied]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   threshold: {type: integer, default: 20, help: Failures by one user in one namespace within the period}
@@ -35,7 +32,7 @@ counted AS (
   SELECT *, count(*) OVER (PARTITION BY cluster, user_name, namespace ORDER BY received_at RANGE BETWEEN $period PRECEDING AND CURRENT ROW) AS recent
   FROM failed
 )
-SELECT received_at, cluster, 'repeated-secret-access-denied' AS rule, 'medium' AS severity, actor, source_ip, verb, object,
+SELECT received_at, cluster, actor, source_ip, verb, object,
        coalesce(user_name, '(no user)') || ' failed to read ' || recent || ' secret(s) in ' || coalesce(namespace, '?') || ' within ' || $period
          || ' (' || coalesce(name, '') || ': ' || code || ')' AS summary,
        audit_id

@@ -10,15 +10,12 @@ controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 reproduces:
   falco: [K8s Deployment Created, K8s Deployment Deleted, K8s Service Created, K8s Service Deleted, K8s ConfigMap Created, K8s ConfigMap Deleted, K8s Namespace Created, K8s Namespace Deleted, K8s Serviceaccount Created, K8s Serviceaccount Deleted, K8s Role Created, K8s Role Deleted, K8s ClusterRole Created, K8s ClusterRole Deleted, K8s RoleBinding Created, K8s RoleBinding Deleted, K8s ClusterRoleBinding Created, K8s ClusterRoleBinding Deleted, K8s Secret Created, K8s Secret Deleted]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:
   - {level: Metadata, resources: [deployments, services, configmaps, namespaces, serviceaccounts, roles, clusterroles, rolebindings, clusterrolebindings, secrets], verbs: [create, delete]}
 */
-SELECT received_at, cluster, 'resource-created-or-deleted' AS rule, 'info' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'K8s ' || CASE resource WHEN 'configmaps' THEN 'ConfigMap' WHEN 'serviceaccounts' THEN 'Serviceaccount' WHEN 'clusterroles' THEN 'ClusterRole' WHEN 'rolebindings' THEN 'RoleBinding' WHEN 'clusterrolebindings' THEN 'ClusterRoleBinding' ELSE upper(resource[1]) || rtrim(resource[2:], 's') END || CASE verb WHEN 'create' THEN ' Created: ' ELSE ' Deleted: ' END || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') AS summary, audit_id

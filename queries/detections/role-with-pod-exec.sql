@@ -11,16 +11,13 @@ reproduces:
   falco: [ClusterRole With Pod Exec Created]
   panther: [Kubernetes.Role.PodExec]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (Panther's is_system_principal); false gives Falco's condition"}
 needs:
   - {level: Request, group: rbac.authorization.k8s.io, resources: [roles, clusterroles], verbs: [create]}
 */
-SELECT received_at, cluster, 'role-with-pod-exec' AS rule, 'high' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' created ' || CASE resource WHEN 'clusterroles' THEN 'ClusterRole ' ELSE 'Role ' || coalesce(namespace || '/', '') END || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' with pods/exec permissions' AS summary, audit_id

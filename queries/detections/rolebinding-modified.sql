@@ -7,14 +7,10 @@ controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
 mitre: [T1098]
 reproduces:
   sigma: [Kubernetes Rolebinding Modification]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata, group: rbac.authorization.k8s.io, resources: [rolebindings, clusterrolebindings], verbs: [create, update, patch, delete]}
 */
-SELECT received_at, cluster, 'rolebinding-modified' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        rtrim(resource, 's') || ' ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END || coalesce(' → ' || json_extract_string(request_object, '$.roleRef.name'), '') AS summary, audit_id

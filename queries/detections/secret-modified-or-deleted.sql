@@ -7,14 +7,10 @@ controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
 mitre: [T1552.007, T1098]
 reproduces:
   sigma: [Kubernetes Secrets Modified or Deleted]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata, resources: [secrets], verbs: [create, update, patch, delete]}
 */
-SELECT received_at, cluster, 'secret-modified-or-deleted' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'secret ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END || ' by ' || coalesce(impersonated_user, user_name, '(no user)') || outcome_suffix(code) AS summary, audit_id

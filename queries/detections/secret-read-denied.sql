@@ -7,14 +7,10 @@ controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
 mitre: [T1552.007]
 reproduces:
   falco: [K8s Secret Get Unsuccessfully Tried]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata, resources: [secrets], verbs: [get]}
 */
-SELECT received_at, cluster, 'secret-read-denied' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' failed to read secret ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(' (' || code || ')', '') AS summary, audit_id

@@ -11,16 +11,13 @@ mitre: [T1552.007]
 reproduces:
   falco: [K8s Secret Get Successfully]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   include_system: {type: boolean, default: false, help: Also reads by nodes and control-plane users (upstream's literal condition)}
 needs:
   - {level: Metadata, resources: [secrets], verbs: [get]}
 */
-SELECT received_at, cluster, 'secret-read' AS rule, 'high' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' read secret ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id

@@ -9,16 +9,13 @@ mitre: [T1552.007]
 reproduces:
   panther: [Kubernetes.Secrets.DumpAllNamespaces]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   allowed_listers: {type: "varchar[]", default: ["system:serviceaccount:kube-system:namespace-controller", "system:serviceaccount:kube-system:kube-state-metrics", "system:apiserver"], help: Identities that list all secrets by design}
 needs:
   - {level: Metadata, resources: [secrets], verbs: [list]}
 */
-SELECT received_at, cluster, 'secrets-dumped-across-namespaces' AS rule, 'critical' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' listed every secret of the cluster from ' || coalesce(source_ip, '?') AS summary, audit_id

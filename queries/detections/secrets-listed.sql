@@ -8,16 +8,13 @@ mitre: [T1552.007]
 reproduces:
   sigma: [Kubernetes Secrets Enumeration]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system_users: {type: boolean, default: false, help: "Leave out service accounts, nodes and the control plane (`actor_kind`: controllers that cache secrets)"}
 needs:
   - {level: Metadata, resources: [secrets], verbs: [list]}
 */
-SELECT received_at, cluster, 'secrets-listed' AS rule, 'low' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' listed secrets in ' || coalesce(namespace, 'all namespaces') || outcome_suffix(code) AS summary, audit_id

@@ -12,9 +12,6 @@ reproduces:
   falco: [Create Sensitive Mount Pod]
   panther: [GCP.K8S.Pod.Create.Or.Modify.Host.Path.Volume.Mount]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   sensitive_paths: {type: "varchar[]", default: [/proc, /var/run/docker.sock, /, /etc, /root, /var/run/crio/crio.sock, /run/containerd/containerd.sock, /home/admin, /var/lib/kubelet, /var/lib/kubelet/pki, /etc/kubernetes, /etc/kubernetes/manifests, /var/lib/docker/overlay2, /etc/kubernetes/pki], help: Host paths that give away the node}
@@ -26,7 +23,7 @@ needs:
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, 'sensitive-mount-pod' AS rule, 'high' AS severity, actor, source_ip, verb,
+SELECT received_at, cluster, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'host path ' || array_to_string(list_filter(host_paths, lambda p: list_contains($sensitive_paths, p)), ', ') || ' mounted by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
 FROM workload_specs

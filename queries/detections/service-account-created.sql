@@ -7,14 +7,10 @@ controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
 mitre: [T1136]
 reproduces:
   sigma: [New Kubernetes Service Account Created]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata, resources: [serviceaccounts], verbs: [create]}
 */
-SELECT received_at, cluster, 'service-account-created' AS rule, 'low' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'service account ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' created by ' || coalesce(impersonated_user, user_name, '(no user)') || outcome_suffix(code) AS summary, audit_id

@@ -9,14 +9,11 @@ mitre: [T1136]
 reproduces:
   falco: [Service Account Created in Kube Namespace]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   known_service_accounts: {type: "varchar[]", default: [coredns, coredns-autoscaler, cronjob-controller, daemon-set-controller, deployment-controller, disruption-controller, endpoint-controller, endpointslice-controller, endpointslicemirroring-controller, generic-garbage-collector, horizontal-pod-autoscaler, job-controller, namespace-controller, node-controller, persistent-volume-binder, pod-garbage-collector, pv-protection-controller, pvc-protection-controller, replicaset-controller, resourcequota-controller, root-ca-cert-publisher, service-account-controller, statefulset-controller], help: Service accounts the control plane creates}
 needs:
   - {level: Metadata, resources: [serviceaccounts], verbs: [create]}
 */
-SELECT received_at, cluster, 'service-account-in-kube-namespace' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'service account ' || namespace || '/' || coalesce(name, '') || ' created' AS summary, audit_id

@@ -12,16 +12,13 @@ mitre: [T1528, T1098]
 reproduces:
   panther: [Kubernetes.ServiceAccount.TokenCreated]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
 needs:
   - {level: Request, resources: [serviceaccounts/token], verbs: [create]}
 */
-SELECT received_at, cluster, 'service-account-token-created' AS rule, 'low' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' created a token for ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(' (' || json_extract_string(request_object, '$.spec.expirationSeconds') || ' s)', '') AS summary, audit_id

@@ -9,14 +9,10 @@ controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1609]
 reproduces:
   sigma: [Potential Sidecar Injection Into Running Deployment]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata, group: apps, resources: [deployments], verbs: [patch]}
 */
-SELECT received_at, cluster, 'sidecar-injection' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'deployment ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' patched by ' || coalesce(impersonated_user, user_name, '(no user)') || coalesce(' (containers now: ' || array_to_string(CAST(json_extract_string(request_object, '$.spec.template.spec.containers[*].name') AS VARCHAR[]), ', ') || ')', '') AS summary, audit_id

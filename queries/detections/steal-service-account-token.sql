@@ -9,9 +9,6 @@ mitre: [T1528, T1552.007]
 reproduces:
   panther: [Kubernetes.Pod.StealServiceAccountToken]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   token_paths: {type: "varchar[]", default: ["/var/run/secrets/kubernetes.io/serviceaccount/token", /var/run/secrets/kubernetes.io/serviceaccount, /var/run/secrets/eks.amazonaws.com/serviceaccount/token, /var/run/secrets/eks.amazonaws.com/serviceaccount, /var/run/secrets/azure/tokens/azure-identity-token, /var/run/secrets/azure/tokens, /var/run/secrets/tokens/gcp-ksa/token, /var/run/secrets/tokens/gcp-ksa, serviceaccount/token], help: Token paths (substrings of the command)}
@@ -19,7 +16,7 @@ params:
 needs:
   - {level: Metadata, resources: [pods/exec]}
 */
-SELECT received_at, cluster, 'steal-service-account-token' AS rule, 'high' AS severity, actor, source_ip, verb,
+SELECT received_at, cluster, actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        actor || ' read a token in ' || coalesce(namespace || '/', '') || coalesce(name, '') || ': ' || array_to_string(command_args, ' ') AS summary, audit_id
 FROM exec_requests

@@ -13,15 +13,12 @@ mitre: [T1078.004, T1528]
 reproduces:
   panther: [Kubernetes.System.Principal.PublicIP]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   managed_identities: {type: "varchar[]", default: ["system:serviceaccount:kube-system:csi-azuredisk-node-sa", "system:serviceaccount:kube-system:csi-azurefile-node-sa", "system:serviceaccount:kube-system:csi-secrets-store-provider-azure", "system:serviceaccount:kube-system:cloud-node-manager"], help: Cloud-managed identities that call from public addresses}
   cloud_asns: {type: "varchar[]", default: [AS16509, AS8075, AS15169, AS396982], help: Autonomous systems of the cloud providers' networks}
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster, 'system-principal-from-public-ip' AS rule, 'high' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        user_name || ' ' || verb || ' ' || coalesce(nullif(object_text(resource, subresource, namespace, name, request_uri), ''), request_uri, '')

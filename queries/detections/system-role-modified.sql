@@ -11,9 +11,6 @@ reproduces:
   falco: [System ClusterRole Modified/Deleted]
   panther: [Kubernetes.SystemRole.Modified]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   expected_changes: {type: "varchar[]", default: ["system:coredns", "system:managed-certificate-controller"], help: System roles that change in normal operation}
@@ -21,7 +18,7 @@ params:
 needs:
   - {level: Metadata, group: rbac.authorization.k8s.io, resources: [roles, clusterroles], verbs: [update, patch, delete]}
 */
-SELECT received_at, cluster, 'system-role-modified' AS rule, 'high' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || CASE verb WHEN 'delete' THEN ' deleted ' ELSE ' modified ' END || CASE resource WHEN 'clusterroles' THEN 'ClusterRole ' ELSE 'Role ' || coalesce(namespace || '/', '') END || name AS summary, audit_id

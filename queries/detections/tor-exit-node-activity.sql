@@ -10,14 +10,11 @@ mitre: [T1090.003]
 reproduces:
   panther: [Kubernetes.API.IOC.Activity, GCP.K8s.IOC.Activity]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   tor_exit_nodes: {type: "varchar[]", help: "Tor exit-node addresses (none by default: only enrichment in the events is used)"}
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster, 'tor-exit-node-activity' AS rule, 'medium' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        coalesce(impersonated_user, user_name, '(no user)') || ' ' || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri) || ' from Tor exit node ' || coalesce(source_ip, '?') AS summary, audit_id

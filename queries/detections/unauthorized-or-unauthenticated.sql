@@ -7,14 +7,10 @@ controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
 mitre: [T1078]
 reproduces:
   sigma: [Kubernetes Unauthorized or Unauthenticated Access]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster, 'unauthorized-or-unauthenticated' AS rule, 'low' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        CASE code WHEN 401 THEN 'unauthenticated ' ELSE coalesce(impersonated_user, user_name, '(no user)') || ' forbidden: ' END || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri) AS summary, audit_id

@@ -9,14 +9,11 @@ mitre: [T1078]
 reproduces:
   falco: [Untrusted Node Successfully Joined the Cluster, Untrusted Node Unsuccessfully Tried to Join the Cluster]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   allowed_nodes: {type: "varchar[]", help: "Node names allowed to join (the rule is off when not given)"}
 needs:
   - {level: Metadata, resources: [nodes], verbs: [create]}
 */
-SELECT received_at, cluster, 'untrusted-node-join' AS rule, 'high' AS severity,
+SELECT received_at, cluster,
        coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
        object_text(resource, subresource, namespace, name, request_uri) AS object,
        'node ' || coalesce(name, '') || CASE WHEN code BETWEEN 200 AND 299 THEN ' joined the cluster' ELSE ' tried to join the cluster (' || coalesce(CAST(code AS VARCHAR), 'no code') || ')' END AS summary, audit_id

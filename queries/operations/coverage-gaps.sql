@@ -10,9 +10,6 @@ severity: high
 controls: [pci-dss-4.0:10.2.1.6, pci-dss-4.0:10.2.1, hipaa:164.312(b)]
 mitre: [T1562.008]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   threshold: {type: interval, default: 15m, help: Report silences longer than this}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata}

@@ -6,10 +6,6 @@ description: >
   manifest holds each file's size, lines and sha256 (the ingest_sources table).
 severity: info
 controls: [pci-dss-4.0:10.3.2, pci-dss-4.0:10.2.1, hipaa:164.312(b)]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata}
 */

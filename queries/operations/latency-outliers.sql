@@ -6,9 +6,6 @@ description: >
 severity: info
 controls: [pci-dss-4.0:10.4.1]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   threshold: {type: interval, default: 1s, help: "Slower than this: 1s, 5s, 1m"}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata}

@@ -8,9 +8,6 @@ description: >
 severity: info
 controls: [pci-dss-4.0:10.2.2, hipaa:164.312(b)]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   audit_id: {type: varchar, required: true, help: The request's audit id (the audit_id column of every finding and saved query)}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata}

@@ -7,9 +7,6 @@ description: >
 severity: info
 controls: [pci-dss-4.0:10.2.1]
 params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
   with_names: {type: boolean, default: false, help: "Keep object names (needed when the policy uses resourceNames)"}
 needs:
   - {level: Metadata}

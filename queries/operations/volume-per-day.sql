@@ -3,10 +3,6 @@ title: Event volume per day and level — what the audit policy costs
 description: Events per cluster, UTC day and audit level, with the stage mix, requests and bytes-heavy bodies.
 severity: info
 controls: [pci-dss-4.0:10.2.1, pci-dss-4.0:10.5.1, hipaa:164.312(b)]
-params:
-  since: {type: timestamptz, help: Start of the window}
-  until: {type: timestamptz, help: End of the window (exclusive)}
-  cluster: {type: varchar, help: Only this cluster}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata}
 */

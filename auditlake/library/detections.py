@@ -1,29 +1,34 @@
 """Detections: the saved queries under `queries/detections/`, run together over one window.
 
 Owns: choosing which detections run (by name and minimum severity), running them with one shared
-window, and stacking their findings (every detection returns the same columns, `FINDING_COLUMNS`).
-The rules themselves are SQL files; their headers say which Falco, Sigma and Panther rules they
-reproduce. Writing findings back is storage's job (`storage.write_findings`).
+window, and stacking their findings (every detection returns the same columns, `FINDING_COLUMNS`;
+`rule` and `severity` come from the file's name and header, see `SavedQuery.statement`). The rules
+themselves are SQL files; their headers say which Falco, Sigma and Panther rules they reproduce.
+Never writes: keeping findings is the store's job.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pyarrow as pa
 
-from auditlake import queries
+from auditlake import window
 from auditlake.errors import QueryError
+from auditlake.library.binding import bind, run
+from auditlake.library.savedquery import DETECTIONS_TOPIC, ENGINES, SEVERITIES, SavedQuery, normalise_name, saved_queries
+from auditlake.library.suggest import hint
 
-TOPIC = queries.DETECTIONS_TOPIC
+if TYPE_CHECKING:
+    import duckdb
+
+TOPIC = DETECTIONS_TOPIC
 FINDING_COLUMNS = ("received_at", "cluster", "rule", "severity", "actor", "source_ip", "verb", "object", "summary", "audit_id")
 # What `detect`'s table shows of each finding: where, who and what, and the audit id that `auditlake event ID` opens.
 TABLE_COLUMNS = ("received_at", "cluster", "severity", "rule", "actor", "summary", "audit_id")
-SEVERITY_RANK = {name: rank for rank, name in enumerate(queries.SEVERITIES)}
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 # Stops at the first event: no findings in a window without events proves nothing.
 WINDOW_HAS_EVENTS = ("SELECT EXISTS (SELECT 1 FROM events WHERE in_window(received_at, date, $since, $until) "
                      "AND ($cluster IS NULL OR cluster = $cluster))")
@@ -32,7 +37,7 @@ WINDOW_HAS_EVENTS = ("SELECT EXISTS (SELECT 1 FROM events WHERE in_window(receiv
 @dataclass
 class DetectionRun:
     findings: pa.Table  # FINDING_COLUMNS + found_at, ordered by time
-    rules: list[queries.SavedQuery]  # the detections that ran
+    rules: list[SavedQuery]  # the detections that ran
     counts: dict[str, int]  # findings per rule (every rule that ran, zeros included)
     written: int | None = None  # new rows written back (None when not asked)
     new: pa.Table | None = None  # with write: the findings the lake did not hold before this run
@@ -53,42 +58,41 @@ class DetectionRun:
         return sum(1 for value in self.findings.column("severity").to_pylist() if SEVERITY_RANK[value] >= floor)
 
 
-def detections(library: dict[str, queries.SavedQuery]) -> list[queries.SavedQuery]:
-    return [query for query in queries.saved_queries(library) if query.topic == TOPIC]
+def detections(library: dict[str, SavedQuery]) -> list[SavedQuery]:
+    return [query for query in saved_queries(library) if query.topic == TOPIC]
 
 
-def choose(library: dict[str, queries.SavedQuery], names: list[str] | None = None, min_severity: str | None = None) -> list[queries.SavedQuery]:
+def choose(library: dict[str, SavedQuery], names: list[str] | None = None, min_severity: str | None = None) -> list[SavedQuery]:
     """The detections to run: all, or those named; at `min_severity` or above."""
     available = {query.name: query for query in detections(library)}
     if min_severity is not None and min_severity not in SEVERITY_RANK:
-        raise QueryError(f"severity must be one of {', '.join(queries.SEVERITIES)}, not {min_severity!r}")
+        raise QueryError(f"severity must be one of {', '.join(SEVERITIES)}, not {min_severity!r}")
     chosen = list(available.values())
     if names:
         chosen = []
         for name in names:
-            key = queries.normalise_name(name)
+            key = normalise_name(name)
             if key not in available:
-                close = difflib.get_close_matches(key, sorted(available), n=3)
-                raise QueryError(f"no detection named {name!r}", hint=f"did you mean {', '.join(close)}?" if close
-                                 else "list them with `auditlake detect --list`")
+                raise QueryError(f"no detection named {name!r}", hint=hint(key, available, "list them with `auditlake detect --list`"))
             chosen.append(available[key])
     if min_severity is not None:
         chosen = [query for query in chosen if SEVERITY_RANK[query.severity] >= SEVERITY_RANK[min_severity]]
     return chosen
 
 
-def run(connection: duckdb.DuckDBPyConnection, rules: list[queries.SavedQuery], *, since: Any, until: Any, cluster: str | None,
-        now: datetime | None = None, params: dict[str, dict[str, Any]] | None = None) -> DetectionRun:
+def run_detections(connection: duckdb.DuckDBPyConnection, rules: list[SavedQuery], *, since: Any, until: Any, cluster: str | None,
+                   now: datetime | None = None, params: dict[str, dict[str, Any]] | None = None) -> DetectionRun:
     """Every rule over the same [since, until) window (with `params[rule]` for its own); findings stacked, ordered by time."""
     now = now or datetime.now(UTC)
-    start, end = queries.parse_time(since, now), queries.parse_time(until or "now", now)
+    start, end = window.parse_time(since, now), window.parse_time(until or "now", now)
     tables, counts = [], {}
     for rule in rules:
         given = {**(params or {}).get(rule.name, {}), "since": start, "until": end, **({"cluster": cluster} if cluster else {})}
-        values = queries.bind(rule, given, now)
-        table = queries.run(connection, rule, values)
+        values = bind(rule, given, now)
+        table = run(connection, rule, values)
         if tuple(table.column_names) != FINDING_COLUMNS:
-            raise QueryError(f"{rule.name} must return {', '.join(FINDING_COLUMNS)}", path=rule.path)
+            shown = ", ".join(name for name in FINDING_COLUMNS if name not in ("rule", "severity"))
+            raise QueryError(f"{rule.name} must return {shown} (rule and severity come from its name and header)", path=rule.path)
         counts[rule.name] = table.num_rows
         if table.num_rows:
             tables.append(table.cast(_schema(table.schema)))
@@ -104,10 +108,10 @@ def _schema(like: pa.Schema | None) -> pa.Schema:
     return pa.schema([(name, timestamp if name == "received_at" else pa.string()) for name in FINDING_COLUMNS])
 
 
-def markdown_table(library: dict[str, queries.SavedQuery]) -> str:
+def markdown_table(library: dict[str, SavedQuery]) -> str:
     """The README's list of detections and the upstream rules each reproduces, generated from the headers."""
     lines = ["| detection | severity | ATT&CK | Falco | Sigma | Panther |", "|---|---|---|---|---|---|"]
     for query in detections(library):
-        cells = [", ".join(query.reproduces.get(engine, ())) or "" for engine in queries.ENGINES]
+        cells = [", ".join(query.reproduces.get(engine, ())) or "" for engine in ENGINES]
         lines.append(f"| `{query.name}` | {query.severity} | {', '.join(query.mitre)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -4,7 +4,7 @@ Owns: what a review is (`Review`), naming what is reviewed (`resolve_target`: `p
 when one pack has that control, or a finding `QUERY:AUDIT_ID`), the evidence an acceptance covers (a digest
 of every result row that needed attention, per check), a review as the JSON document the lake keeps, and
 the state of an item given its reviews (`item_state`). Pure logic: it runs no SQL and writes nothing
-(`storage.write_review` commits a review; `report.py` applies the reviews to a report).
+(`storage.write_review` commits a review; `reports/build.py` applies the reviews to a report).
 
 An acceptance covers evidence, not a name: a section stays accepted while every row that needs attention
 is one an acceptance covered. A new or changed row (its digest differs) needs attention again, and the
@@ -14,7 +14,6 @@ changes. A review without `accept` withdraws the acceptances before it.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import secrets
@@ -24,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auditlake.errors import QueryError
+from auditlake.library.savedquery import normalise_name
+from auditlake.library.suggest import close_matches
 
 NO_ROWS = "(no rows)"  # the evidence of a check that needs attention because it found nothing (`attention: no rows`)
 DIGEST_CHARACTERS = 16  # of a row's sha256: 64 bits, no accidental collision among a report's rows
@@ -108,13 +109,13 @@ def resolve_target(text: str, sections: Mapping[str, Iterable[str]], query_names
     if separator and head in controls:
         if tail in controls[head]:
             return Target("section", pack=head, control=tail)
-        close = difflib.get_close_matches(tail, controls[head], n=3, cutoff=0.5)
+        close = close_matches(tail, controls[head], n=3, cutoff=0.5)
         raise QueryError(f"pack {head} has no section {tail!r}", hint=_did_you_mean([f"{head}:{c}" for c in close])
                          or f"its sections: {', '.join(controls[head])}")
-    if separator and _query_key(head) in names:
+    if separator and normalise_name(head) in names:
         if not tail.strip():
             raise QueryError(f"{text!r} names no finding: give QUERY:AUDIT_ID", hint="the audit_id is in the report's row or `detect`'s output")
-        return Target("finding", query=_query_key(head), audit_id=tail.strip())
+        return Target("finding", query=normalise_name(head), audit_id=tail.strip())
     owners = [pack for pack, items in controls.items() if text in items]
     if len(owners) == 1:
         return Target("section", pack=owners[0], control=text)
@@ -122,17 +123,17 @@ def resolve_target(text: str, sections: Mapping[str, Iterable[str]], query_names
         raise QueryError(f"section {text!r} is in more than one pack", hint="name one: " + ", ".join(f"{pack}:{text}" for pack in owners))
     every = [f"{pack}:{control}" for pack, items in controls.items() for control in items]
     candidates = every + [control for items in controls.values() for control in items] + [f"{name}:" for name in sorted(names)]
-    close = difflib.get_close_matches(text, candidates, n=3, cutoff=0.6)
+    close = close_matches(text, candidates, n=3, cutoff=0.6)
     if separator and not close:
-        close = [f"{name}:{tail}" for name in difflib.get_close_matches(_query_key(head), sorted(names), n=2)]
-        close += [f"{pack}:{tail}" for pack in difflib.get_close_matches(head, sorted(controls), n=2)]
+        close = [f"{name}:{tail}" for name in close_matches(normalise_name(head), sorted(names), n=2)]
+        close += [f"{pack}:{tail}" for pack in close_matches(head, sorted(controls), n=2)]
     raise QueryError(f"no report section or finding named {text!r}",
                      hint=_did_you_mean(close) or "a section is PACK:CONTROL (e.g. pci-dss:10.2.1.3), a finding QUERY:AUDIT_ID")
 
 
 def unknown_finding(target: Target, known: list[str]) -> QueryError:
     """The error for a finding whose audit_id the lake does not hold (`known`: the audit_ids of that query's kept findings)."""
-    close = difflib.get_close_matches(target.audit_id or "", known, n=3, cutoff=0.6)
+    close = close_matches(target.audit_id or "", known, n=3, cutoff=0.6)
     return QueryError(f"no finding {target.name!r}: no event with audit_id {target.audit_id!r} in the lake",
                       hint=_did_you_mean([f"{target.query}:{item}" for item in close])
                       or f"copy the audit_id from the report's {target.query} table (or `auditlake detect`)")
@@ -140,10 +141,6 @@ def unknown_finding(target: Target, known: list[str]) -> QueryError:
 
 def _did_you_mean(names: list[str]) -> str:
     return f"did you mean {', '.join(names)}?" if names else ""
-
-
-def _query_key(name: str) -> str:
-    return name.strip().lower().replace("_", "-")
 
 
 # ---- evidence -----------------------------------------------------------------------------------

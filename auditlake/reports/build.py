@@ -1,5 +1,8 @@
 """Compliance reports: a pack's checks run over one window of the lake, with the evidence to re-run them.
 
+Built from a DuckDB connection to the catalog, the lake's manifest and the saved-query library;
+never from the `Lake` (which calls this module, so importing it would be a cycle).
+
 Owns: turning a `packs.Pack` into a `Report` (every check's result table, whether it needs
 attention, the exact SQL and values behind it), applying the lake's reviews to it (an accepted
 section or finding no longer needs attention while its evidence is unchanged, see review.py) and
@@ -10,22 +13,20 @@ HTML, Markdown, CSV and JSON.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from auditlake import history, packs, queries, review
+from auditlake import history, window
 from auditlake.errors import QueryError
-
-if TYPE_CHECKING:
-    from auditlake.lake import Lake
-
+from auditlake.library import Library, SavedQuery
+from auditlake.library.binding import bind, run, tuning
+from auditlake.reports import packs, review
 
 
 @dataclass
@@ -128,20 +129,21 @@ class Report:
             result.accepted for section in self.sections for result in section.checks)
 
 
-def build(lake: Lake, pack: packs.Pack, *, since: Any = "30d", until: Any = None, cluster: str | None = None,
-          params: dict[str, Any] | None = None, tuning_file: dict[str, Any] | None = None, now: datetime | None = None,
-          version: str = "") -> Report:
+def build(connection: duckdb.DuckDBPyConnection, manifest: Any, library: Library, pack: packs.Pack, *, lake: str,
+          since: Any = "30d", until: Any = None, cluster: str | None = None, params: dict[str, Any] | None = None,
+          tuning_file: dict[str, Any] | None = None, now: datetime | None = None, version: str = "") -> Report:
     """Run every check of `pack` over [since, until) — one fixed window for all of them — and gather evidence.
 
-    `params` holds the pack's parameters and `QUERY.PARAM` values for its queries; `tuning_file` the
-    `QUERY.PARAM` values of a team's tuning file, of which those for queries this pack runs apply.
+    `connection` reads the lake's catalog (one connection for every check), `manifest` is the lake's
+    (`lake` names it in the evidence). `params` holds the pack's parameters and `QUERY.PARAM` values
+    for its queries; `tuning_file` the `QUERY.PARAM` values of a team's tuning file, of which those
+    for queries this pack runs apply.
     """
     now = now or datetime.now(UTC)
-    start, end = _window(since, until, now)
-    with contextlib.closing(lake.connect()) as connection:  # one catalog connection for every check
-        sections, values = _run_sections(lake, connection, pack, start, end, cluster, params, tuning_file)
-        reviews = [review.from_row(row) for row in connection.sql("SELECT * FROM reviews").to_arrow_table().to_pylist()]
-    evidence = _evidence(lake, pack, start, end, cluster, values, now, version)
+    start, end = window.window(since, until, now)
+    sections, values = _run_sections(connection, library, pack, start, end, cluster, params, tuning_file)
+    reviews = [review.from_row(row) for row in connection.sql("SELECT * FROM reviews").to_arrow_table().to_pylist()]
+    evidence = _evidence(connection, manifest, library, lake, pack, start, end, cluster, values, now, version)
     if evidence.events == 0:  # finding nothing in no events proves nothing: an auditor must not read "pass"
         for result in (result for section in sections for result in section.checks if result.status == "pass"):
             result.status, result.empty_window = "attention", True
@@ -149,16 +151,15 @@ def build(lake: Lake, pack: packs.Pack, *, since: Any = "30d", until: Any = None
     return Report(pack, sections, evidence, stem=output_stem(pack.name, cluster, end))
 
 
-def checked_section(lake: Lake, pack: packs.Pack, control: str, *, since: Any = "30d", until: Any = None, cluster: str | None = None,
-                    params: dict[str, Any] | None = None, tuning_file: dict[str, Any] | None = None,
-                    now: datetime | None = None) -> tuple[SectionResult, datetime, datetime]:
+def checked_section(connection: duckdb.DuckDBPyConnection, library: Library, pack: packs.Pack, control: str, *, since: Any = "30d",
+                    until: Any = None, cluster: str | None = None, params: dict[str, Any] | None = None,
+                    tuning_file: dict[str, Any] | None = None, now: datetime | None = None) -> tuple[SectionResult, datetime, datetime]:
     """One section of `pack` run as `build` runs it (same window and values), before reviews: what a reviewer accepts.
 
     Returns the section and the window it covered.
     """
-    start, end = _window(since, until, now or datetime.now(UTC))
-    with contextlib.closing(lake.connect()) as connection:
-        sections, _ = _run_sections(lake, connection, pack, start, end, cluster, params, tuning_file, only=control)
+    start, end = window.window(since, until, now or datetime.now(UTC))
+    sections, _ = _run_sections(connection, library, pack, start, end, cluster, params, tuning_file, only=control)
     return sections[0], start, end
 
 
@@ -220,31 +221,23 @@ def apply_reviews(pack: str, sections: list[SectionResult], reviews: list[review
             result.status = "attention" if result.flagged else "accepted"
 
 
-def _window(since: Any, until: Any, now: datetime) -> tuple[datetime, datetime]:
-    start = queries.parse_time(since, now)
-    end = queries.parse_time(until or "now", now)
-    if start >= end:
-        raise QueryError(f"--since ({start:%Y-%m-%d %H:%M}) must be before --until ({end:%Y-%m-%d %H:%M})")
-    return start, end
-
-
-def _run_sections(lake: Lake, connection: duckdb.DuckDBPyConnection, pack: packs.Pack, start: datetime, end: datetime,
+def _run_sections(connection: duckdb.DuckDBPyConnection, library: Library, pack: packs.Pack, start: datetime, end: datetime,
                   cluster: str | None, params: dict[str, Any] | None, tuning_file: dict[str, Any] | None,
                   only: str | None = None) -> tuple[list[SectionResult], dict[str, Any]]:
     """Every check of `pack` (of its section `only`) over one window; the sections and the values the evidence
     records (pack values and tuning, checked against the whole pack)."""
-    library = queries.load_library()
+    queries = library.queries
     runs = {check.query for section in pack.sections for check in section.checks if check.query}
-    from_file = queries.tuning(queries.saved_queries(library), tuning_file or {}, what="saved query")  # every entry must be real
-    tuning = {f"{name}.{key}": value for name, values in from_file.items() if name in runs for key, value in values.items()}
-    tuning.update({key: value for key, value in (params or {}).items() if "." in key})  # QUERY.PARAM: one query's own parameter
+    from_file = tuning(library.saved_queries(), tuning_file or {}, what="saved query")  # every entry must be real
+    tuned_values = {f"{name}.{key}": value for name, values in from_file.items() if name in runs for key, value in values.items()}
+    tuned_values.update({key: value for key, value in (params or {}).items() if "." in key})  # QUERY.PARAM: one query's own parameter
     pack_values = packs.bind_pack_params(pack, {key: value for key, value in (params or {}).items() if "." not in key})
-    tuned = queries.tuning([library[name] for name in sorted(runs)], tuning, what="query of this pack")
+    tuned = tuning([queries[name] for name in sorted(runs)], tuned_values, what="query of this pack")
     sections = []
     for section in (section for section in pack.sections if only is None or section.control == only):
-        results = [_run_check(lake, connection, library, check, start, end, cluster, pack_values, tuned) for check in section.checks]
+        results = [_run_check(connection, queries, check, start, end, cluster, pack_values, tuned) for check in section.checks]
         sections.append(SectionResult(section, results))
-    return sections, {**pack_values, **tuning}
+    return sections, {**pack_values, **tuned_values}
 
 
 def output_stem(pack: str, cluster: str | None, until: datetime) -> str:
@@ -260,16 +253,16 @@ def output_stem(pack: str, cluster: str | None, until: datetime) -> str:
     return f"{pack}-{cluster or 'all'}-{stamp}"
 
 
-def _run_check(lake: Lake, connection: duckdb.DuckDBPyConnection, library: dict[str, queries.SavedQuery], check: packs.Check,
+def _run_check(connection: duckdb.DuckDBPyConnection, library: dict[str, SavedQuery], check: packs.Check,
                start: datetime, end: datetime, cluster: str | None, pack_values: dict[str, Any],
                tuned: dict[str, dict[str, Any]]) -> CheckResult:
     if check.changes is not None:
-        return _run_changes(lake, library, check, start, end, cluster, pack_values)
+        return _run_changes(connection, library, check, start, end, cluster, pack_values)
     saved = library[check.query or ""]
     given: dict[str, Any] = {"since": start, "until": end, "cluster": cluster, **pack_values, **check.params,
                              **tuned.get(saved.name, {})}  # the team's tuning (`-p RULE.PARAM=…`, `--tuning`), as with `detect`
-    values = queries.bind(saved, {key: value for key, value in given.items() if value is not None and saved.parameter(key) is not None})
-    table = queries.run(connection, saved, values)
+    values = bind(saved, {key: value for key, value in given.items() if value is not None and saved.parameter(key) is not None})
+    table = run(connection, saved, values)
     if check.top and check.top[0] not in table.column_names:
         raise QueryError(f"check {saved.name}: top.by {check.top[0]!r} is not one of its columns ({', '.join(table.column_names)})")
     rows = _attention_rows(check, table)
@@ -278,11 +271,15 @@ def _run_check(lake: Lake, connection: duckdb.DuckDBPyConnection, library: dict[
                        attention_rows=rows)
 
 
-def _run_changes(lake: Lake, library: dict[str, queries.SavedQuery], check: packs.Check, start: datetime, end: datetime,
-                 cluster: str | None, pack_values: dict[str, Any]) -> CheckResult:
+def _run_changes(connection: duckdb.DuckDBPyConnection, library: dict[str, SavedQuery], check: packs.Check, start: datetime,
+                 end: datetime, cluster: str | None, pack_values: dict[str, Any]) -> CheckResult:
     spec = dict(check.changes or {})
     namespace = spec.get("namespace") or pack_values.get("namespace")
-    changed = lake.changes(since=start, until=end, resource=spec["resource"], namespace=namespace, cluster=cluster)
+    saved = library["changed-objects"]
+    given = {"since": start, "until": end, "cluster": cluster, "resource": spec["resource"], "namespace": namespace,
+             "include_noise": True}  # a resource asked for by name is not noise to this reader (as `Lake.changes`)
+    rows = run(connection, saved, bind(saved, {key: value for key, value in given.items() if value is not None})).to_pylist()
+    changed = history.group_changes(rows, since=start)
     rows = []
     for (object_cluster, resource, object_namespace, name), entries in changed:
         for entry in entries:
@@ -291,7 +288,6 @@ def _run_changes(lake: Lake, library: dict[str, queries.SavedQuery], check: pack
     rows.sort(key=lambda row: (row["at"], row["audit_id"]))
     table = pa.Table.from_pylist(rows) if rows else pa.table({name: pa.array([], pa.string()) for name in (
         "at", "cluster", "resource", "namespace", "name", "verb", "actor", "summary", "audit_id")})
-    saved = library["changed-objects"]
     values = {"since": start, "until": end, "cluster": cluster, "resource": spec["resource"], "namespace": namespace}
     needing = _attention_rows(check, table)
     flagged = _flagged(check, table, needing)
@@ -336,35 +332,39 @@ def _relative(path: Any) -> str:
     return "/".join(parts[parts.index("queries"):]) if "queries" in parts else str(path)
 
 
-def _evidence(lake: Lake, pack: packs.Pack, start: datetime, end: datetime, cluster: str | None, pack_values: dict[str, Any],
-              now: datetime, version: str) -> Evidence:
-    clusters = lake.query_arrow("volume-per-day", since=start, until=end, cluster=cluster).to_pylist()
+def _evidence(connection: duckdb.DuckDBPyConnection, manifest: Any, library: Library, lake: str, pack: packs.Pack, start: datetime,
+              end: datetime, cluster: str | None, pack_values: dict[str, Any], now: datetime, version: str) -> Evidence:
+    def rows_of(name: str) -> list[dict[str, Any]]:
+        saved = library.saved_query(name)
+        given = {"since": start, "until": end, "cluster": cluster}
+        return run(connection, saved, bind(saved, {key: value for key, value in given.items() if value is not None})).to_pylist()
+
+    clusters = rows_of("volume-per-day")
     per_cluster: dict[str, dict[str, Any]] = {}
     for row in clusters:
         entry = per_cluster.setdefault(row["cluster"], {"cluster": row["cluster"], "events": 0, "requests": 0, "days": set()})
         entry["events"] += row["events"]
         entry["requests"] += row["requests"]
         entry["days"].add(row["date"])
-    span = {row["cluster"]: row for row in lake.sql_arrow(
+    span = {row["cluster"]: row for row in connection.sql(
         "SELECT cluster, min(received_at) AS first_at, max(received_at) AS last_at FROM events "
         "WHERE received_at >= $since AND received_at < $until AND date BETWEEN CAST($since AS DATE) AND CAST($until AS DATE) "
-        "GROUP BY cluster", {"since": start, "until": end}).to_pylist()}
+        "GROUP BY cluster", params={"since": start, "until": end}).to_arrow_table().to_pylist()}
     cluster_rows = [{"cluster": name, "events": entry["events"], "requests": entry["requests"], "days": len(entry["days"]),
                      "first_at": span.get(name, {}).get("first_at"), "last_at": span.get(name, {}).get("last_at")}
                     for name, entry in sorted(per_cluster.items())]
-    gaps = lake.query_arrow("coverage-gaps", since=start, until=end, cluster=cluster).to_pylist()
-    manifest = lake.store.load_manifest()
-    sources = _input_files(lake.query_arrow("input-files", since=start, until=end, cluster=cluster).to_pylist(), manifest)
+    gaps = rows_of("coverage-gaps")
+    sources = _input_files(rows_of("input-files"), manifest)
     files = [{"path": record.path, "cluster": record.cluster, "date": record.date, "rows": record.rows, "sha256": record.sha256}
              for record in sorted(manifest.files.values(), key=lambda r: r.path)
              if (not cluster or record.cluster == cluster) and _overlaps(record.min_received_at, record.max_received_at, start, end)]
     pack_bytes = pack.path.read_bytes()
-    command = ["auditlake", "report", pack.name, "--lake", str(lake.path), "--since", start.isoformat(), "--until", end.isoformat()]
+    command = ["auditlake", "report", pack.name, "--lake", lake, "--since", start.isoformat(), "--until", end.isoformat()]
     if cluster:
         command += ["--cluster", cluster]
     for key, value in pack_values.items():
         command += ["--param", f"{key}={','.join(value) if isinstance(value, list) else value}"]
-    return Evidence(now, version, str(lake.path), start, end, cluster, pack_values, shlex.join(command), _relative(pack.path),
+    return Evidence(now, version, lake, start, end, cluster, pack_values, shlex.join(command), _relative(pack.path),
                     hashlib.sha256(pack_bytes).hexdigest(), cluster_rows, gaps, sources, files)
 
 
@@ -391,6 +391,6 @@ def _input_files(supplied: list[dict[str, Any]], manifest: Any) -> list[dict[str
 def _overlaps(first: str | None, last: str | None, start: datetime, end: datetime) -> bool:
     if not first or not last:
         return False
-    low = queries.parse_time(first)
-    high = queries.parse_time(last)
+    low = window.parse_time(first)
+    high = window.parse_time(last)
     return low < end and high >= start

@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
-from auditlake import queries
 from auditlake.errors import QueryError
+from auditlake.library import Library
+from auditlake.library.savedquery import PARAM_TYPES, Parameter, SavedQuery, normalise_name
 
 PACK_KEYS = frozenset({"title", "framework", "description", "params", "sections"})
 SECTION_KEYS = frozenset({"control", "title", "requirement", "checked", "checks"})
@@ -74,31 +75,29 @@ class Pack:
     title: str
     framework: str
     description: str
-    params: tuple[queries.Parameter, ...]
+    params: tuple[Parameter, ...]
     sections: tuple[Section, ...]
 
 
-def pack_root() -> Path:
-    return queries.query_roots()[0] / "packs"
-
-
-def available() -> list[str]:
-    root = pack_root()
+def available(library: Library | None = None) -> list[str]:
+    """The names of the library's packs."""
+    root = (library or Library()).pack_root
     return sorted(path.stem for path in root.glob("*.yaml")) if root.is_dir() else []
 
 
-def load(name_or_path: str | Path) -> Pack:
-    """A pack by name (`pci-dss`) or by the path of a YAML file."""
+def load(name_or_path: str | Path, library: Library | None = None) -> Pack:
+    """A pack by name (`pci-dss`) or by the path of a YAML file, checked against `library` (default: `Library()`)."""
+    library = library or Library()
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
-        path = pack_root() / f"{name_or_path}.yaml"
+        path = library.pack_root / f"{name_or_path}.yaml"
         if not path.is_file():
-            raise QueryError(f"no report pack named {str(name_or_path)!r}", hint=f"the packs: {', '.join(available())}")
+            raise QueryError(f"no report pack named {str(name_or_path)!r}", hint=f"the packs: {', '.join(available(library))}")
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except (OSError, yaml.YAMLError) as error:
         raise QueryError(f"cannot read the pack: {str(error).splitlines()[0]}", path=path) from None
-    return _pack(raw, path, queries.load_library())
+    return _pack(raw, path, library.queries)
 
 
 # ---- validation ---------------------------------------------------------------------------------
@@ -125,7 +124,7 @@ def _keys(raw: Any, allowed: frozenset[str], what: str, path: Path) -> dict[str,
     return {key: value for key, value in raw.items() if key != "__line__"}
 
 
-def _pack(raw: Any, path: Path, library: dict[str, queries.SavedQuery]) -> Pack:
+def _pack(raw: Any, path: Path, library: dict[str, SavedQuery]) -> Pack:
     spec = _keys(raw, PACK_KEYS, "pack", path)
     for required in ("title", "sections"):
         if not spec.get(required):
@@ -141,7 +140,7 @@ def _pack(raw: Any, path: Path, library: dict[str, queries.SavedQuery]) -> Pack:
                 params, sections)
 
 
-def _pack_params(raw: Any, path: Path) -> tuple[queries.Parameter, ...]:
+def _pack_params(raw: Any, path: Path) -> tuple[Parameter, ...]:
     if not isinstance(raw, dict):
         raise QueryError("pack: params must be a mapping of name: {type, default, help}", path=path)
     result = []
@@ -150,13 +149,13 @@ def _pack_params(raw: Any, path: Path) -> tuple[queries.Parameter, ...]:
             continue
         spec = _keys(spec, frozenset({"type", "default", "help"}), f"pack parameter {name!r}", path)
         kind = str(spec.get("type", "varchar"))
-        if kind not in queries.PARAM_TYPES:
-            raise QueryError(f"pack parameter {name!r}: type {kind!r} is not one of {', '.join(queries.PARAM_TYPES)}", path=path)
-        result.append(queries.Parameter(str(name), kind, spec.get("default"), str(spec.get("help", ""))))
+        if kind not in PARAM_TYPES:
+            raise QueryError(f"pack parameter {name!r}: type {kind!r} is not one of {', '.join(PARAM_TYPES)}", path=path)
+        result.append(Parameter(str(name), kind, spec.get("default"), str(spec.get("help", ""))))
     return tuple(result)
 
 
-def _section(raw: Any, path: Path, library: dict[str, queries.SavedQuery]) -> Section:
+def _section(raw: Any, path: Path, library: dict[str, SavedQuery]) -> Section:
     spec = _keys(raw, SECTION_KEYS, "section", path)
     for required in ("control", "title", "requirement", "checked", "checks"):
         if not spec.get(required):
@@ -166,7 +165,7 @@ def _section(raw: Any, path: Path, library: dict[str, queries.SavedQuery]) -> Se
                    " ".join(str(spec["checked"]).split()), checks)
 
 
-def _check(raw: Any, path: Path, library: dict[str, queries.SavedQuery]) -> Check:
+def _check(raw: Any, path: Path, library: dict[str, SavedQuery]) -> Check:
     spec = _keys(raw, CHECK_KEYS, "check", path)
     if bool(spec.get("query")) == bool(spec.get("changes")):
         raise _fail("check: give exactly one of 'query' or 'changes'", path, raw)
@@ -174,7 +173,7 @@ def _check(raw: Any, path: Path, library: dict[str, queries.SavedQuery]) -> Chec
     name = None
     changes = None
     if spec.get("query"):
-        name = queries.normalise_name(str(spec["query"]))
+        name = normalise_name(str(spec["query"]))
         if name not in library or library[name].kind != "query":
             raise _fail(f"check: no saved query named {spec['query']!r}", path, raw)
         saved = library[name]
@@ -241,10 +240,10 @@ class PackSummary:
     controls: list[str] = field(default_factory=list)
 
 
-def summaries() -> list[PackSummary]:
+def summaries(library: Library | None = None) -> list[PackSummary]:
     result = []
-    for name in available():
-        pack = load(name)
+    for name in available(library):
+        pack = load(name, library)
         result.append(PackSummary(name, pack.title, len(pack.sections), sum(len(s.checks) for s in pack.sections),
                                   [section.control for section in pack.sections]))
     return result

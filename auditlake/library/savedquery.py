@@ -1,30 +1,30 @@
-"""The saved-query library: find `.sql` files, validate their headers, bind parameters, run them.
+"""The saved-query file format: a YAML header in a leading `/* … */` comment, then one SQL statement.
 
-Owns: the file format (a YAML header in a leading `/* … */` comment, then one SQL statement with
-DuckDB `$name` parameters), strict loading (unknown keys, undeclared or unused parameters,
-duplicate names and SQL that does not parse are one-line errors naming the file), parsing user
-times (`7d`, `2026-11-01`, `now`), and turning a query into a DuckDB table macro so the plain
-DuckDB shell can call it too. Renders nothing; never writes files.
+Owns: finding `.sql` files (the project's `queries/`, then AUDITLAKE_QUERY_PATH), folder defaults
+(`_defaults.yaml`: parameters every query of that folder declares, so headers do not repeat them),
+strict loading (unknown keys, undeclared or unused `$name` parameters, duplicate names and SQL that
+does not parse are one-line errors naming the file) and `SavedQuery`, the frozen record the rest of
+the package reads. Never binds, runs or renders; DuckDB is imported only to check that SQL parses.
 """
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import yaml
 
 from auditlake import config
 from auditlake.errors import QueryError
+from auditlake.library.suggest import did_you_mean
+from auditlake.window import DEFAULT_SINCE
 
 HEADER_KEYS = frozenset({"title", "description", "severity", "controls", "mitre", "params", "topic", "kind", "columns", "needs",
                          "reproduces"})
+DEFAULTS_FILE = "_defaults.yaml"  # a folder's defaults: the parameters every query in it declares
+DEFAULTS_KEYS = frozenset({"params"})
 DETECTIONS_TOPIC = "detections"  # queries/detections/: the Falco, Sigma and Panther rules (auditlake detect)
 ENGINES = ("falco", "sigma", "panther")  # the public rule sets a detection can say it reproduces
 NEED_KEYS = frozenset({"level", "group", "resources", "verbs"})
@@ -37,14 +37,11 @@ PARAM_TYPES = {
     "boolean": "BOOLEAN", "interval": "INTERVAL", "varchar[]": "VARCHAR[]",
 }
 WINDOW_PARAMS = ("since", "until")
-DEFAULT_SINCE = "7d"
 CONTROL = re.compile(r"^(pci-dss-4\.0|hipaa|soc2|iso27001|cis-k8s|nist-800-53):[A-Za-z0-9().-]+$")
 MITRE = re.compile(r"^T\d{4}(\.\d{3})?$")
 _HEADER = re.compile(r"\A\s*/\*(.*?)\*/", re.DOTALL)
-_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_STRINGS_AND_COMMENTS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
-_RELATIVE = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+STRINGS_AND_COMMENTS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -70,8 +67,7 @@ class Parameter:
         if not self.setting:
             return self.default
         if self.setting not in config.SETTINGS:
-            raise QueryError(f"parameter {self.name!r}: no setting named {self.setting!r}"
-                             f"{_did_you_mean(self.setting, frozenset(config.SETTINGS))}")
+            raise QueryError(f"parameter {self.name!r}: no setting named {self.setting!r}{did_you_mean(self.setting, config.SETTINGS)}")
         value = config.setting(self.setting)
         return [item.strip() for item in value.split(",") if item.strip()] if self.type == "varchar[]" else value
 
@@ -110,6 +106,19 @@ class SavedQuery:
         """The identifier the query has in the catalog (`secret-reads` → `secret_reads`)."""
         return self.name.replace("-", "_")
 
+    @property
+    def is_detection(self) -> bool:
+        return self.kind == "query" and self.topic == DETECTIONS_TOPIC
+
+    @property
+    def statement(self) -> str:
+        """The SQL that runs. A detection's file selects its findings without `rule` and `severity`, which come
+        from its name and header: they are added here, third and fourth, so no file restates them."""
+        if not self.is_detection:
+            return self.sql
+        return (f"SELECT received_at, cluster, '{self.name}' AS rule, '{self.severity}' AS severity, "
+                f"* EXCLUDE (received_at, cluster) FROM (\n{self.sql}\n)")
+
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.params if p.name == name), None)
 
@@ -120,11 +129,9 @@ def normalise_name(name: str) -> str:
 
 def query_roots() -> list[Path]:
     """Where saved queries live: the project's `queries/`, then AUDITLAKE_QUERY_PATH (`:`-separated)."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]
     roots = [path for path in (package.parent / "queries", package / "queries") if path.is_dir()][:1]
-    extra = os.environ.get("AUDITLAKE_QUERY_PATH", "")
-    roots += [Path(item) for item in extra.split(os.pathsep) if item]
-    return roots
+    return roots + config.query_path()
 
 
 _LIBRARY_CACHE: dict[tuple[tuple[str, float, int], ...], dict[str, SavedQuery]] = {}
@@ -136,7 +143,7 @@ def load_library(roots: list[Path] | None = None) -> dict[str, SavedQuery]:
     Cached per process while no file is added, removed or modified (loading parses every header).
     """
     roots = roots if roots is not None else query_roots()
-    files = sorted(path for root in roots if root.is_dir() for path in root.rglob("*.sql"))
+    files = sorted(path for root in roots if root.is_dir() for pattern in ("*.sql", DEFAULTS_FILE) for path in root.rglob(pattern))
     key = tuple((str(path), stat.st_mtime, stat.st_size) for path in files if (stat := path.stat())) + tuple((str(r), 0, 0) for r in roots)
     if key not in _LIBRARY_CACHE:
         _LIBRARY_CACHE.clear()
@@ -162,8 +169,30 @@ def saved_queries(library: dict[str, SavedQuery]) -> list[SavedQuery]:
     return sorted((q for q in library.values() if q.kind == "query"), key=lambda q: (q.topic, q.name))
 
 
+def folder_defaults(folder: Path) -> dict[str, Any]:
+    """The parameters a folder's `_defaults.yaml` gives every query in it (a query's own header wins, per parameter)."""
+    path = folder / DEFAULTS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise QueryError(f"folder defaults are not valid YAML ({str(error).splitlines()[0]})", path=path) from None
+    if not isinstance(raw, dict):
+        raise QueryError("folder defaults must be a YAML mapping (params: {NAME: {type, default, help}})", path=path)
+    for key in raw:
+        if key not in DEFAULTS_KEYS:
+            raise QueryError(f"unknown key {key!r} in folder defaults{did_you_mean(key, DEFAULTS_KEYS)}", path=path)
+    params = raw.get("params") or {}
+    if not isinstance(params, dict):
+        raise QueryError("params must be a mapping of name to {type, default, help}", path=path)
+    return params
+
+
 def load_file(path: Path, root: Path) -> SavedQuery:
-    """Parse and check one file."""
+    """Parse and check one file (with its folder's defaults)."""
+    import duckdb  # only to check the SQL parses: `import auditlake.library` stays cheap
+
     text = path.read_text()
     match = _HEADER.match(text)
     if not match:
@@ -178,7 +207,7 @@ def load_file(path: Path, root: Path) -> SavedQuery:
         raise QueryError("header must be a YAML mapping", path=path)
     for key in header:
         if not isinstance(key, str) or key not in HEADER_KEYS:
-            raise QueryError(f"unknown header key {key!r}{_did_you_mean(key, HEADER_KEYS)}", path=path)
+            raise QueryError(f"unknown header key {key!r}{did_you_mean(key, HEADER_KEYS)}", path=path)
     name = normalise_name(path.stem)
     kind = header.get("kind", "view" if path.parent.name == "views" else "query")
     if kind not in KINDS:
@@ -196,9 +225,12 @@ def load_file(path: Path, root: Path) -> SavedQuery:
     for technique in mitre:
         if not MITRE.match(technique):
             raise QueryError(f"MITRE ATT&CK id {technique!r} is not T#### or T####.###", path=path)
-    params = _parameters(header.get("params") or {}, path)
+    own = header.get("params") or {}
+    if not isinstance(own, dict):
+        raise QueryError("params must be a mapping of name to {type, default, help}", path=path)
+    params = _parameters({**folder_defaults(path.parent), **own} if kind == "query" else own, path)
     sql = text[match.end():].strip().rstrip(";").strip()
-    used = sorted(set(_PARAMETER.findall(_STRINGS_AND_COMMENTS.sub(" ", sql))))
+    used = sorted(set(PARAMETER.findall(STRINGS_AND_COMMENTS.sub(" ", sql))))
     declared = [p.name for p in params]
     for name_used in used:
         if name_used not in declared:
@@ -251,7 +283,7 @@ def _needs(raw: Any, path: Path) -> tuple[Need, ...]:
             raise QueryError("each need must be a mapping {level, group, resources, verbs}", path=path)
         for key in item:
             if key not in NEED_KEYS:
-                raise QueryError(f"need: unknown key {key!r}{_did_you_mean(key, NEED_KEYS)}", path=path)
+                raise QueryError(f"need: unknown key {key!r}{did_you_mean(key, NEED_KEYS)}", path=path)
         if item.get("level") not in NEED_LEVELS:
             raise QueryError(f"need: level must be one of {', '.join(NEED_LEVELS)}", path=path)
         needs.append(Need(item["level"], str(item.get("group") or ""), tuple(_strings(item.get("resources", []), "need resources", path)),
@@ -265,9 +297,7 @@ def _strings(value: Any, key: str, path: Path) -> list[str]:
     return value
 
 
-def _parameters(raw: Any, path: Path) -> tuple[Parameter, ...]:
-    if not isinstance(raw, dict):
-        raise QueryError("params must be a mapping of name to {type, default, help}", path=path)
+def _parameters(raw: dict[Any, Any], path: Path) -> tuple[Parameter, ...]:
     params = []
     for name, spec in raw.items():
         spec = spec or {}
@@ -275,7 +305,7 @@ def _parameters(raw: Any, path: Path) -> tuple[Parameter, ...]:
             raise QueryError(f"parameter {name!r} must be a mapping with type, default, help", path=path)
         for key in spec:
             if not isinstance(key, str) or key not in PARAM_KEYS:
-                raise QueryError(f"parameter {name!r}: unknown key {key!r}{_did_you_mean(key, PARAM_KEYS)}", path=path)
+                raise QueryError(f"parameter {name!r}: unknown key {key!r}{did_you_mean(key, PARAM_KEYS)}", path=path)
         kind = str(spec.get("type", "varchar")).lower()
         if kind not in PARAM_TYPES:
             raise QueryError(f"parameter {name!r}: type {kind!r} is not one of {', '.join(PARAM_TYPES)}", path=path)
@@ -296,11 +326,6 @@ def _parameters(raw: Any, path: Path) -> tuple[Parameter, ...]:
     return tuple(params)
 
 
-def _did_you_mean(word: object, choices: frozenset[str]) -> str:
-    close = difflib.get_close_matches(str(word), sorted(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def markdown_table(library: dict[str, SavedQuery]) -> str:
     """The README's list of saved queries, generated so it never drifts from the files."""
     lines = ["| topic | query | question | severity | controls |", "|---|---|---|---|---|"]
@@ -308,171 +333,3 @@ def markdown_table(library: dict[str, SavedQuery]) -> str:
         controls = ", ".join(query.controls + tuple(f"ATT&CK {t}" for t in query.mitre))
         lines.append(f"| {query.topic} | `{query.name}` | {query.title} | {query.severity} | {controls} |")
     return "\n".join(lines)
-
-
-# ---- times and binding --------------------------------------------------------------------------
-def parse_time(text: str | datetime | date, now: datetime | None = None) -> datetime:
-    """`7d`/`24h`/`30m`/`2w` ago, `now`, `today`, `yesterday`, or an ISO date or time (UTC unless it says)."""
-    now = now or datetime.now(UTC)
-    if isinstance(text, datetime):
-        return text if text.tzinfo else text.replace(tzinfo=UTC)
-    if isinstance(text, date):
-        return datetime(text.year, text.month, text.day, tzinfo=UTC)
-    value = str(text).strip().lower()
-    if value == "now":
-        return now
-    if value in ("today", "yesterday"):
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return midnight - timedelta(days=1 if value == "yesterday" else 0)
-    relative = _RELATIVE.match(value)
-    if relative:
-        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
-    try:
-        parsed = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise QueryError(f"not a time: {text!r}", hint="use 7d, 24h, 30m, 2w, now, today, 2026-11-01 or 2026-11-01T10:00:00Z") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def load_tuning(path: Path) -> dict[str, Any]:
-    """A tuning file (`RULE: {PARAM: VALUE}` in YAML) as `RULE.PARAM` values, so a cron line stays one line."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise QueryError(f"cannot read the tuning file: {str(error).splitlines()[0]}", path=path) from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict) or not all(isinstance(values, dict) for values in raw.values()):
-        raise QueryError("a tuning file maps each detection to its parameters, e.g. `disallowed-user: {allowed_users: [admin]}`", path=path)
-    return {f"{rule}.{parameter}": value for rule, values in raw.items() for parameter, value in values.items()}
-
-
-def tuning(available: list[SavedQuery], given: dict[str, Any], *, what: str = "detection") -> dict[str, dict[str, Any]]:
-    """`RULE.PARAM` values (e.g. `disallowed-user.allowed_users`) per saved query; an unknown query or parameter is refused."""
-    names = {query.name: query for query in available}
-    tuned: dict[str, dict[str, Any]] = {}
-    for key, value in given.items():
-        rule, dot, parameter = key.partition(".")
-        rule = normalise_name(rule)
-        if not dot or not parameter:
-            raise QueryError(f"{what} parameter {key!r} must be RULE.PARAM=VALUE", hint="e.g. -p disallowed-user.allowed_users=admin,alice")
-        if rule not in names:
-            close = difflib.get_close_matches(rule, sorted(names), n=3)
-            raise QueryError(f"no {what} named {rule!r} runs here", hint=f"did you mean {', '.join(close)}?" if close
-                             else f"they are: {', '.join(sorted(names))}")
-        if parameter in ("since", "until", "cluster"):
-            raise QueryError(f"{key}: the window and cluster are --since, --until and --cluster, for every {what} at once")
-        if names[rule].parameter(parameter) is None:
-            raise QueryError(f"{rule} has no parameter {parameter!r}", hint=f"its parameters: {', '.join(p.name for p in names[rule].params)}")
-        tuned.setdefault(rule, {})[parameter] = value
-    return tuned
-
-
-def bind(query: SavedQuery, given: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    """Values for every declared parameter: built-in default < header default < given; typed, never pasted into SQL."""
-    for name in given:
-        if query.parameter(name) is None:
-            declared = ", ".join(p.name for p in query.params)
-            raise QueryError(f"{query.name} has no parameter {name!r}", hint=f"its parameters: {declared}")
-    values: dict[str, Any] = {}
-    for parameter in query.params:
-        raw = given.get(parameter.name, parameter.current_default())
-        if parameter.required and (raw is None or str(raw).strip() == ""):  # it would match nothing: an empty, falsely clean answer
-            raise QueryError(f"{query.name} needs the parameter {parameter.name!r}" + (f": {parameter.help}" if parameter.help else ""),
-                             hint=f"give it: -p {parameter.name}=VALUE (`auditlake query show {query.name}` lists its parameters)")
-        values[parameter.name] = None if raw is None else _typed(parameter, raw, now)
-    if values.get("since") and values.get("until") and values["since"] >= values["until"]:
-        raise QueryError(f"--since ({values['since']:%Y-%m-%d %H:%M}) must be before --until ({values['until']:%Y-%m-%d %H:%M})")
-    return values
-
-
-def _typed(parameter: Parameter, raw: Any, now: datetime | None) -> Any:
-    kind = parameter.type
-    try:
-        if kind == "timestamptz":
-            return parse_time(raw, now)
-        if kind == "date":
-            return parse_time(raw, now).date()
-        if kind == "integer":
-            return int(raw)
-        if kind == "double":
-            return float(raw)
-        if kind == "boolean":
-            if isinstance(raw, bool):
-                return raw
-            return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}[str(raw).lower()]
-        if kind == "interval":
-            return _interval(raw)
-        if kind == "varchar[]":
-            return list(raw) if isinstance(raw, list) else [item.strip() for item in str(raw).split(",") if item.strip()]
-        return str(raw)
-    except (ValueError, KeyError):
-        raise QueryError(f"parameter {parameter.name!r}: {raw!r} is not a {kind}") from None
-
-
-def _interval(raw: Any) -> timedelta:
-    if isinstance(raw, timedelta):
-        return raw
-    match = _RELATIVE.match(str(raw).strip().lower())
-    if not match:
-        raise ValueError(raw)
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-
-
-def run(connection: duckdb.DuckDBPyConnection, query: SavedQuery, values: dict[str, Any]) -> Any:
-    """Execute a saved query with bound values; the result as an Arrow table."""
-    try:
-        return connection.sql(query.sql, params=values).to_arrow_table()
-    except duckdb.Error as error:
-        raise QueryError(f"{query.name} failed: {str(error).strip().splitlines()[0]}", path=query.path) from None
-
-
-# ---- the catalog's view of the library ----------------------------------------------------------
-def macro_sql(query: SavedQuery) -> str:
-    """`CREATE MACRO name(p_since := …, …) AS TABLE …`: the query, callable from the DuckDB shell.
-
-    Inside a macro a parameter shadows a column of the same name, so `$namespace` becomes
-    `p_namespace`: `FROM secret_reads_by_humans(p_since := '2026-11-01', p_namespace := 'payments')`.
-    """
-    signature = ", ".join(f"p_{parameter.name} := {_default_sql(parameter)}" for parameter in query.params)
-    types = {parameter.name: PARAM_TYPES[parameter.type] for parameter in query.params}
-    return f"CREATE OR REPLACE MACRO {query.macro_name}({signature}) AS TABLE {_rename_parameters(query.sql, types)}"
-
-
-def _default_sql(parameter: Parameter) -> str:
-    default = parameter.current_default()  # a setting as the catalog is built: the shell passes p_NAME to differ
-    sql_type = PARAM_TYPES[parameter.type]
-    if default is None:
-        return f"CAST(NULL AS {sql_type})"
-    if parameter.type == "timestamptz":
-        text = str(default).strip().lower()
-        relative = _RELATIVE.match(text)
-        if text == "now":
-            return "now()"
-        if relative:
-            return f"now() - INTERVAL {int(relative.group(1))} {_UNITS[relative.group(2)].upper()}"
-        if text == "today":
-            return "date_trunc('day', now())"
-    if parameter.type == "interval":
-        relative = _RELATIVE.match(str(default).strip().lower())
-        if relative:
-            return f"INTERVAL {int(relative.group(1))} {_UNITS[relative.group(2)].upper()}"
-    if parameter.type == "varchar[]":
-        items = default if isinstance(default, list) else [default]
-        return "CAST([" + ", ".join("'" + str(item).replace("'", "''") + "'" for item in items) + "] AS VARCHAR[])"
-    return f"CAST('{str(default).replace(chr(39), chr(39) * 2)}' AS {sql_type})"
-
-
-def _rename_parameters(sql: str, types: dict[str, str]) -> str:
-    """`$since` → `CAST(p_since AS TIMESTAMPTZ)` outside strings and comments (shell users pass '2026-11-01')."""
-
-    def typed(match: re.Match[str]) -> str:
-        return f"CAST(p_{match.group(1)} AS {types[match.group(1)]})"
-
-    pieces, last = [], 0
-    for match in _STRINGS_AND_COMMENTS.finditer(sql):
-        pieces.append(_PARAMETER.sub(typed, sql[last:match.start()]))
-        pieces.append(match.group(0))
-        last = match.end()
-    pieces.append(_PARAMETER.sub(typed, sql[last:]))
-    return "".join(pieces)
