@@ -3,7 +3,7 @@
 Owns: choosing which detections run (by name and minimum severity), running them with one shared
 window, and stacking their findings (every detection returns the same columns, `FINDING_COLUMNS`).
 The rules themselves are SQL files; their headers say which Falco, Sigma and Panther rules they
-reproduce. Writing findings back is storage's job (`storage.write_findings`).
+reproduce. Writing findings back is the store's job (`store.findings.write_findings`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import duckdb
 import pyarrow as pa
 
 from auditlake import queries
+from auditlake.contract import FINDING_COLUMNS
 from auditlake.errors import QueryError
 
 TOPIC = queries.DETECTIONS_TOPIC
-FINDING_COLUMNS = ("received_at", "cluster", "rule", "severity", "actor", "source_ip", "verb", "object", "summary", "audit_id")
 # What `detect`'s table shows of each finding: where, who and what, and the audit id that `auditlake event ID` opens.
 TABLE_COLUMNS = ("received_at", "cluster", "severity", "rule", "actor", "summary", "audit_id")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(queries.SEVERITIES)}

@@ -1,6 +1,6 @@
 """The `Lake` façade: one object for everything a user does with a lake, from Python or the CLI.
 
-Owns: composing ingest, storage and catalog into the operations users name (ingest, status,
+Owns: composing ingest, store and catalog into the operations users name (ingest, status,
 sql, compact, demo). Holds no logic of its own beyond putting the pieces in order, taking the
 write lock, and undoing an interrupted batch.
 """
@@ -22,13 +22,18 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from auditlake import catalog, config, demo, detect, history, packs, policy, queries, report, review
+from auditlake import config, demo, detect, history, packs, policy, queries, report, review
 from auditlake.detect import DetectionRun
 from auditlake.errors import AuditlakeWarning, EmptyWindowWarning, NoiseLeftOutWarning, QueryError, where_data_lies, window_text
 from auditlake.history import HistoryEntry
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
-from auditlake.storage import BatchWriter, CompactResult, LakeStore, SourceProgress, compact, unseen_findings, validate_cluster, write_findings, write_review
+from auditlake.store import catalog
+from auditlake.store.compact import CompactResult, compact
+from auditlake.store.files import validate_cluster
+from auditlake.store.findings import unseen_findings, write_findings, write_review
+from auditlake.store.manifest import LakeStore, SourceProgress
+from auditlake.store.writer import BatchWriter
 
 HISTORY_LOOKBACK = timedelta(days=90)
 
@@ -136,11 +141,11 @@ class Lake:
             except BaseException:
                 writer.abort()
                 with contextlib.suppress(Exception):  # committed batches stay visible; the original error wins
-                    catalog.build_catalog(self.store)
+                    catalog.build_catalog(self.store, catalog_library())
                 raise
             finally:
                 writer.close()
-            catalog.build_catalog(self.store)
+            catalog.build_catalog(self.store, catalog_library())
         return result
 
     def compact(self, on_partition: Callable[[str], None] | None = None) -> CompactResult:
@@ -152,7 +157,7 @@ class Lake:
         with self.store.write_lock():
             result = compact(self.store, version=version(), memory_limit=config.setting("memory_limit"), on_partition=on_partition,
                              retire_after=config.retire_after())
-            catalog.build_catalog(self.store)
+            catalog.build_catalog(self.store, catalog_library())
         return result
 
     def rebuild_catalog(self) -> Path:
@@ -161,14 +166,14 @@ class Lake:
         with self.store.write_lock():
             manifest = self.store.load_manifest()
             self.store.recover(manifest)
-            return catalog.build_catalog(self.store, manifest)
+            return catalog.build_catalog(self.store, catalog_library(), manifest)
 
     # ---- reading --------------------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only DuckDB connection with the lake's views (`events`, `changes`, …) and query macros,
         held to AUDITLAKE_MEMORY_LIMIT. It never takes the write lock (see catalog.connect)."""
         self.store.require()
-        connection = catalog.connect(self.store)
+        connection = catalog.connect(self.store, catalog_library())
         connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
         return connection
 
@@ -411,7 +416,7 @@ class Lake:
         """Write a run's findings back to the lake (the `findings` view); how many were new. Reruns add nothing twice."""
         with self.store.write_lock():
             result.written = write_findings(self.store, result.findings)
-            catalog.build_catalog(self.store)
+            catalog.build_catalog(self.store, catalog_library())
         return result.written
 
     def detect_arrow(self, **options: Any) -> pa.Table:
@@ -470,7 +475,7 @@ class Lake:
                                    cluster=cluster, now=now, version=version())
         with self.store.write_lock():
             write_review(self.store, record.id, review.to_json(record), target=record.target, reviewed_at=record.reviewed_at.isoformat())
-            catalog.build_catalog(self.store)
+            catalog.build_catalog(self.store, catalog_library())
         return record
 
     # ---- audit policy ---------------------------------------------------------------------------
@@ -567,3 +572,12 @@ class Lake:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def catalog_library() -> list[catalog.LibraryItem]:
+    """The query library as the catalog installs it: macros and views, then every saved query as a table macro."""
+    library = queries.load_library()
+    shared = [query for query in library.values() if query.kind != "query"]
+    return ([catalog.LibraryItem(query.name, query.macro_name, query.kind, query.sql, query.path, query.title) for query in shared]
+            + [catalog.LibraryItem(query.name, query.macro_name, query.kind, queries.macro_sql(query), query.path, query.title)
+               for query in queries.saved_queries(library)])

@@ -24,8 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from auditlake.contract import JSON_COLUMN_NAMES
 from auditlake.history import BodilessRun, by_cluster, collapse_runs, object_label
-from auditlake.ingest.schema import JSON_COLUMN_NAMES
 
 # ---- data as text ------------------------------------------------------------------------------------
 # What each kind of reader would obey in a string from an audit event, and how it is shown instead.
