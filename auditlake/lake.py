@@ -28,12 +28,18 @@ from auditlake.errors import AuditlakeWarning, EmptyWindowWarning, NoiseLeftOutW
 from auditlake.history import HistoryEntry
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
-from auditlake.store import catalog
-from auditlake.store.compact import CompactResult, compact
-from auditlake.store.files import validate_cluster
-from auditlake.store.findings import unseen_findings, write_findings, write_review
-from auditlake.store.manifest import LakeStore, SourceProgress
-from auditlake.store.writer import BatchWriter
+from auditlake.store import (
+    BatchWriter,
+    CompactResult,
+    LakeStore,
+    SourceProgress,
+    catalog,
+    unseen_findings,
+    validate_cluster,
+    write_findings,
+    write_review,
+)
+from auditlake.store.compact import compact
 
 HISTORY_LOOKBACK = timedelta(days=90)
 

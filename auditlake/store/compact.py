@@ -9,7 +9,6 @@ Runs under the write lock; never deletes a file a reader may still be reading (s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from auditlake.store.files import (
     PARQUET_OPTIONS,
     PARTITION_LAYOUT,
     ROW_GROUP_ROWS,
+    fsync_file,
     new_batch_id,
     now_text,
     storage_errors,
@@ -82,8 +82,7 @@ def compact(store: LakeStore, *, version: str, memory_limit: str = "512MB",
                     for chunk in reader:
                         writer.write_table(pa.Table.from_batches([chunk]).select(target_schema.names).cast(target_schema),
                                            row_group_size=ROW_GROUP_ROWS)
-                with temporary.open("rb") as handle:
-                    os.fsync(handle.fileno())
+            fsync_file(temporary)
             merged = describe_file(store, temporary, final, cluster, date, batch)
             expected = sum(record.rows for record in records)
             if merged is None or merged.rows != expected:  # never commit a merge that lost (or made up) rows

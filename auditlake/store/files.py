@@ -155,6 +155,17 @@ class LakeFiles:
         """Where this process writes `final` until the manifest that lists it is saved."""
         return self.staging_dir / f"{process_token()}.tmp" / final.relative_to(self.root)
 
+    def stage_bytes(self, final: Path, data: bytes) -> Path:
+        """Write `data` to the staged name of `final`, fsynced; the staged path (published once its manifest is saved)."""
+        temporary = self.staged(final)
+        with storage_errors(temporary):
+            temporary.parent.mkdir(parents=True, exist_ok=True)
+            with temporary.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        return temporary
+
     def publish(self, pairs: Iterable[tuple[Path, Path]]) -> None:
         """Rename committed files from staging to their final names (their manifest is already saved)."""
         directories: set[Path] = set()
@@ -209,6 +220,12 @@ def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             temporary.unlink(missing_ok=True)
             raise
         fsync_directory(path.parent)
+
+
+def fsync_file(path: Path) -> None:
+    """Make a file written by a library (pyarrow) durable before the manifest that lists it is saved."""
+    with storage_errors(path), path.open("rb") as handle:
+        os.fsync(handle.fileno())
 
 
 def fsync_directory(directory: Path) -> None:

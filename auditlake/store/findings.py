@@ -11,7 +11,6 @@ Runs under the write lock (the caller takes it); never decides what a finding is
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,7 +18,7 @@ import pyarrow.parquet as pq
 
 from auditlake import contract, duck
 from auditlake.errors import LakeError
-from auditlake.store.files import new_batch_id, storage_errors
+from auditlake.store.files import fsync_file, new_batch_id, storage_errors
 from auditlake.store.manifest import LakeStore, ReviewRecord, describe_file
 
 _KEY = ", ".join(contract.FINDING_KEY)
@@ -84,8 +83,7 @@ def write_findings(store: LakeStore, findings: pa.Table) -> int:
             with storage_errors(temporary):
                 temporary.parent.mkdir(parents=True, exist_ok=True)
                 pq.write_table(table, temporary, compression="zstd")
-                with temporary.open("rb") as handle:
-                    os.fsync(handle.fileno())
+            fsync_file(temporary)
             record = describe_file(store, temporary, target, str(cluster), str(day), write)
             if record is None:  # a merge of old and new findings cannot be empty: never commit a file that lost them
                 raise LakeError(f"{temporary}: the merged findings file holds no rows; nothing was committed",
@@ -117,12 +115,7 @@ def write_review(store: LakeStore, name: str, data: bytes, *, target: str, revie
         raise LakeError(f"{final}: a review with this id is already committed", hint="rerun: a new review gets a new id")
     temporary = store.staged(final)
     try:
-        with storage_errors(temporary):
-            temporary.parent.mkdir(parents=True, exist_ok=True)
-            with temporary.open("wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+        store.stage_bytes(final, data)
         manifest.reviews[relative] = ReviewRecord(relative, target, reviewed_at, len(data), hashlib.sha256(data).hexdigest())
         store.save_manifest(manifest)  # the commit point
     except BaseException:

@@ -34,6 +34,7 @@ from auditlake.store.files import (
     QUARANTINE_LAYOUT,
     ROW_GROUP_ROWS,
     file_sha256,
+    fsync_file,
     new_batch_id,
     now_text,
     storage_errors,
@@ -255,8 +256,7 @@ class BatchWriter:
             if record is None:  # every row was a duplicate
                 self.store.discard([handle.temporary])
                 continue
-            with storage_errors(handle.temporary), handle.temporary.open("rb") as stream:
-                os.fsync(stream.fileno())
+            fsync_file(handle.temporary)
             self.manifest.files[record.path] = record
             files.append(record.path)
             staged.append((handle.temporary, handle.path))
@@ -284,14 +284,8 @@ class BatchWriter:
             return None, None
         relative = QUARANTINE_LAYOUT.format(batch=self.batch)
         data = b"".join(json.dumps(record, ensure_ascii=False).encode() + b"\n" for record in self.quarantined)
-        temporary = self.store.staged(self.store.root / relative)
-        self._staged_quarantine = [temporary]
-        with storage_errors(temporary):
-            temporary.parent.mkdir(parents=True, exist_ok=True)
-            with temporary.open("wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+        self._staged_quarantine = [self.store.staged(self.store.root / relative)]  # discarded on abort, even if half written
+        self.store.stage_bytes(self.store.root / relative, data)
         return relative, hashlib.sha256(data).hexdigest()
 
     def _record_sources(self) -> None:
