@@ -28,17 +28,7 @@ from auditlake.errors import AuditlakeWarning, EmptyWindowWarning, NoiseLeftOutW
 from auditlake.history import HistoryEntry
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
 from auditlake.ingest.redact import Redactor
-from auditlake.store import (
-    BatchWriter,
-    CompactResult,
-    LakeStore,
-    SourceProgress,
-    catalog,
-    unseen_findings,
-    validate_cluster,
-    write_findings,
-    write_review,
-)
+from auditlake.store import BatchWriter, CompactResult, LakeStore, SourceProgress, catalog, unseen_findings, validate_cluster, write_findings, write_review
 from auditlake.store.compact import compact
 
 HISTORY_LOOKBACK = timedelta(days=90)
