@@ -1,6 +1,6 @@
 """The `Lake` façade: one object for everything a user does with a lake, from Python or the CLI.
 
-Owns: composing ingest, storage and catalog into the operations users name (ingest, status,
+Owns: composing ingest, store and catalog into the operations users name (ingest, status,
 sql, compact, demo). Holds no logic of its own beyond putting the pieces in order, taking the
 write lock, and undoing an interrupted batch.
 """
@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from auditlake import catalog, config, demo, history, policy, window
+from auditlake import config, demo, history, policy, window
 from auditlake.errors import AuditlakeWarning, EmptyWindowWarning, NoiseLeftOutWarning, QueryError, where_data_lies, window_text
 from auditlake.history import HistoryEntry
 from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
@@ -29,9 +29,11 @@ from auditlake.ingest.redact import Redactor
 from auditlake.library import Library, Need, SavedQuery
 from auditlake.library.binding import bind, load_tuning, run, tuning
 from auditlake.library.detections import WINDOW_HAS_EVENTS, DetectionRun, choose, run_detections
+from auditlake.library.macros import macro_sql
 from auditlake.library.suggest import close_matches, hint
 from auditlake.reports import build, packs, review
-from auditlake.storage import BatchWriter, CompactResult, LakeStore, SourceProgress, compact, unseen_findings, validate_cluster, write_findings, write_review
+from auditlake.store import BatchWriter, CompactResult, LakeStore, SourceProgress, catalog, unseen_findings, validate_cluster, write_findings, write_review
+from auditlake.store.compact import compact
 
 HISTORY_LOOKBACK = timedelta(days=90)
 
@@ -125,11 +127,11 @@ class Lake:
             except BaseException:
                 writer.abort()
                 with contextlib.suppress(Exception):  # committed batches stay visible; the original error wins
-                    catalog.build_catalog(self.store)
+                    catalog.build_catalog(self.store, catalog_library())
                 raise
             finally:
                 writer.close()
-            catalog.build_catalog(self.store)
+            catalog.build_catalog(self.store, catalog_library())
         return result
 
     def compact(self, on_partition: Callable[[str], None] | None = None) -> CompactResult:
@@ -141,7 +143,7 @@ class Lake:
         with self.store.write_lock():
             result = compact(self.store, version=version(), memory_limit=config.setting("memory_limit"), on_partition=on_partition,
                              retire_after=config.retire_after())
-            catalog.build_catalog(self.store)
+            catalog.build_catalog(self.store, catalog_library())
         return result
 
     def rebuild_catalog(self) -> Path:
@@ -150,14 +152,14 @@ class Lake:
         with self.store.write_lock():
             manifest = self.store.load_manifest()
             self.store.recover(manifest)
-            return catalog.build_catalog(self.store, manifest)
+            return catalog.build_catalog(self.store, catalog_library(), manifest)
 
     # ---- reading --------------------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only DuckDB connection with the lake's views (`events`, `changes`, …) and query macros,
         held to AUDITLAKE_MEMORY_LIMIT. It never takes the write lock (see catalog.connect)."""
         self.store.require()
-        connection = catalog.connect(self.store)
+        connection = catalog.connect(self.store, catalog_library())
         connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
         return connection
 
@@ -388,7 +390,7 @@ class Lake:
         """Write a run's findings back to the lake (the `findings` view); how many were new. Reruns add nothing twice."""
         with self.store.write_lock():
             result.written = write_findings(self.store, result.findings)
-            catalog.build_catalog(self.store)
+            catalog.build_catalog(self.store, catalog_library())
         return result.written
 
     def detect_arrow(self, **options: Any) -> pa.Table:
@@ -453,7 +455,7 @@ class Lake:
                                    cluster=cluster, now=now, version=version())
         with self.store.write_lock():
             write_review(self.store, record.id, review.to_json(record), target=record.target, reviewed_at=record.reviewed_at.isoformat())
-            catalog.build_catalog(self.store)
+            catalog.build_catalog(self.store, catalog_library())
         return record
 
     # ---- audit policy ---------------------------------------------------------------------------
@@ -514,3 +516,12 @@ class Lake:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def catalog_library() -> list[catalog.LibraryItem]:
+    """The query library as the catalog installs it: macros and views, then every saved query as a table macro."""
+    library = Library()
+    shared = [query for query in library.queries.values() if query.kind != "query"]
+    return ([catalog.LibraryItem(query.name, query.macro_name, query.kind, query.sql, query.path, query.title) for query in shared]
+            + [catalog.LibraryItem(query.name, query.macro_name, query.kind, macro_sql(query), query.path, query.title)
+               for query in library.saved_queries()])

@@ -10,8 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from auditlake import Lake
-from auditlake.ingest import schema
+from auditlake import Lake, contract
 from tests.conftest import DATA
 
 
@@ -36,7 +35,7 @@ def test_events_has_every_contract_column_with_its_comment(fixture_lake):
     with fixture_lake.connect() as connection:
         columns = connection.execute(
             "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'events' ORDER BY column_index").fetchall()
-    assert [name for name, _ in columns] == [column.name for column in schema.COLUMNS]
+    assert [name for name, _ in columns] == [column.name for column in contract.COLUMNS]
     assert all(comment for _, comment in columns)
 
 

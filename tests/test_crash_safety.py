@@ -91,7 +91,8 @@ KILLED_WRITER = """
 import os, signal, sys
 from datetime import datetime, UTC
 import pyarrow as pa
-from auditlake import Lake, storage
+from auditlake import Lake
+from auditlake.store import findings
 
 lake, operation, moment = Lake(sys.argv[1]), sys.argv[2], sys.argv[3]
 manifest, replace, armed = str(lake.store.manifest_path), os.replace, False
@@ -114,7 +115,7 @@ else:  # findings on two days, as `detect --write` writes them
     for name in ("cluster", "rule", "severity", "actor", "source_ip", "verb", "object", "summary", "audit_id"):
         columns[name] = pa.array(["c", "c"] if name == "cluster" else [name + "-1", name + "-2"])
     with lake.store.write_lock():
-        storage.write_findings(lake.store, pa.table(columns))
+        findings.write_findings(lake.store, pa.table(columns))
 """
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 
 from auditlake.config import SETTINGS
-from auditlake.ingest.schema import markdown_table
+from auditlake.contract import markdown_table
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()
 
 
 def test_the_readme_column_reference_is_the_column_contract():
-    """Regenerate with: python -c 'from auditlake.ingest.schema import markdown_table; print(markdown_table())'."""
+    """Regenerate with: python -c 'from auditlake.contract import markdown_table; print(markdown_table())'."""
     block = README.split("<!-- columns:begin -->\n")[1].split("\n<!-- columns:end -->")[0]
     assert block == markdown_table()
 

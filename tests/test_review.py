@@ -167,7 +167,8 @@ def test_an_item_is_accepted_while_its_acceptances_cover_every_row_needing_atten
 # ---- crash safety: committed like a batch --------------------------------------------------------
 KILLED_REVIEWER = """
 import os, signal, sys
-from auditlake import Lake, storage
+from auditlake import Lake
+from auditlake.store import findings
 
 lake, moment = Lake(sys.argv[1]), sys.argv[2]
 manifest, replace, armed = str(lake.store.manifest_path), os.replace, False
@@ -181,7 +182,7 @@ def replace_then_die(source, target, *args, **kwargs):
 
 os.replace = replace_then_die
 with lake.store.write_lock():
-    storage.write_review(lake.store, "r-1", b'{"id": "r-1"}\\n', target="pci-dss:10.2.1", reviewed_at="2026-11-05T09:30:00+00:00")
+    findings.write_review(lake.store, "r-1", b'{"id": "r-1"}\\n', target="pci-dss:10.2.1", reviewed_at="2026-11-05T09:30:00+00:00")
 """
 
 

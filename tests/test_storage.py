@@ -142,7 +142,7 @@ def test_the_manifest_records_sources_batches_and_file_hashes(tmp_path):
 
 
 def test_files_are_zstd_parquet_with_the_contract_schema(tmp_path):
-    from auditlake.ingest.schema import stored_schema
+    from auditlake.contract import stored_schema
 
     log = tmp_path / "audit.log"
     log.write_bytes(b"".join(LINES))

@@ -5,7 +5,7 @@ what was quarantined, when to let the sink commit). Decoding runs on a pool of t
 DuckDB connection each, so both cores work while the main thread reads and the sink writes;
 results are handed on in input order so that a source's recorded offset always covers exactly
 the rows written. Writes nothing itself: rows and quarantine records go to an `EventSink`
-(storage's `BatchWriter`), which this package never imports.
+(the store's `BatchWriter`), which this package never imports.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from auditlake.contract import Quarantined, quarantine_id
 from auditlake.errors import InputError
 from auditlake.ingest import yamldocs
-from auditlake.ingest.flatten import DecodedBlock, EventDecoder, Quarantined, quarantine_id, sweep_scratch
+from auditlake.ingest.flatten import DecodedBlock, EventDecoder, sweep_scratch
 from auditlake.ingest.formats import (
     FORMATS,
     NOT_JSON,
@@ -63,18 +64,6 @@ class IngestOptions:
     default_time: datetime | None = None  # events with no id or time of their own land with this time (fixtures)
     workers: int = 0  # decoding threads; 0 = one per core
     block_bytes: int = BLOCK_BYTES
-
-
-@dataclass
-class SourceState:
-    """What a sink knows about a source from earlier runs."""
-
-    size: int
-    offset: int
-    lines: int
-    reached_end: bool
-    tail: dict[str, Any] | None
-    anchor: str | None
 
 
 @dataclass
@@ -121,7 +110,7 @@ class _Tally:
 
 
 class EventSink(Protocol):
-    """Where the pipeline puts what it decoded (storage.BatchWriter)."""
+    """Where the pipeline puts what it decoded (store.writer.BatchWriter)."""
 
     def source_records(self, cluster: str, fingerprint: str) -> list[Any]: ...
     def new_source_key(self, cluster: str, fingerprint: str) -> str: ...
@@ -144,7 +133,7 @@ def ingest(
     on_progress: Callable[[Progress], None] | None = None,
     pool: DecoderPool | None = None,
 ) -> IngestResult:
-    """Read every input into `sink`; return what happened. `progress_factory` builds storage's SourceProgress.
+    """Read every input into `sink`; return what happened. `progress_factory` builds the store's SourceProgress.
 
     `pool`: decoders to use (and leave open) instead of starting new ones, for a caller that reads
     many small inputs in a row; it must have been made with this run's redactor and options.

@@ -1,4 +1,4 @@
-"""Decoding: blocks of JSON lines → Arrow rows following `schema.COLUMNS`, plus quarantine records.
+"""Decoding: blocks of JSON lines → Arrow rows following `contract.COLUMNS`, plus quarantine records.
 
 Owns: turning audit Events (v1 and v1beta1, one per line, or items of an EventList) into typed
 rows, and deciding which lines cannot be rows and why. DuckDB's JSON reader does the parsing and
@@ -29,7 +29,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditlake.ingest import jsontext, redact, schema, wrappers
+from auditlake import contract, duck
+from auditlake.contract import Quarantined
+from auditlake.ingest import jsontext, redact, wrappers
 from auditlake.ingest.formats import BOM, Block, clean_line
 from auditlake.ingest.redact import Redactor
 
@@ -44,17 +46,17 @@ EMPTY_LIST = "empty EventLists or arrays (no events in them)"
 _FIELD_TYPES = {
     key: ("STRUCT(" + ", ".join(f'"{name}" {_t if isinstance(_t, str) else "VARCHAR[]"}' for name, _t in value.items()) + ")")
     if isinstance(value, dict) else "VARCHAR[]" if isinstance(value, list) else value
-    for key, value in schema.DECODE_STRUCTURE.items()
+    for key, value in contract.DECODE_STRUCTURE.items()
 }
 _READ_COLUMNS = "{" + ", ".join(f"'{key}': '{kind}'" for key, kind in _FIELD_TYPES.items()) + "}"
 
-_KNOWN_PRESENT = " + ".join(f'(e."{key}" IS NOT NULL)::INTEGER' for key in schema.EVENT_STRUCTURE)
+_KNOWN_PRESENT = " + ".join(f'(e."{key}" IS NOT NULL)::INTEGER' for key in contract.EVENT_STRUCTURE)
 
 # Mechanical SQL generated from the column contract: read with the explicit schema and flatten.
 # The positional join counts each line's top-level keys (a second, cheaper parse): a line with more
 # keys than known fields it filled has fields this version does not know, kept in `extra`.
 _COLUMNS_SQL = ",\n    ".join(
-    f"{'e._received' if column.name == 'received_at' else column.expression} AS {column.name}" for column in schema.DECODED_COLUMNS
+    f"{'e._received' if column.name == 'received_at' else column.expression} AS {column.name}" for column in contract.DECODED_COLUMNS
 )
 # The times Python (and so every consumer of the lake) can represent: outside them a row would break readers.
 _FIRST_TIME, _LAST_TIME = "TIMESTAMPTZ '0001-01-01 00:00:00+00'", "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
@@ -145,22 +147,6 @@ def _is_alive(pid: int) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Quarantined:
-    """A line (or EventList item) that could not become a row, kept with where it came from and why."""
-
-    source: str
-    line: int
-    item: int | None
-    reason: str
-    raw: bytes
-
-
-def quarantine_id(cluster: str, fingerprint: str, source: str, line: int, item: int | None) -> str:
-    """Names one quarantined line: reading the same line again replaces its record instead of adding one."""
-    return f"{cluster}/{fingerprint}/{source}:{line}" + (f"#{item}" if item is not None else "")
-
-
 @dataclass
 class DecodedBlock:
     """Rows (all stored columns but `batch`, plus `cluster` when a wrapper named it) and what was set aside."""
@@ -176,9 +162,7 @@ class EventDecoder:
 
     def __init__(self, redactor: Redactor | None, *, threads: int = 0, memory_limit: str = "512MB",
                  default_time: datetime | None = None, input_format: str = "auto"):
-        config: dict[str, Any] = {"threads": threads or (os.cpu_count() or 1), "memory_limit": memory_limit}
-        self.connection = duckdb.connect(config=config)
-        self.connection.execute("SET TimeZone = 'UTC'")
+        self.connection = duck.connect(threads=threads or (os.cpu_count() or 1), memory_limit=memory_limit)
         self.connection.execute("SET enable_external_file_cache = false")  # scratch paths are reused: never serve a cached block
         self.redactor = redactor
         self.default_time = default_time  # given: events without an id or a time land with a synthetic one
@@ -186,7 +170,7 @@ class EventDecoder:
         # What a decoder hands on: the stored columns but `batch` (the writer's), plus the partition
         # columns: `date`, and `cluster` where a managed-cluster wrapper named it (else null).
         self.output_schema = pa.schema([pa.field("cluster", pa.string()), pa.field("date", pa.date32())] +
-                                       [pa.field(c.name, c.type) for c in schema.STORED_COLUMNS if c.name != "batch"])
+                                       [pa.field(c.name, c.type) for c in contract.STORED_COLUMNS if c.name != "batch"])
 
     def close(self) -> None:
         self.connection.close()
@@ -375,8 +359,8 @@ class EventDecoder:
         fields = [pa.field("_line", pa.int64()), pa.field("_kind", pa.string()), pa.field("_problem", pa.string()),
                   pa.field("_secret_body", pa.bool_()), pa.field("_is_secret_resource", pa.bool_()),
                   pa.field("_credential_uri", pa.bool_()), pa.field("_known", pa.int32()), pa.field("_date", pa.date32())]
-        fields += [pa.field(column.name, pa.string() if column.type == schema.JSON else column.type)  # as DuckDB hands JSON out
-                   for column in schema.DECODED_COLUMNS]
+        fields += [pa.field(column.name, pa.string() if column.type == contract.JSON else column.type)  # as DuckDB hands JSON out
+                   for column in contract.DECODED_COLUMNS]
         fields.append(pa.field("_keys", pa.int64()))
         return pa.schema(fields).empty_table()
 
@@ -494,9 +478,9 @@ class EventDecoder:
     def _extras(self, rows: pa.Table, raw_lines: dict[int, bytes]) -> pa.Table:
         """The `extra` column: top-level fields the contract does not know, kept verbatim as JSON."""
         if not raw_lines or not rows.num_rows:
-            return rows.append_column("extra", pa.nulls(rows.num_rows, schema.JSON))
+            return rows.append_column("extra", pa.nulls(rows.num_rows, contract.JSON))
         values = [None if (raw := raw_lines.get(index)) is None else _unknown_fields(raw) for index in rows.column("_line").to_pylist()]
-        return rows.append_column("extra", pa.array(values, pa.string()).cast(schema.JSON))
+        return rows.append_column("extra", pa.array(values, pa.string()).cast(contract.JSON))
 
     def _redact(self, rows: pa.Table) -> pa.Table:
         """Replace Secret values and credentials in the bodies, unknown fields and URIs of the rows that can hold them."""
@@ -509,7 +493,7 @@ class EventDecoder:
             for name in ("request_object", "response_object", "extra"):
                 about_secrets = is_secret if name != "extra" else [False] * len(is_secret)  # unknown fields are walked, not read as bodies
                 rows = _replace_where(rows, name, needs_body, lambda text, secret: redactor.redact_body(text, is_secret_resource=secret),
-                                      about_secrets, schema.JSON)
+                                      about_secrets, contract.JSON)
         needs_uri = pc.fill_null(rows.column("_credential_uri"), False)
         if pc.any(needs_uri).as_py():
             rows = _replace_where(rows, "request_uri", needs_uri, lambda text, _: redactor.redact_uri(text),
@@ -686,5 +670,5 @@ def _unknown_fields(raw: bytes) -> str | None:
         event = orjson.loads(clean_line(raw))
     except orjson.JSONDecodeError:
         return None
-    extra = {key: value for key, value in event.items() if key not in schema.KNOWN_EVENT_KEYS}
+    extra = {key: value for key, value in event.items() if key not in contract.KNOWN_EVENT_KEYS}
     return jsontext.dumps(extra).decode() if extra else None

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from auditlake.ingest import schema
+from auditlake import contract
 
 # gRPC status code (google.rpc.Code) → the HTTP status the apiserver would have answered.
 GRPC_TO_HTTP = {
@@ -84,7 +84,7 @@ def cluster_name(text: str | None) -> str | None:
     if not text:
         return None
     name = _CLUSTER_UNSAFE.sub("-", text.strip()).strip("-._").lower()[:128]
-    return name if schema.CLUSTER_NAME.match(name) else None
+    return name if contract.CLUSTER_NAME.match(name) else None
 
 
 def unwrap(value: Any, only: str | None = None) -> Unwrapped | None:

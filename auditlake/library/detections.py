@@ -4,7 +4,7 @@ Owns: choosing which detections run (by name and minimum severity), running them
 window, and stacking their findings (every detection returns the same columns, `FINDING_COLUMNS`;
 `rule` and `severity` come from the file's name and header, see `SavedQuery.statement`). The rules
 themselves are SQL files; their headers say which Falco, Sigma and Panther rules they reproduce.
-Never writes: keeping findings is the store's job.
+Writing findings back is the store's job (`store.findings.write_findings`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from auditlake import window
+from auditlake.contract import FINDING_COLUMNS
 from auditlake.errors import QueryError
 from auditlake.library.binding import bind, run
 from auditlake.library.savedquery import DETECTIONS_TOPIC, ENGINES, SEVERITIES, SavedQuery, normalise_name, saved_queries
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     import duckdb
 
 TOPIC = DETECTIONS_TOPIC
-FINDING_COLUMNS = ("received_at", "cluster", "rule", "severity", "actor", "source_ip", "verb", "object", "summary", "audit_id")
 # What `detect`'s table shows of each finding: where, who and what, and the audit id that `auditlake event ID` opens.
 TABLE_COLUMNS = ("received_at", "cluster", "severity", "rule", "actor", "summary", "audit_id")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}

@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from auditlake.ingest.schema import JSON_COLUMN_NAMES
+from auditlake.contract import JSON_COLUMN_NAMES
 from auditlake.render.escape import CSV_FORMULA_PATTERN, csv_text, markdown_text
 
 if TYPE_CHECKING:

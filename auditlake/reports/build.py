@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from auditlake import history, window
+from auditlake import duck, history, window
 from auditlake.errors import QueryError
 from auditlake.library import Library, SavedQuery
 from auditlake.library.binding import bind, run, tuning
@@ -304,7 +304,7 @@ def _attention_rows(check: packs.Check, table: pa.Table) -> tuple[int, ...]:
         return tuple(range(table.num_rows))
     if check.attention != "where":
         return ()
-    connection = duckdb.connect()
+    connection = duck.connect()
     try:
         connection.register("result", table.append_column(ROW_NUMBER, pa.array(range(table.num_rows), pa.int64())))
         found = connection.execute(f"SELECT {ROW_NUMBER} FROM result WHERE ({check.attention_where}) IS NOT FALSE ORDER BY 1").fetchall()

@@ -4,7 +4,7 @@ Owns: what a review is (`Review`), naming what is reviewed (`resolve_target`: `p
 when one pack has that control, or a finding `QUERY:AUDIT_ID`), the evidence an acceptance covers (a digest
 of every result row that needed attention, per check), a review as the JSON document the lake keeps, and
 the state of an item given its reviews (`item_state`). Pure logic: it runs no SQL and writes nothing
-(`storage.write_review` commits a review; `reports/build.py` applies the reviews to a report).
+(`store.findings.write_review` commits a review; `reports/build.py` applies the reviews to a report).
 
 An acceptance covers evidence, not a name: a section stays accepted while every row that needs attention
 is one an acceptance covered. A new or changed row (its digest differs) needs attention again, and the

@@ -22,12 +22,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from hypothesis import strategies as st
 
+from auditlake.contract import Quarantined
 from auditlake.errors import InputError
 from auditlake.ingest import DecoderPool, IngestOptions, IngestResult, ingest
-from auditlake.ingest.flatten import Quarantined
 from auditlake.ingest.formats import SNIFF_LINES, clean_line
 from auditlake.ingest.redact import Redactor
-from auditlake.storage import BatchWriter, LakeStore, SourceProgress
+from auditlake.store.manifest import LakeStore, SourceProgress
+from auditlake.store.writer import BatchWriter
 from tests.conftest import DATA
 
 TEMPLATES = [orjson.loads(line) for name in ("immudb_first_300_lines.log", "audit2rbac_impersonation_v1beta1.log",

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditlake import Lake
-from auditlake.ingest import schema
+from auditlake import Lake, contract
 from auditlake.ingest.flatten import MAX_BODY_BYTES, MAX_OBJECT_BYTES, OMITTED_KEY, EventDecoder
 from auditlake.ingest.formats import Block
 from tests.conftest import DATA
@@ -43,7 +42,7 @@ def test_every_column_of_the_contract_is_decoded_with_its_type(decoder):
     decoded = decoder.decode(block_of(IMMUDB.read_bytes().splitlines()), "immudb")
     assert decoded.table.num_rows == 300 and not decoded.quarantined
     expected = pa.schema([pa.field("cluster", pa.string()), pa.field("date", pa.date32())]
-                         + [pa.field(c.name, c.type) for c in schema.STORED_COLUMNS if c.name != "batch"])
+                         + [pa.field(c.name, c.type) for c in contract.STORED_COLUMNS if c.name != "batch"])
     assert decoded.table.schema == expected
 
 
@@ -191,4 +190,4 @@ def test_decoding_never_raises_and_accounts_for_every_line(decoder, values):
     # a line that is an array holds its items; an empty one is counted as a record that holds none (every line is accounted for)
     expected = sum(len(value) if isinstance(value, list) and value else 1 for value in values)
     assert landed + len(decoded.quarantined) + decoded.skipped.total() == expected
-    assert decoded.table.schema.names[2:] == [c.name for c in schema.STORED_COLUMNS if c.name != "batch"]
+    assert decoded.table.schema.names[2:] == [c.name for c in contract.STORED_COLUMNS if c.name != "batch"]

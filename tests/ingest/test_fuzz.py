@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from auditlake.ingest import DecoderPool
-from auditlake.storage import LakeStore
+from auditlake.store.manifest import LakeStore
 from tests.ingest.fuzz import Fuzzed, check, files, ingest_in_memory, ingest_into_store, make_pool, stored_rows
 
 EXAMPLES = 2_000  # in CI; benchmarks/fuzz_ingest.py runs 10,000 and more

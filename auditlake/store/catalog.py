@@ -5,7 +5,9 @@ Parquet files, with hive partitions so `cluster = …` and `date >= …` prune f
 `quarantine` view; a `findings` view over what `detect --write` kept; a `reviews` view over the review
 evidence `auditlake review` committed; `ingest_sources` and
 `ingest_batches` tables copied from the manifest; the shared views and query macros of `queries/`; column
-comments from the contract) and opening connections to it. A catalog file is written under a temporary
+comments from the contract) and opening connections to it. The saved queries arrive as plain data
+(`LibraryItem`s the caller builds from the library): the catalog never reads or parses a query file. Views and
+macros are installed in dependency order, computed from the names each one's SQL uses. A catalog file is written under a temporary
 name of its process's own and renamed, so a reader never sees half a catalog, and in storage format `v1.0.0`
 so that any DuckDB shell from 1.0 on opens it, including the `duckdb-cli` on PyPI, which can lag the
 Python package. Paths inside are absolute: the catalog works from any working directory.
@@ -20,41 +22,45 @@ nothing can be written (read-only home, disk full), the same views in memory.
 from __future__ import annotations
 
 import contextlib
+import graphlib
 import hashlib
 import json
 import os
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from auditlake import config
+from auditlake import config, contract, duck
+from auditlake.contract import quote_identifier, sql_string
 from auditlake.errors import QueryError, StorageError
-from auditlake.ingest import schema
-from auditlake.library.macros import macro_sql
-from auditlake.library.savedquery import SavedQuery, load_library, saved_queries
-from auditlake.storage import LakeStore, Manifest, ReaderFiles, as_storage_error, temporary_sibling
+from auditlake.store.files import as_storage_error, temporary_sibling
+from auditlake.store.manifest import LakeStore, Manifest, ReaderFiles
 
 STORAGE_VERSION = "v1.0.0"
 CATALOG_ALIAS = "catalog"
 CACHE_KEEP = 4  # catalogs kept per lake in the user cache (one per query library in use, and the lake's last states)
 CACHE_DEBRIS_SECONDS = 3600  # a temporary catalog this old in the cache belongs to a process that died
 _HIVE_TYPES = "{'cluster': 'VARCHAR', 'date': 'DATE'}"
-_QUARANTINE_COLUMNS = (
-    "{'id': 'VARCHAR', 'batch': 'VARCHAR', 'cluster': 'VARCHAR', 'source_file': 'VARCHAR', 'source_fingerprint': 'VARCHAR', "
-    "'source_line': 'BIGINT', 'source_item': 'INTEGER', 'reason': 'VARCHAR', 'raw': 'VARCHAR', 'raw_base64': 'VARCHAR', "
-    "'quarantined_at': 'TIMESTAMPTZ'}"
-)
 
 
-def sql_string(value: str) -> str:
-    """A SQL string literal (for the few places DuckDB does not take a bound parameter: DDL)."""
-    return "'" + value.replace("'", "''") + "'"
+@dataclass(frozen=True)
+class LibraryItem:
+    """One file of the query library as the catalog installs it.
 
+    `kind` says what `sql` is: `macro`, a `CREATE MACRO` statement; `view`, the SELECT of a shared view
+    named `identifier`; `query`, the `CREATE MACRO … AS TABLE` statement of a saved query.
+    """
 
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    name: str  # the library's name for it (errors name it)
+    identifier: str  # the name it has in the catalog
+    kind: str
+    sql: str
+    path: Path
+    title: str = ""
 
 
 def _sql_list(values: list[str]) -> str:
@@ -63,64 +69,49 @@ def _sql_list(values: list[str]) -> str:
 
 def events_view_sql(files: list[str]) -> str:
     """`events` over the given files (all columns of the contract, in its order)."""
-    names = ", ".join(quote_identifier(column.name) for column in schema.COLUMNS)
+    names = ", ".join(quote_identifier(column.name) for column in contract.COLUMNS)
     if not files:
-        empty = ", ".join(f"CAST(NULL AS {schema.duckdb_type(c)}) AS {quote_identifier(c.name)}" for c in schema.COLUMNS)
+        empty = ", ".join(f"CAST(NULL AS {contract.duckdb_type(c)}) AS {quote_identifier(c.name)}" for c in contract.COLUMNS)
         return f"SELECT {empty} WHERE false"
     return (f"SELECT {names} FROM read_parquet({_sql_list(files)}, hive_partitioning = true, "
             f"hive_types = {_HIVE_TYPES}, union_by_name = true)")
 
 
 def quarantine_view_sql(files: list[str], superseded: list[str]) -> str:
-    columns = "id, batch, cluster, source_file, source_fingerprint, source_line, source_item, reason, raw, raw_base64, quarantined_at"
+    """`quarantine` over the quarantine files: the latest record of each line, without those a later run read whole."""
+    table = contract.QUARANTINE
     if not files:
-        return ("SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS batch, NULL::VARCHAR AS cluster, NULL::VARCHAR AS source_file, "
-                "NULL::VARCHAR AS source_fingerprint, NULL::BIGINT AS source_line, NULL::INTEGER AS source_item, "
-                "NULL::VARCHAR AS reason, NULL::VARCHAR AS raw, NULL::VARCHAR AS raw_base64, "
-                "NULL::TIMESTAMPTZ AS quarantined_at WHERE false")
+        return table.empty_select()
     exclude = f"WHERE id NOT IN (SELECT unnest({_sql_list(superseded)}::VARCHAR[]))" if superseded else ""
-    return (f"SELECT {columns} FROM read_json({_sql_list(files)}, format = 'newline_delimited', columns = {_QUARANTINE_COLUMNS}) "
+    return (f"SELECT {table.select_list()} FROM read_json({_sql_list(files)}, format = 'newline_delimited', columns = {table.json_columns()}) "
             f"{exclude} QUALIFY row_number() OVER (PARTITION BY id ORDER BY batch DESC) = 1")
-
-
-FINDINGS_COLUMNS = ("received_at TIMESTAMPTZ, cluster VARCHAR, date DATE, rule VARCHAR, severity VARCHAR, actor VARCHAR, source_ip VARCHAR, "
-                    "verb VARCHAR, object VARCHAR, summary VARCHAR, audit_id VARCHAR, found_at TIMESTAMPTZ")
 
 
 def findings_view_sql(files: list[str]) -> str:
     """`findings` over the written-back detections (`auditlake detect --write`), partitioned like events."""
     if not files:
-        empty = ", ".join(f"CAST(NULL AS {column.split()[1]}) AS {column.split()[0]}" for column in FINDINGS_COLUMNS.split(", "))
-        return f"SELECT {empty} WHERE false"
-    names = ", ".join(column.split()[0] for column in FINDINGS_COLUMNS.split(", "))
-    return f"SELECT {names} FROM read_parquet({_sql_list(files)}, hive_partitioning = true, hive_types = {_HIVE_TYPES})"
-
-
-REVIEWS_COLUMNS = (("id", "VARCHAR"), ("reviewed_at", "TIMESTAMPTZ"), ("reviewer", "VARCHAR"), ("note", "VARCHAR"),
-                   ("accepted", "BOOLEAN"), ("kind", "VARCHAR"), ("target", "VARCHAR"), ("pack", "VARCHAR"), ("control", "VARCHAR"),
-                   ("query", "VARCHAR"), ("audit_id", "VARCHAR"), ("since", "TIMESTAMPTZ"), ("until", "TIMESTAMPTZ"), ("cluster", "VARCHAR"),
-                   ("rows", "BIGINT"), ("digest", "VARCHAR"), ("evidence", "JSON"), ("auditlake_version", "VARCHAR"))
+        return contract.FINDINGS.empty_select()
+    return f"SELECT {contract.FINDINGS.select_list()} FROM read_parquet({_sql_list(files)}, hive_partitioning = true, hive_types = {_HIVE_TYPES})"
 
 
 def reviews_view_sql(files: list[str]) -> str:
     """`reviews` over the committed review files (`auditlake review`), one row per review, oldest first."""
+    table = contract.REVIEWS
     if not files:
-        return "SELECT " + ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in REVIEWS_COLUMNS) + " WHERE false"
-    names = ", ".join(name for name, _ in REVIEWS_COLUMNS)
-    columns = "{" + ", ".join(f"{sql_string(name)}: {sql_string(kind)}" for name, kind in REVIEWS_COLUMNS) + "}"
-    return f"SELECT {names} FROM read_json({_sql_list(files)}, format = 'newline_delimited', columns = {columns}) ORDER BY reviewed_at, id"
+        return table.empty_select()
+    return (f"SELECT {table.select_list()} FROM read_json({_sql_list(files)}, format = 'newline_delimited', "
+            f"columns = {table.json_columns()}) ORDER BY reviewed_at, id")
 
 
-def manifest_digest(store: LakeStore, manifest: Manifest, library: dict[str, SavedQuery] | None = None) -> str:
+def manifest_digest(store: LakeStore, manifest: Manifest, library: Sequence[LibraryItem]) -> str:
     """What the catalog was built from: the lake's place, its live files and the query library (a change means rebuild)."""
-    library = library if library is not None else load_library()
     findings: list[tuple[str, int | str]]
     if manifest.findings is None:  # a lake from before findings were recorded
         findings = [(path, Path(path).stat().st_mtime_ns) for path in store.findings_files(manifest)]
     else:
         findings = sorted((path, record.sha256) for path, record in manifest.findings.items())
     text = json.dumps([str(store.root), sorted(manifest.files), [b.id for b in manifest.batches], manifest.superseded_quarantine, findings,
-                       sorted((q.name, str(q.path), q.sql) for q in library.values())]
+                       sorted((item.name, str(item.path), item.sql) for item in library)]
                       + ([sorted((path, record.sha256) for path, record in manifest.reviews.items())] if manifest.reviews else []))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -132,14 +123,13 @@ def _catalog_key(digest: str, files: ReaderFiles) -> str:
     return digest + "-" + hashlib.sha256("\n".join(files.staged).encode()).hexdigest()[:8]
 
 
-def build_catalog(store: LakeStore, manifest: Manifest | None = None) -> Path:
+def build_catalog(store: LakeStore, library: Sequence[LibraryItem], manifest: Manifest | None = None) -> Path:
     """Write `LAKE/catalog.duckdb` afresh from the manifest and the query library (atomically; writers only, under the write lock).
 
     Raises:
         StorageError: the disk is full or the lake is not writable (the committed data is untouched).
     """
     manifest = manifest or store.load_manifest()
-    library = load_library()
     files = store.reader_files(manifest)
     try:
         _write_catalog(store.catalog_path, store, manifest, library, files, _catalog_key(manifest_digest(store, manifest, library), files))
@@ -153,12 +143,12 @@ def build_catalog(store: LakeStore, manifest: Manifest | None = None) -> Path:
     return store.catalog_path
 
 
-def _write_catalog(target: Path, store: LakeStore, manifest: Manifest, library: dict[str, SavedQuery],
+def _write_catalog(target: Path, store: LakeStore, manifest: Manifest, library: Sequence[LibraryItem],
                    files: ReaderFiles, key: str) -> None:
     """Build a catalog file under a temporary name of this process's own, then rename it to `target`."""
     temporary = temporary_sibling(target)
     try:
-        connection = duckdb.connect()
+        connection = duck.connect()
         try:
             connection.execute(f"ATTACH {sql_string(str(temporary))} AS {CATALOG_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
             connection.execute(f"USE {CATALOG_ALIAS}")
@@ -175,10 +165,10 @@ def _write_catalog(target: Path, store: LakeStore, manifest: Manifest, library: 
 
 
 def _install_catalog(connection: duckdb.DuckDBPyConnection, store: LakeStore, manifest: Manifest,
-                     library: dict[str, SavedQuery], files: ReaderFiles, key: str) -> None:
+                     library: Sequence[LibraryItem], files: ReaderFiles, key: str) -> None:
     """Every view, table and macro of a catalog, in the connection's current database."""
     connection.execute(f"CREATE VIEW events AS {events_view_sql(files.events)}")
-    for column in schema.COLUMNS:
+    for column in contract.COLUMNS:
         comment = f"{column.description} (from {column.source})"
         connection.execute(f"COMMENT ON COLUMN events.{quote_identifier(column.name)} IS {sql_string(comment)}")
     connection.execute("COMMENT ON VIEW events IS 'One row per Kubernetes audit Event; see the README column reference.'")
@@ -191,40 +181,47 @@ def _install_catalog(connection: duckdb.DuckDBPyConnection, store: LakeStore, ma
     install_library(connection, library)
     connection.execute("CREATE TABLE _auditlake (key VARCHAR, value VARCHAR)")
     connection.executemany("INSERT INTO _auditlake VALUES (?, ?)", [
-        ("lake", str(store.root)), ("digest", key), ("schema_version", str(schema.SCHEMA_VERSION)),
+        ("lake", str(store.root)), ("digest", key), ("schema_version", str(contract.SCHEMA_VERSION)),
     ])
 
 
-def install_library(connection: duckdb.DuckDBPyConnection, library: dict[str, SavedQuery]) -> None:
-    """Macros, then the shared views (each after the macros and views it uses), then every saved query as a table macro."""
-    _in_dependency_order(connection, [item for item in library.values() if item.kind == "macro"], lambda item: [item.sql])
-    _in_dependency_order(connection, [item for item in library.values() if item.kind == "view"], lambda item: [
-        f"CREATE OR REPLACE VIEW {quote_identifier(item.macro_name)} AS {item.sql}",
-        f"COMMENT ON VIEW {quote_identifier(item.macro_name)} IS {sql_string(item.title)}"])
+def install_library(connection: duckdb.DuckDBPyConnection, library: Sequence[LibraryItem]) -> None:
+    """Macros and shared views in dependency order (each after the macros and views it uses), then every saved query as a table macro."""
+    for item in installation_order([item for item in library if item.kind in ("macro", "view")]):
+        if item.kind == "macro":
+            _execute_for(connection, item, item.sql)
+        else:
+            _execute_for(connection, item, f"CREATE OR REPLACE VIEW {quote_identifier(item.identifier)} AS {item.sql}")
+            _execute_for(connection, item, f"COMMENT ON VIEW {quote_identifier(item.identifier)} IS {sql_string(item.title)}")
     connection.execute("BEGIN")  # one commit for all of them: in a catalog file, each statement alone would commit (7 ms each)
-    for item in saved_queries(library):
-        _execute_for(connection, item, macro_sql(item))
+    for item in library:
+        if item.kind == "query":
+            _execute_for(connection, item, item.sql)
     connection.execute("COMMIT")
 
 
-def _in_dependency_order(connection: duckdb.DuckDBPyConnection, pending: list[SavedQuery],
-                         statements: Callable[[SavedQuery], list[str]]) -> None:
-    """Create each item once what it uses exists: retry the failures while each round makes progress."""
-    while pending:
-        failures: list[tuple[SavedQuery, str]] = []
-        for item in pending:
-            try:
-                for statement in statements(item):
-                    connection.execute(statement)
-            except duckdb.Error as error:
-                failures.append((item, str(error).splitlines()[0]))
-        if len(failures) == len(pending):  # no progress: a real error, not an order problem
-            item, message = failures[0]
-            raise QueryError(f"{item.kind} {item.name} does not install: {message}", path=item.path)
-        pending = [item for item, _ in failures]
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+_WORDS = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-def _execute_for(connection: duckdb.DuckDBPyConnection, item: SavedQuery, statement: str) -> None:
+def installation_order(items: Sequence[LibraryItem]) -> list[LibraryItem]:
+    """`items` ordered so that each comes after the macros and views its SQL names (a topological order; ties keep their order).
+
+    Raises:
+        QueryError: two or more of them use each other (a cycle), naming them.
+    """
+    by_name = {item.identifier.lower(): item for item in items}
+    uses = {name: sorted((set(_WORDS.findall(_COMMENTS.sub(" ", item.sql).lower())) & by_name.keys()) - {name})
+            for name, item in by_name.items()}
+    try:
+        return [by_name[name] for name in graphlib.TopologicalSorter(uses).static_order()]
+    except graphlib.CycleError as error:
+        cycle = [by_name[name] for name in error.args[1]]
+        raise QueryError(f"{cycle[0].kind} {cycle[0].name} does not install: it uses itself through "
+                         + " → ".join(item.name for item in cycle), path=cycle[0].path) from None
+
+
+def _execute_for(connection: duckdb.DuckDBPyConnection, item: LibraryItem, statement: str) -> None:
     try:
         connection.execute(statement)
     except duckdb.Error as error:
@@ -256,7 +253,7 @@ def cache_path(store: LakeStore, key: str) -> Path:
     return config.cache_dir() / "catalogs" / lake / f"{key}.duckdb"
 
 
-def connect(store: LakeStore) -> duckdb.DuckDBPyConnection:
+def connect(store: LakeStore, library: Sequence[LibraryItem]) -> duckdb.DuckDBPyConnection:
     """A connection with the lake's views and macros; it never takes the write lock and never writes into the lake.
 
     The lake's `catalog.duckdb` when it is current; else this user's cached catalog for this state of the
@@ -264,7 +261,6 @@ def connect(store: LakeStore) -> duckdb.DuckDBPyConnection:
     full disk) the same views built in memory.
     """
     manifest = store.load_manifest()
-    library = load_library()
     digest = manifest_digest(store, manifest, library)
     connection = _open_if_built_from(store.catalog_path, digest)
     if connection is not None:
@@ -292,7 +288,7 @@ def _open_if_built_from(path: Path, key: str) -> duckdb.DuckDBPyConnection | Non
     if not path.is_file():
         return None
     try:
-        connection = duckdb.connect(str(path), read_only=True)
+        connection = duck.connect(path, read_only=True)
     except duckdb.Error:
         return None
     try:
@@ -302,19 +298,17 @@ def _open_if_built_from(path: Path, key: str) -> duckdb.DuckDBPyConnection | Non
     if rows != [(key,)]:
         connection.close()
         return None
-    connection.execute("SET TimeZone = 'UTC'")
     return connection
 
 
-def _in_memory(store: LakeStore, manifest: Manifest, library: dict[str, SavedQuery], files: ReaderFiles,
+def _in_memory(store: LakeStore, manifest: Manifest, library: Sequence[LibraryItem], files: ReaderFiles,
                key: str) -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect()
+    connection = duck.connect()
     try:
         _install_catalog(connection, store, manifest, library, files, key)
     except BaseException:
         connection.close()
         raise
-    connection.execute("SET TimeZone = 'UTC'")
     return connection
 
 

@@ -1,9 +1,11 @@
-"""The column contract of the `events` table: one list that everything else is generated from.
+"""The column contract of the lake's tables, spelled once: everything else is generated from it.
 
-Owns: `COLUMNS` (name, Arrow type, where the value comes from in an audit Event, what it means),
-the structure the JSON decoder reads Events with, and `SCHEMA_VERSION`. From these come the
-Arrow schema of every Parquet file, the DuckDB column comments in the catalog, the README's
-column table and the tests. Never reads or writes files.
+Owns: `COLUMNS` of `events` (name, Arrow type, where the value comes from in an audit Event, what it
+means), the structure the JSON decoder reads Events with, `SCHEMA_VERSION`, and the columns of the
+side tables `quarantine`, `findings` and `reviews` (`QUARANTINE`, `FINDINGS`, `REVIEWS`). From these
+come the Arrow schema of every Parquet file, the view SQL column lists and DuckDB column comments of
+the catalog, the records storage writes, the README's column table and the tests. Owned by no stage
+(ingest, store and the library all read it); never reads or writes files and imports nothing from auditlake.
 
 Schema changes only add: new columns go at the end and bump `SCHEMA_VERSION`, which every
 batch records in the manifest. Never rename or retype a column in place.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -161,3 +164,93 @@ def markdown_table() -> str:
     for column in COLUMNS:
         lines.append(f"| `{column.name}` | {duckdb_type(column)} | {column.source} | {column.description} |")
     return "\n".join(lines)
+
+
+# ---- the side tables: quarantine, findings, reviews ------------------------------------------------
+def sql_string(value: str) -> str:
+    """A SQL string literal (for the few places DuckDB does not take a bound parameter: DDL).
+
+    >>> sql_string("it's")
+    "'it''s'"
+    """
+    return "'" + value.replace("'", "''") + "'"
+
+
+def quote_identifier(name: str) -> str:
+    """A SQL identifier, quoted.
+
+    >>> quote_identifier('a"b')
+    '"a""b"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Table:
+    """A side table's columns (name and DuckDB type, in order): its records, view columns and empty view come from here."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    def select_list(self) -> str:
+        """`a, b, c`: the view's columns, in contract order."""
+        return ", ".join(self.names)
+
+    def empty_select(self) -> str:
+        """A query with every column, typed, and no rows: the view over a lake with no such files yet."""
+        return "SELECT " + ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in self.columns) + " WHERE false"
+
+    def json_columns(self) -> str:
+        """The `columns =` struct `read_json` takes: `{'id': 'VARCHAR', …}`."""
+        return "{" + ", ".join(f"{sql_string(name)}: {sql_string(kind)}" for name, kind in self.columns) + "}"
+
+    def row(self, **values: Any) -> dict[str, Any]:
+        """One record with exactly this table's columns, in order (a missing or unknown column is an error)."""
+        if set(values) != set(self.names):
+            missing, unknown = sorted(set(self.names) - set(values)), sorted(set(values) - set(self.names))
+            raise ValueError(f"{self.name} record: missing {missing}, unknown {unknown}")
+        return {name: values[name] for name in self.names}
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A line (or EventList item) that could not become a row, kept with where it came from and why."""
+
+    source: str
+    line: int
+    item: int | None
+    reason: str
+    raw: bytes
+
+
+def quarantine_id(cluster: str, fingerprint: str, source: str, line: int, item: int | None) -> str:
+    """Names one quarantined line: reading the same line again replaces its record instead of adding one."""
+    return f"{cluster}/{fingerprint}/{source}:{line}" + (f"#{item}" if item is not None else "")
+
+
+# Lines that could not be read (`quarantine/<batch>.jsonl`, one JSON object per line).
+QUARANTINE = Table("quarantine", (
+    ("id", "VARCHAR"), ("batch", "VARCHAR"), ("cluster", "VARCHAR"), ("source_file", "VARCHAR"), ("source_fingerprint", "VARCHAR"),
+    ("source_line", "BIGINT"), ("source_item", "INTEGER"), ("reason", "VARCHAR"), ("raw", "VARCHAR"), ("raw_base64", "VARCHAR"),
+    ("quarantined_at", "TIMESTAMPTZ"),
+))
+# Detections written back (`findings/cluster=…/date=…/findings.parquet`; cluster and date live in the path).
+FINDINGS = Table("findings", (
+    ("received_at", "TIMESTAMPTZ"), ("cluster", "VARCHAR"), ("date", "DATE"), ("rule", "VARCHAR"), ("severity", "VARCHAR"),
+    ("actor", "VARCHAR"), ("source_ip", "VARCHAR"), ("verb", "VARCHAR"), ("object", "VARCHAR"), ("summary", "VARCHAR"),
+    ("audit_id", "VARCHAR"), ("found_at", "TIMESTAMPTZ"),
+))
+# What every detection returns: the findings columns but the partition date and the time it was first found.
+FINDING_COLUMNS = tuple(name for name in FINDINGS.names if name not in ("date", "found_at"))
+FINDING_KEY = ("rule", "audit_id")  # one finding per rule and event: rerunning a detection adds nothing
+# Review evidence (`reviews/<id>.json`, one review each).
+REVIEWS = Table("reviews", (
+    ("id", "VARCHAR"), ("reviewed_at", "TIMESTAMPTZ"), ("reviewer", "VARCHAR"), ("note", "VARCHAR"), ("accepted", "BOOLEAN"),
+    ("kind", "VARCHAR"), ("target", "VARCHAR"), ("pack", "VARCHAR"), ("control", "VARCHAR"), ("query", "VARCHAR"),
+    ("audit_id", "VARCHAR"), ("since", "TIMESTAMPTZ"), ("until", "TIMESTAMPTZ"), ("cluster", "VARCHAR"), ("rows", "BIGINT"),
+    ("digest", "VARCHAR"), ("evidence", "JSON"), ("auditlake_version", "VARCHAR"),
+))

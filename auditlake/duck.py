@@ -1,0 +1,36 @@
+"""The one way to open DuckDB: every connection auditlake makes comes from `connect`.
+
+Owns: the settings every connection shares: the UTC time zone (dates are UTC days, as in the
+`events/` partitions, and a timestamp prints the same on every machine), an optional memory limit
+(DuckDB's memory otherwise grows with its input), a thread count, and read-only opening of a catalog
+file. Never decides which file to open or what to run on it; imports nothing from auditlake.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+IN_MEMORY = ":memory:"
+
+
+def connect(database: str | Path = IN_MEMORY, *, read_only: bool = False, memory_limit: str | None = None,
+            threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection in UTC: in memory, or to a database file (`read_only` for a catalog a reader opens).
+
+    Raises:
+        duckdb.Error: the file cannot be opened (the caller decides what that means).
+    """
+    config: dict[str, str | bool | int | float | list[str]] = {}
+    if memory_limit is not None:
+        config["memory_limit"] = memory_limit
+    if threads is not None:
+        config["threads"] = threads
+    connection = duckdb.connect(str(database), read_only=read_only, config=config)
+    try:
+        connection.execute("SET TimeZone = 'UTC'")
+    except BaseException:
+        connection.close()
+        raise
+    return connection

@@ -1,0 +1,385 @@
+"""The manifest, `_manifest/manifest.json`: the one commit point of every write, and what it records.
+
+Owns: the records (`SourceRecord`: how far each input was read; `FileRecord`: each committed data
+file with its rows and sha256; `BatchRecord`: each ingest or compaction; `ReviewRecord`), the
+`Manifest` that holds them (with the findings and review files: they are committed here like events),
+loading and saving it atomically, recovery (finishing or undoing what an interrupted writer left),
+and which committed files a reader's views name. Older lakes stay readable: a manifest from before
+findings were recorded (`findings` is None) is read with what is on disk.
+
+Crash safety rests on one rule: the manifest is the commit point, and nothing uncommitted carries a
+final name. Data files are written in staging (see files.py); the manifest that lists them is
+replaced atomically; only then are they renamed into place. `recover`, which every writer runs
+first, finishes what an interrupted writer committed (a staged file whose sha256 is the one the
+manifest records is renamed into place) and deletes everything else it left.
+
+Files a compaction replaced are retired, not deleted: they move to `_retired/` and stay for
+AUDITLAKE_RETIRE_AFTER, because a reader that opened the catalog before the compaction still reads
+them (views name them by a pattern that matches both places, see `reader_files`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from auditlake import config
+from auditlake.errors import LakeError
+from auditlake.store.files import (
+    COMPACT_BELOW_BYTES,
+    CREATE_WAIT_SECONDS,
+    READER_PATTERN,
+    LakeFiles,
+    file_sha256,
+    now_text,
+    parse_time,
+    remove_empty_directories,
+    storage_errors,
+    write_atomically,
+)
+
+SEEN_AS_KEPT = 8  # the file states remembered per source: its live file, its rotations, their compressed copies
+MANIFEST_FORMAT = "auditlake-manifest"
+MANIFEST_VERSION = 1
+PUBLISH_WAIT_SECONDS = 0.5  # how long a reader waits for a live writer to rename committed files into place
+
+
+# ---- records ----------------------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class SourceReading:
+    """How far one source has been read: what a run's progress and the manifest's record of a source share."""
+
+    cluster: str
+    fingerprint: str
+    size: int  # on-disk size when last read
+    offset: int  # decompressed bytes consumed: a rerun resumes here
+    lines: int  # lines consumed
+    events: int = 0
+    quarantined: int = 0
+    first_event_at: str | None = None
+    last_event_at: str | None = None
+    reached_end: bool = False  # the last run read to the end of the data: same size again means nothing new
+    sha256: str | None = None  # of the stored bytes, when a run read the whole source from its start
+    tail: dict[str, Any] | None = None  # an unfinished last line left for the next run
+    anchor: str | None = None  # hash of the bytes before `offset`: proves a resumed file is the same file
+    key: str = ""  # its key in the manifest's sources
+
+
+@dataclass(kw_only=True)
+class SourceRecord(SourceReading):
+    """How far one input file has been read: one record per file (its rotated names included), never one per first line.
+
+    Files are found again by their first line (`fingerprint`): a rotated, renamed or compressed copy
+    continues its record when its bytes at `offset` are the ones read before (`anchor`). Two different
+    files that share a first line (copies edited later, two captures of one cluster) get a record each:
+    the first one's key is `cluster/fingerprint`, the next ones' `cluster/fingerprint#2`, …
+    `seen_as` lists how its files looked (device, inode, size, mtime) each time one was read to its end: a
+    file that still looks so is unchanged, and is not read at all (a renamed rotation too; a recompressed
+    copy is read once, then recognised the same way).
+    """
+
+    names: list[str] = field(default_factory=list)  # every path it was seen at (the live name, then its rotated names)
+    updated_at: str = ""
+    seen_as: list[list[int]] = field(default_factory=list)  # [device, inode, size, mtime_ns] of files of it read to their end
+
+    def looks_unchanged(self, stat: os.stat_result) -> bool:
+        """Whether a file with this stat is a file of this source, still as it was read to its end (so nothing need be read)."""
+        return [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns] in self.seen_as
+
+
+@dataclass(kw_only=True)
+class SourceProgress(SourceReading):
+    """What the pipeline has read of one source so far in this run (ingest/ fills it, the batch writer records it)."""
+
+    name: str  # the path read in this run
+    start_offset: int
+    start_line: int
+    is_final: bool
+    device: int | None = None
+    inode: int | None = None
+    mtime_ns: int | None = None
+
+
+@dataclass
+class FileRecord:
+    path: str  # relative to the lake
+    cluster: str
+    date: str
+    batch: str
+    rows: int
+    bytes: int
+    sha256: str
+    min_received_at: str
+    max_received_at: str
+
+
+@dataclass
+class BatchRecord:
+    id: str
+    kind: str  # ingest or compact
+    started_at: str
+    committed_at: str
+    auditlake_version: str
+    schema_version: int
+    rows: int
+    duplicates: int
+    quarantined: int
+    redacted: bool
+    files: list[str]
+    replaced: list[str] = field(default_factory=list)  # compact: files this batch replaced
+    quarantine_file: str | None = None
+    quarantine_sha256: str | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)  # per source: lines and offsets read
+
+
+@dataclass
+class ReviewRecord:
+    """A review file the manifest commits (`reviews/<id>.json`); who reviewed what, and why, is in the file."""
+
+    path: str  # relative to the lake
+    target: str  # the section (`pci-dss:10.2.1.3`) or finding (`QUERY:AUDIT_ID`) reviewed
+    reviewed_at: str
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class Manifest:
+    format: str = MANIFEST_FORMAT
+    version: int = MANIFEST_VERSION
+    created_at: str = ""
+    sources: dict[str, SourceRecord] = field(default_factory=dict)
+    batches: list[BatchRecord] = field(default_factory=list)
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    superseded_quarantine: list[str] = field(default_factory=list)  # quarantine ids later read whole
+    retired: dict[str, str] = field(default_factory=dict)  # events path a compaction replaced -> when (now under _retired/)
+    findings: dict[str, FileRecord] | None = None  # findings files; None: a lake from before they were recorded
+    reviews: dict[str, ReviewRecord] = field(default_factory=dict)  # review files (`auditlake review`), by path
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        findings = data.get("findings")
+        return cls(
+            format=data["format"], version=data["version"], created_at=data.get("created_at", ""),
+            sources={key: SourceRecord(**{**value, "key": key}) for key, value in data.get("sources", {}).items()},
+            batches=[BatchRecord(**value) for value in data.get("batches", [])],
+            files={key: FileRecord(**value) for key, value in data.get("files", {}).items()},
+            superseded_quarantine=list(data.get("superseded_quarantine", [])),
+            retired=dict(data.get("retired", {})),
+            findings=None if findings is None else {key: FileRecord(**value) for key, value in findings.items()},
+            reviews={key: ReviewRecord(**value) for key, value in data.get("reviews", {}).items()},
+        )
+
+    def committed_sha256(self) -> dict[str, str]:
+        """Every file the manifest commits to, by lake-relative path, with the sha256 it must have."""
+        committed = {path: record.sha256 for path, record in self.files.items()}
+        committed.update({batch.quarantine_file: batch.quarantine_sha256 for batch in self.batches
+                          if batch.quarantine_file and batch.quarantine_sha256})
+        committed.update({path: record.sha256 for path, record in (self.findings or {}).items()})
+        committed.update({path: record.sha256 for path, record in self.reviews.items()})
+        return committed
+
+
+
+@dataclass(frozen=True)
+class ReaderFiles:
+    """The committed files as a reader's views name them (see `LakeStore.reader_files`)."""
+
+    events: list[str]
+    quarantine: list[str]
+    findings: list[str]
+    staged: list[str]  # committed files read from staging: their writer was killed (or is busy) before renaming them
+    reviews: list[str] = field(default_factory=list)
+
+
+
+class LakeStore(LakeFiles):
+    """One lake directory and its manifest: create, load, save, recover, and what readers read."""
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def require(self) -> None:
+        if not self.exists():
+            self._require_directory()
+            raise LakeError(f"{self.root}: no auditlake lake here", hint="create one with `auditlake ingest PATH --lake DIR` or `auditlake demo`")
+
+    def create(self) -> None:
+        """Create an empty lake; refuse a non-empty directory that is not one.
+
+        Two processes may create the same lake at once (two cron jobs on a new path): the manifest is
+        written under the write lock, waiting briefly for the other creator, so one creates it and the
+        other finds it.
+        """
+        if self.exists():
+            return
+        self._require_directory()
+        if self.root.exists() and any(self.root.iterdir()) and not self._is_unfinished_skeleton():
+            if self.exists():  # created by another process since the first look
+                return
+            raise LakeError(f"{self.root}: directory is not empty and holds no auditlake lake",
+                            hint="choose an empty or new directory for --lake")
+        with storage_errors(self.root):
+            for directory in (self.events_dir, self.quarantine_dir, self.manifest_dir):
+                directory.mkdir(parents=True, exist_ok=True)
+        with self.write_lock(wait=CREATE_WAIT_SECONDS):
+            if not self.exists():
+                self.save_manifest(Manifest(created_at=now_text()))
+
+    def load_manifest(self) -> Manifest:
+        self.require()
+        try:
+            data = json.loads(self.manifest_path.read_text())
+            manifest = Manifest.from_json(data)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise LakeError(f"{self.manifest_path}: unreadable manifest ({error})", hint="restore it from a backup of the lake") from None
+        if manifest.format != MANIFEST_FORMAT or manifest.version > MANIFEST_VERSION:
+            raise LakeError(f"{self.manifest_path}: manifest version {manifest.version} is newer than this auditlake understands",
+                            hint="upgrade auditlake")
+        return manifest
+
+    def save_manifest(self, manifest: Manifest) -> None:
+        """Replace the manifest atomically: the commit point of every write."""
+        write_atomically(self.manifest_path, json.dumps(dataclasses.asdict(manifest), indent=1).encode())
+
+    # ---- recovery --------------------------------------------------------------------------------
+    def recover(self, manifest: Manifest, *, retire_after: float | None = None) -> int:
+        """Finish or undo what an interrupted writer left, and delete retired files whose grace period has passed.
+
+        Run by every writer, under the write lock, before it writes. A staged file the manifest commits
+        to (with the sha256 it records) is renamed into place; a replaced file still under events/ is
+        retired; every other staged file, every file under a final name the manifest does not list and
+        every temporary name is deleted. `retire_after` defaults to AUDITLAKE_RETIRE_AFTER. Returns how
+        many files were deleted.
+        """
+        grace = config.retire_after() if retire_after is None else retire_after
+        removed = 0
+        with storage_errors(self.root):
+            committed = manifest.committed_sha256()
+            for staged in sorted(path for path in self.staging_dir.glob("*/**/*") if path.is_file()):
+                relative = staged.relative_to(self.staging_dir).as_posix().split("/", 1)[1]
+                if relative in committed and file_sha256(staged) == committed[relative]:
+                    self.publish([(staged, self.root / relative)])
+                else:
+                    self.discard([staged])
+                    removed += 1
+            now = datetime.now(UTC)
+            expired = [path for path, at in manifest.retired.items() if (now - parse_time(at)).total_seconds() >= grace]
+            for path in manifest.retired:
+                if path not in expired and (self.root / path).is_file():
+                    self.retire(path)  # the compaction was interrupted before it moved this one
+            for path in expired:
+                del manifest.retired[path]
+            if expired:
+                self.save_manifest(manifest)
+            for debris in self._debris(manifest):
+                debris.unlink()
+                removed += 1
+            for top in (self.events_dir, self.findings_dir, self.retired_dir, self.staging_dir):
+                remove_empty_directories(top, keep_top=top == self.events_dir)
+        return removed
+
+    def _debris(self, manifest: Manifest) -> list[Path]:
+        """Files no committed state accounts for: temporaries, and final names the manifest does not list."""
+        live = set(manifest.files)
+        kept = {batch.quarantine_file for batch in manifest.batches if batch.quarantine_file}
+        retired = {self.retired_path(path) for path in manifest.retired}
+        findings = None if manifest.findings is None else set(manifest.findings)
+        reviews = set(manifest.reviews)
+        debris = []
+        for path in (list(self.events_dir.rglob("*")) + list(self.quarantine_dir.glob("*")) + list(self.retired_dir.rglob("*"))
+                     + list(self.findings_dir.rglob("*")) + list(self.reviews_dir.rglob("*")) + list(self.manifest_dir.glob("*"))
+                     + list(self.root.glob("*"))):
+            if not path.is_file():
+                continue
+            relative = path.relative_to(self.root).as_posix()
+            if path.name.endswith((".tmp", ".tmp.wal", ".rewrite")):  # ours, or an older auditlake's
+                debris.append(path)
+            elif path.is_relative_to(self.events_dir):
+                debris += [path] if path.suffix == ".parquet" and relative not in live else []
+            elif path.parent == self.quarantine_dir:
+                debris += [path] if relative not in kept else []
+            elif path.is_relative_to(self.retired_dir):
+                debris += [path] if path not in retired else []
+            elif path.is_relative_to(self.findings_dir) and findings is not None:
+                debris += [path] if path.name == "findings.parquet" and relative not in findings else []
+            elif path.is_relative_to(self.reviews_dir):
+                debris += [path] if path.suffix == ".json" and relative not in reviews else []
+        return debris
+
+    # ---- what readers read -----------------------------------------------------------------------
+    def live_files(self, manifest: Manifest | None = None) -> list[str]:
+        manifest = manifest or self.load_manifest()
+        return sorted(str(self.root / path) for path in manifest.files)
+
+    def reader_files(self, manifest: Manifest, *, wait: float = PUBLISH_WAIT_SECONDS) -> ReaderFiles:
+        """The committed files as a reader's views name them.
+
+        A small events file is named by a pattern that also matches its place under `_retired/`: a
+        compaction may retire it while the view is open, and the view keeps working for the grace
+        period. A committed file not renamed into place yet (its writer is doing it now, or was killed
+        doing it) is waited for, then read from staging, where its recorded size tells which file it is.
+        """
+        expected: dict[str, int | None] = {record.path: record.bytes for record in manifest.files.values()}
+        expected.update({batch.quarantine_file: None for batch in manifest.batches if batch.quarantine_file})
+        expected.update({record.path: record.bytes for record in (manifest.findings or {}).values()})
+        expected.update({record.path: record.bytes for record in manifest.reviews.values()})
+        deadline = time.monotonic() + wait
+        while (missing := {path for path in expected if not (self.root / path).is_file()}) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        staged = {path: copy for path in missing if (copy := self._staged_copy(path, expected[path])) is not None}
+
+        def name(path: str) -> str:
+            if path in staged:
+                return str(staged[path])
+            if path.startswith("events/") and (expected[path] or 0) < COMPACT_BELOW_BYTES:
+                return str(self.root / READER_PATTERN / Path(path).relative_to("events"))
+            return str(self.root / path)
+
+        return ReaderFiles(
+            events=[name(path) for path in sorted(manifest.files)],
+            quarantine=[name(batch.quarantine_file) for batch in sorted(manifest.batches, key=lambda b: b.quarantine_file or "")
+                        if batch.quarantine_file],
+            findings=[name(path) for path in sorted(manifest.findings)] if manifest.findings is not None else self.findings_files(manifest),
+            staged=sorted(str(path) for path in staged.values()),
+            reviews=[name(path) for path in sorted(manifest.reviews)],
+        )
+
+    def _staged_copy(self, relative: str, size: int | None) -> Path | None:
+        if (self.root / relative).is_file():  # renamed into place since we looked
+            return None
+        copies = [path for path in self.staging_dir.glob(f"*/{relative}") if size is None or path.stat().st_size == size]
+        return copies[0] if len(copies) == 1 else None
+
+    def quarantine_files(self, manifest: Manifest | None = None) -> list[str]:
+        manifest = manifest or self.load_manifest()
+        return sorted(str(self.root / b.quarantine_file) for b in manifest.batches if b.quarantine_file)
+
+    def findings_files(self, manifest: Manifest | None = None) -> list[str]:
+        manifest = manifest or self.load_manifest()
+        if manifest.findings is None:  # a lake from before findings were recorded: what is on disk
+            return sorted(str(path) for path in self.findings_dir.glob("cluster=*/date=*/findings.parquet"))
+        return sorted(str(self.root / path) for path in manifest.findings)
+
+
+
+def describe_file(store: LakeStore, temporary: Path, final: Path, cluster: str, date: str, batch: str) -> FileRecord | None:
+    """A manifest record for a written file, read back from the file itself."""
+    rows = pq.read_metadata(temporary).num_rows
+    if rows == 0:
+        return None
+    low, high = (value.as_py() for value in pc.min_max(pq.read_table(temporary, columns=["received_at"]).column(0)).values())
+    return FileRecord(
+        path=final.relative_to(store.root).as_posix(), cluster=cluster, date=date, batch=batch, rows=rows,
+        bytes=temporary.stat().st_size, sha256=file_sha256(temporary), min_received_at=low.isoformat(), max_received_at=high.isoformat(),
+    )
+
