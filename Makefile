@@ -17,7 +17,7 @@ demo: $(BIN)/auditlake
 	$(BIN)/auditlake report pci-dss --since 7d --out reports/ --format html,md,csv,json
 
 test: $(BIN)/auditlake browser lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The report test renders HTML in Debian's chromium: installed here when we are root on Debian/Ubuntu;
 # elsewhere that one test skips and says why.

@@ -1,7 +1,7 @@
 """Fuzz the ingest pipeline: N generated files (default 10,000), each line accounted for, no crash; prints the figures.
 
 Run: `python benchmarks/fuzz_ingest.py [--examples 10000] [--seed 1]` (`make fuzz`). The generator and the property are
-the ones `tests/ingest/test_fuzz.py` runs 2,000 times in CI (tests/ingest/fuzz.py): real events from tests/data with
+the ones `tests/ingest/test_fuzz.py` runs 500 times in CI (tests/ingest/fuzz.py): real events from tests/data with
 lines an adversary writes (cut short, bytes inserted or replaced, odd times, deep nesting, byte-order marks, blank
 lines, copies, EventLists, AKS records, scalars). Exit 1 on the first file whose lines are not all accounted for.
 """
