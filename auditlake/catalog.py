@@ -196,11 +196,11 @@ def _install_catalog(connection: duckdb.DuckDBPyConnection, store: LakeStore, ma
 
 
 def install_library(connection: duckdb.DuckDBPyConnection, library: dict[str, SavedQuery]) -> None:
-    """Macros, then the shared views (each after the macros and views it uses), then every saved query as a table macro."""
-    _in_dependency_order(connection, [item for item in library.values() if item.kind == "macro"], lambda item: [item.sql])
-    _in_dependency_order(connection, [item for item in library.values() if item.kind == "view"], lambda item: [
+    """The shared macros and views (each after the macros and views it uses: a table macro may read a view,
+    which DuckDB binds at creation), then every saved query as a table macro."""
+    _in_dependency_order(connection, [item for item in library.values() if item.kind in ("macro", "view")], lambda item: [
         f"CREATE OR REPLACE VIEW {quote_identifier(item.macro_name)} AS {item.sql}",
-        f"COMMENT ON VIEW {quote_identifier(item.macro_name)} IS {sql_string(item.title)}"])
+        f"COMMENT ON VIEW {quote_identifier(item.macro_name)} IS {sql_string(item.title)}"] if item.kind == "view" else [item.sql])
     connection.execute("BEGIN")  # one commit for all of them: in a catalog file, each statement alone would commit (7 ms each)
     for item in saved_queries(library):
         _execute_for(connection, item, macro_sql(item))

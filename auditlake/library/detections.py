@@ -18,14 +18,13 @@ import pyarrow as pa
 from auditlake import window
 from auditlake.errors import QueryError
 from auditlake.library.binding import bind, run
-from auditlake.library.savedquery import DETECTIONS_TOPIC, ENGINES, SEVERITIES, SavedQuery, normalise_name, saved_queries
+from auditlake.library.savedquery import DETECTIONS_TOPIC, ENGINES, FINDING_COLUMNS, SEVERITIES, SavedQuery, normalise_name, saved_queries
 from auditlake.library.suggest import hint
 
 if TYPE_CHECKING:
     import duckdb
 
 TOPIC = DETECTIONS_TOPIC
-FINDING_COLUMNS = ("received_at", "cluster", "rule", "severity", "actor", "source_ip", "verb", "object", "summary", "audit_id")
 # What `detect`'s table shows of each finding: where, who and what, and the audit id that `auditlake event ID` opens.
 TABLE_COLUMNS = ("received_at", "cluster", "severity", "rule", "actor", "summary", "audit_id")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
