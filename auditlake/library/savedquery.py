@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from auditlake import config
+from auditlake.contract import FINDING_COLUMNS
 from auditlake.errors import QueryError
 from auditlake.library.suggest import did_you_mean
 from auditlake.window import DEFAULT_SINCE
@@ -31,6 +32,7 @@ NEED_KEYS = frozenset({"level", "group", "resources", "verbs"})
 NEED_LEVELS = ("Metadata", "Request", "RequestResponse")
 PARAM_KEYS = frozenset({"type", "default", "help", "required"})
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+# What every detection returns, in this order (see `SavedQuery.statement`): where and when, which rule, who, what, the event.
 KINDS = ("query", "view", "macro")
 PARAM_TYPES = {
     "timestamptz": "TIMESTAMPTZ", "date": "DATE", "varchar": "VARCHAR", "integer": "INTEGER", "double": "DOUBLE",
@@ -112,12 +114,15 @@ class SavedQuery:
 
     @property
     def statement(self) -> str:
-        """The SQL that runs. A detection's file selects its findings without `rule` and `severity`, which come
-        from its name and header: they are added here, third and fourth, so no file restates them."""
+        """The SQL that runs. A detection's file selects the rows it finds (usually `*` of a view such as
+        `final_requests`, which carries `actor` and `object`) plus what is its own, `summary`; the finding
+        projection is applied here, once: `FINDING_COLUMNS` in order, `rule` and `severity` from the file's
+        name and header, ordered by time. So no file restates the projection, its name or its severity."""
         if not self.is_detection:
             return self.sql
-        return (f"SELECT received_at, cluster, '{self.name}' AS rule, '{self.severity}' AS severity, "
-                f"* EXCLUDE (received_at, cluster) FROM (\n{self.sql}\n)")
+        columns = ", ".join(f"'{self.name}' AS rule" if column == "rule" else f"'{self.severity}' AS severity" if column == "severity"
+                            else column for column in FINDING_COLUMNS)
+        return f"SELECT {columns} FROM (\n{self.sql}\n) ORDER BY received_at, audit_id"
 
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.params if p.name == name), None)

@@ -14,16 +14,11 @@ params:
 needs:
   - {level: Metadata, group: admissionregistration.k8s.io, resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' created ' || rtrim(resource, 's') || ' ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || ' created ' || rtrim(resource, 's') || ' ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource IN ('mutatingwebhookconfigurations', 'validatingwebhookconfigurations')
   AND verb = 'create'
   AND coalesce(code, 200) < 400
   AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

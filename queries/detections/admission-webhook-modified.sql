@@ -12,15 +12,10 @@ reproduces:
 needs:
   - {level: Metadata, group: admissionregistration.k8s.io, resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations], verbs: [create, update, patch, delete]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       resource || ' ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END AS summary, audit_id
-FROM events
+SELECT *, resource || ' ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND api_group = 'admissionregistration.k8s.io'
   AND resource IN ('mutatingwebhookconfigurations', 'validatingwebhookconfigurations')
   AND verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -14,17 +14,12 @@ params:
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'anonymous ' || verb || ' ' || coalesce(request_uri, object_text(resource, subresource, namespace, name, request_uri)) || ' from ' || coalesce(source_ip, '?') || CASE WHEN decision = 'allow' OR (decision IS NULL AND code < 400) THEN ' (allowed)' ELSE ' (refused)' END AS summary, audit_id
-FROM events
+SELECT *, 'anonymous ' || verb || ' ' || coalesce(request_uri, object) || ' from ' || coalesce(source_ip, '?') || CASE WHEN decision = 'allow' OR (decision IS NULL AND code < 400) THEN ' (allowed)' ELSE ' (refused)' END AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND user_name = 'system:anonymous'
   AND NOT coalesce(source_ips = ['127.0.0.1'], false)
   AND NOT (coalesce(user_agent, '') = 'ELB-HealthChecker/2.0' AND starts_with(coalesce(source_ip, ''), '10.0.'))
   AND NOT list_bool_or(list_transform($probe_agents, lambda a: starts_with(coalesce(user_agent, ''), a)))
   AND NOT list_bool_or(list_transform(['/healthz', '/readyz', '/livez', '/apis/healthz', '/apis/readyz', '/apis/livez'], lambda p: starts_with(coalesce(request_uri, ''), p)))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -11,15 +11,10 @@ reproduces:
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'anonymous ' || verb || ' ' || coalesce(request_uri, '') || ' allowed' || coalesce(' (' || nullif(authz_reason, '') || ')', '') AS summary, audit_id
-FROM events
+SELECT *, 'anonymous ' || verb || ' ' || coalesce(request_uri, '') || ' allowed' || coalesce(' (' || nullif(authz_reason, '') || ')', '') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND user_name = 'system:anonymous'
   AND decision = 'allow'
   AND NOT regexp_matches(coalesce(request_uri, ''), '^/(healthz|livez|readyz)(\?|$)')
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -18,12 +18,10 @@ needs:
   - {level: Metadata, resources: [secrets], verbs: [get, list, watch]}
 */
 WITH reads AS (
-  SELECT received_at, cluster, coalesce(impersonated_user, user_name) AS actor, user_name, user_agent, source_ip, verb,
-         object_text(resource, subresource, namespace, name, request_uri) AS object, audit_id,
+  SELECT received_at, cluster, actor, user_name, user_agent, source_ip, verb, object, audit_id,
          coalesce(name, 'list:' || namespace, 'list:' || request_uri, 'list') AS secret
-  FROM events
+  FROM final_requests
   WHERE in_window(received_at, date, $since - $period, $until)
-    AND is_final(stage)
     AND resource = 'secrets' AND subresource IS NULL AND verb IN ('get', 'list', 'watch')
     AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
     AND ($cluster IS NULL OR cluster = $cluster)
@@ -34,8 +32,6 @@ counted AS (
                  AND p.received_at BETWEEN r.received_at - $period AND r.received_at) AS distinct_secrets
   FROM reads r
 )
-SELECT received_at, cluster, actor, source_ip, verb, object,
-       coalesce(user_name, '(no user)') || ' read ' || distinct_secrets || ' different secrets within ' || $period AS summary, audit_id
+SELECT *, coalesce(user_name, '(no user)') || ' read ' || distinct_secrets || ' different secrets within ' || $period AS summary
 FROM counted
 WHERE distinct_secrets >= $threshold AND received_at >= $since
-ORDER BY received_at, audit_id

@@ -16,13 +16,9 @@ params:
 needs:
   - {level: Request, group: certificates.k8s.io, resources: [certificatesigningrequests], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' requested client certificate ' || coalesce(name, '') || ' (' || coalesce(json_extract_string(request_object, '$.spec.signerName'), 'no signer') || ')' AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || ' requested client certificate ' || coalesce(name, '') || ' (' || coalesce(json_extract_string(request_object, '$.spec.signerName'), 'no signer') || ')' AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'certificatesigningrequests'
   AND subresource IS NULL
   AND verb = 'create'
@@ -31,4 +27,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND NOT list_contains($bootstrap_users, coalesce(user_name, ''))
   AND (list_contains(coalesce(CAST(json_extract_string(request_object, '$.spec.usages[*]') AS VARCHAR[]), []), 'client auth') OR contains(coalesce(json_extract_string(request_object, '$.spec.signerName'), ''), 'kubernetes.io/kube-apiserver-client'))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -19,17 +19,12 @@ params:
 needs:
   - {level: Request, group: rbac.authorization.k8s.io, resources: [clusterrolebindings], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' bound ' || json_extract_string(request_object, '$.roleRef.name') || ' to ' || coalesce(array_to_string(list_transform(CAST(json_extract(request_object, '$.subjects') AS JSON[]), lambda s: json_extract_string(s, '$.kind') || ':' || json_extract_string(s, '$.name')), ', '), '(no subjects)') || ' (' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ')' AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || ' bound ' || json_extract_string(request_object, '$.roleRef.name') || ' to ' || coalesce(array_to_string(list_transform(CAST(json_extract(request_object, '$.subjects') AS JSON[]), lambda s: json_extract_string(s, '$.kind') || ':' || json_extract_string(s, '$.name')), ', '), '(no subjects)') || ' (' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ')' AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'clusterrolebindings'
   AND verb = 'create'
   AND coalesce(code, 200) < 400
   AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
   AND list_contains($privileged_roles, json_extract_string(request_object, '$.roleRef.name'))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -13,15 +13,10 @@ params:
 needs:
   - {level: Request, resources: [configmaps], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'configmap ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' data mentions ' || array_to_string(list_filter($markers, lambda m: contains(CAST(json_extract(request_object, '$.data') AS VARCHAR), m)), ', ') AS summary, audit_id
-FROM events
+SELECT *, 'configmap ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' data mentions ' || array_to_string(list_filter($markers, lambda m: contains(CAST(json_extract(request_object, '$.data') AS VARCHAR), m)), ', ') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'configmaps'
   AND verb IN ('create', 'update', 'patch')
   AND list_bool_or(list_transform($markers, lambda m: contains(CAST(json_extract(request_object, '$.data') AS VARCHAR), m)))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -14,11 +14,8 @@ needs:
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'capabilities ' || array_to_string(capabilities, ', ') || ' added in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
+SELECT *, 'capabilities ' || array_to_string(capabilities, ', ') || ' added in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND len(capabilities) > 0
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

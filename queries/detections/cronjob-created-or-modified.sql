@@ -16,17 +16,12 @@ params:
 needs:
   - {level: Metadata, group: batch, resources: [cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'cronjob ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END || ' by ' || coalesce(impersonated_user, user_name, '(no user)') AS summary, audit_id
-FROM events
+SELECT *, 'cronjob ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END || ' by ' || coalesce(actor, '(no user)') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'cronjobs'
   AND verb IN ('create', 'update', 'patch')
   AND coalesce(subresource, '') <> 'status'
   AND coalesce(code, 200) < 400
   AND NOT ($ignore_system AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users) AND is_system_namespace(namespace))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -10,16 +10,11 @@ reproduces:
 needs:
   - {level: Metadata, group: batch, resources: [cronjobs, jobs], verbs: [create, update, patch, delete]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       rtrim(resource, 's') || ' ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END AS summary, audit_id
-FROM events
+SELECT *, rtrim(resource, 's') || ' ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND api_group = 'batch'
   AND resource IN ('cronjobs', 'jobs')
   AND subresource IS NULL
   AND verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

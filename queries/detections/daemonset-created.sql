@@ -15,17 +15,12 @@ params:
 needs:
   - {level: Metadata, group: apps, resources: [daemonsets], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'daemonset ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' created by ' || coalesce(impersonated_user, user_name, '(no user)') AS summary, audit_id
-FROM events
+SELECT *, 'daemonset ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' created by ' || coalesce(actor, '(no user)') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'daemonsets'
   AND subresource IS NULL
   AND verb = 'create'
   AND coalesce(code, 200) < 400
   AND NOT ($ignore_system AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users) AND is_system_namespace(namespace))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -18,9 +18,7 @@ needs:
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'capabilities ' || array_to_string(list_filter(capabilities, lambda c: list_contains($dangerous, c)), ', ') || ' added in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
+SELECT *, 'capabilities ' || array_to_string(list_filter(capabilities, lambda c: list_contains($dangerous, c)), ', ') || ' added in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND list_has_any(capabilities, $dangerous)
@@ -28,4 +26,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND NOT is_system_namespace(namespace)
   AND NOT is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users)
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -15,12 +15,9 @@ needs:
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'image ' || array_to_string(list_filter(repositories, lambda r: NOT list_contains($allowed_repositories, r)), ', ') || ' in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
+SELECT *, 'image ' || array_to_string(list_filter(repositories, lambda r: NOT list_contains($allowed_repositories, r)), ', ') || ' in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND $allowed_repositories IS NOT NULL
   AND NOT coalesce(list_has_all($allowed_repositories, repositories), false)
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -16,14 +16,9 @@ params:
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(user_name, '(no user)') || ' is not an allowed user: ' || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri) AS summary, audit_id
-FROM events
+SELECT *, coalesce(user_name, '(no user)') || ' is not an allowed user: ' || verb || ' ' || object AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND (user_name IS NULL OR actor_kind(user_name, user_groups, $admin_groups, $admin_users) = 'human')
   AND NOT list_contains($allowed_users, coalesce(user_name, ''))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -17,17 +17,12 @@ params:
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'anonymous ' || verb || ' ' || coalesce(request_uri, '') || ' from ' || coalesce(source_ip, '?') || ' (' || coalesce(decision, CAST(code AS VARCHAR), '?') || ')' AS summary, audit_id
-FROM events
+SELECT *, 'anonymous ' || verb || ' ' || coalesce(request_uri, '') || ' from ' || coalesce(source_ip, '?') || ' (' || coalesce(decision, CAST(code AS VARCHAR), '?') || ')' AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
   AND (NOT $eks_only OR coalesce(cloud_provider(user_name, user_extra, extra),
                                  CASE WHEN cluster IN (SELECT cluster FROM cluster_providers($since, $until) WHERE provider = 'eks') THEN 'eks' END) = 'eks')
-  AND is_final(stage)
   AND user_name = 'system:anonymous'
   AND NOT coalesce(source_ips = ['127.0.0.1'], false)
   AND NOT (coalesce(user_agent, '') = 'ELB-HealthChecker/2.0' AND coalesce(ip_is_private(source_ip), false))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

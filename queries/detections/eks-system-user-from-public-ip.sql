@@ -19,13 +19,9 @@ params:
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       user_name || ' ' || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri)
-         || ' from public ' || source_ip AS summary,
-       audit_id
-FROM events
+SELECT *, user_name || ' ' || verb || ' ' || object
+         || ' from public ' || source_ip AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
   AND stage = 'ResponseComplete'
   AND coalesce(code, 0) <> 403
@@ -41,4 +37,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND (NOT $eks_only OR coalesce(cloud_provider(user_name, user_extra, extra),
                                  CASE WHEN cluster IN (SELECT cluster FROM cluster_providers($since, $until) WHERE provider = 'eks') THEN 'eks' END) = 'eks')
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

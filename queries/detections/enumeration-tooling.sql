@@ -17,14 +17,9 @@ params:
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' ' || verb || ' ' || coalesce(exec_command(request_uri), request_uri) || ' (' || coalesce(user_agent, '') || ')' AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || ' ' || verb || ' ' || coalesce(exec_command(request_uri), request_uri) || ' (' || coalesce(user_agent, '') || ')' AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND (contains_any_of(request_uri, $uri_markers) OR contains_any_of(user_agent, $user_agents))
   AND (decision = 'allow' OR (decision IS NULL AND code BETWEEN 100 AND 399))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -11,15 +11,10 @@ reproduces:
 needs:
   - {level: Metadata, resources: [pods/ephemeralcontainers]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'ephemeral container added to pod ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
-FROM events
+SELECT *, 'ephemeral container added to pod ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'pods'
   AND subresource = 'ephemeralcontainers'
   AND verb IN ('create', 'update', 'patch')
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

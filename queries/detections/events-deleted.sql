@@ -14,16 +14,11 @@ params:
 needs:
   - {level: Metadata, resources: [events], verbs: [delete, deletecollection]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'events ' || coalesce(namespace || '/', '') || coalesce(name, '(all)') || ' deleted by ' || coalesce(user_name, '(no user)') AS summary, audit_id
-FROM events
+SELECT *, 'events ' || coalesce(namespace || '/', '') || coalesce(name, '(all)') || ' deleted by ' || coalesce(user_name, '(no user)') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'events'
   AND verb IN ('delete', 'deletecollection')
-  AND NOT ($ignore_controllers AND actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) IN ('serviceaccount', 'node', 'system')
+  AND NOT ($ignore_controllers AND actor_kind(actor, actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) IN ('serviceaccount', 'node', 'system')
            AND coalesce(code BETWEEN 200 AND 299, false) AND verb = 'delete')
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

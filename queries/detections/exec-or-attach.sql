@@ -17,11 +17,8 @@ reproduces:
 needs:
   - {level: Metadata, resources: [pods/exec, pods/attach]}
 */
-SELECT received_at, cluster, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       subresource || ' into ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(': ' || nullif(array_to_string(command_args, ' '), ''), '') || outcome_suffix(code) AS summary, audit_id
+SELECT *, subresource || ' into ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(': ' || nullif(array_to_string(command_args, ' '), ''), '') || outcome_suffix(code) AS summary
 FROM exec_requests
 WHERE in_window(received_at, date, $since, $until)
   AND verb IN ('create', 'get')
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -17,11 +17,9 @@ needs:
   - {level: Metadata}
 */
 WITH refused AS (
-  SELECT received_at, cluster, coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-         object_text(resource, subresource, namespace, name, request_uri) AS object, request_uri, audit_id
-  FROM events
+  SELECT received_at, cluster, actor, source_ip, verb, object, request_uri, audit_id
+  FROM final_requests
   WHERE in_window(received_at, date, $since - $period, $until)
-    AND is_final(stage)
     AND code = 403
     AND ip_is_global(source_ip)
     AND (NOT $api_paths_only OR starts_with(coalesce(request_uri, ''), '/api/') OR starts_with(coalesce(request_uri, ''), '/apis/'))
@@ -31,9 +29,6 @@ counted AS (
   SELECT *, count(*) OVER (PARTITION BY cluster, source_ip ORDER BY received_at RANGE BETWEEN $period PRECEDING AND CURRENT ROW) AS recent
   FROM refused
 )
-SELECT received_at, cluster, actor, source_ip, verb, object,
-       recent || ' refusals from ' || source_ip || ' within ' || $period || ': ' || verb || ' ' || object AS summary,
-       audit_id
+SELECT *, recent || ' refusals from ' || source_ip || ' within ' || $period || ': ' || verb || ' ' || object AS summary
 FROM counted
 WHERE recent >= $threshold AND received_at >= $since
-ORDER BY received_at, audit_id

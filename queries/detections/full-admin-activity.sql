@@ -16,13 +16,8 @@ params:
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       user_name || ' ' || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri) || outcome_suffix(code) AS summary, audit_id
-FROM events
+SELECT *, user_name || ' ' || verb || ' ' || object || outcome_suffix(code) AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND list_contains($admin_users, user_name)
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

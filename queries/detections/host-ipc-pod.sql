@@ -21,14 +21,8 @@ needs:
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'host IPC namespace used by ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
-FROM workload_specs
+SELECT *, 'host IPC namespace used by ' || workload || outcome_suffix(code) AS summary
+FROM reported_workload_specs($include_failed, $ignore_system, $admin_groups, $admin_users, allowed_repositories := $allowed_repositories)
 WHERE in_window(received_at, date, $since, $until)
   AND host_ipc
-  AND NOT coalesce(len(repositories) > 0 AND list_has_all($allowed_repositories, repositories), false)
-  AND ($include_failed OR (succeeded AND decision IS DISTINCT FROM 'forbid'))
-  AND NOT ($ignore_system AND is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users) AND is_system_namespace(namespace))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -16,13 +16,9 @@ params:
 needs:
   - {level: Request, group: networking.k8s.io, resources: [ingresses], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'ingress ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' created without TLS by ' || coalesce(impersonated_user, user_name, '(no user)') AS summary, audit_id
-FROM events
+SELECT *, 'ingress ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' created without TLS by ' || coalesce(actor, '(no user)') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'ingresses'
   AND subresource IS NULL
   AND verb = 'create'
@@ -31,4 +27,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND NOT ($ignore_system_principals AND coalesce(namespace IN ('kube-system', 'gke-system', 'kube-node-lease', 'kube-public'), false))
   AND coalesce(json_array_length(json_extract(request_object, '$.spec.tls')), 0) = 0
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

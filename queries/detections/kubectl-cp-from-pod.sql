@@ -16,9 +16,7 @@ params:
 needs:
   - {level: Metadata, resources: [pods/exec]}
 */
-SELECT received_at, cluster, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       actor || ' copied ' || array_to_string(command_args[4:], ' ') || ' out of ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
+SELECT *, actor || ' copied ' || array_to_string(command_args[4:], ' ') || ' out of ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary
 FROM exec_requests
 WHERE in_window(received_at, date, $since, $until)
   AND subresource = 'exec'
@@ -29,4 +27,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND list_position(list_transform(command_args, lambda a: contains(lower(a), 'cf') AND lower(a) <> '-c'), true) IS NOT NULL
   AND list_contains(command_args[list_position(list_transform(command_args, lambda a: contains(lower(a), 'cf') AND lower(a) <> '-c'), true) + 1:], '-')
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

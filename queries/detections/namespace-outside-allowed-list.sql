@@ -12,16 +12,11 @@ params:
 needs:
   - {level: Metadata, resources: [namespaces], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'namespace ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '(unnamed)') || ' created' || outcome_suffix(code) AS summary, audit_id
-FROM events
+SELECT *, 'namespace ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '(unnamed)') || ' created' || outcome_suffix(code) AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'namespaces'
   AND subresource IS NULL
   AND verb = 'create'
   AND NOT list_contains($allowed_namespaces, coalesce(name, json_extract_string(request_object, '$.metadata.name'), ''))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -14,17 +14,12 @@ params:
 needs:
   - {level: Request, resources: [services], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'NodePort service ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ports ' || coalesce(CAST(json_extract(request_object, '$.spec.ports[*].nodePort') AS VARCHAR), '') AS summary, audit_id
-FROM events
+SELECT *, 'NodePort service ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ports ' || coalesce(CAST(json_extract(request_object, '$.spec.ports[*].nodePort') AS VARCHAR), '') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'services'
   AND subresource IS NULL
   AND verb = 'create'
   AND json_extract_string(request_object, '$.spec.type') = 'NodePort'
   AND ($include_failed OR (coalesce(code, 200) < 400 AND coalesce(json_extract_string(response_object, '$.status'), '') <> 'Failure'))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

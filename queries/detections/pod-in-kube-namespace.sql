@@ -22,9 +22,7 @@ needs:
   - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
   - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
 */
-SELECT received_at, cluster, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'pod ' || coalesce(name, '') || ' created in ' || namespace || ' (' || array_to_string(images, ', ') || ')' || outcome_suffix(code) AS summary, audit_id
+SELECT *, 'pod ' || coalesce(name, '') || ' created in ' || namespace || ' (' || array_to_string(images, ', ') || ')' || outcome_suffix(code) AS summary
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
   AND resource = 'pods'
@@ -35,4 +33,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND ($include_failed OR succeeded)
   AND NOT ($ignore_system AND is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

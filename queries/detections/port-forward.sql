@@ -11,13 +11,8 @@ reproduces:
 needs:
   - {level: Metadata, resources: [pods/portforward]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'port-forward to ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary, audit_id
-FROM events
+SELECT *, 'port-forward to ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND subresource = 'portforward'
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

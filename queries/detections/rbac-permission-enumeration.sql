@@ -15,16 +15,11 @@ params:
 needs:
   - {level: Metadata, group: authorization.k8s.io, resources: [selfsubjectrulesreviews], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(user_name, '(no user)') || ' listed its own permissions' || coalesce(' in ' || namespace, '') AS summary, audit_id
-FROM events
+SELECT *, coalesce(user_name, '(no user)') || ' listed its own permissions' || coalesce(' in ' || namespace, '') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND verb = 'create'
   AND api_group = 'authorization.k8s.io'
   AND resource = 'selfsubjectrulesreviews'
-  AND NOT ($ignore_system_users AND actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) IN ('serviceaccount', 'node', 'system'))
+  AND NOT ($ignore_system_users AND actor_kind(actor, actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) IN ('serviceaccount', 'node', 'system'))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

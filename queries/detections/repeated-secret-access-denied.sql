@@ -18,11 +18,9 @@ needs:
   - {level: Metadata, resources: [secrets], verbs: [get]}
 */
 WITH failed AS (
-  SELECT received_at, cluster, coalesce(impersonated_user, user_name) AS actor, user_name, source_ip, verb, namespace, name,
-         object_text(resource, subresource, namespace, name, request_uri) AS object, code, audit_id
-  FROM events
+  SELECT received_at, cluster, actor, user_name, source_ip, verb, namespace, name, object, code, audit_id
+  FROM final_requests
   WHERE in_window(received_at, date, $since - $period, $until)
-    AND is_final(stage)
     AND resource = 'secrets' AND subresource IS NULL AND verb = 'get'
     AND code >= 400
     AND NOT is_system_namespace(namespace) AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
@@ -32,10 +30,7 @@ counted AS (
   SELECT *, count(*) OVER (PARTITION BY cluster, user_name, namespace ORDER BY received_at RANGE BETWEEN $period PRECEDING AND CURRENT ROW) AS recent
   FROM failed
 )
-SELECT received_at, cluster, actor, source_ip, verb, object,
-       coalesce(user_name, '(no user)') || ' failed to read ' || recent || ' secret(s) in ' || coalesce(namespace, '?') || ' within ' || $period
-         || ' (' || coalesce(name, '') || ': ' || code || ')' AS summary,
-       audit_id
+SELECT *, coalesce(user_name, '(no user)') || ' failed to read ' || recent || ' secret(s) in ' || coalesce(namespace, '?') || ' within ' || $period
+         || ' (' || coalesce(name, '') || ': ' || code || ')' AS summary
 FROM counted
 WHERE recent >= $threshold AND received_at >= $since
-ORDER BY received_at, audit_id

@@ -15,13 +15,9 @@ params:
 needs:
   - {level: Metadata, resources: [deployments, services, configmaps, namespaces, serviceaccounts, roles, clusterroles, rolebindings, clusterrolebindings, secrets], verbs: [create, delete]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'K8s ' || CASE resource WHEN 'configmaps' THEN 'ConfigMap' WHEN 'serviceaccounts' THEN 'Serviceaccount' WHEN 'clusterroles' THEN 'ClusterRole' WHEN 'rolebindings' THEN 'RoleBinding' WHEN 'clusterrolebindings' THEN 'ClusterRoleBinding' ELSE upper(resource[1]) || rtrim(resource[2:], 's') END || CASE verb WHEN 'create' THEN ' Created: ' ELSE ' Deleted: ' END || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') AS summary, audit_id
-FROM events
+SELECT *, 'K8s ' || CASE resource WHEN 'configmaps' THEN 'ConfigMap' WHEN 'serviceaccounts' THEN 'Serviceaccount' WHEN 'clusterroles' THEN 'ClusterRole' WHEN 'rolebindings' THEN 'RoleBinding' WHEN 'clusterrolebindings' THEN 'ClusterRoleBinding' ELSE upper(resource[1]) || rtrim(resource[2:], 's') END || CASE verb WHEN 'create' THEN ' Created: ' ELSE ' Deleted: ' END || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND verb IN ('create', 'delete')
   AND subresource IS NULL
   AND code BETWEEN 200 AND 299
@@ -29,4 +25,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND NOT (resource = 'secrets' AND (coalesce(namespace, '') = 'kube-system' OR (user_name IS NOT NULL AND actor_kind(user_name, user_groups, $admin_groups, $admin_users) <> 'human')))
   AND NOT (resource = 'namespaces' AND verb = 'delete' AND (user_name IS NOT NULL AND actor_kind(user_name, user_groups, $admin_groups, $admin_users) <> 'human'))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

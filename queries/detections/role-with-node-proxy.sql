@@ -12,21 +12,14 @@ reproduces:
 params:
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
+  ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (Panther's is_system_principal)"}
 needs:
   - {level: Request, group: rbac.authorization.k8s.io, resources: [roles, clusterroles], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' created ' || CASE resource WHEN 'clusterroles' THEN 'ClusterRole ' ELSE 'Role ' || coalesce(namespace || '/', '') END || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' with node proxy permissions' AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || ' created ' || role || ' with node proxy permissions' AS summary
+FROM role_creations
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
-  AND resource IN ('roles', 'clusterroles')
-  AND subresource IS NULL
-  AND verb = 'create'
-  AND coalesce(code, 200) < 400
-  AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
-  AND list_bool_or(list_transform(CAST(json_extract(request_object, '$.rules') AS JSON[]), lambda r: list_contains(coalesce(CAST(json_extract_string(r, '$.resources[*]') AS VARCHAR[]), []), 'nodes/proxy') OR (list_contains(coalesce(CAST(json_extract_string(r, '$.resources[*]') AS VARCHAR[]), []), 'nodes/*') AND len(coalesce(CAST(json_extract_string(r, '$.verbs[*]') AS VARCHAR[]), [])) > 0) OR list_has_all(coalesce(CAST(json_extract_string(r, '$.resources[*]') AS VARCHAR[]), []), ['nodes', '*'])))
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
+  AND list_bool_or(list_transform(rules, lambda r: list_contains(r.resources, 'nodes/proxy') OR (list_contains(r.resources, 'nodes/*') AND len(r.verbs) > 0)
+                                         OR list_has_all(r.resources, ['nodes', '*'])))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -17,18 +17,9 @@ params:
 needs:
   - {level: Request, group: rbac.authorization.k8s.io, resources: [roles, clusterroles], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' created ' || CASE resource WHEN 'clusterroles' THEN 'ClusterRole ' ELSE 'Role ' || coalesce(namespace || '/', '') END || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' with wildcard permissions' AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || ' created ' || role || ' with wildcard permissions' AS summary
+FROM role_creations
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
-  AND resource IN ('roles', 'clusterroles')
-  AND subresource IS NULL
-  AND verb = 'create'
-  AND coalesce(code, 200) < 400
   AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
-  AND list_bool_or(list_transform(CAST(json_extract(request_object, '$.rules') AS JSON[]), lambda r: list_contains(coalesce(CAST(json_extract_string(r, '$.resources[*]') AS VARCHAR[]), []), '*') OR list_contains(coalesce(CAST(json_extract_string(r, '$.verbs[*]') AS VARCHAR[]), []), '*')))
+  AND list_bool_or(list_transform(rules, lambda r: list_contains(r.resources, '*') OR list_contains(r.verbs, '*')))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -10,16 +10,11 @@ reproduces:
 needs:
   - {level: Metadata, resources: [secrets], verbs: [get]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' failed to read secret ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(' (' || code || ')', '') AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || ' failed to read secret ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(' (' || code || ')', '') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'secrets'
   AND subresource IS NULL
   AND verb = 'get'
   AND coalesce(code NOT BETWEEN 200 AND 299, true)
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

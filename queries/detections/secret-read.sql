@@ -17,17 +17,12 @@ params:
 needs:
   - {level: Metadata, resources: [secrets], verbs: [get]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' read secret ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || ' read secret ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'secrets'
   AND subresource IS NULL
   AND verb = 'get'
   AND code BETWEEN 200 AND 299
-  AND ($include_system OR actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) NOT IN ('node', 'system'))
+  AND ($include_system OR actor_kind(actor, actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) NOT IN ('node', 'system'))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

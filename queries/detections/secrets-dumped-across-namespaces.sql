@@ -15,13 +15,9 @@ params:
 needs:
   - {level: Metadata, resources: [secrets], verbs: [list]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' listed every secret of the cluster from ' || coalesce(source_ip, '?') AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || ' listed every secret of the cluster from ' || coalesce(source_ip, '?') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'secrets'
   AND verb = 'list'
   AND coalesce(code, 200) < 400
@@ -30,4 +26,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
   AND NOT list_contains($allowed_listers, coalesce(user_name, ''))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

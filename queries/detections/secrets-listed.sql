@@ -14,15 +14,10 @@ params:
 needs:
   - {level: Metadata, resources: [secrets], verbs: [list]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' listed secrets in ' || coalesce(namespace, 'all namespaces') || outcome_suffix(code) AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || ' listed secrets in ' || coalesce(namespace, 'all namespaces') || outcome_suffix(code) AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'secrets'
   AND verb = 'list'
-  AND NOT ($ignore_system_users AND actor_kind(coalesce(impersonated_user, user_name), actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) IN ('serviceaccount', 'node', 'system'))
+  AND NOT ($ignore_system_users AND actor_kind(actor, actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) IN ('serviceaccount', 'node', 'system'))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

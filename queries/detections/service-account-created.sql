@@ -10,15 +10,10 @@ reproduces:
 needs:
   - {level: Metadata, resources: [serviceaccounts], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'service account ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' created by ' || coalesce(impersonated_user, user_name, '(no user)') || outcome_suffix(code) AS summary, audit_id
-FROM events
+SELECT *, 'service account ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' created by ' || coalesce(actor, '(no user)') || outcome_suffix(code) AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'serviceaccounts'
   AND subresource IS NULL
   AND verb = 'create'
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -13,13 +13,9 @@ params:
 needs:
   - {level: Metadata, resources: [serviceaccounts], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'service account ' || namespace || '/' || coalesce(name, '') || ' created' AS summary, audit_id
-FROM events
+SELECT *, 'service account ' || namespace || '/' || coalesce(name, '') || ' created' AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'serviceaccounts'
   AND subresource IS NULL
   AND verb = 'create'
@@ -27,4 +23,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND code BETWEEN 200 AND 299
   AND NOT list_contains($known_service_accounts, coalesce(name, ''))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -18,13 +18,9 @@ params:
 needs:
   - {level: Request, resources: [serviceaccounts/token], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' created a token for ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(' (' || json_extract_string(request_object, '$.spec.expirationSeconds') || ' s)', '') AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || ' created a token for ' || coalesce(namespace || '/', '') || coalesce(name, '') || coalesce(' (' || json_extract_string(request_object, '$.spec.expirationSeconds') || ' s)', '') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource = 'serviceaccounts'
   AND subresource = 'token'
   AND verb = 'create'
@@ -32,4 +28,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND NOT ($ignore_system AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users) AND is_system_namespace(namespace))
   AND json_extract_string(request_object, '$.spec.boundObjectRef.kind') IS DISTINCT FROM 'Pod'
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

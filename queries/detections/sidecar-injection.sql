@@ -12,16 +12,11 @@ reproduces:
 needs:
   - {level: Metadata, group: apps, resources: [deployments], verbs: [patch]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'deployment ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' patched by ' || coalesce(impersonated_user, user_name, '(no user)') || coalesce(' (containers now: ' || array_to_string(CAST(json_extract_string(request_object, '$.spec.template.spec.containers[*].name') AS VARCHAR[]), ', ') || ')', '') AS summary, audit_id
-FROM events
+SELECT *, 'deployment ' || coalesce(namespace || '/', '') || coalesce(name, '') || ' patched by ' || coalesce(actor, '(no user)') || coalesce(' (containers now: ' || array_to_string(CAST(json_extract_string(request_object, '$.spec.template.spec.containers[*].name') AS VARCHAR[]), ', ') || ')', '') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND verb = 'patch'
   AND api_group = 'apps'
   AND resource = 'deployments'
   AND subresource IS NULL
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -16,9 +16,7 @@ params:
 needs:
   - {level: Metadata, resources: [pods/exec]}
 */
-SELECT received_at, cluster, actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       actor || ' read a token in ' || coalesce(namespace || '/', '') || coalesce(name, '') || ': ' || array_to_string(command_args, ' ') AS summary, audit_id
+SELECT *, actor || ' read a token in ' || coalesce(namespace || '/', '') || coalesce(name, '') || ': ' || array_to_string(command_args, ' ') AS summary
 FROM exec_requests
 WHERE in_window(received_at, date, $since, $until)
   AND subresource = 'exec'
@@ -27,4 +25,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND NOT ($ignore_system AND is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users) AND is_system_namespace(namespace))
   AND list_bool_or(list_transform($token_paths, lambda p: contains(lower(array_to_string(command_args, ' ')), p) OR contains(lower(url_decode(coalesce(request_uri, ''))), p)))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -18,16 +18,11 @@ params:
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       user_name || ' ' || verb || ' ' || coalesce(nullif(object_text(resource, subresource, namespace, name, request_uri), ''), request_uri, '')
+SELECT *, user_name || ' ' || verb || ' ' || coalesce(nullif(object, ''), request_uri, '')
          || ' from public ' || array_to_string(source_ips, ', ')
-         || coalesce(' (' || json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].asn') || ')', '') AS summary,
-       audit_id
-FROM events
+         || coalesce(' (' || json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].asn') || ')', '') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND coalesce(code, 0) <> 403
   AND (starts_with(user_name, 'system:serviceaccount:') OR starts_with(user_name, 'system:node:') OR starts_with(user_name, 'eks:') OR starts_with(user_name, 'aks:'))
   AND len(source_ips) > 0
@@ -39,4 +34,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND NOT (starts_with(user_name, 'system:node:')
            AND coalesce(list_contains($cloud_asns, json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].asn')), false))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

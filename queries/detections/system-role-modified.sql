@@ -18,13 +18,9 @@ params:
 needs:
   - {level: Metadata, group: rbac.authorization.k8s.io, resources: [roles, clusterroles], verbs: [update, patch, delete]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || CASE verb WHEN 'delete' THEN ' deleted ' ELSE ' modified ' END || CASE resource WHEN 'clusterroles' THEN 'ClusterRole ' ELSE 'Role ' || coalesce(namespace || '/', '') END || name AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || CASE verb WHEN 'delete' THEN ' deleted ' ELSE ' modified ' END || CASE resource WHEN 'clusterroles' THEN 'ClusterRole ' ELSE 'Role ' || coalesce(namespace || '/', '') END || name AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND resource IN ('roles', 'clusterroles')
   AND verb IN ('update', 'patch', 'delete')
   AND coalesce(code, 200) < 400
@@ -32,4 +28,3 @@ WHERE in_window(received_at, date, $since, $until)
   AND (starts_with(coalesce(name, ''), 'system:') OR starts_with(coalesce(name, ''), 'eks:'))
   AND NOT list_contains($expected_changes, name)
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

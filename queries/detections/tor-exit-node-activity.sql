@@ -14,13 +14,8 @@ params:
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       coalesce(impersonated_user, user_name, '(no user)') || ' ' || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri) || ' from Tor exit node ' || coalesce(source_ip, '?') AS summary, audit_id
-FROM events
+SELECT *, coalesce(actor, '(no user)') || ' ' || verb || ' ' || object || ' from Tor exit node ' || coalesce(source_ip, '?') AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND (list_contains(coalesce($tor_exit_nodes, []), source_ip) OR coalesce(json_array_length(json_extract(extra, '$.p_enrichment.tor_exit_nodes')), 0) > 0)
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -10,13 +10,8 @@ reproduces:
 needs:
   - {level: Metadata}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       CASE code WHEN 401 THEN 'unauthenticated ' ELSE coalesce(impersonated_user, user_name, '(no user)') || ' forbidden: ' END || verb || ' ' || object_text(resource, subresource, namespace, name, request_uri) AS summary, audit_id
-FROM events
+SELECT *, CASE code WHEN 401 THEN 'unauthenticated ' ELSE coalesce(actor, '(no user)') || ' forbidden: ' END || verb || ' ' || object AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND code IN (401, 403)
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

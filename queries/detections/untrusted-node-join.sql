@@ -13,17 +13,12 @@ params:
 needs:
   - {level: Metadata, resources: [nodes], verbs: [create]}
 */
-SELECT received_at, cluster,
-       coalesce(impersonated_user, user_name) AS actor, source_ip, verb,
-       object_text(resource, subresource, namespace, name, request_uri) AS object,
-       'node ' || coalesce(name, '') || CASE WHEN code BETWEEN 200 AND 299 THEN ' joined the cluster' ELSE ' tried to join the cluster (' || coalesce(CAST(code AS VARCHAR), 'no code') || ')' END AS summary, audit_id
-FROM events
+SELECT *, 'node ' || coalesce(name, '') || CASE WHEN code BETWEEN 200 AND 299 THEN ' joined the cluster' ELSE ' tried to join the cluster (' || coalesce(CAST(code AS VARCHAR), 'no code') || ')' END AS summary
+FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND is_final(stage)
   AND $allowed_nodes IS NOT NULL
   AND resource = 'nodes'
   AND subresource IS NULL
   AND verb = 'create'
   AND NOT list_contains($allowed_nodes, coalesce(name, ''))
   AND ($cluster IS NULL OR cluster = $cluster)
-ORDER BY received_at, audit_id

@@ -7,7 +7,8 @@ description: >
   read from the request body (the response body when the request logged none). `containers` holds
   containers, initContainers and ephemeralContainers alike; `privileged`, `runs_as_root` (runAsUser 0 or
   runAsNonRoot false), `host_paths`, `capabilities` and the host namespaces cover all of them; `succeeded`
-  is a code below 400 and no Failure status in the response. Empty at Metadata level, where no body is logged.
+  is a code below 400 and no Failure status in the response; `object` is what a finding names
+  (`object_text`). Empty at Metadata level, where no body is logged.
 */
 WITH bodies AS (
   SELECT cluster, date, received_at, audit_id, stage, verb, api_group, resource, subresource, namespace, name,
@@ -43,5 +44,6 @@ SELECT cluster, date, received_at, audit_id, stage, verb, api_group, resource, s
        coalesce(TRY_CAST(json_extract_string(spec, '$.hostPID') AS BOOLEAN), false) AS host_pid,
        coalesce(TRY_CAST(json_extract_string(spec, '$.hostIPC') AS BOOLEAN), false) AS host_ipc,
        coalesce(code, 200) < 400 AND coalesce(json_extract_string(response, '$.status'), '') <> 'Failure' AS succeeded,
-       request_uri, actor_groups
+       request_uri, actor_groups,
+       object_text(resource, subresource, namespace, name, request_uri) AS object
 FROM containers
