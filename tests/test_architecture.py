@@ -1,8 +1,10 @@
-"""Imports flow one way (cli → lake → modules); ingest/ never writes; only cli.py knows terminals."""
+"""Imports flow one way (cli → lake → modules); ingest/ never writes; only cli/ knows terminals, and starts without the heavy modules."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,8 +108,54 @@ def test_imports_flow_one_way(path):
     imported = imports_of(path)
     for forbidden in FORBIDDEN.get(area, set()):
         assert not any(name == forbidden or name.startswith(forbidden + ".") for name in imported), f"{relative} imports {forbidden}"
-    if relative.name != "cli.py":
+    if area != "cli":
         assert not {"typer", "rich", "click"} & {name.split(".")[0] for name in imported}, f"{relative} knows about terminals"
+
+
+# The CLI reaches the rest through the façade: what it needs from ingest/, store/, policy/, reports/, history
+# or demo goes through a `Lake` method or a name `lake` re-exports.
+CLI_MAY_IMPORT = ("auditlake.cli", "auditlake.lake", "auditlake.library", "auditlake.render", "auditlake.errors", "auditlake.config")
+HEAVY = ("duckdb", "pyarrow", "polars", "jinja2", "auditlake.lake")  # imported where a command runs, never at start-up
+
+
+def auditlake_imports(tree: ast.AST) -> set[str]:
+    """The auditlake modules (or module.name) a tree imports; `from auditlake import config` is `auditlake.config`."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names if alias.name.startswith("auditlake"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("auditlake"):
+            names.update(f"auditlake.{alias.name}" if node.module == "auditlake" else node.module for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "cli").glob("*.py")), ids=lambda path: path.name)
+def test_the_cli_imports_only_the_facade_library_render_errors_and_config(path):
+    tree = ast.parse(path.read_text())
+    for name in auditlake_imports(tree):
+        assert any(name == allowed or name.startswith(allowed + ".") for allowed in CLI_MAY_IMPORT), f"cli/{path.name} imports {name}"
+    at_top = imports_of_body(tree)
+    for heavy in HEAVY:
+        assert not any(name == heavy or name.startswith(heavy + ".") for name in at_top), f"cli/{path.name} imports {heavy} at start-up"
+
+
+def imports_of_body(tree: ast.Module) -> set[str]:
+    """What a module imports when it is imported: its top-level statements, not its functions' (TYPE_CHECKING blocks excepted)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("argument", ["--version", "--help"])
+def test_the_cli_starts_without_duckdb_pyarrow_polars_or_jinja2(argument):
+    """Not a timing test (benchmarks/startup.py times it): which modules `auditlake --version`/`--help` import at all."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "auditlake", argument], capture_output=True, text=True, check=True)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert not {"duckdb", "pyarrow", "polars", "jinja2", "auditlake.lake"} & imported
 
 
 @pytest.mark.parametrize("path", module_files(), ids=lambda path: str(path.relative_to(PACKAGE)))
