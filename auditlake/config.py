@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from auditlake.errors import AuditlakeError
@@ -110,6 +109,8 @@ def is_debug() -> bool:
 
 def version() -> str:
     """The installed auditlake's version (`0+unknown` when run from a source tree that was never installed)."""
+    from importlib import metadata  # here: it costs tens of milliseconds, and only --version and a write need it
+
     try:
         return metadata.version("auditlake")
     except metadata.PackageNotFoundError:
