@@ -1,7 +1,8 @@
 """Settings: defaults < AUDITLAKE_* environment variables < command-line flags.
 
 Owns: the table of settings a user can change without code, reading them from the
-environment, and where the per-user cache lives. Never reads files and never touches the lake.
+environment, where the per-user cache lives, and the installed version (`version`, cheap enough
+for `auditlake --version`). Never reads files and never touches the lake.
 """
 
 from __future__ import annotations
@@ -104,3 +105,13 @@ def cache_dir() -> Path:
 
 def is_debug() -> bool:
     return setting("debug") not in ("", "0", "false", "no")
+
+
+def version() -> str:
+    """The installed auditlake's version (`0+unknown` when run from a source tree that was never installed)."""
+    from importlib import metadata  # here: it costs tens of milliseconds, and only --version and a write need it
+
+    try:
+        return metadata.version("auditlake")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"

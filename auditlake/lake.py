@@ -13,18 +13,17 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import polars as pl
 import pyarrow as pa
 
 from auditlake import config, demo, history, policy, window
+from auditlake.config import version  # auditlake.version, the version recorded in every batch
 from auditlake.errors import AuditlakeWarning, EmptyWindowWarning, NoiseLeftOutWarning, QueryError, where_data_lies, window_text
 from auditlake.history import HistoryEntry
-from auditlake.ingest import IngestOptions, IngestResult, Progress, ingest
+from auditlake.ingest import FORMATS, IngestOptions, IngestResult, Progress, ingest  # noqa: F401 (FORMATS: the CLI's --input-format choices)
 from auditlake.ingest.redact import Redactor
 from auditlake.library import Library, Need, SavedQuery
 from auditlake.library.binding import bind, load_tuning, run, tuning
@@ -35,14 +34,10 @@ from auditlake.reports import build, packs, review
 from auditlake.store import BatchWriter, CompactResult, LakeStore, SourceProgress, catalog, unseen_findings, validate_cluster, write_findings, write_review
 from auditlake.store.compact import compact
 
+if TYPE_CHECKING:
+    import polars as pl  # imported where a DataFrame is made: the CLI never needs polars
+
 HISTORY_LOOKBACK = timedelta(days=90)
-
-
-def version() -> str:
-    try:
-        return metadata.version("auditlake")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 @dataclass(frozen=True)
@@ -185,6 +180,8 @@ class Lake:
 
     def sql(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         """Run SQL against the lake's views; the result as a polars DataFrame."""
+        import polars as pl
+
         return pl.from_arrow(self.sql_arrow(query, params))  # type: ignore[return-value]
 
     # ---- saved queries --------------------------------------------------------------------------
@@ -311,6 +308,8 @@ class Lake:
 
     def query(self, name: str, /, *, since: Any = None, until: Any = None, **params: Any) -> pl.DataFrame:
         """Run a saved query: `lake.query("secret-reads-by-humans", since="7d")`, a polars DataFrame."""
+        import polars as pl
+
         return pl.from_arrow(self.query_arrow(name, since=since, until=until, **params))  # type: ignore[return-value]
 
     # ---- change history -------------------------------------------------------------------------
@@ -341,6 +340,8 @@ class Lake:
     def history(self, resource: str, namespace: str | None, name: str, **options: Any) -> pl.DataFrame:
         """`lake.history("deployments", "payments", "api")`: the timeline as a DataFrame, an RFC 6902 patch per row."""
         entries = self.history_entries(resource, namespace, name, **options)
+        import polars as pl
+
         return pl.from_arrow(history.to_table(entries))  # type: ignore[return-value]
 
     def changes(self, *, since: Any = "24h", until: Any = None, resource: str | None = None, namespace: str | None = None,

@@ -1,38 +1,40 @@
-"""Imports flow one way (cli → lake → modules); ingest/ never writes; only cli.py knows terminals."""
+"""Imports flow one way (cli → lake → modules); ingest/ never writes; only cli/ knows terminals, and starts without the heavy modules."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "auditlake"
-# Everything in auditlake but errors and config: what the lowest modules (contract, duck) may not import.
-_ABOVE_CONTRACT = {"auditlake.lake", "auditlake.cli", "auditlake.store", "auditlake.ingest", "auditlake.queries", "auditlake.library",
-                   "auditlake.detect", "auditlake.packs", "auditlake.report", "auditlake.reports", "auditlake.review",
-                   "auditlake.render", "auditlake.report_render", "auditlake.history", "auditlake.policy", "auditlake.demo",
-                   "auditlake.window", "auditlake.duck", "auditlake.contract"}
-FORBIDDEN = {
-    "ingest": {"auditlake.store", "auditlake.lake", "auditlake.cli", "typer", "rich"},
-    # store/ is the only writer under LAKE/: it sits below the façade, the library, reports and render, and beside ingest.
-    "store": {"auditlake.lake", "auditlake.cli", "auditlake.ingest", "auditlake.queries", "auditlake.library", "auditlake.detect",
-              "auditlake.packs", "auditlake.report", "auditlake.reports", "auditlake.review", "auditlake.render",
-              "auditlake.report_render", "auditlake.history", "auditlake.policy", "auditlake.demo", "typer", "rich"},
-    "contract": _ABOVE_CONTRACT - {"auditlake.contract"},
-    "duck": _ABOVE_CONTRACT - {"auditlake.duck"},
-    "lake": {"auditlake.cli", "typer", "rich"},
-    "render": {"auditlake.lake", "auditlake.cli", "auditlake.store", "typer", "rich", "duckdb"},
-    "demo": {"auditlake.lake", "auditlake.cli", "auditlake.store", "typer", "rich"},
-    "policy": {"auditlake.lake", "auditlake.cli", "auditlake.store", "auditlake.render",
-               "auditlake.report_render", "typer", "rich", "duckdb", "polars", "pyarrow"},
-    # the saved-query library needs no lake: `query list/show` and `policy recommend` read only files
-    "library": {"auditlake.lake", "auditlake.cli", "auditlake.render", "auditlake.report_render", "auditlake.reports", "auditlake.store",
-                "auditlake.storage", "auditlake.catalog", "typer", "rich"},
-    # a report is built from a connection, a manifest and the library, never from the Lake (that was a cycle)
-    "reports": {"auditlake.lake", "auditlake.cli", "typer", "rich"},
-    "window": {"auditlake.lake", "auditlake.cli", "auditlake.library", "auditlake.reports", "duckdb", "typer", "rich"},
+# Every area of the package (a top-level module or a subpackage), bottom to top. An area imports only areas on a
+# lower line: the same line is beside it, a higher line is above it (that arrow would point up).
+LAYERS = (
+    {"errors"},                                  # the error tree: exit codes, warnings
+    {"config", "contract", "window"},            # settings; the column contract; user times → one window
+    {"duck"},                                    # the one way to open DuckDB (reads config)
+    {"ingest", "store", "library", "history", "policy", "demo"},  # read logs · the only writer · saved queries · timelines · audit Policy · simulator
+    {"reports"},                                 # packs → Report, from a connection, a manifest and the library
+    {"render"},                                  # every output format (reads Report types, history)
+    {"lake"},                                    # the façade: composes everything below, in order
+    {"cli", "__init__"},                         # the command and the package's public names
+    {"__main__"},                                # `python -m auditlake`
+)
+LAYER = {area: rank for rank, areas in enumerate(LAYERS) for area in areas}
+# Third-party modules an area must not know: only cli/ knows terminals; render/ runs no SQL; policy/ is pure.
+TERMINALS = {"typer", "rich", "click"}
+FORBIDDEN = {area: TERMINALS for area in LAYER if area not in ("cli", "__main__")} | {
+    "render": TERMINALS | {"duckdb"},
+    "policy": TERMINALS | {"duckdb", "polars", "pyarrow"},
 }
+
+
+def area_of(path: Path) -> str:
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
 
 
 def imports_of(path: Path) -> set[str]:
@@ -109,15 +111,64 @@ def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
+def test_every_area_has_a_layer():
+    assert {area_of(path) for path in module_files()} <= LAYER.keys(), "add the new area to LAYERS"
+
+
 @pytest.mark.parametrize("path", module_files(), ids=lambda path: str(path.relative_to(PACKAGE)))
 def test_imports_flow_one_way(path):
-    relative = path.relative_to(PACKAGE)
-    area = relative.parts[0] if len(relative.parts) > 1 else relative.stem
-    imported = imports_of(path)
-    for forbidden in FORBIDDEN.get(area, set()):
-        assert not any(name == forbidden or name.startswith(forbidden + ".") for name in imported), f"{relative} imports {forbidden}"
-    if relative.name != "cli.py":
-        assert not {"typer", "rich", "click"} & {name.split(".")[0] for name in imported}, f"{relative} knows about terminals"
+    area = area_of(path)
+    for name in imports_of(path):
+        top = name.split(".")[0]
+        assert top not in FORBIDDEN.get(area, set()), f"{path.relative_to(PACKAGE)} imports {name}"
+        if top == "auditlake" and name != "auditlake" and (target := name.split(".")[1]) != area and target in LAYER:
+            assert LAYER[target] < LAYER[area], f"{path.relative_to(PACKAGE)} ({area}) imports {name}: an arrow up or sideways"
+
+
+# The CLI reaches the rest through the façade: what it needs from ingest/, store/, policy/, reports/, history
+# or demo goes through a `Lake` method or a name `lake` re-exports.
+CLI_MAY_IMPORT = ("auditlake.cli", "auditlake.lake", "auditlake.library", "auditlake.render", "auditlake.errors", "auditlake.config")
+HEAVY = ("duckdb", "pyarrow", "polars", "jinja2", "auditlake.lake")  # imported where a command runs, never at start-up
+
+
+def auditlake_imports(tree: ast.AST) -> set[str]:
+    """The auditlake modules (or module.name) a tree imports; `from auditlake import config` is `auditlake.config`."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names if alias.name.startswith("auditlake"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("auditlake"):
+            names.update(f"auditlake.{alias.name}" if node.module == "auditlake" else node.module for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "cli").glob("*.py")), ids=lambda path: path.name)
+def test_the_cli_imports_only_the_facade_library_render_errors_and_config(path):
+    tree = ast.parse(path.read_text())
+    for name in auditlake_imports(tree):
+        assert any(name == allowed or name.startswith(allowed + ".") for allowed in CLI_MAY_IMPORT), f"cli/{path.name} imports {name}"
+    at_top = imports_of_body(tree)
+    for heavy in HEAVY:
+        assert not any(name == heavy or name.startswith(heavy + ".") for name in at_top), f"cli/{path.name} imports {heavy} at start-up"
+
+
+def imports_of_body(tree: ast.Module) -> set[str]:
+    """What a module imports when it is imported: its top-level statements, not its functions' (TYPE_CHECKING blocks excepted)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("argument", ["--version", "--help"])
+def test_the_cli_starts_without_duckdb_pyarrow_polars_or_jinja2(argument):
+    """Not a timing test (benchmarks/startup.py times it): which modules `auditlake --version`/`--help` import at all."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "auditlake", argument], capture_output=True, text=True, check=True)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert not {"duckdb", "pyarrow", "polars", "jinja2", "auditlake.lake"} & imported
 
 
 @pytest.mark.parametrize("path", module_files(), ids=lambda path: str(path.relative_to(PACKAGE)))

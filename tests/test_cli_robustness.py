@@ -170,3 +170,22 @@ def test_a_file_named_for_output_in_a_place_that_cannot_be_a_directory_is_exit_2
                                       "--output", f"{world['afile']}/x.csv"])
     assert result.exit_code == 2 and result.stderr.startswith(f"error: {world['afile']}/x.csv: cannot write"), result.output
 
+
+
+FORMAT_COMMANDS = [command for command in _commands() if _option(command, "--format")]
+
+
+def test_every_output_format_option_is_found():
+    """The discovery below sees every command with a --format (ingest's input format is --input-format)."""
+    assert {"sql", "status", "query list", "query show", "policy check", "policy explain", "report"} <= set(FORMAT_COMMANDS)
+    assert "ingest" not in FORMAT_COMMANDS and _option("ingest", "--input-format")
+
+
+@pytest.mark.parametrize("command", FORMAT_COMMANDS)
+def test_a_bad_format_is_a_usage_error_that_lists_the_choices(command, world):
+    """Every command's --format is checked against the formats it accepts (render.formats.ACCEPTS): exit 2, the choices named."""
+    result = CliRunner().invoke(app, [*arguments(command, world), "--format", "xlsx"])
+    assert result.exit_code == 2, (command, result.output)
+    assert "xlsx" in result.output and "json" in result.output, (command, result.output)  # every command offers json
+    assert "Traceback" not in result.output and "internal error" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception

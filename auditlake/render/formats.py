@@ -5,8 +5,8 @@ each command takes, in the order its help lists them), `choose` (a name checked 
 choices), `format_of_path` (the format a file's suffix says) and `RENDERERS` (an Arrow table to bytes,
 one entry per machine or document format). String cells reach CSV and Markdown only through
 `render.escape`; the machine formats (JSON, JSONL, Parquet) keep data exactly. Runs no SQL, knows no
-terminal. pyarrow's CSV and Parquet writers are imported by the functions that write them, so a CLI
-that only checks a `--format` pays for neither.
+terminal. pyarrow (its CSV and Parquet writers, the column contract) is imported by the functions that use
+it, so a CLI that only checks a `--format` pays for none of it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from auditlake.contract import JSON_COLUMN_NAMES
 from auditlake.render.escape import CSV_FORMULA_PATTERN, csv_text, markdown_text
 
 if TYPE_CHECKING:
@@ -128,6 +127,8 @@ def json_default(value: Any) -> Any:
 def json_rows(table: pa.Table) -> list[dict[str, Any]]:
     """The rows as dicts for JSON: maps as objects, JSON columns (bodies, extras) as nested JSON rather than strings of JSON."""
     import pyarrow as pa
+
+    from auditlake.contract import JSON_COLUMN_NAMES  # here, not at the top: the contract imports pyarrow
 
     rows = table.to_pylist()
     for field in table.schema:

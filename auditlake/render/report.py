@@ -3,7 +3,7 @@
 Owns: the layout of a compliance report (templates/report.html.j2 for the page, with its charts from
 `render.charts` and values from `render.text`), each section's result and review state as sentences,
 and the files `write` puts under `--out`. Runs no SQL; every number comes from the `Report` that
-`auditlake.report` built. Text from the lake (cells, names, summaries, diffs, reviewers and notes)
+`reports/build.py` built. Text from the lake (cells, names, summaries, diffs, reviewers and notes)
 reaches a document only through one escaping: autoescape in HTML, `render.escape`'s `markdown_*`
 helpers in Markdown (the `<details>` block there escapes its two names with `html.escape`) and
 `render.formats.write_csv` in CSV; the pack's own prose (titles, requirements) is written as is.
