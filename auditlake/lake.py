@@ -28,7 +28,7 @@ from auditlake.ingest.redact import Redactor
 from auditlake.library import Library, Need, SavedQuery
 from auditlake.library.binding import bind, load_tuning, run, tuning
 from auditlake.library.detections import WINDOW_HAS_EVENTS, DetectionRun, choose, run_detections
-from auditlake.library.macros import macro_sql
+from auditlake.library.macros import catalog_items
 from auditlake.library.suggest import close_matches, hint
 from auditlake.reports import build, packs, review
 from auditlake.store import BatchWriter, CompactResult, LakeStore, SourceProgress, catalog, unseen_findings, validate_cluster, write_findings, write_review
@@ -122,11 +122,11 @@ class Lake:
             except BaseException:
                 writer.abort()
                 with contextlib.suppress(Exception):  # committed batches stay visible; the original error wins
-                    catalog.build_catalog(self.store, catalog_library())
+                    catalog.build_catalog(self.store, catalog_items())
                 raise
             finally:
                 writer.close()
-            catalog.build_catalog(self.store, catalog_library())
+            catalog.build_catalog(self.store, catalog_items())
         return result
 
     def compact(self, on_partition: Callable[[str], None] | None = None) -> CompactResult:
@@ -138,7 +138,7 @@ class Lake:
         with self.store.write_lock():
             result = compact(self.store, version=version(), memory_limit=config.setting("memory_limit"), on_partition=on_partition,
                              retire_after=config.retire_after())
-            catalog.build_catalog(self.store, catalog_library())
+            catalog.build_catalog(self.store, catalog_items())
         return result
 
     def rebuild_catalog(self) -> Path:
@@ -147,14 +147,14 @@ class Lake:
         with self.store.write_lock():
             manifest = self.store.load_manifest()
             self.store.recover(manifest)
-            return catalog.build_catalog(self.store, catalog_library(), manifest)
+            return catalog.build_catalog(self.store, catalog_items(), manifest)
 
     # ---- reading --------------------------------------------------------------------------------
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only DuckDB connection with the lake's views (`events`, `changes`, …) and query macros,
         held to AUDITLAKE_MEMORY_LIMIT. It never takes the write lock (see catalog.connect)."""
         self.store.require()
-        connection = catalog.connect(self.store, catalog_library())
+        connection = catalog.connect(self.store, catalog_items())
         connection.execute(f"SET memory_limit = '{config.setting('memory_limit')}'")
         return connection
 
@@ -391,7 +391,7 @@ class Lake:
         """Write a run's findings back to the lake (the `findings` view); how many were new. Reruns add nothing twice."""
         with self.store.write_lock():
             result.written = write_findings(self.store, result.findings)
-            catalog.build_catalog(self.store, catalog_library())
+            catalog.build_catalog(self.store, catalog_items())
         return result.written
 
     def detect_arrow(self, **options: Any) -> pa.Table:
@@ -456,7 +456,7 @@ class Lake:
                                    cluster=cluster, now=now, version=version())
         with self.store.write_lock():
             write_review(self.store, record.id, review.to_json(record), target=record.target, reviewed_at=record.reviewed_at.isoformat())
-            catalog.build_catalog(self.store, catalog_library())
+            catalog.build_catalog(self.store, catalog_items())
         return record
 
     # ---- audit policy ---------------------------------------------------------------------------
@@ -517,12 +517,3 @@ class Lake:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def catalog_library() -> list[catalog.LibraryItem]:
-    """The query library as the catalog installs it: macros and views, then every saved query as a table macro."""
-    library = Library()
-    shared = [query for query in library.queries.values() if query.kind != "query"]
-    return ([catalog.LibraryItem(query.name, query.macro_name, query.kind, query.sql, query.path, query.title) for query in shared]
-            + [catalog.LibraryItem(query.name, query.macro_name, query.kind, macro_sql(query), query.path, query.title)
-               for query in library.saved_queries()])

@@ -72,3 +72,27 @@ def test_readers_never_see_files_the_manifest_does_not_list(fixture_lake, tmp_pa
     assert lake.sql("SELECT count(*) AS n FROM events").item() == 37
     with duckdb.connect(str(lake.path / "catalog.duckdb"), read_only=True) as connection:
         assert connection.execute("SELECT count(*) FROM events").fetchone()[0] == 37
+
+
+def test_the_library_a_catalog_installs_is_kept_in_the_user_cache_and_follows_every_change(tmp_path, monkeypatch):
+    """Opening a lake needs the whole library (~130 headers parsed): it is cached, but never stale and never required."""
+    from auditlake.library.macros import catalog_items
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    extra = tmp_path / "mine"
+    (extra / "operations").mkdir(parents=True)
+    question = extra / "operations" / "my-question.sql"
+    header = "/*\ntitle: Mine\nneeds: [{level: Metadata}]\nparams:\n  since: {type: timestamptz}\n  until: {type: timestamptz}\n*/\n"
+    question.write_text(header + "SELECT 1 AS one FROM events WHERE received_at >= $since AND received_at < $until\n")
+    monkeypatch.setenv("AUDITLAKE_QUERY_PATH", str(extra))
+    first = {item.name: item.sql for item in catalog_items()}
+    assert "my-question" in first and list((tmp_path / "cache" / "auditlake" / "library").glob("*.pickle"))
+    assert {item.name: item.sql for item in catalog_items()} == first  # served from the cache
+
+    question.write_text(header + "SELECT 2 AS two FROM events WHERE received_at >= $since AND received_at < $until\n")  # another library
+    assert "two" in {item.name: item.sql for item in catalog_items()}["my-question"]
+    monkeypatch.setenv("AUDITLAKE_ADMIN_GROUPS", "platform-admins")  # a setting a default reads is another library
+    assert any("platform-admins" in item.sql for item in catalog_items())
+    for cached in (tmp_path / "cache" / "auditlake" / "library").glob("*.pickle"):
+        cached.write_bytes(b"not a pickle")  # a damaged cache is only slower
+    assert any("platform-admins" in item.sql for item in catalog_items())

@@ -1,15 +1,78 @@
 """Saved queries as DuckDB table macros, so the plain DuckDB shell can call them too.
 
 Owns: `macro_sql` (the `CREATE MACRO` text for one saved query: its parameters become `p_NAME`
-arguments with the header's defaults as SQL). Runs nothing; the catalog executes what this returns.
+arguments with the header's defaults as SQL) and `catalog_items`, the whole library as the statements a
+catalog installs. Runs nothing; the catalog (store/catalog.py) executes what this returns.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import pickle
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
-from auditlake import window
-from auditlake.library.savedquery import PARAM_TYPES, PARAMETER, STRINGS_AND_COMMENTS, Parameter, SavedQuery
+from auditlake import config, window
+from auditlake.library.savedquery import (
+    PARAM_TYPES,
+    PARAMETER,
+    STRINGS_AND_COMMENTS,
+    Parameter,
+    SavedQuery,
+    library_stamp,
+    load_library,
+    query_roots,
+    saved_queries,
+)
+
+CACHE_KEEP = 8  # library states kept in the user cache (other query paths, other settings)
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """One file of the query library as a catalog installs it.
+
+    `kind` says what `sql` is: `macro`, a `CREATE MACRO` statement; `view`, the SELECT of a shared view
+    named `identifier`; `query`, the `CREATE MACRO … AS TABLE` statement of a saved query.
+    """
+
+    name: str  # the library's name for it (errors name it)
+    identifier: str  # the name it has in the catalog
+    kind: str
+    sql: str
+    path: Path
+    title: str = ""
+
+
+def catalog_items(roots: list[Path] | None = None) -> list[CatalogItem]:
+    """The library as a catalog installs it: macros and views, then every saved query as a table macro.
+
+    Every command that opens a lake needs it (the catalog's digest covers it), and building it parses ~130 headers,
+    so it is kept in the user cache under a key of everything it is made from: each library file's path, mtime and
+    size, the settings that parameter defaults read, and this version. A cache that cannot be read or written is
+    only slower.
+    """
+    roots = roots if roots is not None else query_roots()
+    stamp = repr((library_stamp(roots), sorted((name, config.setting(name)) for name in config.SETTINGS), config.version()))
+    cached = config.cache_dir() / "library" / f"{hashlib.sha256(stamp.encode()).hexdigest()[:32]}.pickle"
+    with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+        return list(pickle.loads(cached.read_bytes()))  # noqa: S301 (our own file in the user's own cache directory)
+    library = load_library(roots)
+    items = ([CatalogItem(query.name, query.macro_name, query.kind, query.sql, query.path, query.title)
+              for query in library.values() if query.kind != "query"]
+             + [CatalogItem(query.name, query.macro_name, query.kind, macro_sql(query), query.path, query.title)
+                for query in saved_queries(library)])
+    with contextlib.suppress(OSError):
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_name(f"{cached.stem}.{os.getpid()}.tmp")
+        temporary.write_bytes(pickle.dumps(items))
+        temporary.replace(cached)
+        for stale in sorted(cached.parent.glob("*.pickle"), key=lambda path: path.stat().st_mtime)[:-CACHE_KEEP]:
+            stale.unlink(missing_ok=True)
+    return items
 
 
 def macro_sql(query: SavedQuery) -> str:

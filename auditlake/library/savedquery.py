@@ -24,6 +24,8 @@ from auditlake.window import DEFAULT_SINCE
 
 HEADER_KEYS = frozenset({"title", "description", "severity", "controls", "mitre", "params", "topic", "kind", "columns", "needs",
                          "reproduces"})
+# libyaml's parser when PyYAML has it (every wheel does): each command that opens a lake reads ~130 headers and their folders' defaults
+_HEADER_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULTS_FILE = "_defaults.yaml"  # a folder's defaults: the parameters every query in it declares
 DEFAULTS_KEYS = frozenset({"params"})
 DETECTIONS_TOPIC = "detections"  # queries/detections/: the Falco, Sigma and Panther rules (auditlake detect)
@@ -148,12 +150,19 @@ def load_library(roots: list[Path] | None = None) -> dict[str, SavedQuery]:
     Cached per process while no file is added, removed or modified (loading parses every header).
     """
     roots = roots if roots is not None else query_roots()
-    files = sorted(path for root in roots if root.is_dir() for pattern in ("*.sql", DEFAULTS_FILE) for path in root.rglob(pattern))
-    key = tuple((str(path), stat.st_mtime, stat.st_size) for path in files if (stat := path.stat())) + tuple((str(r), 0, 0) for r in roots)
+    key = library_stamp(roots)
     if key not in _LIBRARY_CACHE:
         _LIBRARY_CACHE.clear()
         _LIBRARY_CACHE[key] = _load_library(roots)
     return dict(_LIBRARY_CACHE[key])
+
+
+def library_stamp(roots: list[Path] | None = None) -> tuple[tuple[str, float, int], ...]:
+    """What the library is read from: every query and defaults file under the roots with its mtime and size (a
+    change to any of them, or a file added or removed, is another stamp), then the roots themselves."""
+    roots = roots if roots is not None else query_roots()
+    files = sorted(path for root in roots if root.is_dir() for pattern in ("*.sql", DEFAULTS_FILE) for path in root.rglob(pattern))
+    return tuple((str(path), stat.st_mtime, stat.st_size) for path in files if (stat := path.stat())) + tuple((str(r), 0.0, 0) for r in roots)
 
 
 def _load_library(roots: list[Path]) -> dict[str, SavedQuery]:
@@ -180,7 +189,7 @@ def folder_defaults(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_HEADER_LOADER) or {}
     except (OSError, yaml.YAMLError) as error:
         raise QueryError(f"folder defaults are not valid YAML ({str(error).splitlines()[0]})", path=path) from None
     if not isinstance(raw, dict):
@@ -203,7 +212,7 @@ def load_file(path: Path, root: Path) -> SavedQuery:
     if not match:
         raise QueryError("no metadata header: start the file with a /* … */ comment holding YAML", path=path)
     try:
-        header = yaml.safe_load(match.group(1)) or {}
+        header = yaml.load(match.group(1), Loader=_HEADER_LOADER) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise QueryError(f"header is not valid YAML ({getattr(error, 'problem', error)})", path=path,

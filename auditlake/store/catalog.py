@@ -29,8 +29,8 @@ import os
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 
@@ -47,20 +47,23 @@ CACHE_DEBRIS_SECONDS = 3600  # a temporary catalog this old in the cache belongs
 _HIVE_TYPES = "{'cluster': 'VARCHAR', 'date': 'DATE'}"
 
 
-@dataclass(frozen=True)
-class LibraryItem:
-    """One file of the query library as the catalog installs it.
+class LibraryItem(Protocol):
+    """One file of the query library as the catalog installs it (`library.macros.CatalogItem`: store/ never imports
+    the library). `kind` says what `sql` is: `macro`, a `CREATE MACRO` statement; `view`, the SELECT of a shared
+    view named `identifier`; `query`, the `CREATE MACRO … AS TABLE` statement of a saved query."""
 
-    `kind` says what `sql` is: `macro`, a `CREATE MACRO` statement; `view`, the SELECT of a shared view
-    named `identifier`; `query`, the `CREATE MACRO … AS TABLE` statement of a saved query.
-    """
-
-    name: str  # the library's name for it (errors name it)
-    identifier: str  # the name it has in the catalog
-    kind: str
-    sql: str
-    path: Path
-    title: str = ""
+    @property
+    def name(self) -> str: ...  # the library's name for it (errors name it)
+    @property
+    def identifier(self) -> str: ...  # the name it has in the catalog
+    @property
+    def kind(self) -> str: ...
+    @property
+    def sql(self) -> str: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def title(self) -> str: ...
 
 
 def _sql_list(values: list[str]) -> str:
