@@ -484,12 +484,12 @@ class Lake:
     def status(self) -> LakeStatus:
         """Clusters, days, events, first/last event, and quarantined lines."""
         manifest = self.store.load_manifest()
-        rows = self.sql_arrow(
-            "SELECT cluster, count(DISTINCT date) AS days, count(*) AS events, min(received_at) AS first_at, "
-            "max(received_at) AS last_at FROM events GROUP BY cluster ORDER BY cluster"
-        ).to_pylist()
-        reasons = self.sql_arrow("SELECT reason, count(*) AS lines FROM quarantine GROUP BY reason ORDER BY lines DESC, reason").to_pylist()
-        findings = self.sql_arrow("SELECT rule, count(*) AS n FROM findings GROUP BY rule ORDER BY n DESC, rule").to_pylist()
+        with self._connection() as connection:  # one catalog opened for the three questions (each open costs ~0.1 s)
+            rows = _dicts(connection.sql(
+                "SELECT cluster, count(DISTINCT date) AS days, count(*) AS events, min(received_at) AS first_at, "
+                "max(received_at) AS last_at FROM events GROUP BY cluster ORDER BY cluster"))
+            reasons = _dicts(connection.sql("SELECT reason, count(*) AS lines FROM quarantine GROUP BY reason ORDER BY lines DESC, reason"))
+            findings = _dicts(connection.sql("SELECT rule, count(*) AS n FROM findings GROUP BY rule ORDER BY n DESC, rule"))
         clusters = [ClusterStatus(row["cluster"], row["days"], row["events"], _iso(row["first_at"]), _iso(row["last_at"])) for row in rows]
         ingests = [batch.committed_at for batch in manifest.batches if batch.kind == "ingest"]
         return LakeStatus(
@@ -517,3 +517,8 @@ class Lake:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _dicts(relation: duckdb.DuckDBPyRelation) -> list[dict[str, Any]]:
+    """A small result as dicts, fetched by DuckDB itself: Arrow's `to_pylist` imports pandas for zoned times (0.35 s)."""
+    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
