@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+import glob
 import tomllib
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -14,9 +16,11 @@ def test_every_file_of_the_query_library_ships_in_the_package():
     patterns = config["package-data"]["auditlake.queries"]
     files = [path for path in (REPO / "queries").rglob("*") if path.is_file() and not path.name.startswith(".")]
     assert len(files) > 100
+    # setuptools expands package-data with glob(recursive=True), where `**/` also matches no folder (queries/_defaults.yaml)
+    shipped = {Path(found) for pattern in patterns for found in glob.glob(str(REPO / "queries" / pattern), recursive=True)}
     for path in files:
         relative = path.relative_to(REPO / "queries")
-        assert any(fnmatch.fnmatch(str(relative), pattern) for pattern in patterns), f"{relative} is not package data"
+        assert path in shipped, f"{relative} is not package data"
     assert "auditlake.queries" in config["packages"] and config["package-dir"]["auditlake.queries"] == "queries"
     assert all(pattern.startswith("**/") for pattern in patterns), "globs reach every folder under queries/, however deep"
 

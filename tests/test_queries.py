@@ -116,6 +116,62 @@ def test_names_are_unique_across_the_library(tmp_path):
         queries.load_library([tmp_path / "queries"])
 
 
+ROOT_DEFAULTS = """params:
+  since: {type: timestamptz, help: root since}
+  until: {type: timestamptz, help: root until}
+offers:
+  admin_groups: {type: "varchar[]", default: [system:masters], help: root admins}
+  verbose: {type: boolean, default: false, help: root verbose}
+"""
+FOLDER_DEFAULTS = """offers:
+  verbose: {type: boolean, default: true, help: folder verbose}
+  include_failed: {type: boolean, default: false, help: folder failed}
+needs:
+  pods: [{level: Request, resources: [pods], verbs: [create]}]
+"""
+BARE_HEADER = "/*\ntitle: Pods read\nneeds: [{level: Metadata}]\n*/\n"
+
+
+def test_folder_defaults_offer_parameters_to_the_queries_that_use_them(tmp_path):
+    root = tmp_path / "queries"
+    write_query(tmp_path, "plain", BARE_HEADER + GOOD_SQL)
+    write_query(tmp_path, "admins", BARE_HEADER + GOOD_SQL + " AND list_has_any(user_groups, $admin_groups) AND $verbose AND $include_failed")
+    write_query(tmp_path, "own", BARE_HEADER.replace("needs: [{level: Metadata}]", "needs: [pods]\nparams:\n  limit: {type: integer}\n"
+                "  admin_groups: {type: \"varchar[]\", default: [], help: its own}")
+                + GOOD_SQL + " AND list_has_any(user_groups, $admin_groups) AND $include_failed LIMIT $limit")
+    (root / "_defaults.yaml").write_text(ROOT_DEFAULTS)
+    (root / "custom" / "_defaults.yaml").write_text(FOLDER_DEFAULTS)
+    library = queries.load_library([root])
+
+    def params(name: str) -> list[tuple[str, object, str]]:
+        return [(p.name, p.default, p.help) for p in library[name].params]
+
+    # the root's params go to every query; an offer only to a query whose SQL uses it
+    assert [name for name, _, _ in params("plain")] == ["since", "until"]
+    # the folder's offer wins over the root's of the same name; the root's offers come before the header's own, the folder's after
+    assert params("admins") == [("since", queries.DEFAULT_SINCE, "root since"), ("until", "now", "root until"),
+                                ("admin_groups", ["system:masters"], "root admins"), ("verbose", True, "folder verbose"),
+                                ("include_failed", False, "folder failed")]
+    # a header's own declaration wins (and keeps its place); a named needs set expands to its needs
+    assert params("own")[2:] == [("limit", None, ""), ("admin_groups", [], "its own"), ("include_failed", False, "folder failed")]
+    assert library["own"].needs == (queries.Need("Request", "", ("pods",), ("create",)),)
+    assert library["plain"].needs == (queries.Need("Metadata"),)
+
+
+@pytest.mark.parametrize(("defaults", "header_needs", "message"), [
+    ("offers:\n  verbose: {type: bool}\n", "[{level: Metadata}]", "type 'bool' is not one of"),
+    ("offer:\n  verbose: {type: boolean}\n", "[{level: Metadata}]", "unknown key 'offer' in folder defaults (did you mean 'offers'?)"),
+    ("needs:\n  pods: [{level: Request}]\n", "[pod]", "need: no set named 'pod' under needs: in _defaults.yaml (did you mean 'pods'?)"),
+])
+def test_broken_folder_defaults_are_a_one_line_error(tmp_path, defaults, header_needs, message):
+    write_query(tmp_path, "pods-read", GOOD_HEADER.replace("[{level: Metadata}]", header_needs).replace("needs:\n  - {level: Metadata}",
+                f"needs: {header_needs}") + GOOD_SQL)
+    (tmp_path / "queries" / "custom" / "_defaults.yaml").write_text(defaults)
+    with pytest.raises(QueryError) as error:
+        queries.load_library([tmp_path / "queries"])
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
 def test_an_engineer_extends_the_library_with_one_file(tmp_path, monkeypatch, fixture_lake):
     write_query(tmp_path, "pods-read", GOOD_HEADER + GOOD_SQL)
     monkeypatch.setenv("AUDITLAKE_QUERY_PATH", str(tmp_path / "queries"))

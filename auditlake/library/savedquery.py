@@ -1,7 +1,8 @@
 """The saved-query file format: a YAML header in a leading `/* … */` comment, then one SQL statement.
 
 Owns: finding `.sql` files (the project's `queries/`, then AUDITLAKE_QUERY_PATH), folder defaults
-(`_defaults.yaml`: parameters every query of that folder declares, so headers do not repeat them),
+(`_defaults.yaml` of a query root and of a folder: parameters every query declares, parameters offered to
+the queries whose SQL uses them, named `needs` sets; so headers do not repeat them),
 strict loading (unknown keys, undeclared or unused `$name` parameters, duplicate names and SQL that
 does not parse are one-line errors naming the file) and `SavedQuery`, the frozen record the rest of
 the package reads. Never binds, runs or renders; DuckDB is imported only to check that SQL parses.
@@ -26,8 +27,8 @@ HEADER_KEYS = frozenset({"title", "description", "severity", "controls", "mitre"
                          "reproduces"})
 # libyaml's parser when PyYAML has it (every wheel does): each command that opens a lake reads ~130 headers and their folders' defaults
 _HEADER_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-DEFAULTS_FILE = "_defaults.yaml"  # a folder's defaults: the parameters every query in it declares
-DEFAULTS_KEYS = frozenset({"params"})
+DEFAULTS_FILE = "_defaults.yaml"  # a root's or folder's defaults (see `Defaults`)
+DEFAULTS_KEYS = frozenset({"params", "offers", "needs"})
 DETECTIONS_TOPIC = "detections"  # queries/detections/: the Falco, Sigma and Panther rules (auditlake detect)
 ENGINES = ("falco", "sigma", "panther")  # the public rule sets a detection can say it reproduces
 NEED_KEYS = frozenset({"level", "group", "resources", "verbs"})
@@ -183,9 +184,30 @@ def saved_queries(library: dict[str, SavedQuery]) -> list[SavedQuery]:
     return sorted((q for q in library.values() if q.kind == "query"), key=lambda q: (q.topic, q.name))
 
 
-def folder_defaults(folder: Path) -> dict[str, Any]:
-    """The parameters a folder's `_defaults.yaml` gives every query in it (a query's own header wins, per parameter)."""
-    path = folder / DEFAULTS_FILE
+@dataclass(frozen=True)
+class Defaults:
+    """What `_defaults.yaml` files give the queries under them: the query root's, then the folder's (the folder's
+    winning per name). `params`: declared by every query; `offers`: declared by a query only when its SQL uses
+    `$name`; `needs`: named sets of needs a header may list by name (`needs: [pod_specs]`). A header's own
+    declaration of a parameter wins over both."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    root_offers: dict[str, Any] = field(default_factory=dict)  # offered by the root: listed before a header's own
+    folder_offers: dict[str, Any] = field(default_factory=dict)  # offered by the folder: listed after a header's own
+    needs: dict[str, Any] = field(default_factory=dict)
+
+
+def folder_defaults(folder: Path, root: Path | None = None) -> Defaults:
+    """The defaults of the queries in `folder`: the root's `_defaults.yaml`, then the folder's own."""
+    top = _read_defaults(root / DEFAULTS_FILE) if root is not None and root.resolve() != folder.resolve() else {}
+    own = _read_defaults(folder / DEFAULTS_FILE)
+    folder_offers = own.get("offers", {})
+    root_offers = {name: spec for name, spec in top.get("offers", {}).items() if name not in folder_offers}
+    return Defaults({**top.get("params", {}), **own.get("params", {})}, root_offers, folder_offers,
+                    {**top.get("needs", {}), **own.get("needs", {})})
+
+
+def _read_defaults(path: Path) -> dict[str, dict[str, Any]]:
     if not path.is_file():
         return {}
     try:
@@ -193,18 +215,24 @@ def folder_defaults(folder: Path) -> dict[str, Any]:
     except (OSError, yaml.YAMLError) as error:
         raise QueryError(f"folder defaults are not valid YAML ({str(error).splitlines()[0]})", path=path) from None
     if not isinstance(raw, dict):
-        raise QueryError("folder defaults must be a YAML mapping (params: {NAME: {type, default, help}})", path=path)
+        raise QueryError("folder defaults must be a YAML mapping (params:, offers: {NAME: {type, default, help}}; needs:)", path=path)
     for key in raw:
         if key not in DEFAULTS_KEYS:
             raise QueryError(f"unknown key {key!r} in folder defaults{did_you_mean(key, DEFAULTS_KEYS)}", path=path)
-    params = raw.get("params") or {}
-    if not isinstance(params, dict):
-        raise QueryError("params must be a mapping of name to {type, default, help}", path=path)
-    return params
+    for key in ("params", "offers"):
+        if not isinstance(raw.get(key) or {}, dict):
+            raise QueryError(f"{key} must be a mapping of name to {{type, default, help}}", path=path)
+        _parameters(raw.get(key) or {}, path)  # checked here, so a bad declaration is an error even while no query uses it
+    needs = raw.get("needs") or {}
+    if not isinstance(needs, dict):
+        raise QueryError("needs must map a name to a list of {level, group, resources, verbs}", path=path)
+    for need_set in needs.values():
+        _needs(need_set, path, {})
+    return {"params": raw.get("params") or {}, "offers": raw.get("offers") or {}, "needs": needs}
 
 
 def load_file(path: Path, root: Path) -> SavedQuery:
-    """Parse and check one file (with its folder's defaults)."""
+    """Parse and check one file (with the defaults of its root and folder)."""
     import duckdb  # only to check the SQL parses: `import auditlake.library` stays cheap
 
     text = path.read_text()
@@ -242,9 +270,13 @@ def load_file(path: Path, root: Path) -> SavedQuery:
     own = header.get("params") or {}
     if not isinstance(own, dict):
         raise QueryError("params must be a mapping of name to {type, default, help}", path=path)
-    params = _parameters({**folder_defaults(path.parent), **own} if kind == "query" else own, path)
+    defaults = folder_defaults(path.parent, root)
     sql = text[match.end():].strip().rstrip(";").strip()
     used = sorted(set(PARAMETER.findall(STRINGS_AND_COMMENTS.sub(" ", sql))))
+    # A query's parameters, in order: the defaults' params, the root's offers it uses, its header's own, the folder's offers it uses.
+    offered = {name: spec for name, spec in {**defaults.root_offers, **defaults.folder_offers}.items() if name in used and name not in own}
+    params = _parameters({**defaults.params, **{k: v for k, v in offered.items() if k in defaults.root_offers}, **own,
+                          **{k: v for k, v in offered.items() if k in defaults.folder_offers}} if kind == "query" else own, path)
     declared = [p.name for p in params]
     for name_used in used:
         if name_used not in declared:
@@ -265,7 +297,7 @@ def load_file(path: Path, root: Path) -> SavedQuery:
     columns = header.get("columns") or {}
     if not isinstance(columns, dict):
         raise QueryError("columns must map column names to descriptions", path=path)
-    needs = _needs(header.get("needs"), path)
+    needs = _needs(header.get("needs"), path, defaults.needs)
     if kind == "query" and not needs:
         raise QueryError("a saved query must say what it needs (needs: [{level: Metadata, resources: [...], verbs: [...]}])", path=path)
     reproduces = _reproduces(header.get("reproduces"), path)
@@ -286,13 +318,19 @@ def _reproduces(raw: Any, path: Path) -> dict[str, tuple[str, ...]]:
     return {engine: tuple(_strings(rules, f"reproduces.{engine}", path)) for engine, rules in raw.items()}
 
 
-def _needs(raw: Any, path: Path) -> tuple[Need, ...]:
+def _needs(raw: Any, path: Path, named: dict[str, Any]) -> tuple[Need, ...]:
+    """A header's `needs`: each item a need, or the name of a set under `needs:` in the folder defaults."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise QueryError("needs must be a list of {level, group, resources, verbs}", path=path)
-    needs = []
+    needs: list[Need] = []
     for item in raw:
+        if isinstance(item, str):
+            if item not in named:
+                raise QueryError(f"need: no set named {item!r} under needs: in _defaults.yaml{did_you_mean(item, named)}", path=path)
+            needs += _needs(named[item], path, {})
+            continue
         if not isinstance(item, dict):
             raise QueryError("each need must be a mapping {level, group, resources, verbs}", path=path)
         for key in item:

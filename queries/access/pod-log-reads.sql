@@ -4,8 +4,6 @@ description: Reads of the pods/log subresource; logs often hold personal data an
 severity: medium
 controls: [pci-dss-4.0:10.2.1.1, hipaa:164.312(b)]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, resources: [pods/log], verbs: [get]}

@@ -4,9 +4,6 @@ description: list or watch of Secrets without a namespace, by anyone; allowed on
 severity: high
 controls: [pci-dss-4.0:10.2.1.1, hipaa:164.312(b)]
 mitre: [T1552.007, T1087.004]
-params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, resources: [secrets], verbs: [list, watch]}
 */

@@ -7,8 +7,6 @@ description: >
 severity: info
 controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(c)(1)]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   resource: {type: varchar, help: "Only this resource, plural (deployments, configmaps, …)"}
   namespace: {type: varchar, help: Only this namespace}
   include_noise: {type: boolean, default: false, help: "Also the writes is_noise_write leaves out: events, leases, access reviews, token requests"}

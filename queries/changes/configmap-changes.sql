@@ -4,8 +4,6 @@ description: Successful writes to ConfigMaps, with the keys the request body set
 severity: low
 controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(c)(1)]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, resources: [configmaps], verbs: [create, update, patch, delete]}

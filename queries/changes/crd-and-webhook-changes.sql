@@ -6,9 +6,6 @@ description: >
 severity: high
 controls: [pci-dss-4.0:10.2.1.7, pci-dss-4.0:10.2.1.2, hipaa:164.312(c)(1)]
 mitre: [T1546]
-params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, group: apiextensions.k8s.io, resources: [customresourcedefinitions], verbs: [create, update, patch, delete]}
   - {level: Metadata, group: admissionregistration.k8s.io, resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations, validatingadmissionpolicies, validatingadmissionpolicybindings], verbs: [create, update, patch, delete]}

@@ -5,8 +5,6 @@ severity: medium
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1485]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
   include_system: {type: boolean, default: true, help: Include deletions by controllers and nodes}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)

@@ -8,8 +8,6 @@ severity: medium
 controls: [pci-dss-4.0:10.2.1.2, pci-dss-4.0:10.2.2, hipaa:164.312(b), hipaa:164.312(c)(1)]
 params:
   since: {type: timestamptz, help: "Start of the window (7d, 2026-11-01, …)"}
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
   include_status: {type: boolean, default: false, help: Also list status-only writes}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)

@@ -3,9 +3,6 @@ title: Namespace lifecycle — namespaces created, relabelled and deleted
 description: Successful writes to Namespaces (create, update, patch, delete, finalize) in the window.
 severity: low
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(b)]
-params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata, resources: [namespaces], verbs: [create, update, patch, delete]}
 */

@@ -7,8 +7,6 @@ description: >
 severity: info
 controls: [pci-dss-4.0:10.2.1.2, pci-dss-4.0:10.2.2, hipaa:164.312(c)(1), hipaa:164.312(b)]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   resource: {type: varchar, default: deployments, help: "Resource, plural (deployments, configmaps, secrets, …)"}
   namespace: {type: varchar, help: Namespace (empty for cluster-scoped objects)}
   name: {type: varchar, help: Object name}

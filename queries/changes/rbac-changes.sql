@@ -8,8 +8,6 @@ severity: high
 controls: [pci-dss-4.0:10.2.1.5, pci-dss-4.0:10.2.1.2, hipaa:164.312(a)(1), hipaa:164.308(a)(1)(ii)(D)]
 mitre: [T1098]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespace: {type: varchar, help: Only this namespace}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: RequestResponse, group: rbac.authorization.k8s.io, resources: [roles, clusterroles, rolebindings, clusterrolebindings], verbs: [create, update, patch, delete]}

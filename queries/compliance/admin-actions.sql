@@ -9,9 +9,6 @@ description: >
   taken by anyone with administrative access.
 severity: medium
 controls: [pci-dss-4.0:10.2.1.2, hipaa:164.308(a)(1)(ii)(D)]
-params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:
   - {level: Metadata}
 */

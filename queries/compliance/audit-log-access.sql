@@ -14,8 +14,6 @@ severity: high
 controls: [pci-dss-4.0:10.2.1.3, pci-dss-4.0:10.3.2, hipaa:164.312(b)]
 mitre: [T1562.008, T1070]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   trail_objects: {type: "varchar[]", help: "More objects that hold the audit trail, as resource/namespace/name (configmaps/logging/fluent-bit-audit, persistentvolumeclaims/auditlake/lake; resource//name when cluster-scoped)"}
 needs:
   - {level: Metadata}

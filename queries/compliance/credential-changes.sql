@@ -8,8 +8,6 @@ severity: medium
 controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d), hipaa:164.312(a)(1)]
 mitre: [T1098, T1528]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   include_system: {type: boolean, default: false, help: "Include kubelets and controllers (token requests for every pod)"}
 needs:
   - {level: Metadata, resources: [serviceaccounts, serviceaccounts/token, secrets], verbs: [create, update, patch, delete]}

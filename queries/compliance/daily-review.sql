@@ -6,9 +6,6 @@ description: >
   requests that were allowed beyond health checks. The starting point of the daily log review.
 severity: info
 controls: [pci-dss-4.0:10.4.1, hipaa:164.308(a)(1)(ii)(D)]
-params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:
   - {level: Metadata}
   - {level: RequestResponse, group: rbac.authorization.k8s.io, resources: [clusterrolebindings], verbs: [create, update, patch]}

@@ -8,8 +8,6 @@ description: >
 severity: high
 controls: [pci-dss-4.0:10.2.1.1, hipaa:164.312(b), hipaa:164.312(a)(1)]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespaces: {type: "varchar[]", help: "Namespaces that hold sensitive data (comma-separated)"}
   namespace_label: {type: varchar, help: "A label (key=value) that marks namespaces holding sensitive data"}
 needs:

@@ -6,8 +6,6 @@ description: >
 severity: medium
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   include_system: {type: boolean, default: false, help: "Include controllers and nodes (events, pods, leases churn)"}
 needs:
   - {level: Metadata, verbs: [create, delete, deletecollection]}

@@ -8,9 +8,6 @@ controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1546, T1552]
 reproduces:
   panther: [Kubernetes.AdmissionController.Created]
-params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:
   - {level: Metadata, group: admissionregistration.k8s.io, resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations], verbs: [create]}
 */

@@ -10,8 +10,6 @@ mitre: [T1552.007, T1555]
 reproduces:
   panther: [Kubernetes.BulkSecretAccess]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   threshold: {type: integer, default: 15, help: Distinct secrets read by one user and client within the period}
   period: {type: interval, default: 30m, help: The sliding period}
 needs:

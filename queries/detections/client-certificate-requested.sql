@@ -10,8 +10,6 @@ mitre: [T1098, T1552.007]
 reproduces:
   panther: [Kubernetes.ClientCertificate.Created]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   bootstrap_users: {type: "varchar[]", default: [kubelet-nodepool-bootstrap], help: Node bootstrap identities}
 needs:
   - {level: Request, group: certificates.k8s.io, resources: [certificatesigningrequests], verbs: [create]}

@@ -12,10 +12,7 @@ reproduces:
   falco: [Attach to cluster-admin Role]
   panther: [Kubernetes.ClusterRoleBinding.Privileged]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   privileged_roles: {type: "varchar[]", default: [cluster-admin, "system:masters", admin, "system:kube-controller-manager", "system:kube-scheduler"], help: "Roles whose grant is privileged (Falco: cluster-admin only)"}
-  ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (Panther's is_system_principal); false gives Falco's condition"}
 needs:
   - {level: Request, group: rbac.authorization.k8s.io, resources: [clusterrolebindings], verbs: [create]}
 */

@@ -9,10 +9,7 @@ controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1611]
 reproduces:
   sigma: [Privileged Container Deployed]
-needs:
-  - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
-  - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
-  - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
+needs: [pod_specs]
 */
 SELECT *, 'capabilities ' || array_to_string(capabilities, ', ') || ' added in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary
 FROM workload_specs

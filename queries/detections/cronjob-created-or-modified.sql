@@ -10,8 +10,6 @@ mitre: [T1053.007]
 reproduces:
   panther: [Kubernetes.CronJob.CreatedOrModified, GCP.GKE.Kubernetes.Cron.Job.Created.Or.Modified]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
 needs:
   - {level: Metadata, group: batch, resources: [cronjobs], verbs: [create, update, patch]}

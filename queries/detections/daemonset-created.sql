@@ -9,8 +9,6 @@ mitre: [T1610]
 reproduces:
   panther: [Kubernetes.DaemonSet.Created, GCP.K8s.New.Daemonset.Deployed]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
 needs:
   - {level: Metadata, group: apps, resources: [daemonsets], verbs: [create]}

@@ -10,13 +10,8 @@ mitre: [T1611, T1068]
 reproduces:
   panther: [Kubernetes.Pod.Dangerous.Capabilities]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   dangerous: {type: "varchar[]", default: [SYS_ADMIN, NET_ADMIN, BPF, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH, DAC_OVERRIDE], help: Capabilities that count as dangerous}
-needs:
-  - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
-  - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
-  - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
+needs: [pod_specs]
 */
 SELECT *, 'capabilities ' || array_to_string(list_filter(capabilities, lambda c: list_contains($dangerous, c)), ', ') || ' added in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary
 FROM workload_specs

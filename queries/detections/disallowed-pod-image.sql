@@ -10,10 +10,7 @@ reproduces:
   falco: [Create Disallowed Pod]
 params:
   allowed_repositories: {type: "varchar[]", help: "The only image repositories allowed (the rule is off when not given)"}
-needs:
-  - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
-  - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
-  - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
+needs: [pod_specs]
 */
 SELECT *, 'image ' || array_to_string(list_filter(repositories, lambda r: NOT list_contains($allowed_repositories, r)), ', ') || ' in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary
 FROM workload_specs

@@ -10,8 +10,6 @@ mitre: [T1078]
 reproduces:
   falco: [Disallowed K8s User]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   allowed_users: {type: "varchar[]", default: [minikube, minikube-user, kubelet, kops, admin, kube, kube-proxy, kube-apiserver-healthcheck, kubernetes-admin, vpa-recommender, vpa-updater, cluster-autoscaler, system:addon-manager, cloud-controller-manager, system:kube-controller-manager, eks:node-manager, eks:certificate-controller, eks:fargate-scheduler, eks:k8s-metrics, eks:authenticator, eks:cluster-event-watcher, eks:nodewatcher, eks:pod-identity-mutating-webhook, eks:cloud-controller-manager, eks:vpc-resource-controller, eks:addon-manager], help: Users allowed to use the API}
 needs:
   - {level: Metadata}

@@ -8,8 +8,6 @@ mitre: [T1070]
 reproduces:
   sigma: [Kubernetes Events Deleted]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_controllers: {type: boolean, default: false, help: "Leave out single deletions by service accounts, nodes and the control plane (the event TTL controller's own cleanup)"}
 needs:
   - {level: Metadata, resources: [events], verbs: [delete, deletecollection]}

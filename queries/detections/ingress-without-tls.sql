@@ -9,10 +9,6 @@ mitre: [T1040]
 reproduces:
   falco: [Ingress Object without TLS Certificate Created]
   panther: [Kubernetes.Ingress.NoTLS]
-params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
-  ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (Panther's is_system_principal); false gives Falco's condition"}
 needs:
   - {level: Request, group: networking.k8s.io, resources: [ingresses], verbs: [create]}
 */

@@ -11,16 +11,11 @@ reproduces:
   sigma: [Creation Of Pod In System Namespace]
   panther: [Kubernetes.Pod.SystemNamespace]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   namespaces: {type: "varchar[]", default: [kube-system, kube-public, kube-node-lease, gke-system], help: "System namespaces (Falco: kube-system and kube-public)"}
   allowed_repositories: {type: "varchar[]", default: [gcr.io/google-containers/prometheus-to-sd, gcr.io/projectcalico-org/node, gke.gcr.io/addon-resizer, gke.gcr.io/heapster, gke.gcr.io/gke-metadata-server, registry.k8s.io/ip-masq-agent-amd64, registry.k8s.io/kube-apiserver, gke.gcr.io/kube-proxy, gke.gcr.io/netd-amd64, gke.gcr.io/watcher-daemonset, registry.k8s.io/addon-resizer, registry.k8s.io/prometheus-to-sd, registry.k8s.io/k8s-dns-dnsmasq-nanny-amd64, registry.k8s.io/k8s-dns-kube-dns-amd64, registry.k8s.io/k8s-dns-sidecar-amd64, registry.k8s.io/metrics-server-amd64, kope/kube-apiserver-healthcheck], help: "Image repositories expected in kube namespaces (Sigma has none: pass an empty list)"}
   include_failed: {type: boolean, default: false, help: Also refused or failed requests}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities}
-needs:
-  - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
-  - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
-  - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
+needs: [pod_specs]
 */
 SELECT *, 'pod ' || coalesce(name, '') || ' created in ' || namespace || ' (' || array_to_string(images, ', ') || ')' || outcome_suffix(code) AS summary
 FROM workload_specs

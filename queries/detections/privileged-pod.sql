@@ -15,16 +15,9 @@ reproduces:
   falco: [Create Privileged Pod]
   panther: [Kubernetes.Pod.Privileged.Created, GCP.K8S.Privileged.Pod.Created]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   allowed_repositories: {type: "varchar[]", default: [falcosecurity/falco, docker.io/falcosecurity/falco, public.ecr.aws/falcosecurity/falco, docker.io/calico/node, calico/node, docker.io/cloudnativelabs/kube-router, docker.io/docker/ucp-agent, docker.io/mesosphere/mesos-slave, docker.io/rook/toolbox, docker.io/sysdig/sysdig, gcr.io/google_containers/kube-proxy, gcr.io/google-containers/startup-script, gcr.io/projectcalico-org/node, gke.gcr.io/kube-proxy, gke.gcr.io/gke-metadata-server, gke.gcr.io/netd-amd64, gke.gcr.io/watcher-daemonset, gcr.io/google-containers/prometheus-to-sd, registry.k8s.io/ip-masq-agent-amd64, registry.k8s.io/kube-proxy, registry.k8s.io/prometheus-to-sd, quay.io/calico/node, sysdig/sysdig, registry.k8s.io/dns/k8s-dns-node-cache, mcr.microsoft.com/oss/kubernetes/kube-proxy], help: "Image repositories allowed to run privileged (Falco k8s_audit_privileged_images)"}
   count_root: {type: boolean, default: true, help: "Also containers running as root (Panther); false gives Falco's condition"}
-  include_failed: {type: boolean, default: false, help: Also requests that were refused or failed (Falco's attempts)}
-  ignore_system: {type: boolean, default: true, help: Leave out control-plane identities in system namespaces}
-needs:
-  - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
-  - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
-  - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
+needs: [pod_specs]
 */
 SELECT *, CASE WHEN privileged THEN 'privileged' ELSE 'root' END || ' container in ' || workload || ' (' || array_to_string(images, ', ') || ')' || outcome_suffix(code) AS summary
 FROM reported_workload_specs($include_failed, $ignore_system, $admin_groups, $admin_users, allowed_repositories := $allowed_repositories)

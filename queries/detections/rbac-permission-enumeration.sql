@@ -9,8 +9,6 @@ mitre: [T1069.003, T1087.004]
 reproduces:
   sigma: [RBAC Permission Enumeration Attempt]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system_users: {type: boolean, default: false, help: "Leave out service accounts, nodes and the control plane (`actor_kind`)"}
 needs:
   - {level: Metadata, group: authorization.k8s.io, resources: [selfsubjectrulesreviews], verbs: [create]}

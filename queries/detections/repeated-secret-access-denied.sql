@@ -10,8 +10,6 @@ mitre: [T1552.007]
 reproduces:
   panther: [Kubernetes.Secret.AccessDenied]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   threshold: {type: integer, default: 20, help: Failures by one user in one namespace within the period}
   period: {type: interval, default: 15m, help: The sliding period}
 needs:

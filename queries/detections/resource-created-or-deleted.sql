@@ -9,9 +9,6 @@ severity: info
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 reproduces:
   falco: [K8s Deployment Created, K8s Deployment Deleted, K8s Service Created, K8s Service Deleted, K8s ConfigMap Created, K8s ConfigMap Deleted, K8s Namespace Created, K8s Namespace Deleted, K8s Serviceaccount Created, K8s Serviceaccount Deleted, K8s Role Created, K8s Role Deleted, K8s ClusterRole Created, K8s ClusterRole Deleted, K8s RoleBinding Created, K8s RoleBinding Deleted, K8s ClusterRoleBinding Created, K8s ClusterRoleBinding Deleted, K8s Secret Created, K8s Secret Deleted]
-params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
 needs:
   - {level: Metadata, resources: [deployments, services, configmaps, namespaces, serviceaccounts, roles, clusterroles, rolebindings, clusterrolebindings, secrets], verbs: [create, delete]}
 */

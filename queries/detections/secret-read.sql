@@ -11,8 +11,6 @@ mitre: [T1552.007]
 reproduces:
   falco: [K8s Secret Get Successfully]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   include_system: {type: boolean, default: false, help: Also reads by nodes and control-plane users (upstream's literal condition)}
 needs:
   - {level: Metadata, resources: [secrets], verbs: [get]}

@@ -9,8 +9,6 @@ mitre: [T1552.007]
 reproduces:
   panther: [Kubernetes.Secrets.DumpAllNamespaces]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   allowed_listers: {type: "varchar[]", default: ["system:serviceaccount:kube-system:namespace-controller", "system:serviceaccount:kube-system:kube-state-metrics", "system:apiserver"], help: Identities that list all secrets by design}
 needs:
   - {level: Metadata, resources: [secrets], verbs: [list]}

@@ -8,8 +8,6 @@ mitre: [T1552.007]
 reproduces:
   sigma: [Kubernetes Secrets Enumeration]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system_users: {type: boolean, default: false, help: "Leave out service accounts, nodes and the control plane (`actor_kind`: controllers that cache secrets)"}
 needs:
   - {level: Metadata, resources: [secrets], verbs: [list]}

@@ -12,16 +12,9 @@ reproduces:
   falco: [Create Sensitive Mount Pod]
   panther: [GCP.K8S.Pod.Create.Or.Modify.Host.Path.Volume.Mount]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   sensitive_paths: {type: "varchar[]", default: [/proc, /var/run/docker.sock, /, /etc, /root, /var/run/crio/crio.sock, /run/containerd/containerd.sock, /home/admin, /var/lib/kubelet, /var/lib/kubelet/pki, /etc/kubernetes, /etc/kubernetes/manifests, /var/lib/docker/overlay2, /etc/kubernetes/pki], help: Host paths that give away the node}
   allowed_repositories: {type: "varchar[]", default: [falcosecurity/falco, docker.io/falcosecurity/falco, public.ecr.aws/falcosecurity/falco, docker.io/sysdig/sysdig, sysdig/sysdig, gcr.io/google_containers/hyperkube, gcr.io/google_containers/kube-proxy, docker.io/calico/node, docker.io/rook/toolbox, docker.io/cloudnativelabs/kube-router, docker.io/consul, docker.io/datadog/docker-dd-agent, docker.io/datadog/agent, docker.io/docker/ucp-agent, docker.io/gliderlabs/logspout, docker.io/netdata/netdata, docker.io/google/cadvisor, docker.io/prom/node-exporter, amazon/amazon-ecs-agent, prom/node-exporter, amazon/cloudwatch-agent], help: "Image repositories allowed these mounts (Falco k8s_audit_sensitive_mount_images)"}
-  include_failed: {type: boolean, default: false, help: Also requests that were refused or failed (Falco's attempts)}
-  ignore_system: {type: boolean, default: true, help: Leave out control-plane identities in system namespaces}
-needs:
-  - {level: Request, resources: [pods, pods/ephemeralcontainers, replicationcontrollers, podtemplates], verbs: [create, update, patch]}
-  - {level: Request, group: apps, resources: [deployments, daemonsets, statefulsets, replicasets], verbs: [create, update, patch]}
-  - {level: Request, group: batch, resources: [jobs, cronjobs], verbs: [create, update, patch]}
+needs: [pod_specs]
 */
 SELECT *, 'host path ' || array_to_string(list_filter(host_paths, lambda p: list_contains($sensitive_paths, p)), ', ') || ' mounted by ' || workload || outcome_suffix(code) AS summary
 FROM reported_workload_specs($include_failed, $ignore_system, $admin_groups, $admin_users, allowed_repositories := $allowed_repositories)

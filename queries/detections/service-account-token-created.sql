@@ -12,8 +12,6 @@ mitre: [T1528, T1098]
 reproduces:
   panther: [Kubernetes.ServiceAccount.TokenCreated]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
 needs:
   - {level: Request, resources: [serviceaccounts/token], verbs: [create]}

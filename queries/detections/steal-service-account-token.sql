@@ -9,8 +9,6 @@ mitre: [T1528, T1552.007]
 reproduces:
   panther: [Kubernetes.Pod.StealServiceAccountToken]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   token_paths: {type: "varchar[]", default: ["/var/run/secrets/kubernetes.io/serviceaccount/token", /var/run/secrets/kubernetes.io/serviceaccount, /var/run/secrets/eks.amazonaws.com/serviceaccount/token, /var/run/secrets/eks.amazonaws.com/serviceaccount, /var/run/secrets/azure/tokens/azure-identity-token, /var/run/secrets/azure/tokens, /var/run/secrets/tokens/gcp-ksa/token, /var/run/secrets/tokens/gcp-ksa, serviceaccount/token], help: Token paths (substrings of the command)}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
 needs:

@@ -11,10 +11,7 @@ reproduces:
   falco: [System ClusterRole Modified/Deleted]
   panther: [Kubernetes.SystemRole.Modified]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   expected_changes: {type: "varchar[]", default: ["system:coredns", "system:managed-certificate-controller"], help: System roles that change in normal operation}
-  ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (Panther's is_system_principal); false gives Falco's condition"}
 needs:
   - {level: Metadata, group: rbac.authorization.k8s.io, resources: [roles, clusterroles], verbs: [update, patch, delete]}
 */

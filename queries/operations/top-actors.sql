@@ -4,8 +4,6 @@ description: Requests per effective user in the window, with their writes, failu
 severity: info
 controls: [pci-dss-4.0:10.4.1, hipaa:164.308(a)(1)(ii)(D)]
 params:
-  admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
-  admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
   limit: {type: integer, default: 25, help: How many actors}
 needs:  # the audit level and requests this question reads (auditlake policy simulate/recommend)
   - {level: Metadata}
