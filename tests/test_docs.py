@@ -55,7 +55,7 @@ def test_the_readme_python_example_runs_on_a_demo_lake(tmp_path, monkeypatch):
 
 
 def test_the_readme_grpc_table_is_the_one_the_code_uses():
-    from auditlake.ingest.wrappers import grpc_markdown_table
+    from auditlake.ingest.wrappers.gke import grpc_markdown_table
 
     assert grpc_markdown_table().replace("\n", "\n    ") in README
 

@@ -29,10 +29,11 @@ import pyarrow.compute as pc
 
 from auditlake.contract import Quarantined, quarantine_id
 from auditlake.errors import InputError
-from auditlake.ingest import yamldocs
-from auditlake.ingest.flatten import DecodedBlock, EventDecoder, sweep_scratch
-from auditlake.ingest.formats import (
-    FORMATS,
+from auditlake.ingest import wrappers, yamldocs
+from auditlake.ingest.decode import DecodedBlock, EventDecoder
+from auditlake.ingest.redact import Redactor
+from auditlake.ingest.scratch import sweep_scratch
+from auditlake.ingest.sources import (
     NOT_JSON,
     UNREADABLE,
     Block,
@@ -47,9 +48,10 @@ from auditlake.ingest.formats import (
     opened_bytes,
     read_document,
 )
-from auditlake.ingest.redact import Redactor
 
 BLOCK_BYTES = 16 << 20
+# The --input-format names: auto (any shape), log and eventlist (plain audit Events), then each registered wrapper.
+FORMATS = ("auto", "log", "eventlist", *wrappers.REGISTRY)
 
 
 @dataclass(frozen=True)

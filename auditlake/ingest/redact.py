@@ -52,7 +52,7 @@ _SECRET_LIST_KINDS = frozenset({"SecretList", "List", "PartialObjectMetadataList
 _VALUELESS_KINDS = frozenset({"Status", "DeleteOptions"})
 # A raw line longer than this is quarantined cut to this length (the rest stays in the source file).
 QUARANTINE_RAW_LIMIT = 1 << 20
-# SQL and Python agree on what makes a body worth a look (the decoder's pre-filter, see flatten.DECODE_SQL).
+# SQL and Python agree on what makes a body worth a look (the decoder's pre-filter, see eventsql.DECODE_SQL).
 BODY_NEEDS_LOOK = r'Secret|"(' + "|".join(sorted(CREDENTIAL_KEYS)) + r')"\s*:'
 URI_NEEDS_LOOK = r"(?i)[?&][^=&#]*(token|bearer|password|secret)[^=&#]*="
 _BODY_NEEDS_LOOK = re.compile(BODY_NEEDS_LOOK)

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from auditlake.contract import Quarantined
 from auditlake.errors import InputError
 from auditlake.ingest import DecoderPool, IngestOptions, IngestResult, ingest
-from auditlake.ingest.formats import SNIFF_LINES, clean_line
 from auditlake.ingest.redact import Redactor
+from auditlake.ingest.sources import SNIFF_LINES, clean_line
 from auditlake.store.manifest import LakeStore, SourceProgress
 from auditlake.store.writer import BatchWriter
 from tests.conftest import DATA

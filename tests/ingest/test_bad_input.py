@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from auditlake import Lake
 from auditlake.cli import app
-from auditlake.ingest import flatten
+from auditlake.ingest import hugelines, scratch
 from tests.conftest import DATA
 
 IMMUDB = (DATA / "immudb_first_300_lines.log").read_bytes().splitlines(keepends=True)
@@ -158,7 +158,7 @@ def test_a_100_mb_event_lands_in_under_1_gib_with_its_body_set_aside(tmp_path):
     assert (written, quarantined) == (3, 0)
     assert peak_kib < 1 << 20, f"peak RSS {peak_kib / 1024:.0f} MiB"
     note = orjson.loads(Lake(tmp_path / "lake").sql("select response_object from events where audit_id = 'huge'").item())
-    assert note["bytes"] > flatten.MAX_BODY_BYTES and note["fingerprint"].startswith("hmac-sha256:")
+    assert note["bytes"] > hugelines.MAX_BODY_BYTES and note["fingerprint"].startswith("hmac-sha256:")
 
 
 def test_a_huge_line_that_is_not_json_is_quarantined_with_a_true_reason_and_a_bounded_raw_text(tmp_path):
@@ -223,7 +223,7 @@ def test_one_audit_id_and_stage_at_two_times_are_two_requests_and_an_exact_repea
 def test_decoding_leaves_no_scratch_file_behind_even_when_killed(tmp_path):
     log = tmp_path / "audit.log"
     log.write_bytes(b"".join(IMMUDB) * 300)
-    shm = Path(flatten._scratch_dir())
+    shm = Path(scratch._scratch_dir())
     before = set(shm.glob("auditlake-*"))
     child = subprocess.Popen([sys.executable, "-c", "import sys; from auditlake import Lake; Lake(sys.argv[1]).ingest([sys.argv[2]])",
                               str(tmp_path / "lake"), str(log)])
@@ -237,9 +237,9 @@ def test_decoding_leaves_no_scratch_file_behind_even_when_killed(tmp_path):
 
 def test_scratch_files_of_dead_runs_are_swept(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
-    leftover = Path(flatten._scratch_dir()) / f"auditlake-{dead}-7.jsonl"
+    leftover = Path(scratch._scratch_dir()) / f"auditlake-{dead}-7.jsonl"
     leftover.write_bytes(b'{"data":{"password":"left by a killed run"}}\n')
-    mine = Path(flatten._scratch_dir()) / f"auditlake-{os.getpid()}-7.jsonl"
+    mine = Path(scratch._scratch_dir()) / f"auditlake-{os.getpid()}-7.jsonl"
     mine.write_bytes(b"{}\n")
     try:
         Lake(tmp_path / "lake").ingest([DATA / "immudb_first_300_lines.log"])

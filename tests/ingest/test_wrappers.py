@@ -14,7 +14,8 @@ import json
 import pytest
 
 from auditlake import Lake
-from auditlake.ingest.wrappers import GRPC_TO_HTTP, unwrap
+from auditlake.ingest.wrappers import unwrap
+from auditlake.ingest.wrappers.gke import GRPC_TO_HTTP
 from tests.conftest import DATA, SHARED, requires_shared
 
 REAL_EVENTS = [json.loads(line) for line in (DATA / "immudb_first_300_lines.log").read_text().splitlines()[:20]]

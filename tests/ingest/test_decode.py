@@ -12,8 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditlake import Lake, contract
-from auditlake.ingest.flatten import MAX_BODY_BYTES, MAX_OBJECT_BYTES, OMITTED_KEY, EventDecoder
-from auditlake.ingest.formats import Block
+from auditlake.ingest.decode import EventDecoder
+from auditlake.ingest.eventsql import MAX_OBJECT_BYTES
+from auditlake.ingest.hugelines import MAX_BODY_BYTES, OMITTED_KEY
+from auditlake.ingest.sources import Block
 from tests.conftest import DATA
 
 IMMUDB = DATA / "immudb_first_300_lines.log"

@@ -6,7 +6,7 @@ import gzip
 import zlib
 from pathlib import Path
 
-from auditlake.ingest.formats import Block, Tail, discover_sources, iter_blocks, open_source
+from auditlake.ingest.sources import Block, Tail, discover_sources, iter_blocks, open_source
 from tests.conftest import DATA
 
 LOG = DATA / "immudb_first_300_lines.log"

@@ -1,150 +1,38 @@
 """Decoding: blocks of JSON lines → Arrow rows following `contract.COLUMNS`, plus quarantine records.
 
-Owns: turning audit Events (v1 and v1beta1, one per line, or items of an EventList) into typed
-rows, and deciding which lines cannot be rows and why. DuckDB's JSON reader does the parsing and
-flattening with an explicit schema (its automatic schema samples rows and drops rare fields; see
-DESIGN.md); Python only looks at the rare lines DuckDB cannot take, bisecting a failing block
-down to the offending lines so that one bad line never costs its neighbours. A line too long for
-DuckDB's buffers has its bodies set aside first (see `_decode_huge_line`), so memory stays bounded.
-Never writes under the lake: the block is handed to DuckDB through an anonymous memory file
-(`open_scratch`) that is gone as soon as the block is read, or the process dies.
+Owns: turning audit Events (v1 and v1beta1, one per line, or items of an EventList, or inside a
+managed-cluster wrapper) into typed rows, and deciding which lines cannot be rows and why. DuckDB
+does the parsing and flattening (`eventsql`); Python only looks at the rare lines DuckDB cannot
+take, bisecting a failing block down to the offending lines so that one bad line never costs its
+neighbours. A line too long for DuckDB's buffers has its bodies set aside first (`hugelines`), so
+memory stays bounded. After DuckDB: lineage, unknown fields kept in `extra`, redaction. Never
+writes under the lake (a block reaches DuckDB through `scratch`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import re
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditlake import contract, duck
 from auditlake.contract import Quarantined
-from auditlake.ingest import jsontext, redact, wrappers
-from auditlake.ingest.formats import BOM, Block, clean_line
+from auditlake.ingest import eventsql, hugelines, jsontext, redact, wrappers
+from auditlake.ingest.eventsql import DECODE_ERRORS, MAX_OBJECT_BYTES, duckdb_reason
+from auditlake.ingest.hugelines import HUGE_DOCUMENT_BYTES
 from auditlake.ingest.redact import Redactor
+from auditlake.ingest.sources import Block, clean_line
+from auditlake.ingest.wrappers.common import rfc3339
 
-# DuckDB sizes its read buffers by this (twice, per thread), so it bounds memory; a longer line has its
-# bodies set aside before DuckDB sees it (see EventDecoder._decode_huge_line).
-MAX_OBJECT_BYTES = 16 << 20
-MAX_BODY_BYTES = 32 << 20  # a body longer than this is stored as a note with its size and fingerprint, not its text
-HUGE_DOCUMENT_BYTES = 64 << 20  # a long line that is not an Event (an EventList, an export) is parsed whole up to this
-OMITTED_KEY = "auditlake:omitted"
 EMPTY_LIST = "empty EventLists or arrays (no events in them)"
-
-_FIELD_TYPES = {
-    key: ("STRUCT(" + ", ".join(f'"{name}" {_t if isinstance(_t, str) else "VARCHAR[]"}' for name, _t in value.items()) + ")")
-    if isinstance(value, dict) else "VARCHAR[]" if isinstance(value, list) else value
-    for key, value in contract.DECODE_STRUCTURE.items()
-}
-_READ_COLUMNS = "{" + ", ".join(f"'{key}': '{kind}'" for key, kind in _FIELD_TYPES.items()) + "}"
-
-_KNOWN_PRESENT = " + ".join(f'(e."{key}" IS NOT NULL)::INTEGER' for key in contract.EVENT_STRUCTURE)
-
-# Mechanical SQL generated from the column contract: read with the explicit schema and flatten.
-# The positional join counts each line's top-level keys (a second, cheaper parse): a line with more
-# keys than known fields it filled has fields this version does not know, kept in `extra`.
-_COLUMNS_SQL = ",\n    ".join(
-    f"{'e._received' if column.name == 'received_at' else column.expression} AS {column.name}" for column in contract.DECODED_COLUMNS
-)
-# The times Python (and so every consumer of the lake) can represent: outside them a row would break readers.
-_FIRST_TIME, _LAST_TIME = "TIMESTAMPTZ '0001-01-01 00:00:00+00'", "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
-_BODY_NEEDS_LOOK = redact.BODY_NEEDS_LOOK.replace("'", "''")
-
-
-def _needs_look(body: str) -> str:
-    """SQL: may this body hold a Secret or a credential? (The same test as `Redactor.looks_worth_redacting`.)"""
-    return f"coalesce(regexp_matches(CAST({body} AS VARCHAR), '{_BODY_NEEDS_LOOK}'), false)"
-
-_URI_NEEDS_LOOK = redact.URI_NEEDS_LOOK.replace("'", "''")
-DECODE_SQL = f"""
-SELECT d.*, k.keys AS _keys FROM (
-  SELECT
-    e.ordinality AS _ordinal,
-    e.kind AS _kind,
-    CASE
-      WHEN e.kind IS NOT NULL AND e.kind NOT IN ('Event', 'EventList') THEN 'not an audit Event (kind ' || e.kind || ')'
-      WHEN e.kind = 'EventList' THEN NULL
-      WHEN coalesce(e.auditID, '') = '' THEN 'event has no auditID'
-      WHEN coalesce(e.requestReceivedTimestamp, e.timestamp) IS NULL THEN 'event has no requestReceivedTimestamp'
-      WHEN e._received IS NULL THEN 'requestReceivedTimestamp is not a time: ' || coalesce(e.requestReceivedTimestamp, e.timestamp)
-      WHEN NOT e._received BETWEEN {_FIRST_TIME} AND {_LAST_TIME}
-        THEN 'requestReceivedTimestamp out of range (years 1 to 9999): ' || coalesce(e.requestReceivedTimestamp, e.timestamp)
-    END AS _problem,
-    (e._about_secrets OR {_needs_look("e.requestObject")} OR {_needs_look("e.responseObject")}) AS _secret_body,
-    e._about_secrets AS _is_secret_resource,
-    (contains(e.requestURI, '=') AND regexp_matches(e.requestURI, '{_URI_NEEDS_LOOK}')) AS _credential_uri,
-    {_KNOWN_PRESENT} AS _known,
-    CAST(e._received AS DATE) AS _date,
-    {_COLUMNS_SQL}
-  FROM (
-    SELECT *, try_cast(coalesce("requestReceivedTimestamp", "timestamp") AS TIMESTAMPTZ) AS _received,
-      coalesce("objectRef".resource = 'secrets', {redact.is_secrets_uri_sql('"requestURI"')}) AS _about_secrets
-    FROM read_json($path, format = 'newline_delimited', columns = {_READ_COLUMNS}, maximum_object_size = $max_object)
-    WITH ORDINALITY
-  ) AS e
-) AS d POSITIONAL JOIN (
-  SELECT len(json_keys(json)) AS keys FROM read_ndjson_objects($path, maximum_object_size = $max_object)
-) AS k
-"""
-# DuckDB refuses a line with duckdb.Error; a message that quotes a line cut inside a UTF-8
-# sequence surfaces as UnicodeDecodeError instead. Both mean "this input", never "this program".
-_DECODE_ERRORS = (duckdb.Error, UnicodeDecodeError)
-_MEMFD_PATHS = ("/proc/self/fd/",)
-_SCRATCH_PREFIX = "auditlake-"
-
-
-def open_scratch() -> tuple[int, str]:
-    """A file DuckDB can read a block from, open for writing: (descriptor, path); the caller closes it.
-
-    On Linux it is an anonymous memory file (`memfd_create`): it has no name in any directory, so
-    nothing of it (raw, unredacted audit lines) outlives the descriptor, even when the process is
-    killed. Elsewhere it is a private temporary file, unlinked after use; files left by a killed run
-    are removed by `sweep_scratch` at the start of the next one.
-    """
-    if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
-        descriptor = os.memfd_create("auditlake-block", os.MFD_CLOEXEC)
-        return descriptor, f"/proc/self/fd/{descriptor}"
-    descriptor, path = tempfile.mkstemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-", suffix=".jsonl", dir=_scratch_dir())
-    return descriptor, path
-
-
-def _scratch_dir() -> str:
-    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
-
-
-def sweep_scratch() -> int:
-    """Remove scratch files of ingest runs that are no longer alive (killed ones, and those of older versions); how many."""
-    removed = 0
-    for directory in {_scratch_dir(), tempfile.gettempdir()}:
-        for path in Path(directory).glob(f"{_SCRATCH_PREFIX}*-*.jsonl"):
-            pid = path.name[len(_SCRATCH_PREFIX):].split("-", 1)[0]
-            if pid.isdigit() and not _is_alive(int(pid)):
-                with contextlib.suppress(OSError):
-                    path.unlink()
-                    removed += 1
-    return removed
-
-
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -190,7 +78,7 @@ class EventDecoder:
         if not block.has_line_longer_than(MAX_OBJECT_BYTES):
             try:
                 table = self._run(block.pieces)
-            except _DECODE_ERRORS:
+            except DECODE_ERRORS:
                 pass
         if table is not None and table.num_rows == block.line_count:
             return self._finish(self._with_line_index(table, None), block, source, quarantined, depth, arrays)
@@ -249,15 +137,7 @@ class EventDecoder:
 
     # ---- decoding with DuckDB -------------------------------------------------------------------
     def _run(self, chunks: Sequence[bytes | memoryview]) -> pa.Table:
-        """DuckDB's decoding of whole lines (in pieces), through a private scratch file that dies with the block."""
-        descriptor, path = open_scratch()
-        try:
-            _write_all(descriptor, chunks)
-            return self.connection.sql(DECODE_SQL, params={"path": path, "max_object": MAX_OBJECT_BYTES}).to_arrow_table()
-        finally:
-            os.close(descriptor)
-            if not path.startswith(_MEMFD_PATHS):
-                Path(path).unlink(missing_ok=True)
+        return eventsql.run(self.connection, chunks)
 
     def _decode_robustly(self, lines: list[bytes], indexes: list[int], block: Block, source: str,
                          quarantined: list[Quarantined]) -> pa.Table:
@@ -265,7 +145,7 @@ class EventDecoder:
         just those. Returns the rows with `_line`, each row's 0-based line index in the block."""
         tables: list[pa.Table] = []
         self._bisect(indexes, lines, block, source, quarantined, tables)
-        return pa.concat_tables(tables) if tables else self._empty_decoded()
+        return pa.concat_tables(tables) if tables else eventsql.decoded_schema().empty_table()
 
     def _bisect(self, indexes: list[int], lines: list[bytes], block: Block, source: str,
                 quarantined: list[Quarantined], tables: list[pa.Table]) -> None:
@@ -273,9 +153,9 @@ class EventDecoder:
             return
         try:
             table = self._run([b"".join(lines[index] + b"\n" for index in indexes)])
-        except _DECODE_ERRORS as error:
+        except DECODE_ERRORS as error:
             if len(indexes) == 1:
-                quarantined.append(self._quarantine(block, source, indexes[0], lines[indexes[0]], _duckdb_reason(error)))
+                quarantined.append(self._quarantine(block, source, indexes[0], lines[indexes[0]], duckdb_reason(error)))
                 return
             middle = len(indexes) // 2
             self._bisect(indexes[:middle], lines, block, source, quarantined, tables)
@@ -295,7 +175,7 @@ class EventDecoder:
         the line is long outside its bodies, it is quarantined with that reason.
         """
         size = f"{len(line) / (1 << 20):,.1f} MiB"
-        spans = _body_spans(line)
+        spans = hugelines.body_spans(line)
         if spans is None:
             if len(line) > HUGE_DOCUMENT_BYTES:
                 reason = (f"a JSON line of {size} that is not one audit Event with its bodies: longer than "
@@ -308,14 +188,7 @@ class EventDecoder:
             else:
                 arrays.append(self.decode_document(orjson.loads(clean_line(line)), source, block.line_number(index), depth=depth))
             return None
-        pieces: list[bytes] = []
-        bodies: dict[str, str] = {}
-        position = 0
-        for key, start, end in spans:
-            pieces += [line[position:start], b"null"]
-            position = end
-            bodies[key] = self._huge_body(key, memoryview(line)[start:end])
-        skeleton = b"".join(pieces) + line[position:]
+        skeleton, bodies = hugelines.set_aside(line, spans, self.redactor.fingerprint if self.redactor is not None else None)
         if len(skeleton) > MAX_OBJECT_BYTES:
             reason = (f"an Event of {size} whose size is not in its requestObject or responseObject: over "
                       f"{MAX_OBJECT_BYTES >> 20} MiB outside its bodies, it is not read")
@@ -324,8 +197,8 @@ class EventDecoder:
         skeleton = clean_line(skeleton)
         try:
             table = self._with_line_index(self._run([skeleton + b"\n"]), [index])
-        except _DECODE_ERRORS as error:
-            quarantined.append(self._quarantine(block, source, index, line, _duckdb_reason(error)))
+        except DECODE_ERRORS as error:
+            quarantined.append(self._quarantine(block, source, index, line, duckdb_reason(error)))
             return None
         is_secret = bool(table.column("_is_secret_resource")[0].as_py())
         for key, text in bodies.items():
@@ -335,34 +208,12 @@ class EventDecoder:
                 table = table.set_column(table.schema.get_field_index("_secret_body"), "_secret_body", pa.array([True]))
         return table, skeleton
 
-    def _huge_body(self, key: str, raw: memoryview) -> str:
-        """A body of a huge Event as JSON text: itself (checked to be JSON), or a note with its size when it is too long."""
-        if len(raw) > MAX_BODY_BYTES:
-            fingerprint = self.redactor.fingerprint(raw) if self.redactor is not None else "sha256:" + hashlib.sha256(raw).hexdigest()
-            return jsontext.dumps({OMITTED_KEY: f"{key} of {len(raw):,} bytes is longer than the {MAX_BODY_BYTES >> 20} MiB kept "
-                                              "per body; read it in the source file", "bytes": len(raw), "fingerprint": fingerprint}).decode()
-        try:
-            orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            return jsontext.dumps({OMITTED_KEY: f"{key} is not valid JSON ({error.msg} at character {error.pos + 1})",
-                                 "bytes": len(raw)}).decode()
-        return str(raw, "utf-8", "replace")
-
     @staticmethod
     def _with_line_index(table: pa.Table, indexes: list[int] | None) -> pa.Table:
         """Replace DuckDB's 1-based ordinal (within what it was given) by the line index in the block."""
         ordinal = pc.subtract(table.column("_ordinal"), 1)
         line_index = ordinal if indexes is None else pc.take(pa.array(indexes, pa.int64()), ordinal)
         return table.set_column(table.schema.get_field_index("_ordinal"), "_line", line_index)
-
-    def _empty_decoded(self) -> pa.Table:
-        fields = [pa.field("_line", pa.int64()), pa.field("_kind", pa.string()), pa.field("_problem", pa.string()),
-                  pa.field("_secret_body", pa.bool_()), pa.field("_is_secret_resource", pa.bool_()),
-                  pa.field("_credential_uri", pa.bool_()), pa.field("_known", pa.int32()), pa.field("_date", pa.date32())]
-        fields += [pa.field(column.name, pa.string() if column.type == contract.JSON else column.type)  # as DuckDB hands JSON out
-                   for column in contract.DECODED_COLUMNS]
-        fields.append(pa.field("_keys", pa.int64()))
-        return pa.schema(fields).empty_table()
 
     # ---- after DuckDB ---------------------------------------------------------------------------
     def _finish(self, table: pa.Table, block: Block, source: str, quarantined: list[Quarantined], depth: int,
@@ -554,7 +405,7 @@ def _fill_missing(event: dict[str, Any], raw: bytes, default_time: datetime) -> 
         panther = event.get("p_event_time")
         # A sub-second offset taken from the line keeps distinct fixtures that share an auditID distinct.
         offset = timedelta(microseconds=int(digest[:8], 16) % 1_000_000)
-        when = wrappers.rfc3339(str(panther)) if panther else (default_time + offset).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        when = rfc3339(str(panther)) if panther else (default_time + offset).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         event["requestReceivedTimestamp"] = when
         event.setdefault("stageTimestamp", when)
         filled.append("requestReceivedTimestamp")
@@ -572,67 +423,6 @@ def _replace_where(rows: pa.Table, name: str, mask: Any, change: Any, flags: lis
     return rows.set_column(rows.schema.get_field_index(name), name, replaced.cast(kind))
 
 
-def _write_all(descriptor: int, chunks: Sequence[bytes | memoryview]) -> None:
-    pending = [memoryview(chunk) for chunk in chunks if len(chunk)]
-    while pending:
-        written = os.writev(descriptor, pending)
-        while pending and written >= len(pending[0]):
-            written -= len(pending[0])
-            pending.pop(0)
-        if pending and written:
-            pending[0] = pending[0][written:]
-
-
-# A JSON string (with an optional `:` after it, which makes it a key), or a bracket: enough to find where a value ends.
-_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"(\s*:)?|[\[\]{}]', re.DOTALL)
-_BODY_KEYS = ("requestObject", "responseObject")
-
-
-def _body_spans(line: bytes) -> list[tuple[str, int, int]] | None:
-    """Where the top-level `requestObject` and `responseObject` values of a JSON object line are: (key, start, end).
-
-    None when the line is not one JSON object whose bodies are objects, lists or strings. Reads the
-    line once, token by token, holding nothing but positions (it may be hundreds of MB).
-    """
-    start = len(line) - len(line.lstrip(b" \t\r"))
-    if line.startswith(BOM, start):
-        start += len(BOM)
-    if line[start:start + 1] != b"{":
-        return None
-    depth = 0
-    spans: list[tuple[str, int, int]] = []
-    current: str | None = None  # the body key whose value is being read
-    value_start = 0
-    for match in _JSON_TOKEN.finditer(line, start):
-        token = match.group(0)
-        if token[:1] == b'"':
-            if depth != 1:
-                continue
-            if match.group(1) is not None:  # a top-level key
-                quoted = token[: token.rindex(b'"') + 1]
-                try:
-                    key = orjson.loads(quoted)
-                except orjson.JSONDecodeError:
-                    return None
-                current = key if key in _BODY_KEYS else None
-                value_start = match.end()
-            elif current is not None:  # a body that is a string
-                spans.append((current, match.start(), match.end()))
-                current = None
-        elif token in (b"{", b"["):
-            if depth == 1 and current is not None:
-                value_start = match.start()
-            depth += 1
-        else:
-            depth -= 1
-            if depth == 1 and current is not None:
-                spans.append((current, value_start, match.end()))
-                current = None
-            elif depth == 0:
-                return spans if spans else None
-    return None
-
-
 def _json_problem(line: bytes) -> str:
     """Why a line is not a JSON object, in words; empty when it is one."""
     try:
@@ -647,22 +437,6 @@ def _json_problem(line: bytes) -> str:
         return ""
     kind = {str: "string", int: "number", float: "number", list: "array", bool: "boolean"}.get(type(value), "null")
     return f"not a JSON object (a JSON {kind})"
-
-
-def _duckdb_reason(error: Exception) -> str:
-    """DuckDB's message for a single refused line, without its file name, its advice, or the values it quotes.
-
-    DuckDB quotes the value it could not take ("Expected OBJECT, but got VARCHAR: "…""): that value is
-    the line's data, maybe a secret, and a reason is printed and stored in clear. Only its type is kept.
-    """
-    if isinstance(error, UnicodeDecodeError):
-        return "does not match the audit Event schema: DuckDB could not decode it"
-    text = str(error).split("\n")[0]
-    text = re.sub(r'^[A-Za-z ]*Error: ', "", text)
-    text = re.sub(r' in file "[^"]*"(, at byte \d+)?(, in line \d+)?', "", text)
-    text = re.sub(r"(but got \w+):.*", r"\1", text)
-    text = re.sub(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', "…", text)[:200]
-    return "does not match the audit Event schema: " + text.strip().rstrip(".")
 
 
 def _unknown_fields(raw: bytes) -> str | None:

@@ -31,7 +31,6 @@ from auditlake.errors import InputError
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
-FORMATS = ("auto", "log", "eventlist", "eks", "aks", "gke")
 GZIP_MAGIC = b"\x1f\x8b"
 FINGERPRINT_BYTES = 64 * 1024
 SNIFF_BYTES = 1 << 20  # at most this much is read to tell lines from a document, and only when the first line does not tell
