@@ -65,13 +65,16 @@ def catalog_items(roots: list[Path] | None = None) -> list[CatalogItem]:
               for query in library.values() if query.kind != "query"]
              + [CatalogItem(query.name, query.macro_name, query.kind, macro_sql(query), query.path, query.title)
                 for query in saved_queries(library)])
-    with contextlib.suppress(OSError):
+    temporary = cached.with_name(f"{cached.stem}.{os.getpid()}.tmp")
+    try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cached.with_name(f"{cached.stem}.{os.getpid()}.tmp")
         temporary.write_bytes(pickle.dumps(items))
         temporary.replace(cached)
         for stale in sorted(cached.parent.glob("*.pickle"), key=lambda path: path.stat().st_mtime)[:-CACHE_KEEP]:
             stale.unlink(missing_ok=True)
+    except OSError:  # a full disk, a read-only home: answer without the cache, and leave nothing half-written
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
     return items
 
 
