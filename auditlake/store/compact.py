@@ -9,9 +9,9 @@ Runs under the write lock; never deletes a file a reader may still be reading (s
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -59,13 +59,11 @@ def compact(store: LakeStore, *, version: str, memory_limit: str = "512MB",
         return CompactResult(0, 0, 0, 0)
     batch = new_batch_id()
     started = now_text()
-    connection = duck.connect(memory_limit=memory_limit)
     target_schema = contract.stored_schema()
     written: list[FileRecord] = []
-    staged: list[tuple[Path, Path]] = []
     replaced: list[str] = []
     rows = 0
-    try:
+    with store.staging() as staged, contextlib.closing(duck.connect(memory_limit=memory_limit)) as connection:
         for (cluster, date), records in sorted(groups.items()):
             if on_partition:
                 on_partition(f"cluster={cluster}/date={date}")
@@ -104,11 +102,6 @@ def compact(store: LakeStore, *, version: str, memory_limit: str = "512MB",
             files=[r.path for r in written], replaced=replaced,
         ))
         store.save_manifest(manifest)  # the commit point
-    except BaseException:
-        store.discard(temporary for temporary, _ in staged)
-        raise
-    finally:
-        connection.close()
     for path in replaced:  # out of events/ first: a directory reader never counts a row twice
         store.retire(path)
     store.publish(staged)

@@ -179,6 +179,16 @@ class LakeFiles:
             with contextlib.suppress(OSError):
                 fsync_directory(directory)
 
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[list[tuple[Path, Path]]]:
+        """The (staged, final) pairs of one commit: a failure before the manifest is saved deletes every staged file."""
+        staged: list[tuple[Path, Path]] = []
+        try:
+            yield staged
+        except BaseException:
+            self.discard(temporary for temporary, _ in staged)
+            raise
+
     def discard(self, staged: Iterable[Path]) -> None:
         """Delete staged files of a write that will not be committed."""
         for path in staged:

@@ -10,6 +10,7 @@ Runs under the write lock (the caller takes it); never decides what a finding is
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -57,9 +58,7 @@ def write_findings(store: LakeStore, findings: pa.Table) -> int:
                 manifest.findings[record.path] = record
     write = new_batch_id()
     added = 0
-    staged: list[tuple[Path, Path]] = []
-    connection = duck.connect()  # in UTC: dates are UTC days, as in events/
-    try:
+    with store.staging() as staged, contextlib.closing(duck.connect()) as connection:  # in UTC: dates are UTC days, as in events/
         connection.register("incoming", findings)
         partitions = connection.execute("SELECT DISTINCT cluster, CAST(received_at AS DATE) FROM incoming ORDER BY ALL").fetchall()
         for cluster, day in partitions:
@@ -91,11 +90,6 @@ def write_findings(store: LakeStore, findings: pa.Table) -> int:
             manifest.findings[relative] = record
         if staged:
             store.save_manifest(manifest)  # the commit point
-    except BaseException:
-        store.discard(temporary for temporary, _ in staged)
-        raise
-    finally:
-        connection.close()
     store.publish(staged)
     return added
 
