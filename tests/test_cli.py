@@ -323,3 +323,14 @@ def test_a_table_in_a_pipe_is_not_squeezed_to_80_columns(fixture_lake):
     lines = result.stdout.splitlines()
     assert result.exit_code == 0 and max(len(line) for line in lines) > 80
     assert len(lines) == 3 + 4  # the header box (3 lines), 3 rows, the bottom line: no row folded over several lines
+
+
+def test_version_answers_the_same_line_before_and_through_the_cli():
+    """`auditlake --version` is answered before typer is imported (start-up); it must say what the CLI's option says."""
+    through_cli = runner.invoke(app, ["--version"])
+    assert through_cli.exit_code == 0 and re.fullmatch(r"auditlake \S+\n", through_cli.stdout)
+    for command in ([str(AUDITLAKE), "--version"], [sys.executable, "-m", "auditlake", "--version"]):
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        assert done.stdout == through_cli.stdout and not done.stderr
+    with_more = subprocess.run([sys.executable, "-m", "auditlake", "--version", "status", "--lake", "nowhere"], capture_output=True, text=True)
+    assert with_more.stdout == through_cli.stdout and with_more.returncode == 0  # any other argument line goes to the CLI
