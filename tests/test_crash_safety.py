@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from auditlake import Lake
 from auditlake.cli import app
 from auditlake.errors import StorageError
-from tests.conftest import DATA
+from tests.conftest import DATA, KILLED_WRITER
 
 LINES = (DATA / "immudb_first_300_lines.log").read_bytes().splitlines(keepends=True)
 NEW_LOG = DATA / "audit2rbac_impersonation_v1beta1.log"  # 37 events the prepared lake does not hold
@@ -85,38 +85,8 @@ def catalog_rows(lake: Lake) -> tuple[int, int]:
 
 
 # ---- C4: SIGKILL at the commit point ---------------------------------------------------------------
-# The writer runs in its own process and SIGKILLs itself at the manifest save: just before the new
-# manifest replaces the old one ("before-commit"), or at the first rename after it ("after-commit").
-KILLED_WRITER = """
-import os, signal, sys
-from datetime import datetime, UTC
-import pyarrow as pa
-from auditlake import Lake
-from auditlake.store import findings
-
-lake, operation, moment = Lake(sys.argv[1]), sys.argv[2], sys.argv[3]
-manifest, replace, armed = str(lake.store.manifest_path), os.replace, False
-
-def replace_then_die(source, target, *args, **kwargs):
-    global armed
-    if armed or (moment == "before-commit" and str(target) == manifest):
-        os.kill(os.getpid(), signal.SIGKILL)
-    replace(source, target, *args, **kwargs)
-    armed = moment == "after-commit" and str(target) == manifest
-
-os.replace = replace_then_die
-if operation == "ingest":
-    lake.ingest([sys.argv[4]], cluster="c")
-elif operation == "compact":
-    lake.compact()
-else:  # findings on two days, as `detect --write` writes them
-    days = [datetime(2023, 3, 10, 22, 40, tzinfo=UTC), datetime(2023, 3, 11, 1, 0, tzinfo=UTC)]
-    columns = {"received_at": pa.array(days, pa.timestamp("us", tz="UTC")), "found_at": pa.array(days, pa.timestamp("us", tz="UTC"))}
-    for name in ("cluster", "rule", "severity", "actor", "source_ip", "verb", "object", "summary", "audit_id"):
-        columns[name] = pa.array(["c", "c"] if name == "cluster" else [name + "-1", name + "-2"])
-    with lake.store.write_lock():
-        findings.write_findings(lake.store, pa.table(columns))
-"""
+# Each writer (tests.conftest.KILLED_WRITER) SIGKILLs itself just before the new manifest replaces the old one
+# ("before-commit") or at the first rename after it ("after-commit").
 
 
 def new_log_with_a_bad_line(directory: Path) -> Path:

@@ -114,7 +114,6 @@ def test_an_auditlake_lake_that_holds_no_lake_is_an_error_not_a_new_simulation(t
     assert not (tmp_path / "typo").exists() and not (root / "lake").exists()
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_notebooks_hands_jupyter_an_absolute_lake():
     def dry_run(**environment: str) -> list[str]:
         result = subprocess.run(["make", "-n", "-s", "notebooks"], cwd=REPO, capture_output=True, text=True, check=True,

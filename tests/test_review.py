@@ -20,7 +20,7 @@ from auditlake.cli import app
 from auditlake.errors import QueryError
 from auditlake.render import report as report_render
 from auditlake.reports import review
-from tests.conftest import DATA
+from tests.conftest import DATA, KILLED_WRITER
 
 runner = CliRunner()
 WINDOW = {"since": "2000-01-01", "until": "2100-01-01"}  # all of the vendored slices
@@ -165,30 +165,9 @@ def test_an_item_is_accepted_while_its_acceptances_cover_every_row_needing_atten
 
 
 # ---- crash safety: committed like a batch --------------------------------------------------------
-KILLED_REVIEWER = """
-import os, signal, sys
-from auditlake import Lake
-from auditlake.store import findings
-
-lake, moment = Lake(sys.argv[1]), sys.argv[2]
-manifest, replace, armed = str(lake.store.manifest_path), os.replace, False
-
-def replace_then_die(source, target, *args, **kwargs):
-    global armed
-    if armed or (moment == "before-commit" and str(target) == manifest):
-        os.kill(os.getpid(), signal.SIGKILL)
-    replace(source, target, *args, **kwargs)
-    armed = moment == "after-commit" and str(target) == manifest
-
-os.replace = replace_then_die
-with lake.store.write_lock():
-    findings.write_review(lake.store, "r-1", b'{"id": "r-1"}\\n', target="pci-dss:10.2.1", reviewed_at="2026-11-05T09:30:00+00:00")
-"""
-
-
 @pytest.mark.parametrize("moment", ["before-commit", "after-commit"])
 def test_a_review_writer_killed_at_its_commit_is_undone_or_finished_by_the_next_writer(lake, moment):
-    completed = subprocess.run([sys.executable, "-c", KILLED_REVIEWER, str(lake.path), moment], capture_output=True, text=True,
+    completed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(lake.path), "review", moment], capture_output=True, text=True,
                                env={**os.environ}, timeout=120)
     assert completed.returncode == -signal.SIGKILL, completed.stderr
     assert not (lake.path / "reviews" / "r-1.json").exists()  # nothing uncommitted under a final name; the committed one still staged
