@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test browser bench fuzz lint notebooks clean
+.PHONY: demo test browser bench bench-verify fuzz lint notebooks clean
 
 $(BIN)/auditlake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ notebooks: $(BIN)/auditlake
 
 bench: $(BIN)/auditlake
 	$(BIN)/python benchmarks/ingest_benchmark.py
+
+bench-verify: $(BIN)/auditlake
+	$(BIN)/python benchmarks/verify_benchmark.py
 
 fuzz: $(BIN)/auditlake
 	$(BIN)/python benchmarks/fuzz_ingest.py --examples 10000

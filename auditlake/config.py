@@ -31,6 +31,8 @@ SETTINGS: dict[str, Setting] = {
     "memory_limit": Setting("AUDITLAKE_MEMORY_LIMIT", "512MB", "DuckDB memory limit for dedupe, compaction and queries."),
     "retire_after": Setting("AUDITLAKE_RETIRE_AFTER", "1h", "How long files replaced by `compact` are kept for readers that "
                             "started before it (`90s`, `30m`, `1h`; `0`: delete them at once)."),
+    "signing_key": Setting("AUDITLAKE_SIGNING_KEY", "", "Ed25519 private key (from `auditlake keys init`) that signs the digest of "
+                           "every commit; unset: the digest chain is kept unsigned. Keep it outside the lake."),
     "query_path": Setting("AUDITLAKE_QUERY_PATH", "", "More saved-query folders, `:`-separated, read after the project's `queries/`."),
     "debug": Setting("AUDITLAKE_DEBUG", "0", "1: show tracebacks instead of one-line errors."),
     "admin_groups": Setting("AUDITLAKE_ADMIN_GROUPS", "system:masters,kubeadm:cluster-admins",
@@ -51,6 +53,12 @@ def setting(name: str) -> str:
 
 def default_lake() -> Path:
     return Path(setting("lake"))
+
+
+def signing_key_path(value: str | Path | None = None) -> Path | None:
+    """The signing key given (`--signing-key`), else AUDITLAKE_SIGNING_KEY's; None: commits are not signed."""
+    raw = str(value) if value is not None else setting("signing_key")
+    return Path(raw).expanduser() if raw else None
 
 
 def query_path() -> list[Path]:

@@ -77,6 +77,12 @@ class QuarantineFoundError(AuditlakeError):
     exit_code = ExitCode.FINDINGS
 
 
+class IntegrityError(AuditlakeError):
+    """The lake does not verify against its digest chain, and the command was asked to require that it does."""
+
+    exit_code = ExitCode.FINDINGS
+
+
 # ---- warnings -----------------------------------------------------------------------------------
 class AuditlakeWarning(UserWarning):
     """Base of the warnings: an answer that is probably not the one meant; `label` starts its line on stderr."""

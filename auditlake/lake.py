@@ -21,7 +21,15 @@ import pyarrow as pa
 
 from auditlake import config, demo, history, policy, window
 from auditlake.config import version  # auditlake.version, the version recorded in every batch
-from auditlake.errors import AuditlakeWarning, EmptyWindowWarning, NoiseLeftOutWarning, QueryError, where_data_lies, window_text
+from auditlake.errors import (
+    AuditlakeWarning,
+    EmptyWindowWarning,
+    IntegrityError,
+    NoiseLeftOutWarning,
+    QueryError,
+    where_data_lies,
+    window_text,
+)
 from auditlake.history import HistoryEntry
 from auditlake.ingest import FORMATS, IngestOptions, IngestResult, Progress, ingest  # noqa: F401 (FORMATS: the CLI's --input-format choices)
 from auditlake.ingest.redact import Redactor
@@ -31,8 +39,22 @@ from auditlake.library.detections import WINDOW_HAS_EVENTS, DetectionRun, choose
 from auditlake.library.macros import catalog_items
 from auditlake.library.suggest import close_matches, hint
 from auditlake.reports import build, packs, review
-from auditlake.store import BatchWriter, CompactResult, LakeStore, SourceProgress, catalog, unseen_findings, validate_cluster, write_findings, write_review
+from auditlake.store import (
+    BatchWriter,
+    CompactResult,
+    LakeStore,
+    SourceProgress,
+    catalog,
+    digests,
+    unseen_findings,
+    validate_cluster,
+    write_findings,
+    write_review,
+)
 from auditlake.store.compact import compact
+from auditlake.store.files import new_batch_id
+from auditlake.store.retention import RetentionResult, apply_retention
+from auditlake.store.verify import Verification, verify_lake
 
 if TYPE_CHECKING:
     import polars as pl  # imported where a DataFrame is made: the CLI never needs polars
@@ -75,10 +97,14 @@ class DemoResult:
 
 
 class Lake:
-    """A lake directory: `Lake("lake").ingest(["audit.log"], cluster="prod")`, then `.sql(...)`."""
+    """A lake directory: `Lake("lake").ingest(["audit.log"], cluster="prod")`, then `.sql(...)`.
 
-    def __init__(self, path: str | Path | None = None):
-        self.store = LakeStore(Path(path) if path is not None else config.default_lake())
+    `signing_key` (a key file from `auditlake keys init`; default AUDITLAKE_SIGNING_KEY) signs the digest of
+    every commit this object makes; without one the digest chain is kept unsigned.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, signing_key: str | Path | None = None):
+        self.store = LakeStore(Path(path) if path is not None else config.default_lake(), signing_key=config.signing_key_path(signing_key))
         self.path = self.store.root
         self._namespace_cache: tuple[tuple[str, ...], set[str]] | None = None
         self._resource_cache: tuple[tuple[str, ...], set[str]] | None = None
@@ -140,6 +166,51 @@ class Lake:
                              retire_after=config.retire_after())
             catalog.build_catalog(self.store, catalog_items())
         return result
+
+    def retention(self, *, hot: str | None = None, keep: str | None = None, archive: str | Path | None = None,
+                  dry_run: bool = False, now: datetime | None = None) -> RetentionResult:
+        """Move event partitions older than `hot` ("90d") to the `archive` lake and delete those older than `keep` ("400d").
+
+        Each action is a signed commit whose digest lists what left; files no digest covers are refused.
+        The catalog reads the archive with the lake, so queries still see archived days.
+        """
+        self.store.require()
+        for name, value in (("hot", hot), ("keep", keep)):
+            if value is not None and str(value).strip().isdigit():
+                raise QueryError(f"--{name} {value}: an age needs a unit", hint=f"e.g. --{name} {value}d (days), or 12h")
+        ages = {name: timedelta(seconds=config.parse_duration(value, f"--{name}")) if value else None
+                for name, value in (("hot", hot), ("keep", keep))}
+        with self.store.write_lock():
+            result = apply_retention(self.store, now=now or datetime.now(UTC), version=version(), archive=LakeStore(Path(archive)) if archive else None,
+                                     dry_run=dry_run, **ages)
+            if not dry_run:
+                catalog.build_catalog(self.store, catalog_items())
+        return result
+
+    def adopt(self) -> bool:
+        """Start the digest chain of a lake written before digests: one `adopt` digest of its files as they are now."""
+        self.store.require()
+        with self.store.write_lock():
+            manifest = self.store.load_manifest()
+            self.store.recover(manifest)
+            if manifest.chain_head() is not None or not manifest.committed_entries(self.store.root):
+                return False
+            self.store.commit(manifest, batch=new_batch_id(), kind="adopt", version=version())
+            return True
+
+    def verify(self, *, public_key: str | Path | None = None, since: Any = None, quick: bool = False) -> list[Verification]:
+        """Check the lake (and its archive) against its digest chain: one `Verification` each, problems one line each.
+
+        `public_key` (a `.pub` from `auditlake keys init`, given out of band) must have signed every digest;
+        `since` re-hashes only files added since then; `quick` compares sizes only.
+        """
+        self.store.require()
+        key = digests.load_public_key(Path(public_key)) if public_key else None
+        start = window.parse_time(since) if since is not None else None
+        stores = [self.store]
+        if (archived := self.store.load_manifest().archive) and LakeStore(Path(archived)).exists():
+            stores.append(LakeStore(Path(archived)))
+        return [verify_lake(store, public_key=key, since=start, quick=quick, workers=config.workers()) for store in stores]
 
     def rebuild_catalog(self) -> Path:
         """Write catalog.duckdb afresh (after moving the lake, or if it was deleted), finishing an interrupted write first."""
@@ -390,7 +461,7 @@ class Lake:
     def keep_findings(self, result: DetectionRun) -> int:
         """Write a run's findings back to the lake (the `findings` view); how many were new. Reruns add nothing twice."""
         with self.store.write_lock():
-            result.written = write_findings(self.store, result.findings)
+            result.written = write_findings(self.store, result.findings, version=version())
             catalog.build_catalog(self.store, catalog_items())
         return result.written
 
@@ -400,11 +471,38 @@ class Lake:
 
     # ---- compliance reports ---------------------------------------------------------------------
     def report(self, pack: str, *, since: Any = "30d", until: Any = None, cluster: str | None = None,
-               params: dict[str, Any] | None = None, tuning: str | Path | None = None, now: datetime | None = None) -> build.Report:
+               params: dict[str, Any] | None = None, tuning: str | Path | None = None, now: datetime | None = None,
+               require_verified: bool = False) -> build.Report:
         """Run a report pack (`pci-dss`, `hipaa`, `change-log`, `security-findings` or a YAML path) over one window.
 
         `params`: the pack's parameters, and `QUERY.PARAM` values; `tuning`: a tuning file (as for `detect`).
+        The evidence carries the lake's verification at generation time (`verify`); `require_verified`
+        refuses a lake that fails it.
         """
+        integrity = self.integrity_evidence()
+        if require_verified and not integrity["verified"]:
+            raise IntegrityError(f"{self.path}: the lake does not verify ({integrity['problems']} problem(s), first: "
+                                 f"{integrity['first_problems'][0]}); no report was written",
+                                 hint=f"run `auditlake verify --lake {self.path}` for every problem")
+        report = self._report(pack, since=since, until=until, cluster=cluster, params=params, tuning=tuning, now=now)
+        report.evidence.integrity = integrity
+        return report
+
+    def integrity_evidence(self) -> dict[str, Any]:
+        """What a report says of the lake's integrity: `verify`'s result now, the chain head, who signed it, how to re-check."""
+        results = self.verify()
+        problems = [problem for result in results for problem in result.problems]
+        head = results[0].head
+        signers = sorted({signer for result in results for signer in result.signers})
+        key = next((f" --public-key {signer}.pub" for signer in signers if signer != digests.UNSIGNED), "")
+        return {"verified": not problems, "problems": len(problems), "first_problems": problems[:5],
+                "head": head.name if head else None, "head_sha256": head.sha256 if head else None,
+                "digests": sum(result.digests for result in results), "files": sum(result.files for result in results),
+                "signers": signers, "archive": results[1].lake if len(results) > 1 else None,
+                "command": f"auditlake verify --lake {self.path}{key}"}
+
+    def _report(self, pack: str, *, since: Any, until: Any, cluster: str | None, params: dict[str, Any] | None,
+                tuning: str | Path | None, now: datetime | None) -> build.Report:
         self._require_cluster(cluster)
         self._require_namespaces((params or {}).get("namespaces"))
         library = self.library
@@ -455,7 +553,8 @@ class Lake:
         record = review.new_review(chosen, reviewer=by, note=note, accepted=accept, evidence=evidence, since=start, until=end,
                                    cluster=cluster, now=now, version=version())
         with self.store.write_lock():
-            write_review(self.store, record.id, review.to_json(record), target=record.target, reviewed_at=record.reviewed_at.isoformat())
+            write_review(self.store, record.id, review.to_json(record), target=record.target, reviewed_at=record.reviewed_at.isoformat(),
+                         version=version())
             catalog.build_catalog(self.store, catalog_items())
         return record
 
@@ -522,3 +621,14 @@ def _iso(value: Any) -> str | None:
 def _dicts(relation: duckdb.DuckDBPyRelation) -> list[dict[str, Any]]:
     """A small result as dicts, fetched by DuckDB itself: Arrow's `to_pylist` imports pandas for zoned times (0.35 s)."""
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def new_signing_key(path: str | Path) -> tuple[Path, Path, str]:
+    """Write a new Ed25519 signing key to `path` (0600) and its public key to `path.pub`; both paths and the fingerprint."""
+    key = digests.generate_key_pair(Path(path).expanduser())
+    return key.path, key.path.with_name(key.path.name + ".pub"), key.fingerprint
+
+
+def short_fingerprint(fingerprint: str) -> str:
+    """A key fingerprint as people compare them: `3f9a…c1` (`unsigned` stays)."""
+    return digests.short(fingerprint)

@@ -66,9 +66,10 @@ def copy_of(tmp_path: Path):  # type: ignore[no-untyped-def]
     return copy
 
 
-# A writer for the crash tests (ingest, compact, findings, review), run in its own process: it SIGKILLs itself at the
-# manifest save, just before the new manifest replaces the old one ("before-commit") or at the first rename after it
-# ("after-commit"). Arguments: LAKE OPERATION MOMENT [LOG].
+# A writer for the crash tests (ingest, compact, findings, review, retention), run in its own process: it SIGKILLs itself
+# as its commit's digest is put in place ("before-digest"), just before the new manifest replaces the old one
+# ("before-commit": the digest is written) or at the first rename after it ("after-commit"). Arguments: LAKE OPERATION
+# MOMENT [LOG | ARCHIVE]. Retention archives every partition older than a day to ARCHIVE.
 KILLED_WRITER = """
 import os, signal, sys
 from datetime import datetime, UTC
@@ -81,7 +82,7 @@ manifest, replace, armed = str(lake.store.manifest_path), os.replace, False
 
 def replace_then_die(source, target, *args, **kwargs):
     global armed
-    if armed or (moment == "before-commit" and str(target) == manifest):
+    if armed or (moment == "before-commit" and str(target) == manifest) or (moment == "before-digest" and "/_digests/0" in str(target)):
         os.kill(os.getpid(), signal.SIGKILL)
     replace(source, target, *args, **kwargs)
     armed = moment == "after-commit" and str(target) == manifest
@@ -91,14 +92,17 @@ if operation == "ingest":
     lake.ingest([sys.argv[4]], cluster="c")
 elif operation == "compact":
     lake.compact()
+elif operation == "retention":
+    lake.retention(hot="1d", archive=sys.argv[4])
 elif operation == "review":
     with lake.store.write_lock():
-        findings.write_review(lake.store, "r-1", b'{"id": "r-1"}\\n', target="pci-dss:10.2.1", reviewed_at="2026-11-05T09:30:00+00:00")
+        findings.write_review(lake.store, "r-1", b'{"id": "r-1"}\\n', target="pci-dss:10.2.1", reviewed_at="2026-11-05T09:30:00+00:00",
+                             version="test")
 else:  # findings on two days, as `detect --write` writes them
     days = [datetime(2023, 3, 10, 22, 40, tzinfo=UTC), datetime(2023, 3, 11, 1, 0, tzinfo=UTC)]
     columns = {"received_at": pa.array(days, pa.timestamp("us", tz="UTC")), "found_at": pa.array(days, pa.timestamp("us", tz="UTC"))}
     for name in ("cluster", "rule", "severity", "actor", "source_ip", "verb", "object", "summary", "audit_id"):
         columns[name] = pa.array(["c", "c"] if name == "cluster" else [name + "-1", name + "-2"])
     with lake.store.write_lock():
-        findings.write_findings(lake.store, pa.table(columns))
+        findings.write_findings(lake.store, pa.table(columns), version="test")
 """

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from auditlake import Lake
 from auditlake.cli import app
 from auditlake.errors import StorageError
+from auditlake.store import digests
 from tests.conftest import DATA, KILLED_WRITER
 
 LINES = (DATA / "immudb_first_300_lines.log").read_bytes().splitlines(keepends=True)
@@ -85,8 +86,9 @@ def catalog_rows(lake: Lake) -> tuple[int, int]:
 
 
 # ---- C4: SIGKILL at the commit point ---------------------------------------------------------------
-# Each writer (tests.conftest.KILLED_WRITER) SIGKILLs itself just before the new manifest replaces the old one
-# ("before-commit") or at the first rename after it ("after-commit").
+# Each writer (tests.conftest.KILLED_WRITER) SIGKILLs itself as its digest is put in place ("before-digest"), just before
+# the new manifest replaces the old one ("before-commit") or at the first rename after it ("after-commit"). After the next
+# writer's recovery the lake verifies against its digest chain, with no hole in it.
 
 
 def new_log_with_a_bad_line(directory: Path) -> Path:
@@ -105,7 +107,7 @@ def killed_writers(prepared_lake: Path, tmp_path_factory: pytest.TempPathFactory
     log = new_log_with_a_bad_line(root)
     environment = dict(os.environ, AUDITLAKE_RETIRE_AFTER="0", XDG_CACHE_HOME=str(root / "cache"))
     lakes, processes = {}, {}
-    for case in [(operation, moment) for operation in OPERATIONS for moment in ("before-commit", "after-commit")]:
+    for case in [(operation, moment) for operation in OPERATIONS for moment in ("before-digest", "before-commit", "after-commit")]:
         lakes[case] = copy_of_lake(prepared_lake, root / "-".join(case))
         processes[case] = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(lakes[case].path), *case, str(log)],
                                            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -121,9 +123,10 @@ def was_killed(lake: Lake) -> bool:
     return True
 
 
+@pytest.mark.parametrize("moment", ["before-digest", "before-commit"])
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_a_writer_killed_just_before_its_commit_leaves_nothing_under_a_final_name(prepared_lake, killed_writers, operation):
-    lake = killed_writers[operation, "before-commit"]
+def test_a_writer_killed_just_before_its_commit_leaves_nothing_under_a_final_name(prepared_lake, killed_writers, operation, moment):
+    lake = killed_writers[operation, moment]
     assert was_killed(lake)
     assert files_under_final_names(lake) == files_under_final_names(Lake(prepared_lake))
     assert directory_rows(lake) == (300, 300)
@@ -132,6 +135,8 @@ def test_a_writer_killed_just_before_its_commit_leaves_nothing_under_a_final_nam
     assert not [path for path in lake.path.rglob("*") if path.name.endswith((".tmp", ".tmp.wal"))]
     assert directory_rows(lake) == (300, 300) == catalog_rows(lake)
     assert lake.status().findings == {} and lake.status().quarantined == 0
+    assert [result.problems for result in lake.verify()] == [[]]
+    assert [digest.name for digest in digests.load_chain(lake.path)] == [digest.name for digest in digests.load_chain(prepared_lake)]
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
@@ -153,6 +158,8 @@ def test_a_writer_killed_just_after_its_commit_is_finished_by_the_next_writer(ki
         assert lake.status().quarantined == 1
     if operation == "findings":
         assert lake.status().findings == {"rule-1": 1, "rule-2": 1}
+    assert [result.problems for result in lake.verify()] == [[]]
+    assert len(digests.load_chain(lake.path)) == len(digests.load_chain(prepared_lake)) + 1
 
 
 # ---- D1, D2, D3: a full disk -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from auditlake.cli.options import (
     LakeOption,
     MaxRowsOption,
     OutputOption,
+    SigningKeyOption,
     SinceOption,
     UntilOption,
     chosen,
@@ -52,6 +53,7 @@ def run_detections(
                                                                       "thresholds); -p values override it.")] = None,
     only_new: Annotated[bool, typer.Option("--new", help="With --write: show, and --fail-on only on, the findings the lake did not "
                                                          "hold yet (overlapping scheduled windows alert once).")] = False,
+    signing_key: SigningKeyOption = None,
 ) -> None:
     """Run the detections (Falco, Sigma and Panther rules as saved SQL) over a window and print the findings.
 
@@ -81,7 +83,7 @@ def run_detections(
         return
     from auditlake.lake import Lake
 
-    the_lake = Lake(lake)
+    the_lake = Lake(lake, signing_key=signing_key)
     start, end = the_lake.window(since, until)
     result = the_lake.detect(since=start, until=end, cluster=cluster, rules=rule, min_severity=severity, compare=write,
                              params={**(load_tuning(tuning_file) if tuning_file else {}), **name_values(param)})

@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 
 from auditlake.cli.console import stderr
-from auditlake.cli.options import DEFAULT_LAKE, LakeOption
+from auditlake.cli.options import DEFAULT_LAKE, LakeOption, SigningKeyOption
 from auditlake.errors import QuarantineFoundError
 from auditlake.render.escape import terminal_text
 
@@ -46,6 +46,7 @@ def ingest(
     default_time: Annotated[str | None, typer.Option(
         "--default-time", help="For hand-written fixtures: events with no auditID or time of their own land with a synthetic id "
         "and this time (or Panther's p_event_time) instead of being quarantined; extra.\"auditlake:filled\" says so.")] = None,
+    signing_key: SigningKeyOption = None,
 ) -> None:
     """Read kube-apiserver audit logs into the lake; rerun any time, only new events are added.
 
@@ -58,7 +59,7 @@ def ingest(
     if keep_secrets:
         stderr.print("[bold red]WARNING:[/] --unsafe-keep-secret-values: Secret values will be written to the lake in "
                      "clear text and stay there. Anyone who can read the lake can read them.", markup=True)
-    result = with_progress(quiet or as_json, lambda report: Lake(lake).ingest(
+    result = with_progress(quiet or as_json, lambda report: Lake(lake, signing_key=signing_key).ingest(
         inputs, cluster=cluster, format=input_format, redact=not keep_secrets, workers=workers, default_time=default_time,
         on_progress=report))
     if as_json:

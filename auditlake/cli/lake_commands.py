@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from auditlake.cli.console import short_time, stderr, stdout, text
-from auditlake.cli.options import DEFAULT_LAKE, DataFormat, LakeOption, MaxRowsOption, OutputOption, StatusFormat, chosen
+from auditlake.cli.options import DEFAULT_LAKE, DataFormat, LakeOption, MaxRowsOption, OutputOption, SigningKeyOption, StatusFormat, chosen
 from auditlake.cli.output import emit
 from auditlake.render.escape import terminal_text
 from auditlake.render.formats import Format
@@ -75,14 +75,14 @@ def sql(
     emit(Lake(lake).sql_arrow(query), chosen(output), output_file, max_rows)
 
 
-def compact(lake: LakeOption = DEFAULT_LAKE) -> None:
+def compact(lake: LakeOption = DEFAULT_LAKE, signing_key: SigningKeyOption = None) -> None:
     """Merge the small files of many incremental runs into one time-sorted file per partition.
 
     Example: auditlake compact --lake ./lake
     """
     from auditlake.lake import Lake
 
-    result = Lake(lake).compact(on_partition=lambda name: stderr.print(f"compacting {terminal_text(name)}", markup=False))
+    result = Lake(lake, signing_key=signing_key).compact(on_partition=lambda name: stderr.print(f"compacting {terminal_text(name)}", markup=False))
     stderr.print(f"compacted {result.partitions} partition(s): {result.files_before} files → {result.files_after} "
                  f"({result.rows:,} rows)", markup=False)
 

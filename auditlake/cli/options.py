@@ -28,6 +28,10 @@ OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Write
 # `report` writes a page, a Markdown file and per-section CSV/JSON: its -o is a directory, named --out so the help says so.
 OutDirOption = Annotated[Path, typer.Option("--out", "-o", help="Directory for the report files (named PACK-CLUSTER-DATE); "
                                                                 "a report is several files, so unlike other commands' -o this is a directory.")]
+SigningKeyOption = Annotated[Path | None, typer.Option(
+    "--signing-key", envvar="AUDITLAKE_SIGNING_KEY", show_envvar=True,
+    help="Ed25519 private key (`auditlake keys init`) that signs this commit's digest; keep it outside the lake. "
+         "Without one the digest chain is kept, unsigned.")]
 MaxRowsOption = Annotated[int, typer.Option("--max-rows", min=1, help="Rows shown by --format table.")]
 
 
@@ -74,6 +78,7 @@ if TYPE_CHECKING:
     ChangesFormat: TypeAlias = Format
     ReviewFormat: TypeAlias = Format
     PrintFormat: TypeAlias = Format
+    VerifyFormat: TypeAlias = Format
 else:
     DataFormat = format_option("sql")  # sql, query run, detect: any Arrow result
     EventFormat = format_option("events")
@@ -85,6 +90,7 @@ else:
     HistoryFormat = format_option("history")
     ChangesFormat = format_option("changes")
     ReviewFormat = format_option("review", "table (a summary on stderr) or json (the review on stdout).")
+    VerifyFormat = format_option("verify", "text (a line per problem, then the result) or json.")
     PrintFormat = format_option("report --print", "What to print: table (sections and their result) or json (the summary).",
                                 flag="--print", formats=(Format.TABLE, Format.JSON))
 

@@ -23,6 +23,7 @@ from auditlake.cli.options import (
     OutDirOption,
     PrintFormat,
     ReviewFormat,
+    SigningKeyOption,
     SinceOption,
     UntilOption,
     chosen,
@@ -54,6 +55,8 @@ def compliance_report(
     formats: Annotated[str, typer.Option("--format", help=f"Comma-separated: {', '.join(ACCEPTS['report'])} (md for markdown).")] = "html,md",
     fail_on: Annotated[str, typer.Option("--fail-on", help="`attention`: exit 1 when any section needs attention (for cron and CI); `never`.")] = "never",
     output: PrintFormat = Format.TABLE,
+    require_verified: Annotated[bool, typer.Option("--require-verified", help="Refuse (exit 1, no report) when the lake does not verify "
+                                                                              "against its digest chain (`auditlake verify`).")] = False,
 ) -> None:
     """Render a compliance report pack over a window: HTML with charts, Markdown, CSV and JSON per section.
 
@@ -70,7 +73,8 @@ def compliance_report(
     from auditlake.lake import Lake
     from auditlake.render import report as report_render
 
-    result = Lake(lake).report(pack, since=since, until=until, cluster=cluster, params=name_values(param), tuning=tuning_file)
+    result = Lake(lake).report(pack, since=since, until=until, cluster=cluster, params=name_values(param), tuning=tuning_file,
+                               require_verified=require_verified)
     with output_errors(out):
         written = report_render.write(result, out, chosen_formats)
     if chosen(output) is Format.JSON:
@@ -134,6 +138,7 @@ def review_evidence(
                                                                            "QUERY.PARAM=value), as for `report`.")] = None,
     tuning_file: Annotated[Path | None, typer.Option("--tuning", help="A section: the report's tuning file, as for `report`.")] = None,
     output: ReviewFormat = Format.TABLE,
+    signing_key: SigningKeyOption = None,
 ) -> None:
     """Record who reviewed a report section or finding, when and why, in the lake (PCI-DSS 10.4.1); --accept clears its attention.
 
@@ -141,7 +146,7 @@ def review_evidence(
     """
     from auditlake.lake import Lake
 
-    result = Lake(lake).review(target, by=by, note=note, accept=accept, since=since, until=until, cluster=cluster,
+    result = Lake(lake, signing_key=signing_key).review(target, by=by, note=note, accept=accept, since=since, until=until, cluster=cluster,
                                params=name_values(param), tuning=tuning_file)
     if chosen(output) is Format.JSON:
         typer.echo(json.dumps({key: value for key, value in dataclasses.asdict(result).items() if key != "evidence"}, indent=1, default=str))

@@ -61,6 +61,8 @@ ACCEPTS: dict[str, tuple[Format, ...]] = {
     "changes": (Format.TABLE, Format.MARKDOWN, Format.JSON),
     "report": (Format.HTML, Format.MARKDOWN, Format.CSV, Format.JSON),
     "review": (Format.TABLE, Format.JSON),
+    "verify": (Format.TEXT, Format.JSON),
+    "retention": (Format.TEXT, Format.JSON),
 }
 # The renderer a file's suffix asks for, when the format does not say (`--output x.md` with `--format table`).
 SUFFIXES = {".csv": Format.CSV, ".json": Format.JSON, ".jsonl": Format.JSONL, ".ndjson": Format.JSONL, ".parquet": Format.PARQUET,

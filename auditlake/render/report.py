@@ -240,7 +240,8 @@ def _markdown_evidence(report: Report) -> list[str]:
              f"- Pack: {markdown_code(evidence.pack_file)} sha256 {markdown_code(evidence.pack_sha256)}",
              f"- Parameters: {_md(_values_text(evidence.params) or 'defaults')}",
              f"- auditlake {_md(evidence.auditlake_version)}; lake {markdown_code(evidence.lake)}",
-             f"- Re-run: {markdown_code(evidence.command)}", "",
+             f"- Re-run: {markdown_code(evidence.command)}",
+             f"- Integrity: {_integrity_sentence(evidence.integrity, markdown_code)}", "",
              "| cluster | events | requests | days | first event | last event |", "|---|---|---|---|---|---|"]
     lines += [f"| {_md(row['cluster'])} | {row['events']:,} | {row['requests']:,} | {row['days']} | {_md(row['first_at'])} | {_md(row['last_at'])} |"
               for row in evidence.clusters]
@@ -343,7 +344,22 @@ def _html_evidence(report: Report) -> dict[str, Any]:
         "gaps": [{"cluster": gap["cluster"], "start": cell_text(gap["gap_start"]), "end": cell_text(gap["gap_end"]),
                   "silence": _minutes(gap["silence_minutes"])} for gap in _gaps_shown(report)],
         "params": _values_text(evidence.params) or "defaults",
+        "integrity": _integrity_sentence(evidence.integrity, lambda text: text),
     }
+
+
+def _integrity_sentence(integrity: dict[str, Any], code: Any) -> str:
+    """The lake's verification at generation time, in one sentence an auditor can act on."""
+    if not integrity:
+        return "not checked"
+    signers = [signer for signer in integrity["signers"] if signer != "unsigned"]
+    signed = f"signed by key {', '.join(code(signer) for signer in signers)}" if signers else "unsigned (a hash chain without signatures)"
+    chain = (f"digest chain head {code(integrity['head'])} (sha256 {code(integrity['head_sha256'])}), {integrity['digests']:,} digests, "
+             f"{signed}" if integrity["head"] else "no digest chain yet")
+    verdict = ("VERIFIED at generation time: every file the chain lists is present and unaltered"
+               if integrity["verified"] else f"FAILED verification at generation time: {integrity['problems']:,} problem(s), first: "
+               f"{integrity['first_problems'][0]}")
+    return f"{verdict}; {chain}. Re-check with {code(integrity['command'])} (the public key given out of band)."
 
 
 # ---- machine formats ----------------------------------------------------------------------------
@@ -357,7 +373,7 @@ def report_json(report: Report) -> dict[str, Any]:
             "generated_at": evidence.generated_at.isoformat(), "auditlake_version": evidence.auditlake_version, "lake": evidence.lake,
             "cluster": evidence.cluster, "params": evidence.params, "command": evidence.command, "pack_file": evidence.pack_file,
             "pack_sha256": evidence.pack_sha256, "events": evidence.events, "clusters": evidence.clusters, "gaps": evidence.gaps,
-            "sources": evidence.sources, "files": evidence.files,
+            "sources": evidence.sources, "files": evidence.files, "integrity": evidence.integrity,
         },
         "sections": [_section_json(section) for section in report.sections],
     }

@@ -86,6 +86,7 @@ class Evidence:
     gaps: list[dict[str, Any]]  # silences longer than 15 minutes in the window, inside each cluster's own span
     sources: list[dict[str, Any]]  # input files: names, cluster, sha256, lines, events, whole
     files: list[dict[str, Any]]  # the lake's Parquet files holding the window, with sha256
+    integrity: dict[str, Any] = field(default_factory=dict)  # `verify` at generation time: chain head, signers, result (Lake.report)
 
     @property
     def events(self) -> int:

@@ -113,7 +113,8 @@ def manifest_digest(store: LakeStore, manifest: Manifest, library: Sequence[Libr
         findings = [(path, Path(path).stat().st_mtime_ns) for path in store.findings_files(manifest)]
     else:
         findings = sorted((path, record.sha256) for path, record in manifest.findings.items())
-    text = json.dumps([str(store.root), sorted(manifest.files), [b.id for b in manifest.batches], manifest.superseded_quarantine, findings,
+    text = json.dumps([str(store.root), sorted(manifest.files) + store.archive_events(manifest), [b.id for b in manifest.batches],
+                       manifest.superseded_quarantine, findings,
                        sorted((item.name, str(item.path), item.sql) for item in library)]
                       + ([sorted((path, record.sha256) for path, record in manifest.reviews.items())] if manifest.reviews else []))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

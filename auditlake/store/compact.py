@@ -101,7 +101,8 @@ def compact(store: LakeStore, *, version: str, memory_limit: str = "512MB",
             schema_version=contract.SCHEMA_VERSION, rows=rows, duplicates=0, quarantined=0, redacted=True,
             files=[r.path for r in written], replaced=replaced,
         ))
-        store.save_manifest(manifest)  # the commit point
+        became = {record.path: sorted(r.path for r in groups[(record.cluster, record.date)]) for record in written}
+        store.commit(manifest, batch=batch, kind="compact", version=version, note={"became": became})  # the commit point
     for path in replaced:  # out of events/ first: a directory reader never counts a row twice
         store.retire(path)
     store.publish(staged)

@@ -1,19 +1,18 @@
-"""Digests, `_digests/<sequence>-<batch>.json`: a signed hash chain of every commit, and checking a lake against it.
+"""Digests, `_digests/<sequence>-<batch>.json`: a signed hash chain of every commit.
 
 Owns: the digest record (what one commit added and removed: path, size, rows, sha256 of each file; the
 sha256 of the previous digest file, so the digests form a chain; the time, the tool version, the signer),
 its canonical JSON and Ed25519 signature (through `cryptography`, never hand-rolled), writing one
-atomically, loading the chain, `verify_chain` (the problems a lake has against its chain, one line each,
-pure: no printing), and the signing keys (generate, load; the private key never lives inside a lake).
+atomically after the manifest's head and deleting digests past it (recovery), loading the chain (checking it:
+see store/verify.py), and the signing keys (generate, load; the private key never lives inside a lake).
 
 A digest's `previous` is the sha256 of the previous digest *file* (its signature included), as
 CloudTrail's digests embed the previous signature: altering, deleting or reordering a digest breaks the
 next link. An unsigned lake still gets the chain; its digests say `"signer": "unsigned"`. Each signed
 digest also carries the raw public key, so a lake checks against itself; only `public_key` given out of
-band (`verify --public-key`) proves who signed it.
+band (`verify --public-key`) proves who signed it. The manifest names the chain's head (`ChainHead`): the
+digest is written first, the manifest that names it is the commit point (see `LakeStore.commit`).
 
-Not yet done (issue #16): the manifest does not record the chain head, so `recover` does not delete a
-digest whose commit never happened, and deleting the *last* digest of an unsigned chain goes unseen.
 """
 
 from __future__ import annotations
@@ -25,24 +24,19 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from auditlake.errors import LakeError
-from auditlake.store.files import file_sha256, now_text, storage_errors, write_atomically
-from auditlake.store.manifest import LakeStore, Manifest
+from auditlake.store.files import now_text, storage_errors, write_atomically
+
+if TYPE_CHECKING:  # `cryptography` is imported when a key is used: not on every command's start-up
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 DIGESTS_DIR = "_digests"
 DIGEST_FORMAT = "auditlake-digest"
 DIGEST_VERSION = 1
 UNSIGNED = "unsigned"
 DIGEST_NAME = re.compile(r"^(\d{8})-([A-Za-z0-9T_-]+)\.json$")
-# Where committed data files live: a file here that no digest accounts for is unexpected. `_retired/` holds
-# files a compaction removed (they are listed as removed), `_staging/` files not committed yet: neither is checked.
-CHECKED_DIRS = ("events", "quarantine", "findings", "reviews")
 
 
 # ---- records ----------------------------------------------------------------------------------------
@@ -69,6 +63,7 @@ class Digest:
     signer: str = UNSIGNED  # the public key's fingerprint, or "unsigned"
     public_key: str | None = None  # the raw Ed25519 public key, base64
     signature: str | None = None  # base64 Ed25519 signature over `signed_bytes()`
+    note: dict[str, Any] = field(default_factory=dict)  # what the commit says of itself (retention: where files went, why)
     format: str = DIGEST_FORMAT
     version: int = DIGEST_VERSION
     name: str = ""  # the file name under _digests/ (not part of the record)
@@ -114,7 +109,15 @@ class SigningKey:
 
 
 def raw_public(key: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_pem(key: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def fingerprint(key: Ed25519PublicKey) -> str:
@@ -132,17 +135,22 @@ def generate_key_pair(path: Path) -> SigningKey:
     for existing in (path, public_path):
         if existing.exists():
             raise LakeError(f"{existing}: already exists", hint="choose another --out, or remove the old key first")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     with storage_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, pem, mode=0o600)
-        write_atomically(public_path, public_pem, mode=0o644)
+        write_atomically(public_path, public_pem(private.public_key()), mode=0o644)
     return SigningKey(path, private)
 
 
 def load_signing_key(path: Path) -> SigningKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as error:
@@ -153,6 +161,9 @@ def load_signing_key(path: Path) -> SigningKey:
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except (OSError, ValueError, TypeError) as error:
@@ -163,80 +174,109 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 
 # ---- writing ----------------------------------------------------------------------------------------
-def digests_dir(store: LakeStore) -> Path:
-    return store.root / DIGESTS_DIR
+@dataclass(frozen=True)
+class ChainHead:
+    """The last digest of a chain, as the manifest records it: the commit point names it."""
+
+    name: str
+    sequence: int
+    sha256: str
+
+    @classmethod
+    def of(cls, digest: Digest) -> ChainHead:
+        return cls(digest.name, digest.sequence, digest.sha256)
 
 
-def digest_files(store: LakeStore) -> list[Path]:
-    directory = digests_dir(store)
+def digests_dir(root: Path) -> Path:
+    return root / DIGESTS_DIR
+
+
+def digest_files(root: Path) -> list[Path]:
+    directory = digests_dir(root)
     return sorted(path for path in directory.glob("*.json") if path.is_file()) if directory.is_dir() else []
 
 
-def write_digest(store: LakeStore, *, batch: str, kind: str, version: str, added: Iterable[FileEntry] = (),
-                 removed: Iterable[FileEntry] = (), signing_key: SigningKey | None = None) -> Digest:
-    """Append the digest of one commit to the chain, atomically (under the caller's write lock).
+def write_digest(root: Path, *, head: ChainHead | None, batch: str, kind: str, version: str, added: Iterable[FileEntry] = (),
+                 removed: Iterable[FileEntry] = (), signing_key: SigningKey | None = None, note: dict[str, Any] | None = None) -> Digest:
+    """Append the digest of one commit after `head` (the manifest's), atomically, under the caller's write lock.
 
+    The digest is written before the manifest that names it (the commit point): a writer killed in between
+    leaves a digest after the manifest's head, which the next writer's recovery deletes.
     The private key must not lie inside the lake: whoever can alter the lake could then re-sign it.
     """
-    if signing_key is not None and signing_key.path.resolve().is_relative_to(store.root):
-        raise LakeError(f"{signing_key.path}: the signing key lies inside the lake {store.root}",
+    if signing_key is not None and signing_key.path.resolve().is_relative_to(root):
+        raise LakeError(f"{signing_key.path}: the signing key lies inside the lake {root}",
                         hint="keep the private key outside the lake (another machine or a KMS is best)")
-    chain = digest_files(store)
-    previous = chain[-1] if chain else None
-    numbered = DIGEST_NAME.match(previous.name) if previous else None
-    sequence = int(numbered.group(1)) + 1 if numbered else len(chain) + 1
+    sequence = head.sequence + 1 if head else 1
     digest = Digest(
         sequence=sequence, batch=batch, kind=kind, created_at=now_text(), auditlake_version=version,
-        previous=file_sha256(previous) if previous else None,
+        previous=head.sha256 if head else None, note=note or {},
         added=sorted(added, key=lambda entry: entry.path), removed=sorted(removed, key=lambda entry: entry.path),
     )
     if signing_key is not None:
+        keep_public_key(root, signing_key)
         digest.signer = signing_key.fingerprint
         digest.public_key = base64.b64encode(raw_public(signing_key.private.public_key())).decode()
         digest.signature = base64.b64encode(signing_key.private.sign(digest.signed_bytes())).decode()
     data = digest.to_bytes()
     digest.name, digest.sha256 = f"{sequence:08d}-{batch}.json", hashlib.sha256(data).hexdigest()
-    with storage_errors(store.root):
-        digests_dir(store).mkdir(exist_ok=True)
-        write_atomically(digests_dir(store) / digest.name, data)
+    with storage_errors(root):
+        digests_dir(root).mkdir(exist_ok=True)
+        write_atomically(digests_dir(root) / digest.name, data)
     return digest
 
 
-def committed_entries(store: LakeStore, manifest: Manifest) -> dict[str, FileEntry]:
-    """Every file the manifest commits to, as digest entries (the quarantine file's size is read from disk)."""
-    entries = {path: FileEntry(path, record.bytes, record.rows, record.sha256)
-               for path, record in {**manifest.files, **(manifest.findings or {})}.items()}
-    entries.update({path: FileEntry(path, record.bytes, None, record.sha256) for path, record in manifest.reviews.items()})
-    for batch in manifest.batches:
-        if batch.quarantine_file and batch.quarantine_sha256:
-            on_disk = store.root / batch.quarantine_file
-            size = on_disk.stat().st_size if on_disk.is_file() else 0
-            entries[batch.quarantine_file] = FileEntry(batch.quarantine_file, size, batch.quarantined, batch.quarantine_sha256)
-    return entries
+def keys_dir(root: Path) -> Path:
+    return digests_dir(root) / "keys"
 
 
-def adopt(store: LakeStore, manifest: Manifest, *, batch: str, version: str, signing_key: SigningKey | None = None) -> Digest | None:
-    """A digest for the committed files no digest covers yet (a lake from before digests); None when all are covered."""
-    covered = expected_files(load_chain(store))
-    added = [entry for path, entry in committed_entries(store, manifest).items() if path not in covered]
-    if not added:
+def key_files(root: Path) -> list[Path]:
+    """The public keys kept in the lake, `_digests/keys/<fingerprint>.pub`: whoever checks the lake can read who signed it."""
+    return sorted(keys_dir(root).glob("*.pub")) if keys_dir(root).is_dir() else []
+
+
+def keep_public_key(root: Path, signing_key: SigningKey) -> None:
+    """Keep the signer's public key in the lake (once per key); verify checks each against the digests' signers."""
+    path = keys_dir(root) / f"{signing_key.fingerprint}.pub"
+    if not path.exists():
+        with storage_errors(root):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, public_pem(signing_key.private.public_key()))
+
+
+def read_public_key(path: Path) -> Ed25519PublicKey | None:
+    """The key in a public key file; None when it holds none."""
+    try:
+        return load_public_key(path)
+    except LakeError:
         return None
-    return write_digest(store, batch=batch, kind="adopt", version=version, added=added, signing_key=signing_key)
 
 
-# ---- reading and verifying --------------------------------------------------------------------------
-def load_chain(store: LakeStore) -> list[Digest]:
-    """The digests in file-name order; raises LakeError for one that cannot be read (see `verify_chain` to report it)."""
-    chain, problems = _read_chain(store)
+def discard_after(root: Path, head: ChainHead | None) -> int:
+    """Delete the digests after `head`: their commits never happened (run by recovery); how many."""
+    removed = 0
+    for path in digest_files(root):
+        numbered = DIGEST_NAME.match(path.name)
+        if numbered and int(numbered.group(1)) > (head.sequence if head else 0):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+# ---- reading ----------------------------------------------------------------------------------------
+def load_chain(root: Path) -> list[Digest]:
+    """The digests in file-name order; raises LakeError for one that cannot be read (`verify` reports them all)."""
+    chain, problems = read_chain(root)
     if problems:
         raise LakeError(problems[0], hint="run `auditlake verify` for every problem")
     return chain
 
 
-def _read_chain(store: LakeStore) -> tuple[list[Digest], list[str]]:
+def read_chain(root: Path) -> tuple[list[Digest], list[str]]:
+    """The digests that can be read, and one line for each that cannot."""
     chain: list[Digest] = []
     problems: list[str] = []
-    for path in digest_files(store):
+    for path in digest_files(root):
         try:
             chain.append(Digest.from_bytes(path.read_bytes(), path.name))
         except (OSError, ValueError, TypeError, KeyError) as error:
@@ -255,10 +295,13 @@ def expected_files(chain: list[Digest]) -> dict[str, tuple[FileEntry, Digest]]:
     return expected
 
 
-def _signature_problem(digest: Digest) -> str | None:
-    """Why a signed digest's signature does not hold against the public key it carries (None: it holds)."""
+def signature_problem(digest: Digest) -> str | None:
+    """Why a digest's signature does not hold against the public key it carries (None: it holds, or it says unsigned)."""
     if digest.signer == UNSIGNED:
         return None if digest.signature is None and digest.public_key is None else "says unsigned but carries a signature"
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = Ed25519PublicKey.from_public_bytes(base64.b64decode(digest.public_key or "", validate=True))
         if fingerprint(key) != digest.signer:
@@ -269,72 +312,13 @@ def _signature_problem(digest: Digest) -> str | None:
     return None
 
 
-def verify_chain(store: LakeStore, public_key: Ed25519PublicKey | None = None) -> list[str]:
-    """Every way the lake differs from its digest chain, one line each; [] when it is intact.
-
-    Checks the chain (readable, numbered without gaps, each `previous` the sha256 of the digest before it),
-    each signature (against the key each digest carries, and, given `public_key`, that this key signed
-    them all), and the files (each file the chain says exists is there with its size and sha256; no file
-    under events/, quarantine/, findings/ or reviews/ that no digest accounts for). A digest found altered
-    is reported once: the link after it and the files it lists are not reported again.
-    """
-    chain, problems = _read_chain(store)
-    untrusted: set[str] = set()
-    wanted = fingerprint(public_key) if public_key is not None else None
-    foreign: dict[str, int] = {}
-    previous: Digest | None = None
-    for index, digest in enumerate(chain, start=1):
-        where = f"{DIGESTS_DIR}/{digest.name}"
-        if digest.sequence != index or not digest.name.startswith(f"{digest.sequence:08d}-"):
-            problems.append(f"{where}: is number {digest.sequence} but digest {index} of the chain (a digest was deleted or reordered)")
-        expected_previous = previous.sha256 if previous else None
-        if digest.previous != expected_previous and not (previous and previous.name in untrusted):
-            what = "the first digest names a previous one" if previous is None else f"previous-digest hash is not that of {previous.name}"
-            problems.append(f"{where}: broken chain link: {what} (a digest was altered, deleted or reordered)")
-        if (problem := _signature_problem(digest)) is not None:
-            problems.append(f"{where}: {problem}")
-            untrusted.add(digest.name)
-        elif wanted is not None and digest.signer != wanted:
-            foreign[digest.signer] = foreign.get(digest.signer, 0) + 1
-        previous = digest
-    for signer, count in sorted(foreign.items()):
-        who = "unsigned" if signer == UNSIGNED else f"signed by {short(signer)}"
-        problems.append(f"{DIGESTS_DIR}: {count} digest{'s' if count > 1 else ''} {who}, not by the given public key {short(wanted or '')}")
-    expected = expected_files(chain)
-    for path, (entry, digest) in sorted(expected.items()):
-        if digest.name in untrusted:
-            continue
-        on_disk = store.root / path
-        since = f"digest {digest.name} ({digest.created_at})"
-        if not on_disk.is_file():
-            problems.append(f"{path}: missing (added by {since}, removed by none)")
-        elif on_disk.stat().st_size != entry.size:
-            problems.append(f"{path}: size {on_disk.stat().st_size} differs from {entry.size} in {since} (modified or truncated)")
-        elif file_sha256(on_disk) != entry.sha256:
-            problems.append(f"{path}: sha256 differs from {since} (modified)")
-    for top in CHECKED_DIRS:
-        directory = store.root / top
-        if not directory.is_dir():
-            continue
-        for on_disk in sorted(directory.rglob("*")):
-            relative = on_disk.relative_to(store.root).as_posix()
-            if on_disk.is_file() and relative not in expected and not _is_temporary(on_disk):
-                problems.append(f"{relative}: unexpected file: in no digest")
-    return problems
-
-
-def _is_temporary(path: Path) -> bool:
-    """A writer's temporary name (`.name.<pid>-<hex>.tmp`): the next writer's recovery deletes it."""
-    return path.name.startswith(".") and path.name.endswith((".tmp", ".tmp.wal"))
-
-
 def chain_signers(chain: list[Digest]) -> set[str]:
     """The fingerprints the chain's digests name (`unsigned` among them for unsigned digests)."""
     return {digest.signer for digest in chain}
 
 
 __all__ = [
-    "DIGESTS_DIR", "UNSIGNED", "Digest", "FileEntry", "SigningKey", "adopt", "canonical_json", "chain_signers",
-    "committed_entries", "digest_files", "expected_files", "fingerprint", "generate_key_pair", "load_chain",
-    "load_public_key", "load_signing_key", "verify_chain", "write_digest",
+    "DIGESTS_DIR", "UNSIGNED", "ChainHead", "Digest", "FileEntry", "SigningKey", "canonical_json", "chain_signers", "digest_files",
+    "discard_after", "expected_files", "fingerprint", "generate_key_pair", "load_chain", "load_public_key", "load_signing_key",
+    "keep_public_key", "key_files", "read_chain", "read_public_key", "short", "signature_problem", "write_digest",
 ]

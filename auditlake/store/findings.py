@@ -39,7 +39,7 @@ def unseen_findings(store: LakeStore, findings: pa.Table) -> pa.Table:
         connection.close()
 
 
-def write_findings(store: LakeStore, findings: pa.Table) -> int:
+def write_findings(store: LakeStore, findings: pa.Table, *, version: str) -> int:
     """Merge detections into `findings/cluster=…/date=…/findings.parquet`; the number of new rows (run under the write lock).
 
     A finding is keyed by (rule, audit_id): rerunning a detection over the same window adds nothing,
@@ -89,12 +89,12 @@ def write_findings(store: LakeStore, findings: pa.Table) -> int:
                                 hint="rerun `auditlake detect --write`")
             manifest.findings[relative] = record
         if staged:
-            store.save_manifest(manifest)  # the commit point
+            store.commit(manifest, batch=write, kind="findings", version=version)  # the commit point
     store.publish(staged)
     return added
 
 
-def write_review(store: LakeStore, name: str, data: bytes, *, target: str, reviewed_at: str) -> str:
+def write_review(store: LakeStore, name: str, data: bytes, *, target: str, reviewed_at: str, version: str) -> str:
     """Commit one review as `reviews/<name>.json` (run under the write lock); its lake-relative path.
 
     Committed like every write: the file is written and fsynced in staging, the manifest that records it
@@ -111,7 +111,7 @@ def write_review(store: LakeStore, name: str, data: bytes, *, target: str, revie
     try:
         store.stage_bytes(final, data)
         manifest.reviews[relative] = ReviewRecord(relative, target, reviewed_at, len(data), hashlib.sha256(data).hexdigest())
-        store.save_manifest(manifest)  # the commit point
+        store.commit(manifest, batch=name, kind="review", version=version)  # the commit point
     except BaseException:
         store.discard([temporary])
         raise

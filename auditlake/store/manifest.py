@@ -8,10 +8,12 @@ and which committed files a reader's views name. Older lakes stay readable: a ma
 findings were recorded (`findings` is None) is read with what is on disk.
 
 Crash safety rests on one rule: the manifest is the commit point, and nothing uncommitted carries a
-final name. Data files are written in staging (see files.py); the manifest that lists them is
-replaced atomically; only then are they renamed into place. `recover`, which every writer runs
+final name. Data files are written in staging (see files.py); the digest of the commit is appended
+to the chain (see digests.py); the manifest that lists the files and names that digest is replaced
+atomically (`commit`); only then are the files renamed into place. `recover`, which every writer runs
 first, finishes what an interrupted writer committed (a staged file whose sha256 is the one the
-manifest records is renamed into place) and deletes everything else it left.
+manifest records is renamed into place) and deletes everything else it left, digests past the
+manifest's chain head among it.
 
 Files a compaction replaced are retired, not deleted: they move to `_retired/` and stay for
 AUDITLAKE_RETIRE_AFTER, because a reader that opened the catalog before the compaction still reads
@@ -34,6 +36,7 @@ import pyarrow.parquet as pq
 
 from auditlake import config
 from auditlake.errors import LakeError
+from auditlake.store.digests import DIGESTS_DIR, ChainHead, Digest, FileEntry, SigningKey, discard_after, load_signing_key, write_digest
 from auditlake.store.files import (
     COMPACT_BELOW_BYTES,
     CREATE_WAIT_SECONDS,
@@ -138,6 +141,7 @@ class BatchRecord:
     replaced: list[str] = field(default_factory=list)  # compact: files this batch replaced
     quarantine_file: str | None = None
     quarantine_sha256: str | None = None
+    quarantine_bytes: int | None = None  # None in lakes from before digests: read from the file
     sources: list[dict[str, Any]] = field(default_factory=list)  # per source: lines and offsets read
 
 
@@ -164,6 +168,8 @@ class Manifest:
     retired: dict[str, str] = field(default_factory=dict)  # events path a compaction replaced -> when (now under _retired/)
     findings: dict[str, FileRecord] | None = None  # findings files; None: a lake from before they were recorded
     reviews: dict[str, ReviewRecord] = field(default_factory=dict)  # review files (`auditlake review`), by path
+    digest_head: dict[str, Any] | None = None  # the last digest of the chain (`ChainHead`); None before the first
+    archive: str | None = None  # the lake `retention` moves old partitions to (its events are read with these)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
@@ -177,15 +183,35 @@ class Manifest:
             retired=dict(data.get("retired", {})),
             findings=None if findings is None else {key: FileRecord(**value) for key, value in findings.items()},
             reviews={key: ReviewRecord(**value) for key, value in data.get("reviews", {}).items()},
+            digest_head=data.get("digest_head"), archive=data.get("archive"),
         )
+
+    def chain_head(self) -> ChainHead | None:
+        return ChainHead(**self.digest_head) if self.digest_head else None
+
+    def committed_entries(self, root: Path) -> dict[str, FileEntry]:
+        """Every file the manifest commits to, as digest entries, by lake-relative path.
+
+        A quarantine file of a lake from before digests has no recorded size: it is read from the file.
+        """
+        entries = {path: FileEntry(path, record.bytes, record.rows, record.sha256)
+                   for path, record in {**self.files, **(self.findings or {})}.items()}
+        entries.update({path: FileEntry(path, record.bytes, None, record.sha256) for path, record in self.reviews.items()})
+        for batch in self.batches:
+            if batch.quarantine_file and batch.quarantine_sha256:
+                size = batch.quarantine_bytes
+                if size is None:
+                    on_disk = root / batch.quarantine_file
+                    size = on_disk.stat().st_size if on_disk.is_file() else 0
+                entries[batch.quarantine_file] = FileEntry(batch.quarantine_file, size, batch.quarantined, batch.quarantine_sha256)
+        return entries
 
     def committed_sha256(self) -> dict[str, str]:
         """Every file the manifest commits to, by lake-relative path, with the sha256 it must have."""
-        committed = {path: record.sha256 for path, record in self.files.items()}
+        committed = {path: record.sha256 for path, record in {**self.files, **(self.findings or {})}.items()}
+        committed.update({path: record.sha256 for path, record in self.reviews.items()})
         committed.update({batch.quarantine_file: batch.quarantine_sha256 for batch in self.batches
                           if batch.quarantine_file and batch.quarantine_sha256})
-        committed.update({path: record.sha256 for path, record in (self.findings or {}).items()})
-        committed.update({path: record.sha256 for path, record in self.reviews.items()})
         return committed
 
 
@@ -203,7 +229,21 @@ class ReaderFiles:
 
 
 class LakeStore(LakeFiles):
-    """One lake directory and its manifest: create, load, save, recover, and what readers read."""
+    """One lake directory and its manifest: create, load, commit, recover, and what readers read.
+
+    `signing_key` signs the digest of every commit (None: the chain is kept, unsigned); a key file is read
+    at the first commit, so a command that only reads never needs it.
+    """
+
+    def __init__(self, root: Path, *, signing_key: SigningKey | Path | None = None):
+        super().__init__(root)
+        self._signing_key = signing_key
+
+    @property
+    def signing_key(self) -> SigningKey | None:
+        if isinstance(self._signing_key, Path):
+            self._signing_key = load_signing_key(self._signing_key)
+        return self._signing_key
 
     def exists(self) -> bool:
         return self.manifest_path.is_file()
@@ -248,8 +288,35 @@ class LakeStore(LakeFiles):
         return manifest
 
     def save_manifest(self, manifest: Manifest) -> None:
-        """Replace the manifest atomically: the commit point of every write."""
+        """Replace the manifest atomically (a write that changes committed files goes through `commit`)."""
         write_atomically(self.manifest_path, json.dumps(dataclasses.asdict(manifest), indent=1).encode())
+
+    def commit(self, manifest: Manifest, *, batch: str, kind: str, version: str, note: dict[str, Any] | None = None) -> Digest:
+        """The commit point of every write: the digest of what changed, then the manifest that names it.
+
+        What changed is the difference between the committed files of the saved manifest and of `manifest`
+        (a file rewritten under its name is removed and added), so the chain and the manifest agree by
+        construction. The digest is written first: a writer killed before the manifest is saved leaves a
+        digest past the manifest's head, which `recover` deletes. A lake from before digests gets an
+        `adopt` digest of what it already held first (and only that, when nothing else changed).
+        """
+        saved = self.load_manifest()
+        head = saved.chain_head()
+        before = saved.committed_entries(self.root)
+        after = manifest.committed_entries(self.root)
+        added = [entry for path, entry in after.items() if before.get(path) != entry]
+        removed = [entry for path, entry in before.items() if after.get(path) != entry]
+        digest = None
+        if head is None and before:
+            digest = write_digest(self.root, head=None, batch=batch, kind="adopt", version=version, added=before.values(),
+                                  signing_key=self.signing_key, note={"why": "files committed before this lake kept digests"})
+            head = ChainHead.of(digest)
+        if digest is None or added or removed:
+            digest = write_digest(self.root, head=head, batch=batch, kind=kind, version=version, signing_key=self.signing_key, note=note,
+                                  added=added, removed=removed)
+        manifest.digest_head = dataclasses.asdict(ChainHead.of(digest))
+        self.save_manifest(manifest)
+        return digest
 
     # ---- recovery --------------------------------------------------------------------------------
     def recover(self, manifest: Manifest, *, retire_after: float | None = None) -> int:
@@ -284,6 +351,7 @@ class LakeStore(LakeFiles):
             for debris in self._debris(manifest):
                 debris.unlink()
                 removed += 1
+            removed += discard_after(self.root, manifest.chain_head())  # digests of commits that never happened
             for top in (self.events_dir, self.findings_dir, self.retired_dir, self.staging_dir):
                 remove_empty_directories(top, keep_top=top == self.events_dir)
         return removed
@@ -298,6 +366,7 @@ class LakeStore(LakeFiles):
         debris = []
         for path in (list(self.events_dir.rglob("*")) + list(self.quarantine_dir.glob("*")) + list(self.retired_dir.rglob("*"))
                      + list(self.findings_dir.rglob("*")) + list(self.reviews_dir.rglob("*")) + list(self.manifest_dir.glob("*"))
+                     + list((self.root / DIGESTS_DIR).glob(".*"))
                      + list(self.root.glob("*"))):
             if not path.is_file():
                 continue
@@ -346,13 +415,22 @@ class LakeStore(LakeFiles):
             return str(self.root / path)
 
         return ReaderFiles(
-            events=[name(path) for path in sorted(manifest.files)],
+            events=[name(path) for path in sorted(manifest.files)] + self.archive_events(manifest),
             quarantine=[name(batch.quarantine_file) for batch in sorted(manifest.batches, key=lambda b: b.quarantine_file or "")
                         if batch.quarantine_file],
             findings=[name(path) for path in sorted(manifest.findings)] if manifest.findings is not None else self.findings_files(manifest),
             staged=sorted(str(path) for path in staged.values()),
             reviews=[name(path) for path in sorted(manifest.reviews)],
         )
+
+    def archive_events(self, manifest: Manifest) -> list[str]:
+        """The events files of the lake's archive (`retention --archive`) that this lake does not list itself."""
+        if not manifest.archive:
+            return []
+        archive = LakeStore(Path(manifest.archive))
+        if not archive.exists():
+            return []
+        return sorted(str(archive.root / path) for path in archive.load_manifest().files if path not in manifest.files)
 
     def _staged_copy(self, relative: str, size: int | None) -> Path | None:
         if (self.root / relative).is_file():  # renamed into place since we looked

@@ -2,8 +2,8 @@
 
 Owns: partitioning rows by cluster and day into time-sorted Parquet files (encoded on a background
 thread), the quarantine file of a batch, what a batch records of each source it read, and the commit
-of a batch (files fsynced in staging, the manifest saved, then the files renamed into place; see
-manifest.py). Duplicate rows (an event already in the lake or earlier in the batch) are removed
+of a batch (files fsynced in staging, its digest and the manifest saved, then the files renamed into
+place; see manifest.py). Duplicate rows (an event already in the lake or earlier in the batch) are removed
 before the commit by `dedupe.remove_duplicates`. Never reads input: ingest/ hands it decoded tables.
 """
 
@@ -269,9 +269,10 @@ class BatchWriter:
             id=self.batch, kind="ingest", started_at=self.started_at, committed_at=now_text(), auditlake_version=self.version,
             schema_version=contract.SCHEMA_VERSION, rows=rows, duplicates=duplicates, quarantined=len(self.quarantined),
             redacted=self.redacted, files=files, quarantine_file=quarantine_file, quarantine_sha256=quarantine_sha256,
+            quarantine_bytes=self._staged_quarantine[0].stat().st_size if quarantine_file else None,
             sources=[_progress_summary(progress) for progress in self.progress.values()],
         ))
-        self.store.save_manifest(self.manifest)  # the commit point
+        self.store.commit(self.manifest, batch=self.batch, kind="ingest", version=self.version)  # the commit point
         self.store.publish(staged)
         result = CommitResult(self.batch, rows, duplicates, len(self.quarantined), len(files))
         self.committed.append(result)
