@@ -598,6 +598,17 @@ class Lake:
             quarantine_reasons={r["reason"]: r["lines"] for r in reasons}, findings={r["rule"]: r["n"] for r in findings},
         )
 
+    def completeness(self, *, since: Any = None, until: Any = None, cluster: str | None = None, threshold: Any = None) -> pa.Table:
+        """The completeness statement per cluster and UTC day (the `stream-completeness` query, PCI-DSS 10.2.1/10.2.2):
+        requests without a final stage, the longest silence and those over `threshold` (default 15m), and what the
+        audit level could not record. Without `since`/`until` it covers the whole lake (from the manifest: no scan).
+        """
+        spans = [span for name, span in self.spans().items() if cluster in (None, name)]
+        if spans:
+            since = since if since is not None else min(first for first, _ in spans)
+            until = until if until is not None else max(last for _, last in spans) + timedelta(microseconds=1)  # [since, until): the last event too
+        return self.query_arrow("stream-completeness", since=since, until=until, cluster=cluster, threshold=threshold)
+
     # ---- demo -----------------------------------------------------------------------------------
     def demo(self, log_dir: str | Path, *, requests: int = 100_000, seed: int = 7, cluster: str = "demo",
              start: datetime | None = None, on_progress: Callable[[Progress], None] | None = None) -> DemoResult:

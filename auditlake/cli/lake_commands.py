@@ -1,7 +1,7 @@
 """The commands about the lake itself: `status`, `sql`, `compact` and `catalog`.
 
-Owns: those four commands and `print_status` (also `demo`'s). Each opens the `Lake` when it runs
-(duckdb comes with it), never at start-up.
+Owns: those four commands, `print_status` (also `demo`'s) and `print_completeness` (`status --completeness`).
+Each opens the `Lake` when it runs (duckdb comes with it), never at start-up.
 """
 
 from __future__ import annotations
@@ -13,27 +13,78 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from auditlake.cli.console import short_time, stderr, stdout, text
-from auditlake.cli.options import DEFAULT_LAKE, DataFormat, LakeOption, MaxRowsOption, OutputOption, SigningKeyOption, StatusFormat, chosen
+from auditlake.cli.options import (
+    DEFAULT_LAKE,
+    DataFormat,
+    LakeOption,
+    MaxRowsOption,
+    OutputOption,
+    SigningKeyOption,
+    StatusFormat,
+    chosen,
+)
 from auditlake.cli.output import emit
 from auditlake.render.escape import terminal_text
-from auditlake.render.formats import Format
+from auditlake.render.formats import Format, json_default, json_rows
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from auditlake.lake import LakeStatus
 
+CompletenessOption = Annotated[bool, typer.Option("--completeness", help="Also state, per cluster and UTC day, the requests "
+                                                  "without a final stage, the longest silence and what the audit level could not record "
+                                                  "(the stream-completeness query; PCI-DSS 10.2.1, 10.2.2).")]
+SILENCE_THRESHOLD = "15m"  # the silences `status --completeness` counts (the query's default, said in its table)
+WindowSinceOption = Annotated[str | None, typer.Option("--since", help="With --completeness: start of the window (default: "
+                                                                 "the lake's first event): 7d, 2026-11-01, …")]
+WindowUntilOption = Annotated[str | None, typer.Option("--until", help="With --completeness: end of the window, exclusive (default: "
+                                                                 "just after the lake's last event; `today` for whole days).")]
+WindowClusterOption = Annotated[str | None, typer.Option("--cluster", "-c", help="With --completeness: only this cluster.")]
 
-def status(lake: LakeOption = DEFAULT_LAKE, output: StatusFormat = Format.TABLE) -> None:
+
+def status(lake: LakeOption = DEFAULT_LAKE, output: StatusFormat = Format.TABLE, completeness: CompletenessOption = False,
+           since: WindowSinceOption = None, until: WindowUntilOption = None, cluster: WindowClusterOption = None) -> None:
     """Show what the lake holds: clusters, days, events, first/last event, quarantined lines, written findings.
 
     Example: auditlake status --lake ./lake
+
+    Example: auditlake status --completeness --since 2026-11-01 --until today --format json
     """
     from auditlake.lake import Lake
 
-    result = Lake(lake).status()
+    if not completeness and (since or until or cluster):
+        raise typer.BadParameter("--since, --until and --cluster bound the completeness statement: add --completeness", param_hint="--completeness")
+    the_lake = Lake(lake)
+    result = the_lake.status()
+    statement = the_lake.completeness(since=since, until=until, cluster=cluster, threshold=SILENCE_THRESHOLD) if completeness else None
     if chosen(output) is Format.JSON:
-        typer.echo(json.dumps(dataclasses.asdict(result), indent=1))
+        extra = {"completeness": json_rows(statement)} if statement is not None else {}
+        typer.echo(json.dumps(dataclasses.asdict(result) | extra, indent=1, default=json_default))
         return
     print_status(result)
+    if statement is not None:
+        print_completeness(statement)
+
+
+def print_completeness(statement: pa.Table) -> None:
+    """The completeness statement as a terminal table, its counts side by side (`--format json` has every column by name)."""
+    from rich.table import Table
+
+    table = Table(title="completeness per cluster and UTC day (auditlake query show stream-completeness)", title_justify="left")
+    for name, justify in (("cluster", "left"), ("day", "left"), ("events", "right"), ("no final stage (long-running)", "right"),
+                          ("longest silence", "right"), (f"silences > {SILENCE_THRESHOLD}", "right"), ("Metadata / Request / RequestResponse", "right"),
+                          ("writes without bodies", "right"), ("Secret requests without bodies", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in statement.to_pylist():
+        unfinished = (f"{row['requests_without_final_stage']:,} of {row['requests_received']:,} ({row['unfinished_long_running']:,})"
+                      if row["requests_received"] else "no RequestReceived stage")
+        since = f" from {row['longest_silence_from']:%H:%M:%S}" if row["longest_silence_from"] else ""
+        table.add_row(text(row["cluster"]), str(row["date"]), f"{row['events']:,}", unfinished, f"{row['longest_silence_minutes']:,.1f} min{since}",
+                      f"{row['silences_over_threshold']:,}",
+                      f"{row['requests_at_metadata']:,} / {row['requests_at_request']:,} / {row['requests_at_request_response']:,}",
+                      f"{row['writes_without_bodies']:,}", f"{row['secret_requests_without_bodies']:,}")
+    stdout.print(table)
 
 
 def print_status(result: LakeStatus) -> None:
