@@ -52,9 +52,8 @@ from auditlake.store import (
     write_review,
 )
 from auditlake.store.compact import compact
-from auditlake.store.files import new_batch_id
 from auditlake.store.retention import RetentionResult, apply_retention
-from auditlake.store.verify import Verification, verify_lake
+from auditlake.store.verify import Verification, verify_with_archive
 
 if TYPE_CHECKING:
     import polars as pl  # imported where a DataFrame is made: the CLI never needs polars
@@ -191,12 +190,7 @@ class Lake:
         """Start the digest chain of a lake written before digests: one `adopt` digest of its files as they are now."""
         self.store.require()
         with self.store.write_lock():
-            manifest = self.store.load_manifest()
-            self.store.recover(manifest)
-            if manifest.chain_head() is not None or not manifest.committed_entries(self.store.root):
-                return False
-            self.store.commit(manifest, batch=new_batch_id(), kind="adopt", version=version())
-            return True
+            return self.store.adopt(version=version())
 
     def verify(self, *, public_key: str | Path | None = None, since: Any = None, quick: bool = False) -> list[Verification]:
         """Check the lake (and its archive) against its digest chain: one `Verification` each, problems one line each.
@@ -206,11 +200,8 @@ class Lake:
         """
         self.store.require()
         key = digests.load_public_key(Path(public_key)) if public_key else None
-        start = window.parse_time(since) if since is not None else None
-        stores = [self.store]
-        if (archived := self.store.load_manifest().archive) and LakeStore(Path(archived)).exists():
-            stores.append(LakeStore(Path(archived)))
-        return [verify_lake(store, public_key=key, since=start, quick=quick, workers=config.workers()) for store in stores]
+        return verify_with_archive(self.store, public_key=key, since=window.parse_time(since) if since is not None else None, quick=quick,
+                                   workers=config.workers())
 
     def rebuild_catalog(self) -> Path:
         """Write catalog.duckdb afresh (after moving the lake, or if it was deleted), finishing an interrupted write first."""
@@ -479,27 +470,17 @@ class Lake:
         The evidence carries the lake's verification at generation time (`verify`); `require_verified`
         refuses a lake that fails it.
         """
-        integrity = self.integrity_evidence()
-        if require_verified and not integrity["verified"]:
-            raise IntegrityError(f"{self.path}: the lake does not verify ({integrity['problems']} problem(s), first: "
-                                 f"{integrity['first_problems'][0]}); no report was written",
-                                 hint=f"run `auditlake verify --lake {self.path}` for every problem")
         report = self._report(pack, since=since, until=until, cluster=cluster, params=params, tuning=tuning, now=now)
-        report.evidence.integrity = integrity
+        report.evidence.integrity = self.integrity_evidence()
+        if require_verified and not report.evidence.integrity["verified"]:
+            raise IntegrityError(f"{self.path}: the lake does not verify ({report.evidence.integrity['problems']} problem(s), first: "
+                                 f"{report.evidence.integrity['first_problems'][0]}); no report was written",
+                                 hint=f"run `auditlake verify --lake {self.path}` for every problem")
         return report
 
     def integrity_evidence(self) -> dict[str, Any]:
         """What a report says of the lake's integrity: `verify`'s result now, the chain head, who signed it, how to re-check."""
-        results = self.verify()
-        problems = [problem for result in results for problem in result.problems]
-        head = results[0].head
-        signers = sorted({signer for result in results for signer in result.signers})
-        key = next((f" --public-key {signer}.pub" for signer in signers if signer != digests.UNSIGNED), "")
-        return {"verified": not problems, "problems": len(problems), "first_problems": problems[:5],
-                "head": head.name if head else None, "head_sha256": head.sha256 if head else None,
-                "digests": sum(result.digests for result in results), "files": sum(result.files for result in results),
-                "signers": signers, "archive": results[1].lake if len(results) > 1 else None,
-                "command": f"auditlake verify --lake {self.path}{key}"}
+        return build.integrity_evidence(self.verify(), lake=str(self.path))
 
     def _report(self, pack: str, *, since: Any, until: Any, cluster: str | None, params: dict[str, Any] | None,
                 tuning: str | Path | None, now: datetime | None) -> build.Report:

@@ -140,7 +140,7 @@ def test_a_writer_killed_just_before_its_commit_leaves_nothing_under_a_final_nam
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_a_writer_killed_just_after_its_commit_is_finished_by_the_next_writer(killed_writers, operation):
+def test_a_writer_killed_just_after_its_commit_is_finished_by_the_next_writer(prepared_lake, killed_writers, operation):
     lake = killed_writers[operation, "after-commit"]
     assert was_killed(lake)
     expected = 337 if operation == "ingest" else 300

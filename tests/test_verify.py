@@ -302,3 +302,24 @@ def test_verification_is_pure(lake: Lake) -> None:
     first, second = problems(lake), problems(lake)
     assert first == second and sorted(path.relative_to(lake.path) for path in lake.path.rglob("*")) == before
     assert isinstance(lake.verify()[0], Verification)
+
+
+def test_a_report_carries_the_verify_result_and_require_verified_refuses_a_tampered_lake(lake: Lake, tmp_path: Path) -> None:
+    window = ["--since", "2023-03-01", "--until", "2023-04-01"]
+    made = run_cli("report", "pci-dss", "--lake", str(lake.path), *window, "--out", str(tmp_path / "reports"), "--format", "html,md,json",
+                   "--require-verified")
+    assert made.returncode in (0, 1) and "error" not in made.stderr, made.stderr
+    head = digests.load_chain(lake.path)[-1]
+    (page,) = (tmp_path / "reports").glob("*.html")
+    (markdown,) = (tmp_path / "reports").glob("*.md")
+    (document,) = (tmp_path / "reports").glob("*.json")
+    for text in (page.read_text(), markdown.read_text()):
+        assert "VERIFIED at generation time" in text and head.name in text and head.sha256 in text
+        assert f"auditlake verify --lake {lake.path}" in text
+    integrity = json.loads(document.read_text())["evidence"]["integrity"]
+    assert integrity["verified"] is True and integrity["head"] == head.name and integrity["signers"] == [head.signer]
+    shutil.copyfile(events_file(lake), events_file(lake).with_name("slipped-in.parquet"))
+    refused = run_cli("report", "pci-dss", "--lake", str(lake.path), *window, "--out", str(tmp_path / "refused"), "--require-verified")
+    assert refused.returncode == 1 and "does not verify" in refused.stderr and not (tmp_path / "refused").exists()
+    anyway = run_cli("report", "pci-dss", "--lake", str(lake.path), *window, "--out", str(tmp_path / "anyway"), "--format", "md")
+    assert "FAILED verification at generation time: 1 problem(s)" in next((tmp_path / "anyway").glob("*.md")).read_text(), anyway.stderr

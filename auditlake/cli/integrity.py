@@ -56,7 +56,6 @@ def verify(
     the_lake = Lake(lake, signing_key=signing_key)
     if adopt and the_lake.adopt():
         stderr.print("started the digest chain: one `adopt` digest of the lake's files as they are now", markup=False)
-    stderr.print(f"verifying {terminal_text(str(lake))} …", markup=False)
     results = the_lake.verify(public_key=public_key, since=since, quick=quick)
     if chosen(output) is Format.JSON:
         typer.echo(json.dumps([{**dataclasses.asdict(result), "ok": result.ok} for result in results], indent=1, default=str))

@@ -354,12 +354,14 @@ def _integrity_sentence(integrity: dict[str, Any], code: Any) -> str:
         return "not checked"
     signers = [signer for signer in integrity["signers"] if signer != "unsigned"]
     signed = f"signed by key {', '.join(code(signer) for signer in signers)}" if signers else "unsigned (a hash chain without signatures)"
-    chain = (f"digest chain head {code(integrity['head'])} (sha256 {code(integrity['head_sha256'])}), {integrity['digests']:,} digests, "
-             f"{signed}" if integrity["head"] else "no digest chain yet")
+    count = f"{integrity['digests']:,} digest{'' if integrity['digests'] == 1 else 's'}"
+    chain = (f"digest chain head {code(integrity['head'])} (sha256 {code(integrity['head_sha256'])}), {count}, {signed}"
+             if integrity["head"] else "no digest chain yet")
     verdict = ("VERIFIED at generation time: every file the chain lists is present and unaltered"
                if integrity["verified"] else f"FAILED verification at generation time: {integrity['problems']:,} problem(s), first: "
                f"{integrity['first_problems'][0]}")
-    return f"{verdict}; {chain}. Re-check with {code(integrity['command'])} (the public key given out of band)."
+    key = " (KEY.pub: the signer's public key, given out of band)" if signers else ""
+    return f"{verdict}; {chain}. Re-check with {code(integrity['command'])}{key}."
 
 
 # ---- machine formats ----------------------------------------------------------------------------

@@ -369,6 +369,18 @@ def _evidence(connection: duckdb.DuckDBPyConnection, manifest: Any, library: Lib
                     hashlib.sha256(pack_bytes).hexdigest(), cluster_rows, gaps, sources, files)
 
 
+def integrity_evidence(results: list[Any], *, lake: str) -> dict[str, Any]:
+    """A report's integrity evidence from `verify`'s results (the lake's, then its archive's): verdict, chain head, signers, re-check."""
+    problems = [problem for result in results for problem in result.problems]
+    head = results[0].head
+    signers = sorted({signer for result in results for signer in result.signers})
+    key = " --public-key KEY.pub" if any(signer != "unsigned" for signer in signers) else ""
+    return {"verified": not problems, "problems": len(problems), "first_problems": problems[:5],
+            "head": head.name if head else None, "head_sha256": head.sha256 if head else None,
+            "digests": sum(result.digests for result in results), "files": sum(result.files for result in results),
+            "signers": signers, "archive": results[1].lake if len(results) > 1 else None, "command": f"auditlake verify --lake {lake}{key}"}
+
+
 def _input_files(supplied: list[dict[str, Any]], manifest: Any) -> list[dict[str, Any]]:
     """The files that supplied the window's rows, each with its manifest record (size, lines, sha256): exactly those.
 

@@ -43,6 +43,7 @@ from auditlake.store.files import (
     READER_PATTERN,
     LakeFiles,
     file_sha256,
+    new_batch_id,
     now_text,
     parse_time,
     remove_empty_directories,
@@ -317,6 +318,15 @@ class LakeStore(LakeFiles):
         manifest.digest_head = dataclasses.asdict(ChainHead.of(digest))
         self.save_manifest(manifest)
         return digest
+
+    def adopt(self, *, version: str) -> bool:
+        """Start the digest chain of a lake from before digests (under the write lock); False when it has one, or no files."""
+        manifest = self.load_manifest()
+        self.recover(manifest)
+        if manifest.chain_head() is not None or not manifest.committed_entries(self.root):
+            return False
+        self.commit(manifest, batch=new_batch_id(), kind="adopt", version=version)
+        return True
 
     # ---- recovery --------------------------------------------------------------------------------
     def recover(self, manifest: Manifest, *, retire_after: float | None = None) -> int:

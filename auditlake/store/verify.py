@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from auditlake.store.digests import (
     DIGESTS_DIR,
@@ -96,6 +96,14 @@ def verify_lake(store: LakeStore, *, public_key: Ed25519PublicKey | None = None,
     return result
 
 
+def verify_with_archive(store: LakeStore, **options: Any) -> list[Verification]:
+    """The lake's verification, then its archive's (`retention --archive`) when it has one."""
+    stores = [store]
+    if (archived := store.load_manifest().archive) and LakeStore(Path(archived)).exists():
+        stores.append(LakeStore(Path(archived)))
+    return [verify_lake(each, **options) for each in stores]
+
+
 def _check_chain(chain: list[Digest], result: Verification) -> set[str]:
     """Numbering, links, signatures and signers; the names of digests whose signature does not hold."""
     untrusted: set[str] = set()
@@ -150,7 +158,7 @@ def _check_files(root: Path, expected: dict[str, tuple[FileEntry, Digest]], resu
     to_hash: list[tuple[str, FileEntry, Digest]] = []
     for path, (entry, digest) in sorted(expected.items()):
         result.files += 1
-        result.rows += entry.rows or 0 if path.startswith("events/") else 0
+        result.rows += (entry.rows or 0) if path.startswith("events/") else 0
         result.bytes += entry.size
         on_disk = root / path
         since = f"digest {digest.name} ({digest.created_at})"
