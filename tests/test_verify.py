@@ -323,3 +323,14 @@ def test_a_report_carries_the_verify_result_and_require_verified_refuses_a_tampe
     assert refused.returncode == 1 and "does not verify" in refused.stderr and not (tmp_path / "refused").exists()
     anyway = run_cli("report", "pci-dss", "--lake", str(lake.path), *window, "--out", str(tmp_path / "anyway"), "--format", "md")
     assert "FAILED verification at generation time: 1 problem(s)" in next((tmp_path / "anyway").glob("*.md")).read_text(), anyway.stderr
+
+
+def test_recovery_never_deletes_a_chain_a_restored_manifest_does_not_name(lake: Lake) -> None:
+    """Only an interrupted commit's digests (at most two, at the end) are deleted; a manifest from an old backup deletes nothing."""
+    manifest = lake.store.load_manifest()
+    first = digests.load_chain(lake.path)[0]
+    manifest.digest_head = {"name": first.name, "sequence": first.sequence, "sha256": first.sha256}
+    lake.store.save_manifest(manifest)
+    lake.rebuild_catalog()  # a writer: runs recovery
+    assert len(digests.load_chain(lake.path)) == 4
+    assert any("but the chain goes on to" in problem for problem in problems(lake))

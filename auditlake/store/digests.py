@@ -252,15 +252,23 @@ def read_public_key(path: Path) -> Ed25519PublicKey | None:
         return None
 
 
+DIGESTS_PER_COMMIT = 2  # a commit writes its digest, preceded by an `adopt` digest in a lake from before digests
+
+
 def discard_after(root: Path, head: ChainHead | None) -> int:
-    """Delete the digests after `head`: their commits never happened (run by recovery); how many."""
-    removed = 0
-    for path in digest_files(root):
-        numbered = DIGEST_NAME.match(path.name)
-        if numbered and int(numbered.group(1)) > (head.sequence if head else 0):
-            path.unlink()
-            removed += 1
-    return removed
+    """Delete the digests an interrupted commit wrote after `head` (their commit never happened; run by recovery); how many.
+
+    Only when the chain ends with at most the two one commit writes: more digests past the head are not a
+    crash's leftovers (a manifest restored from an old backup, digests added by hand), and none is deleted:
+    `verify` reports them.
+    """
+    first = head.sequence if head else 0
+    past = [path for path in digest_files(root) if (numbered := DIGEST_NAME.match(path.name)) and int(numbered.group(1)) > first]
+    if len(past) > DIGESTS_PER_COMMIT:
+        return 0
+    for path in past:
+        path.unlink()
+    return len(past)
 
 
 # ---- reading ----------------------------------------------------------------------------------------
