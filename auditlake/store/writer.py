@@ -96,7 +96,10 @@ class BatchWriter:
         self.finished_files: list[_OpenFile] = []
         self.parts: dict[tuple[str, str], int] = {}
         self.quarantined: list[dict[str, Any]] = []
-        self.progress: dict[str, SourceProgress] = {}
+        self.progress: dict[str, SourceProgress] = {}  # the latest reading of each source: where a continuation resumes
+        # Every file or object read this batch, by source and name: a source continued by its next rotation (or a
+        # later object that begins with the same line) keeps its earlier names, counts and identities too.
+        self.readings: dict[tuple[str, str], SourceProgress] = {}
         self.rows = 0
         self._staged_quarantine: list[Path] = []
 
@@ -216,7 +219,8 @@ class BatchWriter:
 
     def advance(self, progress: SourceProgress) -> CommitResult | None:
         """Record how far a source has been read; commit when the batch is big enough."""
-        self.progress[progress.key or f"{progress.cluster}/{progress.fingerprint}"] = progress
+        key = progress.key or f"{progress.cluster}/{progress.fingerprint}"
+        self.progress[key] = self.readings[(key, progress.name)] = progress
         if self.rows >= self.commit_rows:
             return self.commit()
         return None
@@ -270,7 +274,7 @@ class BatchWriter:
             schema_version=contract.SCHEMA_VERSION, rows=rows, duplicates=duplicates, quarantined=len(self.quarantined),
             redacted=self.redacted, files=files, quarantine_file=quarantine_file, quarantine_sha256=quarantine_sha256,
             quarantine_bytes=self._staged_quarantine[0].stat().st_size if quarantine_file else None,
-            sources=[_progress_summary(progress) for progress in self.progress.values()],
+            sources=[_progress_summary(progress) for progress in self.readings.values()],
         ))
         self.store.commit(self.manifest, batch=self.batch, kind="ingest", version=self.version)  # the commit point
         self.store.publish(staged)
@@ -290,7 +294,7 @@ class BatchWriter:
         return relative, hashlib.sha256(data).hexdigest()
 
     def _record_sources(self) -> None:
-        for key, progress in self.progress.items():
+        for (key, _), progress in self.readings.items():
             record = self.manifest.sources.get(key)
             if record is None:
                 record = SourceRecord(cluster=progress.cluster, fingerprint=progress.fingerprint, size=0, offset=0, lines=0, key=key)
