@@ -87,6 +87,7 @@ class BatchWriter:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._write_loop, name="auditlake-writer", daemon=True)
         self._thread.start()
+        self._objects_read: dict[tuple[str, str, int, str], SourceRecord] | None = None
         self._start_batch()
 
     def _start_batch(self) -> None:
@@ -139,6 +140,18 @@ class BatchWriter:
             if record.cluster == cluster and record.looks_unchanged(stat):
                 return record
         return None
+
+    def unchanged_object(self, cluster: str, url: str, size: int, etag: str) -> SourceRecord | None:
+        """A source read to its end before that the object at `url` still is (same size and ETag).
+
+        Looked up in an index of the manifest's objects, built once per run: a bucket prefix lists
+        thousands of objects, each a record of its own. An index that misses what this run committed
+        since is only less helpful, never wrong: the objects it names were read whole, and stay so.
+        """
+        if self._objects_read is None:
+            self._objects_read = {(record.cluster, url, size, etag): record for record in self.manifest.sources.values()
+                                  for url, size, etag in record.seen_as_objects}
+        return self._objects_read.get((cluster, url, size, etag))
 
     def write(self, table: pa.Table) -> None:
         """Queue decoded rows (time-sorted, with `cluster` and `date` columns) for writing."""
@@ -313,12 +326,20 @@ class BatchWriter:
             record.first_event_at = _earliest(record.first_event_at, progress.first_event_at)
             record.last_event_at = _latest(record.last_event_at, progress.last_event_at)
             record.reached_end = progress.reached_end
-            record.sha256 = progress.sha256 or record.sha256
+            if progress.etag is not None and progress.etag != record.etag:
+                # Another version of the object (re-uploaded longer): the old hash would vouch for bytes no longer there.
+                record.sha256 = progress.sha256
+            else:
+                record.sha256 = progress.sha256 or record.sha256
+            record.etag = progress.etag or record.etag
             record.tail = progress.tail
             record.anchor = progress.anchor
             if progress.reached_end and progress.device is not None and progress.inode is not None and progress.mtime_ns is not None:
                 seen = [progress.device, progress.inode, progress.size, progress.mtime_ns]
                 record.seen_as = [*[item for item in record.seen_as if item[:2] != seen[:2]], seen][-SEEN_AS_KEPT:]
+            if progress.reached_end and progress.etag is not None:
+                seen_object: list[Any] = [progress.name, progress.size, progress.etag]
+                record.seen_as_objects = [*[item for item in record.seen_as_objects if item[0] != progress.name], seen_object][-SEEN_AS_KEPT:]
             record.updated_at = now_text()
 
 
@@ -341,6 +362,7 @@ def _progress_summary(progress: SourceProgress) -> dict[str, Any]:
         "name": progress.name, "source": progress.key, "fingerprint": progress.fingerprint, "cluster": progress.cluster,
         "from_line": progress.start_line, "to_line": progress.lines, "from_offset": progress.start_offset, "to_offset": progress.offset,
         "events": progress.events, "quarantined": progress.quarantined, "sha256": progress.sha256,
+        **({"etag": progress.etag} if progress.etag is not None else {}),
     }
 
 
