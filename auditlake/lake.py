@@ -122,18 +122,21 @@ class Lake:
         workers: int | None = None,
         default_time: Any = None,
         on_progress: Callable[[Progress], None] | None = None,
+        endpoint: str | None = None,
     ) -> IngestResult:
-        """Read audit logs (files, directories, globs, "-" for stdin) into the lake; safe to rerun.
+        """Read audit logs (files, directories, globs, "-" for stdin, `s3://bucket/prefix/`) into the lake; safe to rerun.
 
         `cluster` puts every event in that cluster; without it, EKS/AKS/GKE exports go to the
         cluster they name and plain logs to AUDITLAKE_CLUSTER (else "default"). Only what is new is
         read: sources already ingested are recognised by their first line, even renamed or compressed
-        by rotation. Rows are deduplicated on (audit_id, stage, received_at) per cluster.
+        by rotation, and an object already read whole by its URL, size and ETag. Rows are deduplicated
+        on (audit_id, stage, received_at) per cluster. Objects are read with the standard credential
+        chain; `endpoint` (else AWS_ENDPOINT_URL) names an S3-compatible store.
         """
         options = IngestOptions(cluster=validate_cluster(cluster) if cluster else None,
                                 default_cluster=validate_cluster(config.setting("cluster")), format=format, redact=redact,
                                 exclude=self.store.root, default_time=window.parse_time(default_time) if default_time else None,
-                                workers=config.workers(workers))
+                                workers=config.workers(workers), endpoint=endpoint)
         self.store.create()
         with self.store.write_lock():
             manifest = self.store.load_manifest()

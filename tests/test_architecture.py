@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "auditlake"
 # lower line: the same line is beside it, a higher line is above it (that arrow would point up).
 LAYERS = (
     {"errors"},                                  # the error tree: exit codes, warnings
-    {"config", "contract", "window"},            # settings; the column contract; user times → one window
+    {"config", "contract", "window", "objectstore"},  # settings; the column contract; user times → one window; buckets via fsspec
     {"duck"},                                    # the one way to open DuckDB (reads config)
     {"ingest", "store", "library", "history", "policy", "demo"},  # read logs · the only writer · saved queries · timelines · audit Policy · simulator
     {"reports"},                                 # packs → Report, from a connection, a manifest and the library
@@ -168,7 +168,7 @@ def test_the_cli_starts_without_duckdb_pyarrow_polars_or_jinja2(argument):
     """Not a timing test (benchmarks/startup.py times it): which modules `auditlake --version`/`--help` import at all."""
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "auditlake", argument], capture_output=True, text=True, check=True)
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
-    assert not {"duckdb", "pyarrow", "polars", "jinja2", "auditlake.lake"} & imported
+    assert not {"duckdb", "pyarrow", "polars", "jinja2", "auditlake.lake", "fsspec", "s3fs", "botocore"} & imported
 
 
 @pytest.mark.parametrize("path", module_files(), ids=lambda path: str(path.relative_to(PACKAGE)))

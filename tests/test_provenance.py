@@ -98,3 +98,24 @@ def test_audit2rbac_as_the_issue_tried_it(tmp_path):
     assert first["events_written"] == 757
     rerun = ingest_json(str(copy), "--lake", lake, "--cluster", "a")
     assert (rerun["bytes_read"], rerun["duplicates"], rerun["sources_unchanged"]) == (0, 0, 3)
+
+
+def test_a_file_and_its_continuation_read_in_one_run_are_both_recorded(tmp_path):
+    """`b.log` begins with all of `a.log` (a copy taken later, a grown log beside its older copy): it continues that source.
+
+    Both supplied rows, so both are named in the manifest, with every event counted and the look of each kept: a
+    rerun reads nothing. (The record once kept only the last file a run read of a source.)
+    """
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_bytes(b"".join(IMMUDB[:10]))
+    (logs / "b.log").write_bytes(b"".join(IMMUDB[:25]))
+    lake = Lake(tmp_path / "lake")
+    first = lake.ingest([logs], cluster="a")
+    assert (first.events_written, first.lines) == (25, 25)
+    [record] = lake.store.load_manifest().sources.values()
+    assert record.names == [str(logs / "a.log"), str(logs / "b.log")] and record.events == 25 and len(record.seen_as) == 2
+    [batch] = lake.store.load_manifest().batches
+    assert [(source["name"], source["events"]) for source in batch.sources] == [(str(logs / "a.log"), 10), (str(logs / "b.log"), 15)]
+    again = lake.ingest([logs], cluster="a")
+    assert (again.bytes_read, again.sources_unchanged, again.events_written) == (0, 2, 0)

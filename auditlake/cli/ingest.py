@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 
 def ingest(
-    inputs: Annotated[list[str], typer.Argument(help="Audit log files, directories (recursive), globs, or - for stdin.", show_default=False)],
+    inputs: Annotated[list[str], typer.Argument(help="Audit log files, directories (recursive), globs, - for stdin, or an object-store "
+                                                     "prefix (s3://bucket/prefix/, read recursively).", show_default=False)],
     lake: LakeOption = DEFAULT_LAKE,
     cluster: Annotated[str | None, typer.Option(
         "--cluster", "-c", help="Cluster the events come from. Default: the cluster an EKS/AKS/GKE export names, "
@@ -47,10 +48,15 @@ def ingest(
         "--default-time", help="For hand-written fixtures: events with no auditID or time of their own land with a synthetic id "
         "and this time (or Panther's p_event_time) instead of being quarantined; extra.\"auditlake:filled\" says so.")] = None,
     signing_key: SigningKeyOption = None,
+    endpoint: Annotated[str | None, typer.Option(
+        "--endpoint", help="S3-compatible endpoint URL for s3:// inputs (default: $AWS_ENDPOINT_URL, else AWS). Credentials come "
+        "from the standard AWS chain: environment, profile or instance role.", show_default=False)] = None,
 ) -> None:
     """Read kube-apiserver audit logs into the lake; rerun any time, only new events are added.
 
     Example: auditlake ingest /var/log/kubernetes/audit/ --lake ./lake --cluster prod-eu
+
+    Example: auditlake ingest s3://org-audit/eks/prod-eu/ --lake ./lake
     """
     from auditlake.lake import FORMATS, Lake
 
@@ -61,7 +67,7 @@ def ingest(
                      "clear text and stay there. Anyone who can read the lake can read them.", markup=True)
     result = with_progress(quiet or as_json, lambda report: Lake(lake, signing_key=signing_key).ingest(
         inputs, cluster=cluster, format=input_format, redact=not keep_secrets, workers=workers, default_time=default_time,
-        on_progress=report))
+        on_progress=report, endpoint=endpoint))
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(result), indent=1, default=str))
     elif not quiet:

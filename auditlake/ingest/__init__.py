@@ -66,6 +66,7 @@ class IngestOptions:
     default_time: datetime | None = None  # events with no id or time of their own land with this time (fixtures)
     workers: int = 0  # decoding threads; 0 = one per core
     block_bytes: int = BLOCK_BYTES
+    endpoint: str | None = None  # S3 endpoint for s3:// inputs (None: AWS_ENDPOINT_URL, else AWS)
 
 
 @dataclass
@@ -73,8 +74,8 @@ class Progress:
     """Reported after every block: enough for a progress bar with bytes, events and events/s."""
 
     source: str
-    raw_bytes: int  # bytes of the current source read from disk
-    raw_total: int  # its size on disk (0 for stdin)
+    raw_bytes: int  # bytes of the current source read from disk or the store
+    raw_total: int  # its size on disk or in the store (0 for stdin)
     events: int  # events decoded so far in this run
     lines: int  # lines read so far in this run
 
@@ -117,6 +118,7 @@ class EventSink(Protocol):
     def source_records(self, cluster: str, fingerprint: str) -> list[Any]: ...
     def new_source_key(self, cluster: str, fingerprint: str) -> str: ...
     def unchanged_source(self, cluster: str, stat: os.stat_result) -> Any: ...
+    def unchanged_object(self, cluster: str, url: str, size: int, etag: str) -> Any: ...
     def write(self, table: pa.Table) -> None: ...
     def quarantine(self, records: list[Quarantined], cluster: str, fingerprint: str) -> None: ...
     def advance(self, progress: Any) -> Any: ...
@@ -143,7 +145,7 @@ def ingest(
     if options.format not in FORMATS:
         raise InputError(f"unknown format {options.format!r}", hint=f"choose one of {', '.join(FORMATS)}")
     started = time.monotonic()
-    sources, skipped = discover_sources(inputs, options.exclude)
+    sources, skipped = discover_sources(inputs, options.exclude, endpoint=options.endpoint)
     if not sources:
         raise InputError("no input files found" + (f" ({len(skipped)} skipped by name)" if skipped else ""),
                          hint="point at audit log files, a directory of them, or - for standard input")
@@ -177,10 +179,17 @@ def _ingest_source(
     source: Source, options: IngestOptions, sink: EventSink, pool: DecoderPool, result: IngestResult,
     tally: _Tally, progress_factory: Callable[..., Any], on_progress: Callable[[Progress], None] | None,
 ) -> None:
-    """One input: skipped without a byte read when it is a file already read to its end, else read from where it continues."""
+    """One input: skipped without a byte read when it is a file or object already read to its end, else read from where it continues.
+
+    A file is recognised by its device, inode, size and mtime; an object by its URL, size and ETag as listed.
+    """
     cluster = _source_cluster(options)
+    stored = source.stored
     try:
         if source.path is not None and sink.unchanged_source(cluster, source.path.stat()) is not None:
+            result.sources_unchanged += 1
+            return
+        if stored is not None and stored.etag is not None and sink.unchanged_object(cluster, stored.url, stored.size, stored.etag) is not None:
             result.sources_unchanged += 1
             return
         opened = open_source(source)
@@ -297,7 +306,7 @@ def _read_source(
         cluster=source_cluster, fingerprint=opened.fingerprint, name=source.name, size=opened.size,
         start_offset=start_offset, start_line=start_line, offset=start_offset, lines=start_line - 1, is_final=opened.is_final,
         anchor=anchor, key=key, device=stat.st_dev if stat else None, inode=stat.st_ino if stat else None,
-        mtime_ns=stat.st_mtime_ns if stat else None,
+        mtime_ns=stat.st_mtime_ns if stat else None, etag=opened.etag,
     )
 
     def account(decoded: DecodedBlock, end_offset: int | None, last_line: int | None, block_anchor: str | None = None) -> None:

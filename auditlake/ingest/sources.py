@@ -1,7 +1,8 @@
 """Input discovery and byte streams: which files to read, and their lines in blocks.
 
-Owns: expanding paths, directories and globs into `Source`s in the order the apiserver wrote
-them; opening plain files, gzip streams (by magic bytes, not by name) and stdin; fingerprinting a
+Owns: expanding paths, directories, globs and object-store prefixes (`s3://bucket/prefix/`, listed
+through objectstore.py) into `Source`s in the order the apiserver wrote them; opening plain files,
+objects, gzip streams (by magic bytes, not by name) and stdin; fingerprinting a
 source by its first line so a renamed or compressed rotation is recognised; cutting the
 decompressed stream into `Block`s of whole lines with their line numbers; and reading a whole
 JSON document (a pretty-printed EventList) when a file is not one JSON value per line.
@@ -27,7 +28,9 @@ from typing import BinaryIO
 
 import orjson
 
+from auditlake import objectstore
 from auditlake.errors import InputError
+from auditlake.objectstore import ObjectStore, StoredObject
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -45,14 +48,15 @@ IGNORED_SUFFIXES = (".md", ".txt", ".sh", ".py", ".toml", ".ini", ".cfg", ".pem"
 
 @dataclass(frozen=True)
 class Source:
-    """One input: a file (absolute path) or standard input."""
+    """One input: a file (absolute path), an object in a bucket (its URL) or standard input."""
 
-    name: str  # absolute path, or <stdin>
-    path: Path | None  # None for stdin
+    name: str  # absolute path, object URL (s3://bucket/key), or <stdin>
+    path: Path | None  # None for stdin and objects
+    stored: StoredObject | None = None  # an object, with its size and ETag as listed
 
     @property
     def is_stdin(self) -> bool:
-        return self.path is None
+        return self.path is None and self.stored is None
 
 
 UNREADABLE = "unreadable"
@@ -136,14 +140,16 @@ class Tail:
     offset: int  # where the tail starts; a rerun re-reads from here if the file grew
 
 
-def discover_sources(inputs: list[str], exclude: Path | None = None) -> tuple[list[Source], list[Skipped]]:
-    """Expand CLI inputs (files, directories, globs, `-`) into sources, oldest rotation first.
+def discover_sources(inputs: list[str], exclude: Path | None = None, *, endpoint: str | None = None) -> tuple[list[Source], list[Skipped]]:
+    """Expand CLI inputs (files, directories, globs, `-`, object-store prefixes) into sources, oldest rotation first.
 
     Directories are walked recursively; hidden entries and files that are obviously not audit
     logs (policies, READMEs, certificates) are listed as skipped rather than read. Names sort so
     that lumberjack backups (`audit-2026-11-01T10-00-00.000.log[.gz]`) come before the live
     `audit.log`, which is the order the apiserver wrote them in. Nothing under `exclude` (the
-    lake itself, when it lives inside the directory being read) is ever a source.
+    lake itself, when it lives inside the directory being read) is ever a source. A prefix in
+    a bucket is read like a directory, its keys in the same order; `endpoint` overrides the S3
+    endpoint (see objectstore.s3_endpoint).
     """
     if not inputs:
         raise InputError("no input given", hint="name audit log files or directories, or - for standard input")
@@ -157,7 +163,13 @@ def discover_sources(inputs: list[str], exclude: Path | None = None) -> tuple[li
             seen.add(key)
             sources.append(Source(key, path))
 
+    stores: dict[str, ObjectStore] = {}
     for text in inputs:
+        if objectstore.is_object_url(text):
+            scheme = objectstore.split_url(text)[0]
+            store = stores.get(scheme) or stores.setdefault(scheme, ObjectStore(scheme, endpoint=endpoint))
+            _add_objects(text, store, sources, skipped, seen)
+            continue
         if text == STDIN:
             if STDIN_NAME not in seen:
                 seen.add(STDIN_NAME)
@@ -181,6 +193,20 @@ def discover_sources(inputs: list[str], exclude: Path | None = None) -> tuple[li
             else:
                 raise InputError(f"{path}: not a regular file")
     return sources, skipped
+
+
+def _add_objects(url: str, store: ObjectStore, sources: list[Source], skipped: list[Skipped], seen: set[str]) -> None:
+    """The objects under a prefix, as `_walk` treats the files under a directory: hidden names left out, others skipped by name."""
+    prefix = objectstore.split_url(url)[1].rstrip("/")
+    for item in store.list(url):
+        below = objectstore.split_url(item.url)[1][len(prefix):].lstrip("/")
+        if any(part.startswith(".") for part in below.split("/")):
+            continue
+        if item.url.rsplit("/", 1)[-1].lower().endswith(IGNORED_SUFFIXES):
+            skipped.append(Skipped(item.url, "not an audit log (by its name)"))
+        elif item.url not in seen:
+            seen.add(item.url)
+            sources.append(Source(item.url, None, item))
 
 
 def _walk(directory: Path, exclude: Path | None, skipped: list[Skipped]) -> Iterator[Path]:
@@ -224,7 +250,7 @@ class DecodedStream:
 
     @property
     def can_seek(self) -> bool:
-        return not self.is_gzip and self.source.path is not None and self._file.seekable()
+        return not self.is_gzip and not self.source.is_stdin and self._file.seekable()
 
     def seek(self, offset: int) -> None:
         """Position a plain file (the sha256 then no longer covers the whole file)."""
@@ -290,7 +316,7 @@ class DecodedStream:
         return self._file.fileno()
 
     def close(self) -> None:
-        if self.source.path is not None:
+        if not self.source.is_stdin:
             self._file.close()
 
 
@@ -302,12 +328,13 @@ class OpenedSource:
     stream: DecodedStream
     fingerprint: str
     head: bytes  # decompressed bytes already read for sniffing, handed out again by `blocks`
-    size: int  # on-disk size (0 for stdin)
+    size: int  # on-disk or object size (0 for stdin)
     is_final: bool  # gzip or stdin: will not grow
     looks_like_json: bool
     is_document: bool = False  # the first line is not a whole JSON value: read as one document
     stat: os.stat_result | None = None  # of the file when it was opened (None for stdin)
     probed: bool = False  # the stream was moved to look at a resume point: reading from the start needs a fresh open
+    etag: str | None = None  # of the object read (None for files and stdin)
 
     def anchor_at(self, offset: int) -> str | None:
         """The anchor of a plain file at `offset` (None where that would mean decompressing, or at 0)."""
@@ -323,7 +350,8 @@ def open_source(source: Source) -> OpenedSource:
 
     Raises InputError when it cannot be opened (the pipeline skips it and says so).
     """
-    stream = DecodedStream(source)
+    stored = source.stored.store.open(source.stored) if source.stored is not None else None
+    stream = DecodedStream(source, stored.file if stored is not None else None)
     head = b""
     while b"\n" not in head and len(head) < FINGERPRINT_BYTES:
         chunk = stream.read(FINGERPRINT_BYTES)
@@ -340,8 +368,9 @@ def open_source(source: Source) -> OpenedSource:
     if source.path is not None:
         with contextlib.suppress(OSError):
             stat = os.fstat(stream.fileno())
-    return OpenedSource(source, stream, fingerprint, head, stat.st_size if stat else 0, stream.is_gzip or source.is_stdin, looks_like_json,
-                        is_document, stat)
+    size = stat.st_size if stat else stored.size if stored else 0
+    return OpenedSource(source, stream, fingerprint, head, size, stream.is_gzip or source.is_stdin, looks_like_json, is_document, stat,
+                        etag=stored.etag if stored else None)
 
 
 def opened_bytes(opened: OpenedSource, data: bytes) -> OpenedSource:

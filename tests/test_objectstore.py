@@ -1,0 +1,54 @@
+"""objectstore.py without a server: which URLs are buckets, which endpoint is used, and the error when a package is missing."""
+
+from __future__ import annotations
+
+import doctest
+import sys
+
+import pytest
+
+from auditlake import Lake, objectstore
+from auditlake.errors import MissingDependencyError
+
+
+def test_the_examples_in_the_docstrings_hold():
+    assert doctest.testmod(objectstore).failed == 0
+
+
+@pytest.mark.parametrize(("text", "is_url"), [
+    ("s3://org-audit/eks/", True), ("S3://org-audit/", True), ("gs://sink/cloudaudit.googleapis.com/", True),
+    ("az://audit/insights-logs-kube-audit/", True), ("/var/log/audit.log", False), ("s3:/org-audit", False),
+    ("http://example.com/audit.log", False), ("-", False), ("s3-audit.log", False),
+])
+def test_only_object_store_schemes_are_urls(text, is_url):
+    assert objectstore.is_object_url(text) is is_url
+
+
+def test_the_endpoint_given_wins_over_the_standard_variables(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    assert objectstore.s3_endpoint() is None  # AWS itself
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://minio:9000")
+    assert objectstore.s3_endpoint() == "http://minio:9000"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://seaweed:8333")  # the service-specific variable, as the SDKs read it
+    assert objectstore.s3_endpoint() == "http://seaweed:8333"
+    assert objectstore.s3_endpoint("http://127.0.0.1:8333") == "http://127.0.0.1:8333"
+
+
+@pytest.mark.parametrize(("url", "package", "extra"), [("s3://org-audit/eks/", "s3fs", "s3"), ("gs://sink/x/", "gcsfs", "gcs"),
+                                                       ("az://audit/x/", "adlfs", "azure")])
+def test_without_the_scheme_package_the_error_names_the_extra_to_install(tmp_path, monkeypatch, url, package, extra):
+    monkeypatch.setitem(sys.modules, package, None)  # `import <package>` now raises ImportError
+    with pytest.raises(MissingDependencyError) as missing:
+        Lake(tmp_path / "lake").ingest([url])
+    assert missing.value.hint == f"pip install 'auditlake[{extra}]'" and package in missing.value.message
+
+
+def test_reading_local_files_imports_no_object_store_package(tmp_path):
+    import subprocess
+
+    code = ("import sys; from auditlake import Lake; from tests.conftest import DATA; "
+            f"Lake({str(tmp_path / 'lake')!r}).ingest([DATA / 'immudb_endpointslice_updates.log']); "
+            "print(sorted({'fsspec', 's3fs', 'botocore'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
