@@ -59,6 +59,11 @@ class StorageError(AuditlakeError):
     """Writing under the lake failed for a reason the user can fix (disk full, permissions)."""
 
 
+class ObjectStoreError(AuditlakeError):
+    """The object store failed after its retries (unreachable, 5xx, throttled, a dropped connection): the run stops,
+    keeping every committed batch; a rerun reads the rest. Never skipped like one unreadable object."""
+
+
 class OutputError(AuditlakeError):
     """An output file the user named cannot be written (missing directory, permissions, disk full)."""
 

@@ -21,8 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from auditlake.errors import InputError, MissingDependencyError
+from auditlake.errors import InputError, MissingDependencyError, ObjectStoreError
 
+# The SDK's own retries, with backoff, for what is safe to retry (reads and listings): throttling, 5xx, dropped
+# connections, timeouts. Bounded timeouts, so an unreachable store is an error in seconds, not a hang.
+S3_CLIENT_CONFIG = {"retries": {"max_attempts": 5, "mode": "standard"}, "connect_timeout": 5, "read_timeout": 60}
 OBJECT_BLOCK_BYTES = 4 * 1024 * 1024  # read-ahead of an open object: a resume point is checked without fetching much more
 
 
@@ -110,6 +113,7 @@ class ObjectStore:
                                          hint=f"pip install 'auditlake[{self.spec.extra}]'") from None
         options: dict[str, Any] = {"skip_instance_cache": True, "use_listings_cache": False}
         if self.spec.protocol == "s3":
+            options["config_kwargs"] = S3_CLIENT_CONFIG
             self.endpoint = s3_endpoint(endpoint)
             if self.endpoint:
                 options["endpoint_url"] = self.endpoint
@@ -153,7 +157,7 @@ class ObjectStore:
         botocore_errors: Any = None
         if self.spec.protocol == "s3":
             botocore_errors = importlib.import_module("botocore.exceptions")  # s3fs's SDK: present whenever s3fs is
-            failures = (OSError, botocore_errors.BotoCoreError)
+            failures = (OSError, botocore_errors.BotoCoreError, botocore_errors.ClientError, *_aiohttp_errors())
         try:
             yield
         except failures as error:
@@ -165,10 +169,23 @@ class ObjectStore:
             if botocore_errors is not None and isinstance(error, botocore_errors.NoCredentialsError):
                 raise InputError(f"{url}: no credentials found",
                                  hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where a role applies") from None
-            if botocore_errors is not None and isinstance(error, botocore_errors.EndpointConnectionError):
-                raise InputError(f"{url}: cannot reach the store at {self.endpoint or 'AWS'}",
-                                 hint="check --endpoint / AWS_ENDPOINT_URL and the network") from None
-            raise InputError(f"{url}: {_said(error)}") from None
+            raise ObjectStoreError(f"{url}: the store at {self.endpoint or self.scheme} failed ({_said(error)})",
+                                   hint="committed batches are kept: rerun when the store answers (check --endpoint / "
+                                        "AWS_ENDPOINT_URL and the network)") from None
+
+    def read(self, item: StoredObject, file: BinaryIO, size: int) -> bytes:
+        """Up to `size` bytes of an open object; the store's failures (after the SDK's retries) as `ObjectStoreError`s."""
+        with self.errors(item.url):
+            return file.read(size)
+
+
+def _aiohttp_errors() -> tuple[type[BaseException], ...]:
+    """The HTTP client's own failures (a dropped connection mid-read reaches us as one), when it is installed."""
+    try:
+        aiohttp = importlib.import_module("aiohttp")
+    except ImportError:
+        return ()
+    return (aiohttp.ClientError,)
 
 
 def etag_of(info: dict[str, Any]) -> str | None:

@@ -117,7 +117,8 @@ class S3Server:
         client = self.client()
         while True:
             try:
-                client.create_bucket(Bucket="ready")
+                if "ready" not in {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}:  # a restart keeps its buckets
+                    client.create_bucket(Bucket="ready")
                 client.put_object(Bucket="ready", Key="probe", Body=b"ok")
                 return
             except Exception as error:  # noqa: BLE001 (any failure here means "not ready yet", until the deadline)

@@ -262,7 +262,10 @@ class DecodedStream:
 
     def _read_raw(self, size: int) -> bytes:
         try:
-            chunk = self._file.read(size)
+            if self.source.stored is not None:  # the store failing mid-read stops the run (ObjectStoreError): a rerun reads it again
+                chunk = self.source.stored.store.read(self.source.stored, self._file, size)
+            else:
+                chunk = self._file.read(size)
         except OSError as error:
             self.problem = f"read error: {error.strerror}"
             return b""
