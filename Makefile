@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test browser bench bench-verify fuzz lint notebooks clean
+.PHONY: demo test browser bench bench-verify bench-objectstore objectstore-demo fuzz lint notebooks clean
 
 $(BIN)/auditlake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ bench: $(BIN)/auditlake
 
 bench-verify: $(BIN)/auditlake
 	$(BIN)/python benchmarks/verify_benchmark.py
+
+# A real S3 server (SeaweedFS from PyPI, on loopback, stopped after): the demo's log read from a bucket, and the benchmark.
+objectstore-demo: $(BIN)/auditlake
+	$(BIN)/python benchmarks/objectstore_benchmark.py --demo
+
+bench-objectstore: $(BIN)/auditlake
+	$(BIN)/python benchmarks/objectstore_benchmark.py
 
 fuzz: $(BIN)/auditlake
 	$(BIN)/python benchmarks/fuzz_ingest.py --examples 10000
