@@ -242,13 +242,19 @@ def test_quick_compares_sizes_only(lake: Lake) -> None:
     assert not full.ok
 
 
-def test_a_lake_from_before_digests_is_adopted_at_its_next_commit(tmp_path: Path) -> None:
+def a_lake_from_before_digests(tmp_path: Path) -> Lake:
+    """A lake as an auditlake without digests left it: no `_digests/`, no chain head in the manifest."""
     lake = Lake(tmp_path / "lake")
     lake.ingest([DATA / LOGS[0]])
     shutil.rmtree(lake.path / "_digests")
     manifest = lake.store.load_manifest()
     manifest.digest_head = None
     lake.store.save_manifest(manifest)
+    return lake
+
+
+def test_a_lake_from_before_digests_is_adopted_at_its_next_commit(tmp_path: Path) -> None:
+    lake = a_lake_from_before_digests(tmp_path)
     (problem,) = problems(lake)
     assert "no digest chain" in problem and "--adopt" in problem
     lake.ingest([DATA / LOGS[1]])
@@ -257,12 +263,7 @@ def test_a_lake_from_before_digests_is_adopted_at_its_next_commit(tmp_path: Path
 
 
 def test_verify_adopt_starts_the_chain_of_a_lake_from_before_digests(tmp_path: Path) -> None:
-    lake = Lake(tmp_path / "lake")
-    lake.ingest([DATA / LOGS[0]])
-    shutil.rmtree(lake.path / "_digests")
-    manifest = lake.store.load_manifest()
-    manifest.digest_head = None
-    lake.store.save_manifest(manifest)
+    lake = a_lake_from_before_digests(tmp_path)
     adopted = run_cli("verify", "--lake", str(lake.path), "--adopt")
     assert adopted.returncode == 0, adopted.stdout + adopted.stderr
     assert [digest.kind for digest in digests.load_chain(lake.path)] == ["adopt"]
