@@ -77,12 +77,16 @@ def summary(result: Verification) -> str:
     if result.against_key:
         signed += f" (checked against the given key {short_fingerprint(result.against_key)})"
     how = "sizes only" if result.quick else (f"re-hashed {result.hashed:,} committed since {result.since:%Y-%m-%d %H:%M} UTC"
-                                             if result.since else f"{result.hashed_bytes / 1e9:,.2f} GB re-hashed")
+                                             if result.since else f"{result.hashed_bytes / 1e6:,.1f} MB re-hashed")
     head = f", head {result.head.name}" if result.head else ""
-    what = f"{result.files:,} files, {result.rows:,} rows, {result.digests:,} digests{head}, {signed}; {how}"
+    what = f"{_count(result.files, 'file')}, {result.rows:,} rows, {_count(result.digests, 'digest')}{head}, {signed}; {how}"
     if result.ok:
         return f"✓ {terminal_text(result.lake)}: {what}; chain intact"
     return f"✗ {terminal_text(result.lake)}: {len(result.problems):,} problem(s); {what}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 @keys_app.command("init")

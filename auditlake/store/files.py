@@ -270,6 +270,11 @@ def storage_errors(path: Path) -> Iterator[None]:
         raise converted from None
 
 
+def is_temporary(path: Path) -> bool:
+    """A writer's temporary name (ours, or an older auditlake's): the next writer's recovery deletes it."""
+    return path.name.endswith((".tmp", ".tmp.wal", ".rewrite"))
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

@@ -43,6 +43,7 @@ from auditlake.store.files import (
     READER_PATTERN,
     LakeFiles,
     file_sha256,
+    is_temporary,
     new_batch_id,
     now_text,
     parse_time,
@@ -215,14 +216,6 @@ class Manifest:
                 entries[batch.quarantine_file] = FileEntry(batch.quarantine_file, size, batch.quarantined, batch.quarantine_sha256)
         return entries
 
-    def committed_sha256(self) -> dict[str, str]:
-        """Every file the manifest commits to, by lake-relative path, with the sha256 it must have."""
-        committed = {path: record.sha256 for path, record in {**self.files, **(self.findings or {})}.items()}
-        committed.update({path: record.sha256 for path, record in self.reviews.items()})
-        committed.update({batch.quarantine_file: batch.quarantine_sha256 for batch in self.batches
-                          if batch.quarantine_file and batch.quarantine_sha256})
-        return committed
-
 
 
 @dataclass(frozen=True)
@@ -349,7 +342,7 @@ class LakeStore(LakeFiles):
         grace = config.retire_after() if retire_after is None else retire_after
         removed = 0
         with storage_errors(self.root):
-            committed = manifest.committed_sha256()
+            committed = {path: entry.sha256 for path, entry in manifest.committed_entries(self.root).items()}
             for staged in sorted(path for path in self.staging_dir.glob("*/**/*") if path.is_file()):
                 relative = staged.relative_to(self.staging_dir).as_posix().split("/", 1)[1]
                 if relative in committed and file_sha256(staged) == committed[relative]:
@@ -389,7 +382,7 @@ class LakeStore(LakeFiles):
             if not path.is_file():
                 continue
             relative = path.relative_to(self.root).as_posix()
-            if path.name.endswith((".tmp", ".tmp.wal", ".rewrite")):  # ours, or an older auditlake's
+            if is_temporary(path):
                 debris.append(path)
             elif path.is_relative_to(self.events_dir):
                 debris += [path] if path.suffix == ".parquet" and relative not in live else []

@@ -139,15 +139,20 @@ def _delete(store: LakeStore, manifest: Manifest, partitions: dict[tuple[str, st
     if not records or dry_run:
         return moves
     _require_covered(store, manifest, records)
+    _remove(store, manifest, records, batch=new_batch_id(), version=version,
+            note={**note, "action": "delete", "partitions": [_partition_note(move) for move in moves]})
+    return moves
+
+
+def _remove(store: LakeStore, manifest: Manifest, records: list[FileRecord], *, batch: str, version: str, note: dict[str, object]) -> None:
+    """The lake's commit of files leaving it: retired (readers that started before keep them for the grace period), then gone."""
     retired_at = now_text()
     for record in records:
         del manifest.files[record.path]
         manifest.retired[record.path] = retired_at
-    store.commit(manifest, batch=new_batch_id(), kind="retention", version=version,
-                 note={**note, "action": "delete", "partitions": [_partition_note(move) for move in moves]})
+    store.commit(manifest, batch=batch, kind="retention", version=version, note=note)
     for record in records:
         store.retire(record.path)
-    return moves
 
 
 def _archive(store: LakeStore, manifest: Manifest, archive: LakeStore, partitions: dict[tuple[str, str], list[FileRecord]], *,
@@ -182,15 +187,9 @@ def _archive(store: LakeStore, manifest: Manifest, archive: LakeStore, partition
                 archive.commit(archived, batch=batch, kind="retention", version=version,
                                note={"action": "arrive", "from": str(store.root), "partitions": [_partition_note(move) for move in moves]})
         archive.publish(staged)
-    retired_at = now_text()
-    for record in records:
-        del manifest.files[record.path]
-        manifest.retired[record.path] = retired_at
     manifest.archive = str(archive.root)
-    store.commit(manifest, batch=batch, kind="retention", version=version,
-                 note={**_note(hot, now), "action": "archive", "to": str(archive.root), "partitions": [_partition_note(move) for move in moves]})
-    for record in records:
-        store.retire(record.path)
+    _remove(store, manifest, records, batch=batch, version=version,
+            note={**_note(hot, now), "action": "archive", "to": str(archive.root), "partitions": [_partition_note(move) for move in moves]})
     return moves
 
 

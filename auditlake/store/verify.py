@@ -37,8 +37,8 @@ from auditlake.store.digests import (
     short,
     signature_problem,
 )
-from auditlake.store.files import file_sha256, parse_time
-from auditlake.store.manifest import LakeStore
+from auditlake.store.files import file_sha256, is_temporary, parse_time
+from auditlake.store.manifest import LakeStore, Manifest
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -76,9 +76,10 @@ def verify_lake(store: LakeStore, *, public_key: Ed25519PublicKey | None = None,
     """Check the lake against its chain, and the chain against itself (see the module docstring)."""
     result = Verification(str(store.root), quick=quick, since=since,
                           against_key=fingerprint(public_key) if public_key is not None else None)
+    manifest = store.load_manifest()
     chain, result.problems = read_chain(store.root)
-    if not chain and not result.problems and store.load_manifest().chain_head() is None:
-        if store.load_manifest().committed_entries(store.root):
+    if not chain and not result.problems and manifest.chain_head() is None:
+        if manifest.committed_entries(store.root):
             result.problems.append(f"{DIGESTS_DIR}: no digest chain: the lake was written before auditlake kept digests "
                                    "(run `auditlake verify --adopt` once to start one from the files as they are now)")
         return result
@@ -89,7 +90,7 @@ def verify_lake(store: LakeStore, *, public_key: Ed25519PublicKey | None = None,
     expected = expected_files(chain)
     _check_files(store.root, {path: pair for path, pair in expected.items() if pair[1].name not in untrusted}, result, workers)
     _check_unexpected(store.root, expected, result)
-    _check_manifest(store, chain, expected, result)
+    _check_manifest(store, manifest, chain, expected, result)
     for digest in chain:
         if digest.kind == "compact" and digest.name not in untrusted:
             result.problems += _unbalanced(digest)
@@ -196,13 +197,13 @@ def _check_unexpected(root: Path, expected: dict[str, tuple[FileEntry, Digest]],
             continue
         for on_disk in sorted(directory.rglob("*")):
             relative = on_disk.relative_to(root).as_posix()
-            if on_disk.is_file() and relative not in expected and not _is_temporary(on_disk):
+            if on_disk.is_file() and relative not in expected and not is_temporary(on_disk):
                 result.problems.append(f"{relative}: unexpected file: in no digest")
 
 
-def _check_manifest(store: LakeStore, chain: list[Digest], expected: dict[str, tuple[FileEntry, Digest]], result: Verification) -> None:
+def _check_manifest(store: LakeStore, manifest: Manifest, chain: list[Digest], expected: dict[str, tuple[FileEntry, Digest]],
+                    result: Verification) -> None:
     """The manifest names the chain's last digest and commits to exactly the files the chain says exist."""
-    manifest = store.load_manifest()
     head, last = manifest.chain_head(), result.head
     where = "_manifest/manifest.json"
     if head != last:
@@ -238,7 +239,3 @@ def _unbalanced(digest: Digest) -> list[str]:
     return [f"{DIGESTS_DIR}/{digest.name}: compaction of {partition} removed {removed.get(partition, 0)} rows but added "
             f"{added.get(partition, 0)}" for partition in sorted(set(removed) | set(added)) if removed.get(partition, 0) != added.get(partition, 0)]
 
-
-def _is_temporary(path: Path) -> bool:
-    """A writer's temporary name (`.name.<pid>-<hex>.tmp`): the next writer's recovery deletes it."""
-    return path.name.startswith(".") and path.name.endswith((".tmp", ".tmp.wal"))
