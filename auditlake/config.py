@@ -24,7 +24,11 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {
-    "lake": Setting("AUDITLAKE_LAKE", "lake", "Lake directory used when --lake is not given."),
+    "lake": Setting("AUDITLAKE_LAKE", "lake", "Lake used when --lake is not given: a directory, or an s3:// prefix."),
+    "catalog": Setting("AUDITLAKE_CATALOG", "", "The catalog file of a lake in a bucket (its views read the bucket); unset: "
+                       "one per lake under this user's cache directory. A lake directory keeps its catalog inside."),
+    "lock_lease": Setting("AUDITLAKE_LOCK_LEASE", "60s", "A lake in a bucket: how long its write lock holds without renewal "
+                          "(the writer renews it; a crashed writer's lock is free this long after its last renewal)."),
     "cluster": Setting("AUDITLAKE_CLUSTER", "default", "Cluster name used by `ingest` when --cluster is not given."),
     "workers": Setting("AUDITLAKE_WORKERS", "0", "Decoding threads for `ingest` (0: one per core)."),
     "commit_rows": Setting("AUDITLAKE_COMMIT_ROWS", "2000000", "Rows per committed batch: a crash loses at most this much work."),
@@ -51,8 +55,19 @@ def setting(name: str) -> str:
     return os.environ.get(entry.env, entry.default)
 
 
-def default_lake() -> Path:
-    return Path(setting("lake"))
+def default_lake() -> str:
+    return setting("lake")
+
+
+def catalog_path() -> Path | None:
+    """AUDITLAKE_CATALOG as a path; None: the default place."""
+    raw = setting("catalog")
+    return Path(raw).expanduser() if raw else None
+
+
+def lock_lease() -> float:
+    """AUDITLAKE_LOCK_LEASE in seconds (at least one)."""
+    return max(1.0, parse_duration(setting("lock_lease"), SETTINGS["lock_lease"].env))
 
 
 def signing_key_path(value: str | Path | None = None) -> Path | None:

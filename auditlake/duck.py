@@ -2,13 +2,16 @@
 
 Owns: the settings every connection shares: the UTC time zone (dates are UTC days, as in the
 `events/` partitions, and a timestamp prints the same on every machine), an optional memory limit
-(DuckDB's memory otherwise grows with its input), a thread count, and read-only opening of a catalog
-file. Never decides which file to open or what to run on it; imports nothing from auditlake.
+(DuckDB's memory otherwise grows with its input), a thread count, read-only opening of a catalog
+file, and the fsspec filesystems a lake in a bucket is read through. Never decides which file to open
+or what to run on it; imports nothing from auditlake.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -16,8 +19,11 @@ IN_MEMORY = ":memory:"
 
 
 def connect(database: str | Path = IN_MEMORY, *, read_only: bool = False, memory_limit: str | None = None,
-            threads: int | None = None) -> duckdb.DuckDBPyConnection:
+            threads: int | None = None, filesystems: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection in UTC: in memory, or to a database file (`read_only` for a catalog a reader opens).
+
+    `filesystems` (fsspec) are registered on it: DuckDB then reads their URLs (`s3://…`) through them, in
+    Python, with the credentials their SDK found; nothing is installed or fetched (no `httpfs`).
 
     Raises:
         duckdb.Error: the file cannot be opened (the caller decides what that means).
@@ -30,6 +36,8 @@ def connect(database: str | Path = IN_MEMORY, *, read_only: bool = False, memory
     connection = duckdb.connect(str(database), read_only=read_only, config=config)
     try:
         connection.execute("SET TimeZone = 'UTC'")
+        for filesystem in filesystems:
+            connection.register_filesystem(filesystem)
     except BaseException:
         connection.close()
         raise

@@ -46,6 +46,7 @@ from auditlake.store import (
     SourceProgress,
     catalog,
     digests,
+    open_store,
     unseen_findings,
     validate_cluster,
     write_findings,
@@ -102,9 +103,11 @@ class Lake:
     every commit this object makes; without one the digest chain is kept unsigned.
     """
 
-    def __init__(self, path: str | Path | None = None, *, signing_key: str | Path | None = None):
-        self.store = LakeStore(Path(path) if path is not None else config.default_lake(), signing_key=config.signing_key_path(signing_key))
-        self.path = self.store.root
+    def __init__(self, path: str | Path | None = None, *, signing_key: str | Path | None = None, endpoint: str | None = None):
+        self.store = open_store(path if path is not None else config.default_lake(), signing_key=config.signing_key_path(signing_key),
+                                endpoint=endpoint)
+        # A lake directory's Path; a lake in a bucket's URL.
+        self.path: Path | str = self.store.address if self.store.in_bucket else self.store.root
         self._namespace_cache: tuple[tuple[str, ...], set[str]] | None = None
         self._resource_cache: tuple[tuple[str, ...], set[str]] | None = None
 

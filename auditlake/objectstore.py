@@ -99,10 +99,14 @@ class OpenedObject:
 class ObjectStore:
     """The fsspec filesystem of one scheme (and endpoint), made fresh: no listing is remembered between runs.
 
+    `immutable`: for objects that never change once written (a lake's committed files: each has a name of
+    its own), whose details are then asked once per process instead of at every open (DuckDB opens a file
+    several times per query).
+
     Raises MissingDependencyError when the scheme's package is not installed.
     """
 
-    def __init__(self, scheme: str, *, endpoint: str | None = None):
+    def __init__(self, scheme: str, *, endpoint: str | None = None, immutable: bool = False):
         self.scheme = scheme
         self.spec = SCHEMES[scheme]
         try:
@@ -119,7 +123,10 @@ class ObjectStore:
                 options["endpoint_url"] = self.endpoint
         else:
             self.endpoint = None
-        self.fs = fsspec.filesystem(self.spec.protocol, **options)
+        if immutable and self.spec.protocol == "s3":
+            self.fs = _immutable_s3(**options)
+        else:
+            self.fs = fsspec.filesystem(self.spec.protocol, **options)
 
     def list(self, url: str) -> list[StoredObject]:
         """Every object under `url` (a prefix, read recursively like a directory, or one object), in walk order.
@@ -177,6 +184,40 @@ class ObjectStore:
         """Up to `size` bytes of an open object; the store's failures (after the SDK's retries) as `ObjectStoreError`s."""
         with self.errors(item.url):
             return file.read(size)
+
+
+def _immutable_s3(**options: Any) -> Any:
+    """An s3fs filesystem that remembers each object's details (size, ETag) once it has asked for them."""
+    s3fs = importlib.import_module("s3fs")
+
+    class ImmutableObjects(s3fs.S3FileSystem):  # type: ignore[name-defined]
+        def __init__(self, **kwargs: Any):
+            super().__init__(**kwargs)
+            self._details: dict[str, Any] = {}
+
+        async def _info(self, path: str, *args: Any, **kwargs: Any) -> Any:
+            key = self._strip_protocol(path)
+            if key not in self._details:
+                self._details[key] = await super()._info(path, *args, **kwargs)
+            return self._details[key]
+
+    return ImmutableObjects(**options)
+
+
+# How an object store's failure reads when it reaches us through DuckDB (which reads s3:// through s3fs in Python):
+# DuckDB wraps the Python exception's traceback in its own error, so only its words are left to go by.
+STORE_FAILURES = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ClientConnectorError",
+                  "ServerDisconnectedError", "Could not connect to the endpoint URL", "Connection reset by peer")
+
+
+def store_failure(error: BaseException) -> ObjectStoreError | None:
+    """The one-line error for an object store failing under a DuckDB read (a query of a lake in a bucket); None otherwise."""
+    text = str(error)
+    if "Traceback" not in text or not any(name in text for name in STORE_FAILURES):
+        return None
+    said = next((line.strip() for line in reversed(text.splitlines()) if any(name in line for name in STORE_FAILURES)), "")
+    return ObjectStoreError(f"the object store failed while reading the lake ({said})",
+                            hint="committed batches are kept: rerun when the store answers (check --endpoint / AWS_ENDPOINT_URL and the network)")
 
 
 def _aiohttp_errors() -> tuple[type[BaseException], ...]:

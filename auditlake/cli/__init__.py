@@ -30,6 +30,7 @@ from auditlake import config
 from auditlake.cli import demo, detect, history, ingest, integrity, lake_commands, policy, query, report
 from auditlake.cli.console import stderr
 from auditlake.errors import AuditlakeError, AuditlakeWarning, ExitCode
+from auditlake.objectstore import store_failure
 from auditlake.render.escape import terminal_text
 
 EXIT_CODES_HELP = (
@@ -60,9 +61,13 @@ def error_boundary() -> Iterator[None]:
     except BrokenPipeError:  # the reader stopped reading (`| head -1`): stop quietly, as cat does
         _detach_stdout()
         raise typer.Exit(int(ExitCode.OK)) from None
-    except Exception as error:  # a bug: say so in one line
+    except Exception as error:  # a bug: say so in one line (unless it is an object store failing under a DuckDB read)
         if config.is_debug():
             raise
+        if (failure := store_failure(error)) is not None:
+            stderr.print(f"error: {terminal_text(failure.message)}", markup=False, soft_wrap=True)
+            stderr.print(f"hint: {failure.hint}", markup=False, soft_wrap=True)
+            raise typer.Exit(int(failure.exit_code)) from None
         stderr.print(f"internal error: {type(error).__name__}: {terminal_text(str(error).splitlines()[0]) if str(error) else ''}",
                      markup=False)
         stderr.print("hint: rerun with --debug (or AUDITLAKE_DEBUG=1) for the traceback, and report it", markup=False)

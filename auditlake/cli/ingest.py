@@ -49,7 +49,7 @@ def ingest(
         "and this time (or Panther's p_event_time) instead of being quarantined; extra.\"auditlake:filled\" says so.")] = None,
     signing_key: SigningKeyOption = None,
     endpoint: Annotated[str | None, typer.Option(
-        "--endpoint", help="S3-compatible endpoint URL for s3:// inputs (default: $AWS_ENDPOINT_URL, else AWS). Credentials come "
+        "--endpoint", help="S3-compatible endpoint URL for s3:// inputs and an s3:// lake (default: $AWS_ENDPOINT_URL, else AWS). Credentials come "
         "from the standard AWS chain: environment, profile or instance role.", show_default=False)] = None,
 ) -> None:
     """Read kube-apiserver audit logs into the lake; rerun any time, only new events are added.
@@ -65,7 +65,7 @@ def ingest(
     if keep_secrets:
         stderr.print("[bold red]WARNING:[/] --unsafe-keep-secret-values: Secret values will be written to the lake in "
                      "clear text and stay there. Anyone who can read the lake can read them.", markup=True)
-    result = with_progress(quiet or as_json, lambda report: Lake(lake, signing_key=signing_key).ingest(
+    result = with_progress(quiet or as_json, lambda report: Lake(lake, signing_key=signing_key, endpoint=endpoint).ingest(
         inputs, cluster=cluster, format=input_format, redact=not keep_secrets, workers=workers, default_time=default_time,
         on_progress=report, endpoint=endpoint))
     if as_json:
@@ -101,7 +101,7 @@ def with_progress(quiet: bool, run: Callable[[Callable[[IngestProgress], None] |
         return run(report)
 
 
-def print_ingest_summary(result: IngestResult, lake: Path) -> None:
+def print_ingest_summary(result: IngestResult, lake: str | Path) -> None:
     """What an ingest did, on stderr: events, rate, duplicates, quarantine and skipped files with their reasons."""
     rate = result.events_decoded / result.seconds if result.seconds else 0
     megabytes = result.bytes_read / 1e6

@@ -18,9 +18,10 @@ import typer
 from auditlake import config
 from auditlake.render.formats import ACCEPTS, ALIASES, Format, choose
 
-DEFAULT_LAKE = Path(config.SETTINGS["lake"].default)  # typer reads AUDITLAKE_LAKE itself (envvar=)
+DEFAULT_LAKE = config.SETTINGS["lake"].default  # typer reads AUDITLAKE_LAKE itself (envvar=)
 
-LakeOption = Annotated[Path, typer.Option("--lake", "-l", envvar="AUDITLAKE_LAKE", help="Lake directory.", show_default=True)]
+LakeOption = Annotated[str, typer.Option("--lake", "-l", envvar="AUDITLAKE_LAKE", help="Lake: a directory, or s3://BUCKET/PREFIX.",
+                                         show_default=True)]
 SinceOption = Annotated[str, typer.Option("--since", help="Start of the window: 24h, 7d, yesterday, 2026-11-01, …")]
 UntilOption = Annotated[str | None, typer.Option("--until", help="End of the window, exclusive (default now; `today` for whole days).")]
 ClusterOption = Annotated[str | None, typer.Option("--cluster", "-c", help="Only this cluster (default: every cluster in the lake).")]

@@ -16,6 +16,7 @@ plain data (`catalog.LibraryItem`). ingest/ never imports the store.
 """
 
 from auditlake.store import catalog
+from auditlake.store.bucket import open_store
 from auditlake.store.compact import CompactResult
 from auditlake.store.files import validate_cluster
 from auditlake.store.findings import unseen_findings, write_findings, write_review
@@ -24,5 +25,5 @@ from auditlake.store.writer import BatchWriter, CommitResult
 
 __all__ = [
     "BatchWriter", "CommitResult", "CompactResult", "LakeStore", "Manifest", "SourceProgress", "catalog",
-    "unseen_findings", "validate_cluster", "write_findings", "write_review",
+    "open_store", "unseen_findings", "validate_cluster", "write_findings", "write_review",
 ]

@@ -113,7 +113,7 @@ def manifest_digest(store: LakeStore, manifest: Manifest, library: Sequence[Libr
         findings = [(path, Path(path).stat().st_mtime_ns) for path in store.findings_files(manifest)]
     else:
         findings = sorted((path, record.sha256) for path, record in manifest.findings.items())
-    text = json.dumps([str(store.root), sorted(manifest.files) + store.archive_events(manifest), [b.id for b in manifest.batches],
+    text = json.dumps([store.address, sorted(manifest.files) + store.archive_events(manifest), [b.id for b in manifest.batches],
                        manifest.superseded_quarantine, findings,
                        sorted((item.name, str(item.path), item.sql) for item in library)]
                       + ([sorted((path, record.sha256) for path, record in manifest.reviews.items())] if manifest.reviews else []))
@@ -152,7 +152,7 @@ def _write_catalog(target: Path, store: LakeStore, manifest: Manifest, library: 
     """Build a catalog file under a temporary name of this process's own, then rename it to `target`."""
     temporary = temporary_sibling(target)
     try:
-        connection = duck.connect()
+        connection = duck.connect(filesystems=store.filesystems())
         try:
             connection.execute(f"ATTACH {sql_string(str(temporary))} AS {CATALOG_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
             connection.execute(f"USE {CATALOG_ALIAS}")
@@ -185,7 +185,7 @@ def _install_catalog(connection: duckdb.DuckDBPyConnection, store: LakeStore, ma
     install_library(connection, library)
     connection.execute("CREATE TABLE _auditlake (key VARCHAR, value VARCHAR)")
     connection.executemany("INSERT INTO _auditlake VALUES (?, ?)", [
-        ("lake", str(store.root)), ("digest", key), ("schema_version", str(contract.SCHEMA_VERSION)),
+        ("lake", store.address), ("digest", key), ("schema_version", str(contract.SCHEMA_VERSION)),
     ])
 
 
@@ -253,7 +253,7 @@ def _copy_manifest_tables(connection: duckdb.DuckDBPyConnection, manifest: Manif
 
 def cache_path(store: LakeStore, key: str) -> Path:
     """Where this user's catalog for this lake (by its path) and this state (by its digest) is kept."""
-    lake = hashlib.sha256(str(store.root).encode()).hexdigest()[:16]
+    lake = hashlib.sha256(store.address.encode()).hexdigest()[:16]
     return config.cache_dir() / "catalogs" / lake / f"{key}.duckdb"
 
 
@@ -266,13 +266,13 @@ def connect(store: LakeStore, library: Sequence[LibraryItem]) -> duckdb.DuckDBPy
     """
     manifest = store.load_manifest()
     digest = manifest_digest(store, manifest, library)
-    connection = _open_if_built_from(store.catalog_path, digest)
+    connection = _open_if_built_from(store.catalog_path, digest, store)
     if connection is not None:
         return connection
     files = store.reader_files(manifest)
     key = _catalog_key(digest, files)
     cached = cache_path(store, key)
-    connection = _open_if_built_from(cached, key)
+    connection = _open_if_built_from(cached, key, store)
     if connection is not None:
         with contextlib.suppress(OSError):
             os.utime(cached)  # recently used: kept when the cache is pruned
@@ -283,16 +283,16 @@ def connect(store: LakeStore, library: Sequence[LibraryItem]) -> duckdb.DuckDBPy
     except (OSError, duckdb.Error):  # the cache is a convenience: whatever stops it, answer from memory
         return _in_memory(store, manifest, library, files, key)
     _prune_cache(cached)
-    connection = _open_if_built_from(cached, key)
+    connection = _open_if_built_from(cached, key, store)
     return connection if connection is not None else _in_memory(store, manifest, library, files, key)
 
 
-def _open_if_built_from(path: Path, key: str) -> duckdb.DuckDBPyConnection | None:
+def _open_if_built_from(path: Path, key: str, store: LakeStore) -> duckdb.DuckDBPyConnection | None:
     """A read-only connection to the catalog file at `path` if it was built from `key`, else None."""
     if not path.is_file():
         return None
     try:
-        connection = duck.connect(path, read_only=True)
+        connection = duck.connect(path, read_only=True, filesystems=store.filesystems())
     except duckdb.Error:
         return None
     try:
@@ -307,7 +307,7 @@ def _open_if_built_from(path: Path, key: str) -> duckdb.DuckDBPyConnection | Non
 
 def _in_memory(store: LakeStore, manifest: Manifest, library: Sequence[LibraryItem], files: ReaderFiles,
                key: str) -> duckdb.DuckDBPyConnection:
-    connection = duck.connect()
+    connection = duck.connect(filesystems=store.filesystems())
     try:
         _install_catalog(connection, store, manifest, library, files, key)
     except BaseException:

@@ -63,14 +63,14 @@ def compact(store: LakeStore, *, version: str, memory_limit: str = "512MB",
     written: list[FileRecord] = []
     replaced: list[str] = []
     rows = 0
-    with store.staging() as staged, contextlib.closing(duck.connect(memory_limit=memory_limit)) as connection:
+    with store.staging() as staged, contextlib.closing(duck.connect(memory_limit=memory_limit, filesystems=store.filesystems())) as connection:
         for (cluster, date), records in sorted(groups.items()):
             if on_partition:
                 on_partition(f"cluster={cluster}/date={date}")
             final = store.root / PARTITION_LAYOUT.format(cluster=cluster, date=date, batch=batch, part=1)
             temporary = store.staged(final)
             staged.append((temporary, final))
-            names = [str(store.root / record.path) for record in sorted(records, key=lambda r: r.path)]
+            names = [store.location(record.path) for record in sorted(records, key=lambda r: r.path)]
             reader = connection.sql(
                 "SELECT * FROM read_parquet($files, union_by_name = true) ORDER BY received_at, audit_id", params={"files": names}
             ).to_arrow_reader(ROW_GROUP_ROWS)

@@ -60,7 +60,7 @@ def remove_duplicates(store: LakeStore, manifest: Manifest, files: list[tuple[Pa
     """
     if not files:
         return 0
-    connection = duck.connect(memory_limit=memory_limit)
+    connection = duck.connect(memory_limit=memory_limit, filesystems=store.filesystems())
     removed = 0
     try:
         by_partition: dict[Path, list[Path]] = {}
@@ -68,7 +68,7 @@ def remove_duplicates(store: LakeStore, manifest: Manifest, files: list[tuple[Pa
             by_partition.setdefault(final.parent, []).append(temporary)
         for directory, fresh in by_partition.items():
             prefix = directory.relative_to(store.root).as_posix() + "/"
-            existing = [str(store.root / path) for path in manifest.files if path.startswith(prefix)]
+            existing = [store.location(path) for path in manifest.files if path.startswith(prefix)]
             fresh_names = [str(path) for path in fresh]
             if existing:
                 low, high = connection.execute("SELECT min(received_at), max(received_at) FROM read_parquet($f)", {"f": fresh_names}).fetchall()[0]

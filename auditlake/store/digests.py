@@ -262,13 +262,18 @@ def discard_after(root: Path, head: ChainHead | None) -> int:
     crash's leftovers (a manifest restored from an old backup, digests added by hand), and none is deleted:
     `verify` reports them.
     """
-    first = head.sequence if head else 0
-    past = [path for path in digest_files(root) if (numbered := DIGEST_NAME.match(path.name)) and int(numbered.group(1)) > first]
-    if len(past) > DIGESTS_PER_COMMIT:
-        return 0
-    for path in past:
-        path.unlink()
+    past = set(names_to_discard([path.name for path in digest_files(root)], head))
+    for path in digest_files(root):
+        if path.name in past:
+            path.unlink()
     return len(past)
+
+
+def names_to_discard(names: Iterable[str], head: ChainHead | None) -> list[str]:
+    """Of the chain's digest file names, those `discard_after` deletes: past `head`, when no more than one commit writes."""
+    first = head.sequence if head else 0
+    past = [name for name in names if (numbered := DIGEST_NAME.match(name)) and int(numbered.group(1)) > first]
+    return past if len(past) <= DIGESTS_PER_COMMIT else []
 
 
 # ---- reading ----------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from auditlake import contract, duck
 from auditlake.errors import LakeError
-from auditlake.store.files import fsync_file, new_batch_id, storage_errors
+from auditlake.store.files import fsync_file, new_batch_id, now_text, storage_errors
 from auditlake.store.manifest import LakeStore, ReviewRecord, describe_file
 
 _KEY = ", ".join(contract.FINDING_KEY)
@@ -30,7 +30,7 @@ def unseen_findings(store: LakeStore, findings: pa.Table) -> pa.Table:
     files = store.reader_files(store.load_manifest()).findings  # a killed writer's committed findings may still be in staging
     if not files or not findings.num_rows:
         return findings
-    connection = duck.connect()  # in UTC: dates are UTC days, as in events/
+    connection = duck.connect(filesystems=store.filesystems())  # in UTC: dates are UTC days, as in events/
     try:
         connection.register("incoming", findings)
         return connection.sql(f"SELECT i.* FROM incoming AS i ANTI JOIN (SELECT {_KEY} FROM read_parquet($files)) AS f "
@@ -46,6 +46,8 @@ def write_findings(store: LakeStore, findings: pa.Table, *, version: str) -> int
     and the first time a finding was seen (`found_at`) is kept. Each touched partition file is written
     whole in staging; the manifest that records them all is the commit point; then they replace the
     old files, so a reader sees all the old files or all the new ones, and a killed run commits all or nothing.
+    In a bucket, where nothing is overwritten, each write's file has a name of its own (`findings-<write>.parquet`)
+    and the one it replaces is retired (deleted by a later writer once the grace period has passed).
     """
     manifest = store.load_manifest()
     store.recover(manifest)
@@ -58,22 +60,24 @@ def write_findings(store: LakeStore, findings: pa.Table, *, version: str) -> int
                 manifest.findings[record.path] = record
     write = new_batch_id()
     added = 0
-    with store.staging() as staged, contextlib.closing(duck.connect()) as connection:  # in UTC: dates are UTC days, as in events/
+    with store.staging() as staged, contextlib.closing(duck.connect(filesystems=store.filesystems())) as connection:  # UTC: dates are UTC days
         connection.register("incoming", findings)
         partitions = connection.execute("SELECT DISTINCT cluster, CAST(received_at AS DATE) FROM incoming ORDER BY ALL").fetchall()
         for cluster, day in partitions:
-            target = store.findings_dir / f"cluster={cluster}" / f"date={day}" / "findings.parquet"
+            target = store.findings_dir / f"cluster={cluster}" / f"date={day}" / store.findings_name(write)
             relative = target.relative_to(store.root).as_posix()
+            prefix = relative.rsplit("/", 1)[0] + "/"
+            previous = next((path for path in manifest.findings if path.startswith(prefix)), None)  # this partition's findings file
             existing = ("SELECT * EXCLUDE (cluster, date) FROM read_parquet($target, hive_partitioning = true)"
-                        if relative in manifest.findings else None)
+                        if previous is not None else None)
             fresh = ("SELECT * EXCLUDE (date) FROM (SELECT *, CAST(received_at AS DATE) AS date FROM incoming) "
                      "WHERE cluster = $cluster AND date = $day")
             merged = (f"SELECT * FROM ({existing + ' UNION ALL BY NAME ' if existing else ''}"
                       f"SELECT * EXCLUDE (cluster) FROM ({fresh})) QUALIFY row_number() OVER (PARTITION BY {_KEY} ORDER BY found_at) = 1 "
                       f"ORDER BY received_at, {_KEY}")
-            values = {"cluster": cluster, "day": day, **({"target": str(target)} if existing else {})}
+            values = {"cluster": cluster, "day": day, **({"target": store.location(previous)} if previous is not None else {})}
             table = connection.sql(merged, params=values).to_arrow_table()
-            before = manifest.findings[relative].rows if existing else 0
+            before = manifest.findings[previous].rows if previous is not None else 0
             if table.num_rows == before:
                 continue  # nothing new in this partition: leave its file alone
             added += table.num_rows - before
@@ -87,6 +91,9 @@ def write_findings(store: LakeStore, findings: pa.Table, *, version: str) -> int
             if record is None:  # a merge of old and new findings cannot be empty: never commit a file that lost them
                 raise LakeError(f"{temporary}: the merged findings file holds no rows; nothing was committed",
                                 hint="rerun `auditlake detect --write`")
+            if previous is not None and previous != relative:  # a bucket lake's new name: the old object goes after the grace period
+                del manifest.findings[previous]
+                manifest.retired[previous] = now_text()
             manifest.findings[relative] = record
         if staged:
             store.commit(manifest, batch=write, kind="findings", version=version)  # the commit point

@@ -196,6 +196,9 @@ class Manifest:
             digest_head=data.get("digest_head"), archive=data.get("archive"),
         )
 
+    def to_bytes(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self), indent=1).encode()
+
     def chain_head(self) -> ChainHead | None:
         return ChainHead(**self.digest_head) if self.digest_head else None
 
@@ -247,6 +250,51 @@ class LakeStore(LakeFiles):
             self._signing_key = load_signing_key(self._signing_key)
         return self._signing_key
 
+    # ---- where the lake's files are (a bucket lake, store/bucket.py, answers these for its objects) -----------
+    in_bucket = False
+
+    @property
+    def address(self) -> str:
+        """The lake as a user names it: its directory (a bucket lake: its URL)."""
+        return str(self.root)
+
+    def location(self, relative: str) -> str:
+        """What a reader (DuckDB, pyarrow) opens for a lake-relative path: a file name (a bucket lake: an object URL)."""
+        return str(self.root / relative)
+
+    def filesystems(self) -> list[Any]:
+        """The fsspec filesystems a DuckDB connection needs to read `location`s (none for a directory)."""
+        return []
+
+    def findings_name(self, write: str) -> str:
+        """The file name of a partition's findings written by `write`: rewritten in place here (a bucket never overwrites)."""
+        return "findings.parquet"
+
+    def stored_size(self, relative: str) -> int | None:
+        """The size of a stored file; None when it is missing."""
+        try:
+            return (self.root / relative).stat().st_size
+        except OSError:
+            return None
+
+    def stored_sha256(self, relative: str) -> str | None:
+        """The sha256 of a stored file's bytes; None when it cannot be read."""
+        try:
+            return file_sha256(self.root / relative)
+        except OSError:
+            return None
+
+    def stored_paths(self, top: str) -> list[str]:
+        """Every stored file under the folder `top`, lake-relative, temporaries left out."""
+        directory = self.root / top
+        if not directory.is_dir():
+            return []
+        return sorted(path.relative_to(self.root).as_posix() for path in directory.rglob("*") if path.is_file() and not is_temporary(path))
+
+    def digest_root(self) -> Path:
+        """A directory whose `_digests/` is the lake's chain, for reading it (a bucket lake downloads it first)."""
+        return self.root
+
     def exists(self) -> bool:
         return self.manifest_path.is_file()
 
@@ -280,18 +328,14 @@ class LakeStore(LakeFiles):
     def load_manifest(self) -> Manifest:
         self.require()
         try:
-            data = json.loads(self.manifest_path.read_text())
-            manifest = Manifest.from_json(data)
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            text = self.manifest_path.read_text()
+        except OSError as error:
             raise LakeError(f"{self.manifest_path}: unreadable manifest ({error})", hint="restore it from a backup of the lake") from None
-        if manifest.format != MANIFEST_FORMAT or manifest.version > MANIFEST_VERSION:
-            raise LakeError(f"{self.manifest_path}: manifest version {manifest.version} is newer than this auditlake understands",
-                            hint="upgrade auditlake")
-        return manifest
+        return parse_manifest(text, str(self.manifest_path))
 
     def save_manifest(self, manifest: Manifest) -> None:
         """Replace the manifest atomically (a write that changes committed files goes through `commit`)."""
-        write_atomically(self.manifest_path, json.dumps(dataclasses.asdict(manifest), indent=1).encode())
+        write_atomically(self.manifest_path, manifest.to_bytes())
 
     def commit(self, manifest: Manifest, *, batch: str, kind: str, version: str, note: dict[str, Any] | None = None) -> Digest:
         """The commit point of every write: the digest of what changed, then the manifest that names it.
@@ -399,7 +443,7 @@ class LakeStore(LakeFiles):
     # ---- what readers read -----------------------------------------------------------------------
     def live_files(self, manifest: Manifest | None = None) -> list[str]:
         manifest = manifest or self.load_manifest()
-        return sorted(str(self.root / path) for path in manifest.files)
+        return [self.location(path) for path in sorted(manifest.files)]
 
     def reader_files(self, manifest: Manifest, *, wait: float = PUBLISH_WAIT_SECONDS) -> ReaderFiles:
         """The committed files as a reader's views name them.
@@ -451,14 +495,26 @@ class LakeStore(LakeFiles):
 
     def quarantine_files(self, manifest: Manifest | None = None) -> list[str]:
         manifest = manifest or self.load_manifest()
-        return sorted(str(self.root / b.quarantine_file) for b in manifest.batches if b.quarantine_file)
+        return sorted(self.location(b.quarantine_file) for b in manifest.batches if b.quarantine_file)
 
     def findings_files(self, manifest: Manifest | None = None) -> list[str]:
         manifest = manifest or self.load_manifest()
         if manifest.findings is None:  # a lake from before findings were recorded: what is on disk
             return sorted(str(path) for path in self.findings_dir.glob("cluster=*/date=*/findings.parquet"))
-        return sorted(str(self.root / path) for path in manifest.findings)
+        return [self.location(path) for path in sorted(manifest.findings)]
 
+
+
+def parse_manifest(text: str, where: str) -> Manifest:
+    """A manifest from its JSON text; LakeError naming `where` when it is unreadable or newer than this auditlake."""
+    try:
+        manifest = Manifest.from_json(json.loads(text))
+    except (ValueError, KeyError, TypeError) as error:
+        raise LakeError(f"{where}: unreadable manifest ({error})", hint="restore it from a backup of the lake") from None
+    if manifest.format != MANIFEST_FORMAT or manifest.version > MANIFEST_VERSION:
+        raise LakeError(f"{where}: manifest version {manifest.version} is newer than this auditlake understands",
+                        hint="upgrade auditlake")
+    return manifest
 
 
 def describe_file(store: LakeStore, temporary: Path, final: Path, cluster: str, date: str, batch: str) -> FileRecord | None:

@@ -63,6 +63,9 @@ def apply_retention(store: LakeStore, *, now: datetime, version: str, hot: timed
 
     `hot` needs `archive`; `keep` must not be shorter than `hot`.
     """
+    if store.in_bucket:
+        raise LakeError(f"{store.address}: retention of a lake in a bucket is not supported yet",
+                        hint="keep the lake whole (its digests prove it), or run retention on a lake directory")
     if hot is not None and archive is None:
         raise LakeError("--hot needs --archive: partitions older than --hot are moved there", hint="give --archive DIR, or only --keep")
     if hot is not None and keep is not None and keep < hot:

@@ -37,7 +37,7 @@ from auditlake.store.digests import (
     short,
     signature_problem,
 )
-from auditlake.store.files import file_sha256, is_temporary, parse_time
+from auditlake.store.files import parse_time
 from auditlake.store.manifest import LakeStore, Manifest
 
 if TYPE_CHECKING:
@@ -74,10 +74,11 @@ class Verification:
 def verify_lake(store: LakeStore, *, public_key: Ed25519PublicKey | None = None, since: datetime | None = None,
                 quick: bool = False, workers: int = 2) -> Verification:
     """Check the lake against its chain, and the chain against itself (see the module docstring)."""
-    result = Verification(str(store.root), quick=quick, since=since,
+    result = Verification(store.address, quick=quick, since=since,
                           against_key=fingerprint(public_key) if public_key is not None else None)
     manifest = store.load_manifest()
-    chain, result.problems = read_chain(store.root)
+    digest_root = store.digest_root()
+    chain, result.problems = read_chain(digest_root)
     if not chain and not result.problems and manifest.chain_head() is None:
         if manifest.committed_entries(store.root):
             result.problems.append(f"{DIGESTS_DIR}: no digest chain: the lake was written before auditlake kept digests "
@@ -86,10 +87,10 @@ def verify_lake(store: LakeStore, *, public_key: Ed25519PublicKey | None = None,
     result.digests = len(chain)
     result.head = ChainHead.of(chain[-1]) if chain else None
     untrusted = _check_chain(chain, result)
-    _check_keys(store.root, chain, result)
+    _check_keys(digest_root, chain, result)
     expected = expected_files(chain)
-    _check_files(store.root, {path: pair for path, pair in expected.items() if pair[1].name not in untrusted}, result, workers)
-    _check_unexpected(store.root, expected, result)
+    _check_files(store, {path: pair for path, pair in expected.items() if pair[1].name not in untrusted}, result, workers)
+    _check_unexpected(store, expected, result)
     _check_manifest(store, manifest, chain, expected, result)
     for digest in chain:
         if digest.kind == "compact" and digest.name not in untrusted:
@@ -155,17 +156,15 @@ def _check_keys(root: Path, chain: list[Digest], result: Verification) -> None:
         result.problems.append(f"{DIGESTS_DIR}/keys/{signer}.pub: missing (digests are signed by {short(signer)})")
 
 
-def _check_files(root: Path, expected: dict[str, tuple[FileEntry, Digest]], result: Verification, workers: int) -> None:
+def _check_files(store: LakeStore, expected: dict[str, tuple[FileEntry, Digest]], result: Verification, workers: int) -> None:
     to_hash: list[tuple[str, FileEntry, Digest]] = []
     for path, (entry, digest) in sorted(expected.items()):
         result.files += 1
         result.rows += (entry.rows or 0) if path.startswith("events/") else 0
         result.bytes += entry.size
-        on_disk = root / path
         since = f"digest {digest.name} ({digest.created_at})"
-        try:
-            size = on_disk.stat().st_size
-        except OSError:
+        size = store.stored_size(path)
+        if size is None:
             result.problems.append(f"{path}: missing (added by {since}, removed by none)")
             continue
         if size != entry.size:
@@ -174,7 +173,7 @@ def _check_files(root: Path, expected: dict[str, tuple[FileEntry, Digest]], resu
             to_hash.append((path, entry, digest))
     to_hash.sort(key=lambda item: -item[1].size)  # the largest first: the threads finish together
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for (path, entry, digest), actual in zip(to_hash, pool.map(lambda item: _sha256_or_none(root / item[0]), to_hash), strict=True):
+        for (path, entry, digest), actual in zip(to_hash, pool.map(lambda item: store.stored_sha256(item[0]), to_hash), strict=True):
             result.hashed += 1
             result.hashed_bytes += entry.size
             if actual is None:
@@ -183,21 +182,10 @@ def _check_files(root: Path, expected: dict[str, tuple[FileEntry, Digest]], resu
                 result.problems.append(f"{path}: sha256 differs from digest {digest.name} ({digest.created_at}) (modified)")
 
 
-def _sha256_or_none(path: Path) -> str | None:
-    try:
-        return file_sha256(path)
-    except OSError:
-        return None
-
-
-def _check_unexpected(root: Path, expected: dict[str, tuple[FileEntry, Digest]], result: Verification) -> None:
+def _check_unexpected(store: LakeStore, expected: dict[str, tuple[FileEntry, Digest]], result: Verification) -> None:
     for top in CHECKED_DIRS:
-        directory = root / top
-        if not directory.is_dir():
-            continue
-        for on_disk in sorted(directory.rglob("*")):
-            relative = on_disk.relative_to(root).as_posix()
-            if on_disk.is_file() and relative not in expected and not is_temporary(on_disk):
+        for relative in store.stored_paths(top):
+            if relative not in expected:
                 result.problems.append(f"{relative}: unexpected file: in no digest")
 
 
