@@ -1,7 +1,8 @@
 """The error tree: every failure a user can act on is an `AuditlakeError` with an exit code and a hint.
 
 Owns: exit codes, the exception classes, and the warnings (`AuditlakeWarning`) for answers that are
-probably not the one meant: an empty window, rows left out as noise. Never prints: `cli.py` is the
+probably not the one meant: an empty window, rows left out as noise; and `store_failure`, which recognises an
+object store failing under a DuckDB read (a lake in a bucket) so that it is one line, not an internal error. Never prints: `cli.py` is the
 one boundary that turns these into `error: …` / `hint: …` / `warning: …` lines on stderr (Python
 shows the warnings in a notebook).
 """
@@ -151,3 +152,19 @@ def _span_text(first: datetime, last: datetime) -> str:
 
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# How an object store's failure reads when it reaches us through DuckDB (which reads s3:// through s3fs in Python):
+# DuckDB wraps the Python exception's traceback in its own error, so only its words are left to go by.
+STORE_FAILURES = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ClientConnectorError",
+                  "ServerDisconnectedError", "Could not connect to the endpoint URL", "Connection reset by peer")
+
+
+def store_failure(error: BaseException) -> ObjectStoreError | None:
+    """The one-line error for an object store failing under a DuckDB read (a query of a lake in a bucket); None otherwise."""
+    text = str(error)
+    if "Traceback" not in text or not any(name in text for name in STORE_FAILURES):
+        return None
+    said = next((line.strip() for line in reversed(text.splitlines()) if any(name in line for name in STORE_FAILURES)), "")
+    return ObjectStoreError(f"the object store failed while reading the lake ({said})",
+                            hint="committed batches are kept: rerun when the store answers (check --endpoint / AWS_ENDPOINT_URL and the network)")

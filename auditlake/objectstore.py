@@ -204,22 +204,6 @@ def _immutable_s3(**options: Any) -> Any:
     return ImmutableObjects(**options)
 
 
-# How an object store's failure reads when it reaches us through DuckDB (which reads s3:// through s3fs in Python):
-# DuckDB wraps the Python exception's traceback in its own error, so only its words are left to go by.
-STORE_FAILURES = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ClientConnectorError",
-                  "ServerDisconnectedError", "Could not connect to the endpoint URL", "Connection reset by peer")
-
-
-def store_failure(error: BaseException) -> ObjectStoreError | None:
-    """The one-line error for an object store failing under a DuckDB read (a query of a lake in a bucket); None otherwise."""
-    text = str(error)
-    if "Traceback" not in text or not any(name in text for name in STORE_FAILURES):
-        return None
-    said = next((line.strip() for line in reversed(text.splitlines()) if any(name in line for name in STORE_FAILURES)), "")
-    return ObjectStoreError(f"the object store failed while reading the lake ({said})",
-                            hint="committed batches are kept: rerun when the store answers (check --endpoint / AWS_ENDPOINT_URL and the network)")
-
-
 def _aiohttp_errors() -> tuple[type[BaseException], ...]:
     """The HTTP client's own failures (a dropped connection mid-read reaches us as one), when it is installed."""
     try:

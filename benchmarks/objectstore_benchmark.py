@@ -1,12 +1,14 @@
 """Object-storage sources on a real S3 server (SeaweedFS, started here on loopback and stopped after).
 
     python benchmarks/objectstore_benchmark.py --demo          # `make objectstore-demo`: the demo's log from a bucket
-    python benchmarks/objectstore_benchmark.py                 # `make bench-objectstore`: ingest from S3 vs from disk
+    python benchmarks/objectstore_benchmark.py                 # `make bench-objectstore`: S3 against disk, ingest and queries
 
 --demo: simulate a cluster's log (rotated, gzip, as the apiserver writes it), upload it to a bucket, `auditlake ingest
-s3://…` into ./lake-s3, rerun (0 bytes read), `auditlake status`. The benchmark: the same ≥ 1 GB generated log as
+s3://…` into ./lake-s3, rerun (0 bytes read), `auditlake status`; then the same log into a lake in a bucket
+(`--lake s3://org-lake/auditlake`) and a saved query on it. The benchmark: the same ≥ 1 GB generated log as
 benchmarks/ingest_benchmark.py, uploaded as 64 MB objects, ingested from the bucket and from the same files on
-disk (median of `--repeat`), printed as a Markdown table and appended to benchmarks/results.md.
+disk, then into a lake in a bucket; saved queries on the lake on disk and on the lake in the bucket (medians of
+`--repeat`), printed as Markdown tables and appended to benchmarks/results.md.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from tests.s3server import S3Server, find_weed  # noqa: E402 (the test suite's s
 
 WORK = HERE / "work"
 AUDITLAKE = str(Path(sys.executable).with_name("auditlake"))
+QUESTIONS = [["sql", "SELECT count(*) FROM events"], ["query", "run", "top-actors", "--since", "30d"],
+             ["query", "run", "secret-reads-by-humans", "--since", "30d"], ["query", "run", "deployment-changes", "--since", "30d"]]
 
 
 def environment(server: S3Server) -> dict[str, str]:
@@ -71,6 +75,12 @@ def demo(server: S3Server) -> None:
     seconds, again = timed([AUDITLAKE, "ingest", url, "--lake", str(lake), "--cluster", "prod-eu", "--json"], env)
     print(f"\nrerun: {again.get('bytes_read')} bytes read, {again.get('events_written')} events written ({seconds:.1f} s)", file=sys.stderr)
     subprocess.run([AUDITLAKE, "status", "--lake", str(lake)], check=True)
+    server.client().create_bucket(Bucket="org-lake")
+    bucket_lake = "s3://org-lake/auditlake"
+    print(f"\n$ auditlake ingest {url} --lake {bucket_lake} --cluster prod-eu   (the lake itself in a bucket)", file=sys.stderr)
+    subprocess.run([AUDITLAKE, "ingest", url, "--lake", bucket_lake, "--cluster", "prod-eu"], env=env, check=True)
+    subprocess.run([AUDITLAKE, "query", "run", "top-actors", "--since", "30d", "--lake", bucket_lake], env=env, check=True)
+    subprocess.run([AUDITLAKE, "verify", "--lake", bucket_lake], env=env, check=True)
 
 
 def benchmark(server: S3Server, requests: int, repeat: int) -> None:
@@ -91,14 +101,25 @@ def benchmark(server: S3Server, requests: int, repeat: int) -> None:
             lake = WORK / f"objectstore-lake-{name}"
             shutil.rmtree(lake, ignore_errors=True)
             runs[name].append(timed([AUDITLAKE, "ingest", source, "--lake", str(lake), "-q"], env)[0])
+    bucket_lake = "s3://lakes/bench"
+    server.client().create_bucket(Bucket="lakes")
+    into_bucket = timed([AUDITLAKE, "ingest", str(local_dir), "--lake", bucket_lake, "-q"], env)[0]
     disk, s3 = statistics.median(runs["disk"]), statistics.median(runs["s3"])
     size = log.stat().st_size
-    text = "\n".join([
+    lines = [
         f"Object-storage ingest, {date.today()}: {os.cpu_count()} cores; {size / 1e9:.2f} GB log as {objects} objects on SeaweedFS "
         f"(loopback); median of {repeat}.", "",
-        "| ingest from | time | MB/s | ratio |", "|---|---|---|---|",
-        f"| local directory | {disk:.1f} s | {size / 1e6 / disk:,.0f} | 1.00 |",
-        f"| s3://bench/logs/ | {s3:.1f} s | {size / 1e6 / s3:,.0f} | {disk / s3:.2f}× of disk |", ""])
+        "| ingest from → into | time | MB/s | ratio |", "|---|---|---|---|",
+        f"| local directory → lake directory | {disk:.1f} s | {size / 1e6 / disk:,.0f} | 1.00 |",
+        f"| s3://bench/logs/ → lake directory | {s3:.1f} s | {size / 1e6 / s3:,.0f} | {disk / s3:.2f}× of disk |",
+        f"| local directory → {bucket_lake} | {into_bucket:.1f} s | {size / 1e6 / into_bucket:,.0f} | {disk / into_bucket:.2f}× of disk |",
+        "", "| query (each its own process: catalog open, then the query) | lake directory | lake in the bucket | ratio |", "|---|---|---|---|"]
+    for question in QUESTIONS:
+        local = statistics.median(timed([AUDITLAKE, *question, "--lake", str(WORK / "objectstore-lake-disk"), "--format", "csv"], env)[0]
+                                  for _ in range(repeat + 1))  # the first run builds the catalog: the median leaves it out
+        remote = statistics.median(timed([AUDITLAKE, *question, "--lake", bucket_lake, "--format", "csv"], env)[0] for _ in range(repeat + 1))
+        lines.append(f"| `{' '.join(question)}` | {local:.2f} s | {remote:.2f} s | {remote / local:.1f}× |")
+    text = "\n".join([*lines, ""])
     print(text)
     with (HERE / "results.md").open("a") as handle:
         handle.write("\n" + text)

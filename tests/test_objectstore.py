@@ -52,3 +52,15 @@ def test_reading_local_files_imports_no_object_store_package(tmp_path):
             "print(sorted({'fsspec', 's3fs', 'botocore'} & set(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_an_object_store_failing_under_a_duckdb_read_is_one_line_not_an_internal_error() -> None:
+    from auditlake.errors import ObjectStoreError, store_failure
+
+    wrapped = Exception('Error: Traceback (most recent call last):\n  File "s3fs/core.py", line 1, in _info\n'
+                        'botocore.exceptions.EndpointConnectionError: Could not connect to the endpoint URL: "http://127.0.0.1:9/lake"\n'
+                        "LINE 1: SELECT * FROM read_parquet(['s3://lake/sim/events/x.parquet'])")
+    failure = store_failure(wrapped)
+    assert isinstance(failure, ObjectStoreError) and int(failure.exit_code) == 2
+    assert failure.message.startswith("the object store failed while reading the lake (botocore.exceptions.EndpointConnectionError")
+    assert store_failure(ValueError("Binder Error: column x not found")) is None

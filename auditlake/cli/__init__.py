@@ -29,8 +29,7 @@ from typer.core import TyperGroup
 from auditlake import config
 from auditlake.cli import demo, detect, history, ingest, integrity, lake_commands, policy, query, report
 from auditlake.cli.console import stderr
-from auditlake.errors import AuditlakeError, AuditlakeWarning, ExitCode
-from auditlake.objectstore import store_failure
+from auditlake.errors import AuditlakeError, AuditlakeWarning, ExitCode, store_failure
 from auditlake.render.escape import terminal_text
 
 EXIT_CODES_HELP = (

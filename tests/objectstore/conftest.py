@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.objectstore.bucketlake import LEASE, make_bucket
 from tests.s3server import S3Server, find_weed
 
 
@@ -40,3 +43,13 @@ def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     return s3_server
+
+
+@pytest.fixture
+def bucket_lake(s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new lake URL in the session's server; this test's own cache (catalog, staging) and a short lock lease."""
+    make_bucket(s3_env)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("AUDITLAKE_LOCK_LEASE", LEASE)
+    monkeypatch.setenv("AUDITLAKE_RETIRE_AFTER", "0")
+    return f"s3://lakes/{secrets.token_hex(4)}/auditlake"
