@@ -154,6 +154,9 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+STORE_RERUN_HINT = "committed batches are kept: rerun when the store answers (check --endpoint / AWS_ENDPOINT_URL and the network)"
+CREDENTIALS_HINT = "check the credentials the SDK found (AWS_ACCESS_KEY_ID/AWS_PROFILE, or the instance role)"
+
 # How an object store's failure reads when it reaches us through DuckDB (which reads s3:// through s3fs in Python):
 # DuckDB wraps the Python exception's traceback in its own error, so only its words are left to go by.
 STORE_FAILURES = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ClientConnectorError",
@@ -166,5 +169,4 @@ def store_failure(error: BaseException) -> ObjectStoreError | None:
     if "Traceback" not in text or not any(name in text for name in STORE_FAILURES):
         return None
     said = next((line.strip() for line in reversed(text.splitlines()) if any(name in line for name in STORE_FAILURES)), "")
-    return ObjectStoreError(f"the object store failed while reading the lake ({said})",
-                            hint="committed batches are kept: rerun when the store answers (check --endpoint / AWS_ENDPOINT_URL and the network)")
+    return ObjectStoreError(f"the object store failed while reading the lake ({said})", hint=STORE_RERUN_HINT)

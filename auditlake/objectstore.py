@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from auditlake.errors import InputError, MissingDependencyError, ObjectStoreError
+from auditlake.errors import CREDENTIALS_HINT, STORE_RERUN_HINT, InputError, MissingDependencyError, ObjectStoreError
 
 # The SDK's own retries, with backoff, for what is safe to retry (reads and listings): throttling, 5xx, dropped
 # connections, timeouts. Bounded timeouts, so an unreachable store is an error in seconds, not a hang.
@@ -172,13 +172,12 @@ class ObjectStore:
                 raise InputError(f"{url}: not found ({_said(error)})", hint="check the bucket and key") from None
             if isinstance(error, PermissionError):
                 raise InputError(f"{url}: access denied ({_said(error)})",
-                                 hint="check the credentials the SDK found (AWS_ACCESS_KEY_ID/AWS_PROFILE, or the instance role)") from None
+                                 hint=CREDENTIALS_HINT) from None
             if botocore_errors is not None and isinstance(error, botocore_errors.NoCredentialsError):
                 raise InputError(f"{url}: no credentials found",
                                  hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where a role applies") from None
             raise ObjectStoreError(f"{url}: the store at {self.endpoint or self.scheme} failed ({_said(error)})",
-                                   hint="committed batches are kept: rerun when the store answers (check --endpoint / "
-                                        "AWS_ENDPOINT_URL and the network)") from None
+                                   hint=STORE_RERUN_HINT) from None
 
     def read(self, item: StoredObject, file: BinaryIO, size: int) -> bytes:
         """Up to `size` bytes of an open object; the store's failures (after the SDK's retries) as `ObjectStoreError`s."""

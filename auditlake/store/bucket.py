@@ -30,22 +30,20 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from auditlake import config
-from auditlake.errors import LakeError, LakeLockedError, ObjectStoreError
+from auditlake.errors import CREDENTIALS_HINT, LakeError, LakeLockedError
 from auditlake.objectstore import S3_CLIENT_CONFIG, ObjectStore, is_object_url, split_url
 from auditlake.store.digests import DIGESTS_DIR, names_to_discard
-from auditlake.store.files import now_text, parse_time, remove_empty_directories
+from auditlake.store.files import DATA_DIRS, now_text, parse_time, remove_empty_directories
 from auditlake.store.manifest import LakeStore, Manifest, ReaderFiles, parse_manifest
 from auditlake.store.objectlock import Lease, ObjectLock, error_code, is_conflict
 
-MANIFEST_KEY = "_manifest/manifest.json"
-LOCK_KEY = "_manifest/lock"
-REDACTION_KEY = "_manifest/redaction.key"
-DATA_TOPS = ("events", "quarantine", "findings", "reviews")  # where committed files live: anything else there is debris
+MISSING = ("NoSuchKey", "NotFound", "404")  # what S3 answers for an object that is not there (HEAD: no body, so a status)
 READ_BLOCK = 1 << 20
 DOWNLOAD_THREADS = 8
 
@@ -59,13 +57,6 @@ def open_store(where: str | Path, *, signing_key: Any = None, endpoint: str | No
 
 class _Conflict(Exception):
     """A conditional PUT found the object other than expected."""
-
-
-class _Answer(Exception):
-    """Carries a store's conflict answer past the translation of failures into one-line errors."""
-
-    def __init__(self, error: BaseException):
-        self.error = error
 
 
 class BucketLakeStore(LakeStore):
@@ -84,6 +75,10 @@ class BucketLakeStore(LakeStore):
         super().__init__(config.cache_dir() / "lakes" / hashlib.sha256(self.url.encode()).hexdigest()[:16], signing_key=signing_key)
         self.catalog_path = config.catalog_path() or self.root / "catalog.duckdb"
         self.objects = ObjectStore("s3", endpoint=endpoint, immutable=True)  # s3fs: what DuckDB and pyarrow read the objects through
+        # The objects LakeFiles names for a directory, as keys under the prefix: the layout is said once.
+        self.manifest_key = self._relative(self.manifest_path)
+        self.lock_key = self._relative(self.lock_path)
+        self.redaction_key_object = self._relative(self.key_path)
         self._client: Any = None
         self._manifest_etag: str | None = None  # of the manifest this writer saw when it took the lock
         self._renewal: _Renewal | None = None
@@ -112,13 +107,10 @@ class BucketLakeStore(LakeStore):
     def stored_sha256(self, relative: str) -> str | None:
         digest = hashlib.sha256()
         with self._calls(relative):
-            try:
-                body = self.client.get_object(Bucket=self.bucket, Key=self._key(relative))["Body"]
-            except Exception as error:
-                if error_code(error) in ("NoSuchKey", "404"):
-                    return None
-                raise
-            while chunk := body.read(READ_BLOCK):
+            found = self._body(relative)
+            if found is None:
+                return None
+            while chunk := found[0].read(READ_BLOCK):
                 digest.update(chunk)
         return digest.hexdigest()
 
@@ -140,15 +132,13 @@ class BucketLakeStore(LakeStore):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(found[0])
 
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS) as pool:
             list(pool.map(fetch, names))
         return root
 
     # ---- the lake's life --------------------------------------------------------------------------
     def exists(self) -> bool:
-        return self._head(MANIFEST_KEY) is not None
+        return self._head(self.manifest_key) is not None
 
     def require(self) -> None:
         if not self.exists():
@@ -164,14 +154,14 @@ class BucketLakeStore(LakeStore):
             raise LakeError(f"{self.url}: holds objects ({foreign[0]}, …) and no auditlake lake",
                             hint="choose an empty prefix for --lake")
         with contextlib.suppress(_Conflict):  # created by another writer at the same moment: that one is the lake
-            self._put(MANIFEST_KEY, Manifest(created_at=now_text()).to_bytes(), IfNoneMatch="*")
+            self._put(self.manifest_key, Manifest(created_at=now_text()).to_bytes(), IfNoneMatch="*")
 
     def load_manifest(self) -> Manifest:
-        found = self._get(MANIFEST_KEY)
+        found = self._get(self.manifest_key)
         if found is None:
             self.require()
-            raise LakeError(f"{self.url}/{MANIFEST_KEY}: vanished while being read", hint="rerun")
-        return parse_manifest(found[0].decode("utf-8", "replace"), f"{self.url}/{MANIFEST_KEY}")
+            raise LakeError(f"{self.url}/{self.manifest_key}: vanished while being read", hint="rerun")
+        return parse_manifest(found[0].decode("utf-8", "replace"), f"{self.url}/{self.manifest_key}")
 
     def save_manifest(self, manifest: Manifest) -> None:
         """The commit point: the new digests uploaded, then the manifest PUT only over the one this writer saw."""
@@ -180,15 +170,13 @@ class BucketLakeStore(LakeStore):
         self._renewal.check()
         self._push_digests()
         try:
-            self._manifest_etag = self._put(MANIFEST_KEY, manifest.to_bytes(), IfMatch=self._manifest_etag)
+            self._manifest_etag = self._put(self.manifest_key, manifest.to_bytes(), IfMatch=self._manifest_etag)
         except _Conflict:
             raise LakeLockedError(f"{self.url}: another writer committed since this one took the lock; nothing was committed",
                                   hint="rerun: committed batches are kept") from None
 
     def commit(self, manifest: Manifest, *, batch: str, kind: str, version: str, note: dict[str, Any] | None = None) -> Any:
         """Upload this process's staged files the manifest now commits to, then commit as a directory lake does."""
-        if self._renewal is not None:
-            self._renewal.check()
         for relative in manifest.committed_entries(self.root):
             staged = self.staged(self.root / relative)
             if staged.is_file():
@@ -205,7 +193,7 @@ class BucketLakeStore(LakeStore):
     @contextlib.contextmanager
     def write_lock(self, *, wait: float = 0.0) -> Iterator[None]:
         """The lock object, taken by a conditional PUT and renewed by a thread while the writer works."""
-        lock = ObjectLock(_CallsClient(self), self.bucket, self._key(LOCK_KEY), lease_seconds=config.lock_lease())
+        lock = ObjectLock(_CallsClient(self), self.bucket, self._key(self.lock_key), lease_seconds=config.lock_lease())
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -217,7 +205,7 @@ class BucketLakeStore(LakeStore):
                 time.sleep(0.2)
         self._renewal = _Renewal(lock, lease, self.url)
         try:
-            answer = self._head(MANIFEST_KEY)
+            answer = self._head(self.manifest_key)
             self._manifest_etag = None if answer is None else str(answer["ETag"])
             yield
         finally:
@@ -226,13 +214,13 @@ class BucketLakeStore(LakeStore):
 
     def redaction_key(self) -> bytes:
         """The lake's fingerprint key (`_manifest/redaction.key`), created on first use; one creator wins a race."""
-        found = self._get(REDACTION_KEY)
+        found = self._get(self.redaction_key_object)
         if found is None:
             with contextlib.suppress(_Conflict):
-                self._put(REDACTION_KEY, secrets.token_hex(32).encode(), IfNoneMatch="*")
-            found = self._get(REDACTION_KEY)
+                self._put(self.redaction_key_object, secrets.token_hex(32).encode(), IfNoneMatch="*")
+            found = self._get(self.redaction_key_object)
         if found is None:
-            raise LakeError(f"{self.url}/{REDACTION_KEY}: cannot be created", hint="check that the credentials may write to the bucket")
+            raise LakeError(f"{self.url}/{self.redaction_key_object}: cannot be created", hint="check that the credentials may write to the bucket")
         return bytes.fromhex(found[0].decode().strip())
 
     # ---- recovery and readers ---------------------------------------------------------------------
@@ -257,7 +245,7 @@ class BucketLakeStore(LakeStore):
         committed = set(manifest.committed_entries(self.root)) | set(manifest.retired)
         stored = self._list("")
         for relative in sorted(stored):
-            if relative.split("/", 1)[0] in DATA_TOPS and relative not in committed:
+            if relative.split("/", 1)[0] in DATA_DIRS and relative not in committed:
                 self._delete(relative)
                 removed += 1
         digests = [relative.split("/", 1)[1] for relative in stored if relative.startswith(DIGESTS_DIR + "/") and relative.count("/") == 1]
@@ -289,49 +277,49 @@ class BucketLakeStore(LakeStore):
     def _key(self, relative: str) -> str:
         return f"{self.prefix}/{relative}" if self.prefix else relative
 
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
     @contextlib.contextmanager
     def _calls(self, relative: str) -> Iterator[None]:
         """The store's failures as one-line errors naming the object: no bucket, access denied, no credentials, unreachable."""
         url = self.location(relative)
         try:
-            with self.objects.errors(url):
-                try:
-                    yield
-                except Exception as error:
-                    if is_conflict(error):  # a conditional PUT's answer, for the caller to act on
-                        raise _Answer(error) from None
-                    code = error_code(error)
-                    if code == "NoSuchBucket":
-                        raise LakeError(f"s3://{self.bucket}: no such bucket", hint="create the bucket first; auditlake creates only the lake in it") from None
-                    if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):
-                        raise LakeError(f"{url}: access denied ({code})",
-                                        hint="check the credentials the SDK found (AWS_ACCESS_KEY_ID/AWS_PROFILE, or the instance role)") from None
-                    raise
-        except _Answer as answer:
-            raise answer.error from None
-        except ObjectStoreError as error:
-            raise ObjectStoreError(error.message, hint="committed batches are kept: rerun when the store answers (check --endpoint / "
-                                                       "AWS_ENDPOINT_URL and the network)") from None
+            yield
+        except Exception as error:
+            code = error_code(error)
+            if is_conflict(error) or code in MISSING:  # answers for the caller to act on: a condition that failed, no such object
+                raise
+            if code == "NoSuchBucket":
+                raise LakeError(f"s3://{self.bucket}: no such bucket", hint="create the bucket first; auditlake creates only the lake in it") from None
+            if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):
+                raise LakeError(f"{url}: access denied ({code})", hint=CREDENTIALS_HINT) from None
+            with self.objects.errors(url):  # the rest as for sources: no credentials, unreachable, 5xx after the retries
+                raise
 
     def _head(self, relative: str) -> dict[str, Any] | None:
-        with self._calls(relative):
-            try:
-                answer: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=self._key(relative))
-            except Exception as error:
-                if error_code(error) in ("NoSuchKey", "404", "NotFound"):
-                    return None
-                raise
-        return answer
+        """The object's details (size, ETag); None when there is none."""
+        return self._missing_is_none(lambda: self.client.head_object(Bucket=self.bucket, Key=self._key(relative)), relative)
+
+    def _body(self, relative: str) -> tuple[Any, str] | None:
+        """The object's body, a stream, and its ETag; None when there is none."""
+        answer = self._missing_is_none(lambda: self.client.get_object(Bucket=self.bucket, Key=self._key(relative)), relative)
+        return None if answer is None else (answer["Body"], str(answer["ETag"]))
 
     def _get(self, relative: str) -> tuple[bytes, str] | None:
+        """The object's bytes and ETag; None when there is none."""
+        with self._calls(relative):
+            found = self._body(relative)
+            return None if found is None else (found[0].read(), found[1])
+
+    def _missing_is_none(self, call: Any, relative: str) -> Any:
         with self._calls(relative):
             try:
-                answer = self.client.get_object(Bucket=self.bucket, Key=self._key(relative))
+                return call()
             except Exception as error:
-                if error_code(error) in ("NoSuchKey", "404"):
+                if error_code(error) in MISSING:
                     return None
                 raise
-            return answer["Body"].read(), str(answer["ETag"])
 
     def _put(self, relative: str, body: Any, **condition: str) -> str:
         """PUT an object (bytes or an open file); its new ETag. `_Conflict` when a condition (If-Match / If-None-Match) fails."""
@@ -375,7 +363,7 @@ class BucketLakeStore(LakeStore):
         for path in sorted(local.rglob("*"), key=lambda item: (item.suffix != ".pub", item.name)):
             if not path.is_file():
                 continue
-            relative = path.relative_to(self.root).as_posix()
+            relative = self._relative(path)
             try:
                 self._put(relative, path.read_bytes(), IfNoneMatch="*")
             except _Conflict:
@@ -392,11 +380,11 @@ class _CallsClient:
         self.store = store
 
     def put_object(self, **arguments: Any) -> Any:
-        with self.store._calls(LOCK_KEY):
+        with self.store._calls(self.store.lock_key):
             return self.store.client.put_object(**arguments)
 
     def get_object(self, **arguments: Any) -> Any:
-        with self.store._calls(LOCK_KEY):
+        with self.store._calls(self.store.lock_key):
             return self.store.client.get_object(**arguments)
 
 

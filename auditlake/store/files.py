@@ -34,6 +34,7 @@ MAX_FILE_ROWS = 4_000_000
 COMPACT_BELOW_BYTES = 64 << 20  # files smaller than this are merged by `compact`
 STAGING_DIR = "_staging"  # files written but not yet published: `_staging/<process>.tmp/<final path>`
 RETIRED_DIR = "_retired"  # files a compaction replaced, kept for older readers: `_retired/cluster=…/date=…/<name>`
+DATA_DIRS = ("events", "quarantine", "findings", "reviews")  # where committed files live (a commit lists each)
 REVIEWS_DIR = "reviews"  # review evidence (`auditlake review`): `reviews/<id>.json`, one review each, never rewritten
 # A small file may be retired by a later compaction, so readers name it by a pattern matching its place
 # under events/ and under _retired/ (a rename moves it: exactly one exists). Large files are never compacted.

@@ -37,7 +37,7 @@ from auditlake.store.digests import (
     short,
     signature_problem,
 )
-from auditlake.store.files import parse_time
+from auditlake.store.files import DATA_DIRS, parse_time
 from auditlake.store.manifest import LakeStore, Manifest
 
 if TYPE_CHECKING:
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 # Where committed data files live: a file here that no digest accounts for is unexpected. `_retired/` holds files
 # a compaction removed (listed as removed), `_staging/` files not committed yet: neither is checked.
-CHECKED_DIRS = ("events", "quarantine", "findings", "reviews")
 
 
 @dataclass
@@ -183,7 +182,7 @@ def _check_files(store: LakeStore, expected: dict[str, tuple[FileEntry, Digest]]
 
 
 def _check_unexpected(store: LakeStore, expected: dict[str, tuple[FileEntry, Digest]], result: Verification) -> None:
-    for top in CHECKED_DIRS:
+    for top in DATA_DIRS:
         for relative in store.stored_paths(top):
             if relative not in expected:
                 result.problems.append(f"{relative}: unexpected file: in no digest")
