@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test browser bench bench-verify bench-objectstore objectstore-demo fuzz lint notebooks clean
+.PHONY: demo test browser postgres bench bench-verify bench-objectstore objectstore-demo fuzz lint notebooks clean
 
 $(BIN)/auditlake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ demo: $(BIN)/auditlake
 	$(BIN)/auditlake demo
 	$(BIN)/auditlake report pci-dss --since 7d --out reports/ --format html,md,csv,json
 
-test: $(BIN)/auditlake browser lint
+test: $(BIN)/auditlake browser postgres lint
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # The report test renders HTML in Debian's chromium: installed here when we are root on Debian/Ubuntu;
@@ -26,6 +26,15 @@ browser:
 	  { apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; }; }; } || \
 	  echo "chromium is not installed: the headless-browser report test will skip"
+
+# The Iceberg catalog test runs a real PostgreSQL server (Debian's postgresql, started by the test on loopback):
+# installed here when we are root on Debian/Ubuntu; elsewhere that test skips and says why.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1; }; }; } || \
+	  echo "PostgreSQL is not installed: the Iceberg PostgreSQL-catalog test will skip"
 
 # Jupyter runs each notebook in notebooks/, so the lake is handed over as an absolute path: AUDITLAKE_LAKE when
 # set, else ./lake (the demo's, simulated here when missing, as `make demo` does; never a lake in notebooks/).

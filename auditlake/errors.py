@@ -73,6 +73,10 @@ class QueryError(AuditlakeError):
     """SQL that DuckDB refused, or a saved query that does not load."""
 
 
+class CatalogError(AuditlakeError):
+    """A table catalog (Iceberg) that cannot be opened, a name it refuses, or a table published from another lake."""
+
+
 class MissingDependencyError(AuditlakeError):
     """An optional package is needed for this feature; the hint names the exact pip install."""
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 from auditlake import config, demo, history, policy, window
 from auditlake.config import version  # auditlake.version, the version recorded in every batch
 from auditlake.errors import (
+    AuditlakeError,
     AuditlakeWarning,
     EmptyWindowWarning,
     IntegrityError,
@@ -58,6 +59,8 @@ from auditlake.store.verify import Verification, verify_with_archive
 
 if TYPE_CHECKING:
     import polars as pl  # imported where a DataFrame is made: the CLI never needs polars
+
+    from auditlake.scaleout.iceberg import Publication
 
 HISTORY_LOOKBACK = timedelta(days=90)
 
@@ -158,6 +161,7 @@ class Lake:
             finally:
                 writer.close()
             catalog.build_catalog(self.store, catalog_items())
+            self._follow_publications()
         return result
 
     def compact(self, on_partition: Callable[[str], None] | None = None) -> CompactResult:
@@ -170,6 +174,7 @@ class Lake:
             result = compact(self.store, version=version(), memory_limit=config.setting("memory_limit"), on_partition=on_partition,
                              retire_after=config.retire_after())
             catalog.build_catalog(self.store, catalog_items())
+            self._follow_publications()
         return result
 
     def retention(self, *, hot: str | None = None, keep: str | None = None, archive: str | Path | None = None,
@@ -190,7 +195,41 @@ class Lake:
                                      dry_run=dry_run, **ages)
             if not dry_run:
                 catalog.build_catalog(self.store, catalog_items())
+                self._follow_publications()
         return result
+
+    def publish_iceberg(self, catalog: str, *, table: str = "audit.events", findings_table: str | None = None,
+                        warehouse: str | None = None) -> Publication:
+        """Register the lake's files as the Iceberg tables `table` and `findings_table` in the SQL catalog `catalog`.
+
+        In place: partition values from the manifest, metrics from each file's footer, one snapshot per table that adds
+        the new files and removes the ones the lake no longer lists (rerun after each ingest, compaction or retention).
+        `catalog`: `sqlite:///catalog.db` or `postgresql://user@host/db`. Holds the write lock, so no compaction moves a
+        file while the tables are being made to match the manifest.
+        """
+        from auditlake.scaleout import iceberg
+
+        self.store.require()
+        with self.store.write_lock():
+            publication = iceberg.publish(self.store, self.store.load_manifest(), catalog=catalog, table=table,
+                                          findings_table=findings_table, warehouse=warehouse)
+            iceberg.record(self.store, publication, catalog=catalog, warehouse=warehouse)
+        return publication
+
+    def _follow_publications(self) -> None:
+        """After a write: the Iceberg tables this lake was published to list what its manifest lists now (under the lock).
+
+        A table that cannot be updated (its catalog unreachable) is a warning, never a failed write: the lake committed.
+        """
+        from auditlake.scaleout import iceberg
+
+        if not iceberg.recorded(self.store):
+            return
+        try:
+            iceberg.follow(self.store, self.store.load_manifest())
+        except Exception as error:  # noqa: BLE001 (the catalog's and pyiceberg's errors alike: the lake's write stands)
+            reason = error.one_line() if isinstance(error, AuditlakeError) else f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+            warnings.warn(AuditlakeWarning(f"the Iceberg tables were not updated: {reason}; rerun `auditlake publish iceberg`"), stacklevel=3)
 
     def adopt(self) -> bool:
         """Start the digest chain of a lake written before digests: one `adopt` digest of its files as they are now."""
@@ -460,6 +499,7 @@ class Lake:
         with self.store.write_lock():
             result.written = write_findings(self.store, result.findings, version=version())
             catalog.build_catalog(self.store, catalog_items())
+            self._follow_publications()
         return result.written
 
     def detect_arrow(self, **options: Any) -> pa.Table:

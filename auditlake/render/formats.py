@@ -63,6 +63,7 @@ ACCEPTS: dict[str, tuple[Format, ...]] = {
     "review": (Format.TABLE, Format.JSON),
     "verify": (Format.TEXT, Format.JSON),
     "retention": (Format.TEXT, Format.JSON),
+    "publish": (Format.TEXT, Format.JSON),
 }
 # The renderer a file's suffix asks for, when the format does not say (`--output x.md` with `--format table`).
 SUFFIXES = {".csv": Format.CSV, ".json": Format.JSON, ".jsonl": Format.JSONL, ".ndjson": Format.JSONL, ".parquet": Format.PARQUET,

@@ -44,6 +44,7 @@ CREATE_WAIT_SECONDS = 5.0  # how long a process creating a new lake waits for an
 # Statistics (min/max per row group) only where a filter can use them: not on bodies and messages.
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd", "compression_level": 1,
+    "store_schema": False,
     "use_dictionary": [column.name for column in contract.STORED_COLUMNS if column.is_repetitive],
     "write_statistics": [column.name for column in contract.STORED_COLUMNS
                          if column.name not in ("request_object", "response_object", "extra", "message", "request_uri")],
