@@ -1,0 +1,168 @@
+"""Saved queries on Spark give DuckDB's answers: parity per portable query, the `engines` header, the CLI.
+
+One local SparkSession (`local[2]`) for the whole file; it skips, saying why, without java or pyspark.
+"""
+
+from __future__ import annotations
+
+import decimal
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditlake import Lake
+from auditlake.errors import QueryError
+from auditlake.library import Library
+from auditlake.library.savedquery import load_file
+from tests.conftest import SHARED, requires_shared
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'auditlake[spark]'")
+pytest.importorskip("sqlglot", reason="sqlglot is not installed: pip install 'auditlake[spark]'")
+pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="java is not on PATH: the Spark tests need Java 17+ (make java)")
+
+WHOLE = {"since": "2017-01-01", "until": "2027-01-01"}  # covers every event of the fixture lake
+SAVED = [query for query in Library().saved_queries()]
+PORTABLE = [query.name for query in SAVED if "spark" in query.engines]
+CORE = ["deployment-changes", "secret-reads-by-humans", "exec-sessions", "failed-authentication", "failed-authorization",
+        "rbac-changes", "top-actors", "volume-per-day", "user-activity"]
+
+
+@pytest.fixture(scope="session")
+def spark() -> Any:
+    from auditlake.spark import session
+
+    started = session("local[2]")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_lake(spark: Any, fixture_lake: Lake) -> Lake:
+    """The fixture lake registered once, its events cached in Spark's memory (the parity tests read them ~70 times)."""
+    from auditlake.library.macros import catalog_items
+    from auditlake.scaleout import spark as engine
+
+    engine.register(spark, fixture_lake.store, catalog_items(), cache=True)
+    return fixture_lake
+
+
+def normalised(value: Any) -> Any:
+    """A value as both engines must agree on it: instants in UTC, numbers rounded, lists and maps as sorted tuples."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    if isinstance(value, float | decimal.Decimal):
+        return round(float(value), 6)
+    if isinstance(value, list | tuple):
+        return tuple(sorted((normalised(item) for item in value), key=repr))
+    if isinstance(value, dict):
+        return tuple(sorted((key, normalised(item)) for key, item in value.items()))
+    return value
+
+
+def rows(table: Any) -> list[tuple[Any, ...]]:
+    return sorted((tuple(normalised(value) for value in row.values()) for row in table.to_pylist()), key=repr)
+
+
+def assert_same_answer(lake: Lake, spark: Any, name: str, **params: Any) -> int:
+    duck = lake.query_arrow(name, **params)
+    on_spark = lake.spark_query_arrow(name, spark=spark, **params)
+    assert on_spark.column_names == duck.column_names, f"{name}: columns differ on Spark"
+    expected, got = rows(duck), rows(on_spark)
+    missing, extra = [row for row in expected if row not in got][:2], [row for row in got if row not in expected][:2]
+    assert expected == got, f"{name}: {len(duck)} rows on DuckDB, {len(on_spark)} on Spark; only DuckDB: {missing}; only Spark: {extra}"
+    return len(duck)
+
+
+@pytest.mark.parametrize("name", PORTABLE)
+def test_a_portable_query_gives_duckdbs_answer_on_spark(spark: Any, spark_lake: Lake, name: str) -> None:
+    assert_same_answer(spark_lake, spark, name, **WHOLE)
+
+
+def test_the_core_questions_and_fifteen_detections_are_portable() -> None:
+    assert set(CORE) <= set(PORTABLE)
+    assert sum(1 for query in SAVED if query.is_detection and "spark" in query.engines) >= 15
+
+
+def test_every_saved_query_says_where_it_runs() -> None:
+    unsaid = [query.name for query in SAVED if not query.has_engines]
+    assert not unsaid, f"add `engines:` to the header of: {', '.join(unsaid)}"
+    unexplained = [query.name for query in SAVED if "spark" not in query.engines and not query.engine_notes.get("spark")]
+    assert not unexplained, f"say why these cannot run on Spark: {', '.join(unexplained)}"
+
+
+def test_a_duckdb_only_query_on_spark_is_one_line_with_its_reason(fixture_lake: Lake) -> None:
+    duckdb_only = next(query for query in SAVED if "spark" not in query.engines)
+    with pytest.raises(QueryError) as raised:
+        fixture_lake.spark_query_arrow(duckdb_only.name, spark=object(), **WHOLE)  # refused before Spark is touched
+    message = str(raised.value.message)
+    assert "\n" not in message and "DuckDB only" in message and duckdb_only.engine_notes["spark"] in message
+
+
+@pytest.mark.parametrize(("header", "error"), [
+    ("engines: [duckdb, spark]", None),
+    ("engines: {duckdb: true, spark: \"uses json_exists, which Spark lacks\"}", None),
+    ("engines: [duckdb, trino]", "unknown engine 'trino'"),
+    ("engines: [spark]", "every saved query runs on duckdb"),
+    ("engines: {duckdb: true, spark: false}", "must be true or the reason"),
+    ("engines: spark", "engines must be a list"),
+])
+def test_the_engines_header_is_strict(tmp_path: Path, header: str, error: str | None) -> None:
+    path = tmp_path / "q.sql"
+    path.write_text(f"/*\ntitle: t\n{header}\nparams:\n  since: {{type: timestamptz}}\n  until: {{type: timestamptz}}\n"
+                    "needs: [{level: Metadata}]\n*/\nSELECT 1 FROM events WHERE received_at >= $since AND received_at < $until\n")
+    if error is None:
+        assert "duckdb" in load_file(path, tmp_path).engines
+        return
+    with pytest.raises(QueryError, match=error):
+        load_file(path, tmp_path)
+
+
+def test_register_makes_the_views_a_spark_user_reads(spark: Any, spark_lake: Lake) -> None:
+    from auditlake.spark import register
+
+    registration = register(spark, spark_lake)
+    assert {"events", "changes", "reads", "final_requests", "exec_requests", "sessions"} <= set(registration.views)
+    assert set(registration.unavailable) == {"role_creations", "workload_specs"}
+    clusters = {row["cluster"] for row in spark.sql("SELECT DISTINCT cluster FROM events").collect()}
+    assert clusters == {"immudb", "audit2rbac", "kind", "demo"}
+    assert spark.sql("SELECT date FROM events LIMIT 1").schema["date"].dataType.typeName() == "date"
+
+
+@requires_shared
+def test_the_core_questions_agree_on_a_larger_real_log(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    log = SHARED / "immudb-log-audit" / "k8s.log"
+    if not log.is_file():
+        pytest.skip(f"{log} is absent")
+    lake = Lake(tmp_path_factory.mktemp("immudb") / "lake")
+    lake.ingest([log], cluster="immudb")
+    answered = {name: assert_same_answer(lake, spark, name, **WHOLE) for name in CORE}
+    assert answered["volume-per-day"] and answered["top-actors"]
+
+
+def test_auditlake_spark_run_prints_like_query_run(fixture_lake: Lake) -> None:
+    """A subprocess of its own: the CLI starts its own local session."""
+    done = subprocess.run([sys.executable, "-m", "auditlake", "spark", "run", "volume-per-day", "--lake", str(fixture_lake.path),
+                           "--since", WHOLE["since"], "--until", WHOLE["until"], "--master", "local[1]", "--format", "csv"],
+                          capture_output=True, text=True, env={**os.environ}, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("cluster,date,level,events")
+    assert any(line.startswith("demo,2026-11-01,") for line in lines)
+    assert "row(s) on Spark" in done.stderr
+
+
+def test_auditlake_spark_run_refuses_a_duckdb_only_query_in_one_line(fixture_lake: Lake) -> None:
+    from typer.testing import CliRunner
+
+    from auditlake.cli import app
+
+    duckdb_only = next(query for query in SAVED if "spark" not in query.engines)
+    result = CliRunner().invoke(app, ["spark", "run", duckdb_only.name, "--lake", str(fixture_lake.path), "--since", "7d"])
+    assert result.exit_code == 2
+    assert "runs on DuckDB only" in result.output
