@@ -218,12 +218,107 @@ def to_spark(tree: exp.Expression) -> str:
             return node.expressions[1]
         if isinstance(node, exp.JSONExtractScalar) and _wildcard_at(node.expression) is not None:
             return _json_strings(node.this, node.expression)
+        if (isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.ARRAY) and node.to.expressions
+                and node.to.expressions[0].is_type(exp.DataType.Type.JSON)):
+            return _call("FROM_JSON", node.this, exp.Literal.string("ARRAY<STRING>"))
+        if isinstance(node, exp.DateDiff) and node.args.get("date_part_boundary") and node.text("unit").upper() == "DAY":
+            return _call("DATEDIFF", exp.cast(node.this, exp.DataType.Type.DATE), exp.cast(node.expression, exp.DataType.Type.DATE))
+        if isinstance(node, exp.RegexpLike) and node.args.get("flag") is not None:
+            return _regexp_with_flag(node)
+        if isinstance(node, exp.RegexpFullMatch):
+            return _regexp_full_match(node.this, node.expression)
+        if isinstance(node, exp.Anonymous) and node.name.lower() in _REWRITES:
+            return _REWRITES[node.name.lower()](*node.expressions)
         if isinstance(node, exp.JSONKeys) and node.expression is not None:
             return exp.Anonymous(this="JSON_OBJECT_KEYS", expressions=[
                 exp.Anonymous(this="GET_JSON_OBJECT", expressions=[node.this, _path_literal(node.expression.expressions[1:])])])
         return node
 
-    return tree.transform(fix, copy=True).sql(dialect="spark")
+    # A replacement's own arguments may need a fix too (`list_bool_or(list_transform(…, list_has_all(…)))`): sqlglot's
+    # transform does not revisit what a replacement holds, so it runs again until nothing changes (every fix is idempotent).
+    fixed, previous = tree, ""
+    for _ in range(MAX_DEPTH):
+        fixed = fixed.transform(fix, copy=True)
+        sql = fixed.sql(dialect="spark")
+        if sql == previous:
+            return sql
+        previous = sql
+    return previous
+
+
+def _lambda(name: str, body: Any) -> exp.Lambda:
+    from sqlglot import exp
+
+    return exp.Lambda(this=body(exp.column(name)), expressions=[exp.to_identifier(name)])
+
+
+def _call(name: str, *arguments: exp.Expression) -> exp.Anonymous:
+    from sqlglot import exp
+
+    return exp.Anonymous(this=name, expressions=list(arguments))
+
+
+def _list_bool_or(items: exp.Expression) -> exp.Expression:
+    """`list_bool_or(l)`: true when any element is true (NULLs ignored), NULL for an empty list."""
+    from sqlglot import exp
+
+    return exp.If(this=exp.EQ(this=_call("SIZE", items.copy()), expression=exp.Literal.number(0)), true=exp.null(),
+                  false=_call("EXISTS", items, _lambda("_b", lambda b: exp.Coalesce(this=b, expressions=[exp.false()]))))
+
+
+def _list_has_all(haystack: exp.Expression, needles: exp.Expression) -> exp.Expression:
+    """`list_has_all(h, n)`: every non-NULL element of n is in h."""
+    from sqlglot import exp
+
+    return _call("FORALL", needles, _lambda("_n", lambda n: exp.Or(this=exp.Is(this=n, expression=exp.null()),
+                                                                    expression=_call("ARRAY_CONTAINS", haystack, n.copy()))))
+
+
+def _json_exists(document: exp.Expression, path: exp.Expression) -> exp.Expression:
+    """`json_exists(j, path)`: a value (a JSON null aside) is at the path."""
+    from sqlglot import exp
+
+    return exp.Not(this=exp.Is(this=_call("GET_JSON_OBJECT", document, path), expression=exp.null()))
+
+
+def _regexp_full_match(text: exp.Expression, pattern: exp.Expression) -> exp.Expression:
+    """`regexp_full_match(s, p)`: the whole string matches (Spark's RLIKE finds a match anywhere)."""
+    from sqlglot import exp
+
+    return exp.RegexpLike(this=text, expression=_call("CONCAT", exp.Literal.string("^(?:"), pattern, exp.Literal.string(")$")))
+
+
+def _regexp_escape(text: exp.Expression) -> exp.Expression:
+    """`regexp_escape(s)`: s as a literal inside a pattern, through Java's `\\Q…\\E` quoting (an `\\E` in s closes and reopens it)."""
+    from sqlglot import exp
+
+    quoted = _call("REPLACE", text, exp.Literal.string("\\E"), exp.Literal.string("\\E\\\\E\\Q"))
+    return _call("CONCAT", exp.Literal.string("\\Q"), quoted, exp.Literal.string("\\E"))
+
+
+def _regexp_with_flag(node: exp.RegexpLike) -> exp.Expression:
+    """`regexp_matches(s, p, 'i')`: sqlglot drops the options; case-insensitive is `(?i)` in Java's patterns."""
+    from sqlglot import exp
+
+    flag = node.args["flag"]
+    if not isinstance(flag, exp.Literal) or flag.name not in ("i", "c", ""):
+        raise QueryError(f"regexp option {flag.sql()} has no Spark translation (only 'i' and 'c')")
+    if flag.name != "i":
+        return exp.RegexpLike(this=node.this, expression=node.expression)
+    return exp.RegexpLike(this=node.this, expression=_call("CONCAT", exp.Literal.string("(?i)"), node.expression))
+
+
+def _list_position(items: exp.Expression, item: exp.Expression) -> exp.Expression:
+    """`list_position(l, x)`: 1-based, NULL when absent (Spark's `array_position` says 0)."""
+    from sqlglot import exp
+
+    return exp.Nullif(this=_call("ARRAY_POSITION", items, item), expression=exp.Literal.number(0))
+
+
+_REWRITES: dict[str, Any] = {
+    "list_bool_or": _list_bool_or, "list_has_all": _list_has_all, "list_position": _list_position, "json_exists": _json_exists,
+    "regexp_escape": _regexp_escape, "strlen": lambda text: _call("OCTET_LENGTH", text),
+}
 
 
 def _wildcard_at(path: exp.Expression | None) -> int | None:
@@ -251,7 +346,7 @@ def _json_strings(document: exp.Expression, path: exp.JSONPath) -> exp.Expressio
     at = _wildcard_at(path)
     assert at is not None
     prefix, rest = path.expressions[1:at], path.expressions[at + 1:]
-    items = exp.Coalesce(this=exp.Anonymous(this="FROM_JSON", expressions=[
+    items: exp.Expression = exp.Coalesce(this=exp.Anonymous(this="FROM_JSON", expressions=[
         exp.Anonymous(this="GET_JSON_OBJECT", expressions=[document.copy(), _path_literal(prefix)]), exp.Literal.string("ARRAY<STRING>")]),
         expressions=[exp.Array(expressions=[])])
     element = exp.to_identifier("_e")

@@ -1,6 +1,5 @@
 /*
 title: Role creations — Roles and ClusterRoles created and not refused, with their rules
-engines: {duckdb: true, spark: "casts the rules to DuckDB's JSON[] type, which Spark SQL lacks"}
 description: >
   One row per final create of a Role or ClusterRole that the apiserver did not refuse (a missing code
   counts as accepted). `role` names it for a summary (`ClusterRole admin-2`, `Role payments/reader`);

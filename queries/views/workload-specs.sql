@@ -1,6 +1,5 @@
 /*
 title: Workload specs — every request that carries a pod spec, with what the detections read from it
-engines: {duckdb: true, spark: "reads JSON arrays of containers with DuckDB's JSON[] casts and list_bool_or, which Spark SQL lacks"}
 description: >
   One row per final-stage create, update or patch of a Pod (including its ephemeralcontainers
   subresource) or of a workload whose template makes Pods (Deployment, DaemonSet, StatefulSet,
