@@ -40,6 +40,8 @@ from auditlake.library.detections import WINDOW_HAS_EVENTS, DetectionRun, choose
 from auditlake.library.macros import catalog_items
 from auditlake.library.suggest import close_matches, hint
 from auditlake.reports import build, packs, review
+from auditlake.scaleout import spark as spark_engine
+from auditlake.scaleout.spark import session as spark_session  # noqa: F401 (the CLI's local SparkSession: `auditlake spark run`)
 from auditlake.store import (
     BatchWriter,
     CompactResult,
@@ -58,7 +60,8 @@ from auditlake.store.retention import RetentionResult, apply_retention
 from auditlake.store.verify import Verification, verify_with_archive
 
 if TYPE_CHECKING:
-    import polars as pl  # imported where a DataFrame is made: the CLI never needs polars
+    import polars as pl
+    from pyspark.sql import SparkSession  # imported where a DataFrame is made: the CLI never needs polars
 
     from auditlake.scaleout.iceberg import Publication
 
@@ -351,6 +354,23 @@ class Lake:
             if not table.num_rows:
                 self._warn_if_window_empty(connection, values["since"], values["until"], values.get("cluster"))
         return table
+
+    def spark_query_arrow(self, name: str, /, *, spark: SparkSession | None = None, master: str = "local[*]", since: Any = None,
+                          until: Any = None, **params: Any) -> pa.Table:
+        """Run a saved query on Spark, with the values `query_arrow` binds for DuckDB; an Arrow table.
+
+        `spark`: a session of yours (the lake's views are registered in it when it does not show them yet);
+        without one a quiet local session on `master` is started. Only queries whose header lists `spark` under
+        `engines:` run; a DuckDB-only one is refused with its reason before any session starts.
+        """
+        query, values = self._bind(name, {"since": since, "until": until, **params})
+        spark_engine.require_portable(query)
+        return spark_engine.run(spark if spark is not None else spark_session(master), self.store, catalog_items(), query, values)
+
+    def register_spark(self, spark: SparkSession) -> spark_engine.Registration:
+        """Temp views `events`, `findings` and the shared views of queries/views/ in `spark` (see `auditlake.spark`)."""
+        self.store.require()
+        return spark_engine.register(spark, self.store, catalog_items())
 
     def _run_query(self, name: str, /, *, since: Any = None, until: Any = None, **params: Any) -> pa.Table:
         """`query_arrow` without the warning, for the lake's own lookups (a lookback that finds nothing is no news to the user)."""

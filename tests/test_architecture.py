@@ -17,10 +17,10 @@ LAYERS = (
     {"config", "contract", "window", "objectstore"},  # settings; the column contract; user times → one window; buckets via fsspec
     {"duck"},                                    # the one way to open DuckDB (reads config)
     {"ingest", "store", "library", "history", "policy", "demo"},  # read logs · the only writer · saved queries · timelines · audit Policy · simulator
-    {"reports", "scaleout"},                     # packs → Report, from a connection, a manifest and the library · Iceberg tables
+    {"reports", "scaleout"},                     # packs → Report, …; Iceberg tables; Spark: views and translated saved queries
     {"render"},                                  # every output format (reads Report types, history)
     {"lake"},                                    # the façade: composes everything below, in order
-    {"cli", "__init__"},                         # the command and the package's public names
+    {"cli", "__init__", "spark"},                # the command and the package's public names (auditlake.spark: register, run)
     {"__main__"},                                # `python -m auditlake`
 )
 LAYER = {area: rank for rank, areas in enumerate(LAYERS) for area in areas}

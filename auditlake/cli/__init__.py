@@ -27,7 +27,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from auditlake import config
-from auditlake.cli import demo, detect, history, ingest, integrity, lake_commands, policy, publish, query, report
+from auditlake.cli import demo, detect, history, ingest, integrity, lake_commands, policy, publish, query, report, spark
 from auditlake.cli.console import stderr
 from auditlake.errors import AuditlakeError, AuditlakeWarning, ExitCode, store_failure
 from auditlake.render.escape import terminal_text
@@ -152,6 +152,7 @@ app.command(name="demo")(demo.run_demo)
 app.command()(demo.generate)
 app.add_typer(query.app, name="query")
 app.add_typer(policy.app, name="policy")
+app.add_typer(spark.app, name="spark")
 app.add_typer(integrity.keys_app, name="keys")
 app.add_typer(publish.app, name="publish")
 

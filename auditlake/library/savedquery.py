@@ -24,13 +24,16 @@ from auditlake.library.suggest import did_you_mean
 from auditlake.window import DEFAULT_SINCE
 
 HEADER_KEYS = frozenset({"title", "description", "severity", "controls", "mitre", "params", "topic", "kind", "columns", "needs",
-                         "reproduces"})
+                         "reproduces", "engines"})
 # libyaml's parser when PyYAML has it (every wheel does): each command that opens a lake reads ~130 headers and their folders' defaults
 _HEADER_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULTS_FILE = "_defaults.yaml"  # a root's or folder's defaults (see `Defaults`)
 DEFAULTS_KEYS = frozenset({"params", "offers", "needs"})
 DETECTIONS_TOPIC = "detections"  # queries/detections/: the Falco, Sigma and Panther rules (auditlake detect)
 ENGINES = ("falco", "sigma", "panther")  # the public rule sets a detection can say it reproduces
+# The engines a saved query can run on (`engines:`): DuckDB always; Spark through sqlglot (auditlake/scaleout).
+QUERY_ENGINES = ("duckdb", "spark")
+DEFAULT_ENGINES = ("duckdb",)  # a header without `engines:` (a view, a macro, a query of AUDITLAKE_QUERY_PATH)
 NEED_KEYS = frozenset({"level", "group", "resources", "verbs"})
 NEED_LEVELS = ("Metadata", "Request", "RequestResponse")
 PARAM_KEYS = frozenset({"type", "default", "help", "required"})
@@ -105,6 +108,9 @@ class SavedQuery:
     columns: dict[str, str] = field(default_factory=dict)  # documented output columns
     needs: tuple[Need, ...] = ()  # the audit level and requests it reads (policy simulate / recommend)
     reproduces: dict[str, tuple[str, ...]] = field(default_factory=dict)  # engine → upstream rule names/ids (detections)
+    engines: tuple[str, ...] = DEFAULT_ENGINES  # where it runs (`engines:`), DuckDB first
+    engine_notes: dict[str, str] = field(default_factory=dict)  # engine → why it does not run there
+    has_engines: bool = False  # whether the header says `engines:` (every file of queries/ does; a test holds it)
 
     @property
     def macro_name(self) -> str:
@@ -301,10 +307,36 @@ def load_file(path: Path, root: Path) -> SavedQuery:
     if kind == "query" and not needs:
         raise QueryError("a saved query must say what it needs (needs: [{level: Metadata, resources: [...], verbs: [...]}])", path=path)
     reproduces = _reproduces(header.get("reproduces"), path)
+    engines, engine_notes = _engines(header.get("engines"), path)
     relative = path.relative_to(root)
     topic = str(header.get("topic") or (relative.parts[0] if len(relative.parts) > 1 else "general"))
     return SavedQuery(name, path, kind, topic, str(header["title"]), str(header.get("description", "")).strip(), severity,
-                      controls, mitre, params, sql, {str(k): str(v) for k, v in columns.items()}, needs, reproduces)
+                      controls, mitre, params, sql, {str(k): str(v) for k, v in columns.items()}, needs, reproduces,
+                      engines, engine_notes, "engines" in header)
+
+
+def _engines(raw: Any, path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
+    """`engines:`, either the list of engines a query runs on (`[duckdb, spark]`) or a mapping of each engine to
+    `true` (runs there) or the reason it cannot (`{duckdb: true, spark: "uses json_exists, which Spark lacks"}`).
+    DuckDB must be one of them: every saved query runs on the catalog. Absent: DuckDB only, with no reason."""
+    if raw is None:
+        return DEFAULT_ENGINES, {}
+    shape = f"engines must be a list of {', '.join(QUERY_ENGINES)} or a mapping of each to true or the reason it cannot run there"
+    if isinstance(raw, list):
+        raw = {engine: True for engine in raw} if all(isinstance(engine, str) for engine in raw) else None
+    if not isinstance(raw, dict):
+        raise QueryError(shape, path=path)
+    for engine, value in raw.items():
+        if engine not in QUERY_ENGINES:
+            raise QueryError(f"engines: unknown engine {engine!r} (one of {', '.join(QUERY_ENGINES)}){did_you_mean(str(engine), QUERY_ENGINES)}",
+                             path=path)
+        if value is not True and not (isinstance(value, str) and value.strip()):
+            raise QueryError(f"engines: {engine} must be true or the reason it cannot run there, not {value!r}", path=path)
+    if raw.get("duckdb") is not True:
+        raise QueryError("engines: every saved query runs on duckdb (list it, or map it to true)", path=path)
+    runs = tuple(engine for engine in QUERY_ENGINES if raw.get(engine) is True)
+    notes = {engine: " ".join(str(value).split()) for engine, value in raw.items() if isinstance(value, str)}
+    return runs, notes
 
 
 def _reproduces(raw: Any, path: Path) -> dict[str, tuple[str, ...]]:

@@ -1,5 +1,6 @@
 /*
 title: Anonymous requests that were allowed
+engines: [duckdb, spark]
 description: >
   Requests by system:anonymous (or in group system:unauthenticated) that the apiserver answered
   without an error, grouped by path. Health and version endpoints are expected; anything else is

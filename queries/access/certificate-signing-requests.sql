@@ -1,5 +1,6 @@
 /*
 title: Certificate signing requests and approvals
+engines: [duckdb, spark]
 description: >
   CertificateSigningRequests created, approved (the approval subresource) or deleted: a client
   certificate signed by the cluster CA is a long-lived credential.

@@ -1,5 +1,6 @@
 /*
 title: Exec, attach and port-forward sessions — who got a shell in which pod, running what
+engines: [duckdb, spark]
 description: >
   Interactive sessions into pods, with the command decoded from the request URI (for exec), the
   container, and whether a TTY was attached.

@@ -1,5 +1,6 @@
 /*
 title: Failed authentication (401) by source IP
+engines: [duckdb, spark]
 description: Requests the apiserver could not authenticate, grouped by source IP and user agent, with the paths tried.
 severity: medium
 controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C), hipaa:164.312(d)]

@@ -1,5 +1,6 @@
 /*
 title: Failed authorization (403) by user and source IP
+engines: [duckdb, spark]
 description: Authenticated requests RBAC (or another authorizer) refused, grouped by user, source IP, verb and resource.
 severity: medium
 controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(1)(ii)(D), hipaa:164.312(a)(1)]

@@ -1,5 +1,6 @@
 /*
 title: Impersonation — who acted as whom
+engines: [duckdb, spark]
 description: >
   Requests sent with Impersonate-User (kubectl --as): per cluster, impersonator and impersonated
   user, how many requests, which verbs, how many were denied, first and last time.

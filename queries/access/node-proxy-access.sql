@@ -1,5 +1,6 @@
 /*
 title: Node proxy access — requests tunnelled to kubelets through the apiserver
+engines: [duckdb, spark]
 description: >
   nodes/proxy gives direct access to the kubelet API (exec, logs, metrics) and bypasses most audit
   detail; anyone but monitoring using it deserves a look.

@@ -1,5 +1,6 @@
 /*
 title: Pod log reads — who read which application's logs
+engines: [duckdb, spark]
 description: Reads of the pods/log subresource; logs often hold personal data and tokens.
 severity: medium
 controls: [pci-dss-4.0:10.2.1.1, hipaa:164.312(b)]

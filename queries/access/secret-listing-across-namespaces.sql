@@ -1,5 +1,6 @@
 /*
 title: Secrets listed across all namespaces — the broadest credential read there is
+engines: [duckdb, spark]
 description: list or watch of Secrets without a namespace, by anyone; allowed ones returned every secret's value.
 severity: high
 controls: [pci-dss-4.0:10.2.1.1, hipaa:164.312(b)]

@@ -1,5 +1,6 @@
 /*
 title: Secret reads by humans — people reading credentials
+engines: [duckdb, spark]
 description: >
   Every get, list or watch of Secrets by a person (not a service account, node or control-plane
   component), allowed or denied, with where it came from. Service accounts reading their own

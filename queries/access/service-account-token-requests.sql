@@ -1,5 +1,6 @@
 /*
 title: Service-account token requests — who minted tokens for which service account
+engines: [duckdb, spark]
 description: >
   TokenRequests (create serviceaccounts/token): kubelets do this for every pod; a person or an
   unexpected workload doing it is minting credentials.

@@ -1,5 +1,6 @@
 /*
 title: Changed objects — every write to the objects that changed in the window, with bodies
+engines: [duckdb, spark]
 description: >
   The raw material of `auditlake changes`: for every object written to in the window (optionally of one
   resource or namespace), all its successful writes up to the end of the window, so each change can be

@@ -1,5 +1,6 @@
 /*
 title: ConfigMap changes — application configuration edited
+engines: [duckdb, spark]
 description: Successful writes to ConfigMaps, with the keys the request body set when the level recorded it.
 severity: low
 controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(c)(1)]

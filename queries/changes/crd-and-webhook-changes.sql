@@ -1,5 +1,6 @@
 /*
 title: CRD and admission-control changes — new APIs and who can rewrite or veto requests
+engines: [duckdb, spark]
 description: >
   Writes to CustomResourceDefinitions, mutating and validating webhook configurations and
   ValidatingAdmissionPolicies (and their bindings): changes that alter what the API accepts.

@@ -1,5 +1,6 @@
 /*
 title: Deletions — every object deleted, by whom
+engines: [duckdb, spark]
 description: Successful delete and deletecollection requests of any resource in the window.
 severity: medium
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]

@@ -1,5 +1,6 @@
 /*
 title: Deployment changes — who changed which deployment, when, from where, with what
+engines: [duckdb, spark]
 description: >
   Every successful create, update, patch, delete or scale of a Deployment in the window, with the
   actor, source IP and user agent (kubectl, helm, argocd, a controller). Status updates by the

@@ -1,5 +1,6 @@
 /*
 title: Container image changes — old → new image per Deployment, StatefulSet and DaemonSet
+engines: [duckdb, spark]
 description: >
   From the bodies the audit level recorded: the images of the pod template after each write
   (responseObject, else the request body or patch), compared with the images after the previous
@@ -26,7 +27,7 @@ WITH writes AS (
 ),
 known AS (
   SELECT *, lag(images) OVER (PARTITION BY cluster, resource, namespace, name ORDER BY received_at, audit_id) AS previous
-  FROM writes WHERE len(images) > 0
+  FROM writes WHERE array_length(images) > 0
 )
 SELECT received_at, cluster, resource, namespace, name,
        array_to_string(previous, ', ') AS old_image, array_to_string(images, ', ') AS new_image,

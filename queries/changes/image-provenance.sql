@@ -1,5 +1,6 @@
 /*
 title: Image provenance — every image each workload ran, and who introduced it
+engines: [duckdb, spark]
 description: >
   Per Deployment, StatefulSet, DaemonSet, Job and CronJob: each container image its pod template
   carried, when it first appeared, who wrote it (actor and client), when it was last written, and how

@@ -1,5 +1,6 @@
 /*
 title: Namespace lifecycle — namespaces created, relabelled and deleted
+engines: [duckdb, spark]
 description: Successful writes to Namespaces (create, update, patch, delete, finalize) in the window.
 severity: low
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(b)]

@@ -1,5 +1,6 @@
 /*
 title: Noise writes — what `auditlake changes` leaves out, per resource
+engines: [duckdb, spark]
 description: >
   Successful writes in the window that `changes` does not show unless given --include-noise (see
   is_noise_write: leases, events, access and token reviews, …), counted per resource, so an answer

@@ -1,5 +1,6 @@
 /*
 title: Object history — every successful write to one object, with its bodies
+engines: [duckdb, spark]
 description: >
   The raw material of `auditlake history`: each create, update, patch, delete or scale of one object
   (by resource, namespace and name), oldest first, with the actor, client and the request and response

@@ -1,5 +1,6 @@
 /*
 title: Object's last known state — when a body last showed the whole object, before a time
+engines: [duckdb, spark]
 description: >
   Per cluster, the latest successful write to one object that carried a whole object in its body (a
   response at RequestResponse, or a create/update request at Request), before the window. `auditlake

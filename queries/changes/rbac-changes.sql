@@ -1,5 +1,6 @@
 /*
 title: RBAC changes — roles, bindings, and cluster-admin grants
+engines: [duckdb, spark]
 description: >
   Successful writes to Roles, ClusterRoles, RoleBindings and ClusterRoleBindings. For bindings the
   role granted and the subjects come from the body when the level recorded it; `grants_cluster_admin`

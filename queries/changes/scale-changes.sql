@@ -1,5 +1,6 @@
 /*
 title: Scale changes — replicas set by hand, by autoscalers or by deploys
+engines: [duckdb, spark]
 description: >
   Writes to the scale subresource of Deployments, StatefulSets and ReplicaSets, and updates or patches
   whose body sets spec.replicas, with the replica count they asked for (when the level recorded it).

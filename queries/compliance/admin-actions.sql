@@ -1,5 +1,6 @@
 /*
 title: Actions by administrators — everything the people with administrative access did
+engines: [duckdb, spark]
 description: >
   Every request by a person with administrative access (`is_administrator`: a member of system:masters or
   of `admin_groups`, or a user named in `admin_users`; the apiserver's loopback client and the cloud's

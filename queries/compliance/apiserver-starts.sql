@@ -1,5 +1,6 @@
 /*
 title: API server starts — when the audit log (re)started
+engines: {duckdb: true, spark: "buckets time with DuckDB's date_bin, which Spark SQL lacks"}
 description: >
   An apiserver that starts lists every kind of object to fill its caches: minutes in which system:apiserver
   lists at least `min_lists` resources are reported as starts. Starts outside maintenance windows, or

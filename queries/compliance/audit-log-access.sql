@@ -1,5 +1,6 @@
 /*
 title: Access to audit logs and audit configuration
+engines: [duckdb, spark]
 description: >
   Requests that read or change the audit trail itself, and nothing merely named like it: the apiserver's
   `/logs` (the control-plane node's /var/log, where `--audit-log-path` usually writes); a kubelet's `/logs`

@@ -1,5 +1,6 @@
 /*
 title: Changes to identification and authentication credentials
+engines: [duckdb, spark]
 description: >
   Service accounts created or deleted, service-account tokens minted, certificate signing requests and
   their approvals, secrets holding service-account tokens, and RBAC roles and bindings written: the

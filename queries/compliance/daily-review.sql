@@ -1,5 +1,6 @@
 /*
 title: Daily review — the anomalies of each day, counted
+engines: [duckdb, spark]
 description: >
   Per cluster and day: failed authentication and authorization, secrets read by people, exec/attach/
   port-forward sessions, cluster-admin grants, changes by people outside 08:00–18:00 UTC, and anonymous

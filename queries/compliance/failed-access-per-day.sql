@@ -1,5 +1,6 @@
 /*
 title: Failed access per day — 401 and 403 over time
+engines: [duckdb, spark]
 description: Failed authentication (401) and authorization (403) per cluster and day, for trend charts.
 severity: info
 controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]

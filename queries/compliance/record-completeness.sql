@@ -1,5 +1,6 @@
 /*
 title: Audit record completeness — user, type, time, outcome, origin and affected resource
+engines: [duckdb, spark]
 description: >
   For every cluster, the share of final-stage events that carry each element PCI-DSS 10.2.2 asks a record
   to hold: the user, the type of event (verb), date and time, success or failure (response code), the

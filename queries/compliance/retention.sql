@@ -1,5 +1,6 @@
 /*
 title: Retention — how far back the lake's audit history goes
+engines: [duckdb, spark]
 description: >
   Per cluster: the first and last event in the lake, the days of history in between, the days that hold
   events, the days since the last event, and whether the history spans twelve months (PCI-DSS 10.5.1 asks

@@ -1,5 +1,6 @@
 /*
 title: Individual access to sensitive data — secrets, configmaps, pod logs and sessions, per person
+engines: [duckdb, spark]
 description: >
   Every read of a Secret or ConfigMap, every pod log read and every exec, attach or port-forward by a
   person (not a node, controller or service account) in the namespaces that hold sensitive data: the ones

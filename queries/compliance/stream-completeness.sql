@@ -1,5 +1,6 @@
 /*
 title: Stream completeness — unfinished requests, silences, and what the audit level left out, per cluster and day
+engines: {duckdb: true, spark: "takes epoch() of an INTERVAL, which Spark SQL cannot"}
 description: >
   A completeness statement for every cluster and UTC day of the window, each cluster inside its own span in
   the lake (no silence is counted before its first event or after its last; a day without any event inside

@@ -1,5 +1,6 @@
 /*
 title: Creation and deletion of system-level objects
+engines: [duckdb, spark]
 description: >
   Cluster-scoped objects (namespaces, nodes, cluster roles and bindings, CRDs, webhooks, storage classes,
   priority classes, …) and objects in kube-system, created or deleted, by whom.

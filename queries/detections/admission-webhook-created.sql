@@ -1,5 +1,6 @@
 /*
 title: Admission webhook created
+engines: [duckdb, spark]
 description: >
   A MutatingWebhookConfiguration or ValidatingWebhookConfiguration created by someone other than the
   control plane, and not refused.

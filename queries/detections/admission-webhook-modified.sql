@@ -1,5 +1,6 @@
 /*
 title: Admission webhook configuration created, changed or deleted
+engines: [duckdb, spark]
 description: >
   Mutating and validating admission webhooks see (and can rewrite) every object the API server admits: a
   change is persistence or credential theft waiting to happen. Sigma lists `replace`, a verb the API

@@ -1,5 +1,6 @@
 /*
 title: Anonymous API access (beyond health checks and probes)
+engines: [duckdb, spark]
 description: >
   Any request by system:anonymous, allowed or not, except from localhost, health-check paths, and the load
   balancers' and kubelet's probes (ELB-HealthChecker from 10.0.x, kube-probe, GoogleHC). The summary says

@@ -1,5 +1,6 @@
 /*
 title: Anonymous request allowed (beyond health checks)
+engines: [duckdb, spark]
 description: >
   A request by system:anonymous that the authorizer allowed, other than /healthz, /livez and /readyz (CIS
   1.1.1 / 5.1.x: anonymous access should be off or bound to nothing).

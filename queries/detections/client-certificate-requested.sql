@@ -1,5 +1,6 @@
 /*
 title: Client certificate requested for the API server
+engines: [duckdb, spark]
 description: >
   A CertificateSigningRequest for a client certificate (usage `client auth`, or signer kubernetes.io/kube-
   apiserver-client) created by someone other than the control plane and node bootstrap: a long-lived

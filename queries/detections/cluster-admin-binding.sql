@@ -1,5 +1,6 @@
 /*
 title: ClusterRoleBinding to cluster-admin or another privileged role
+engines: [duckdb, spark]
 description: >
   A ClusterRoleBinding created that grants cluster-admin (or system:masters, admin, the controller
   manager's or the scheduler's role: `privileged_roles`), by someone other than the control plane, and not

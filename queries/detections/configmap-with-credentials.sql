@@ -1,5 +1,6 @@
 /*
 title: ConfigMap holding what looks like a credential
+engines: [duckdb, spark]
 description: >
   A ConfigMap created or changed whose data mentions an AWS access key id, a password or a passphrase
   (Falco's case-sensitive substrings of the data): credentials belong in Secrets.

@@ -1,5 +1,6 @@
 /*
 title: Container adding Linux capabilities
+engines: [duckdb, spark]
 description: >
   A Pod or workload template in which a container adds Linux capabilities
   (securityContext.capabilities.add). Sigma's selection `capabilities: '*'` names a field the audit Event
@@ -14,5 +15,5 @@ needs: [pod_specs]
 SELECT *, 'capabilities ' || array_to_string(capabilities, ', ') || ' added in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') || outcome_suffix(code) AS summary
 FROM workload_specs
 WHERE in_window(received_at, date, $since, $until)
-  AND len(capabilities) > 0
+  AND array_length(capabilities) > 0
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -1,5 +1,6 @@
 /*
 title: CronJob created or changed
+engines: [duckdb, spark]
 description: >
   A CronJob created, updated or patched (status writes left out), and not refused; the control plane in
   system namespaces is left out. Panther's GKE variant reads the authorization of Deployment Manager

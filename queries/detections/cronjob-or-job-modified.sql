@@ -1,5 +1,6 @@
 /*
 title: CronJob or Job created, changed or deleted
+engines: [duckdb, spark]
 description: >
   Scheduled and one-off jobs are a classic way to run code in the cluster and to come back later.
 severity: medium

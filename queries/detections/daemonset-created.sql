@@ -1,5 +1,6 @@
 /*
 title: DaemonSet created (a pod on every node)
+engines: [duckdb, spark]
 description: >
   A DaemonSet created, not refused, by someone other than the control plane in its own namespaces: code on
   every node at once.

@@ -1,5 +1,6 @@
 /*
 title: Pod adding dangerous Linux capabilities
+engines: [duckdb, spark]
 description: >
   A Pod or workload template whose containers add a capability from `dangerous` (SYS_ADMIN, NET_ADMIN,
   BPF, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH, DAC_OVERRIDE): container escape and kernel access. Refused

@@ -1,5 +1,6 @@
 /*
 title: Deployment deleted
+engines: [duckdb, spark]
 description: >
   A Deployment deleted (denial of service, or cleaning up after an intrusion).
 severity: low

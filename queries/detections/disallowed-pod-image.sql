@@ -1,5 +1,6 @@
 /*
 title: Pod running an image outside the allowed repositories
+engines: [duckdb, spark]
 description: >
   A Pod or workload template with a container whose image repository is not in `allowed_repositories`.
   Inert until you give the list, as upstream (Falco's allowed_k8s_containers is always true).

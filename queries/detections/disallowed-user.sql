@@ -1,5 +1,6 @@
 /*
 title: Request by a user outside the allowed list
+engines: [duckdb, spark]
 description: >
   Any request by a person (`actor_kind`: not a service account, node, control-plane component or
   anonymous; a `system:` name in system:masters is a person) who is not in `allowed_users` (Falco's

@@ -1,5 +1,6 @@
 /*
 title: Anonymous access to an EKS API server
+engines: [duckdb, spark]
 description: >
   Panther's EKS rule: any request by system:anonymous (health checks included), except from localhost and
   from AWS load-balancer health checks on private addresses. Panther runs it on EKS logs only; so does this

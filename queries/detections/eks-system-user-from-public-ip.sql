@@ -1,5 +1,6 @@
 /*
 title: EKS system user calling from a public address
+engines: [duckdb, spark]
 description: >
   Panther's EKS rule: a final, non-403 request by a `system:` or `eks:` user whose first source address is
   public, except the EKS-managed addon and node managers running as AWSWesleyClusterManagerLambda, and

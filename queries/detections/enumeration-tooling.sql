@@ -1,5 +1,6 @@
 /*
 title: Shells, downloaders or scanning tools run through the API
+engines: [duckdb, spark]
 description: >
   Requests whose URI names a shell or a download/scripting tool (an exec command, plain or URL-encoded) or
   whose user agent is a known enumeration tool (Rakkess access_matrix, TruffleHog, AzureHound, micro-

@@ -1,5 +1,6 @@
 /*
 title: Ephemeral (debug) container added to a running pod
+engines: [duckdb, spark]
 description: >
   kubectl debug adds an ephemeral container through the pods/ephemeralcontainers subresource: a shell in a
   running workload.

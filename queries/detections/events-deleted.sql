@@ -1,5 +1,6 @@
 /*
 title: Kubernetes events deleted
+engines: [duckdb, spark]
 description: >
   Deleting Event objects removes the cluster's own trail of what happened (pods started, images pulled).
 severity: medium

@@ -1,5 +1,6 @@
 /*
 title: Exec or attach into a pod
+engines: [duckdb, spark]
 description: >
   A shell or command in a running container (pods/exec, pods/attach), with the command the client sent.
   kubectl 1.30+ opens exec with GET (WebSockets), older ones with POST (create): both count. A session

@@ -1,5 +1,6 @@
 /*
 title: Repeated 403s from one public address
+engines: [duckdb, spark]
 description: >
   `threshold` requests refused as forbidden (403) from the same public source address within `period`, per
   cluster: someone on the internet probing what a stolen or guessed credential can do. Each refusal from

@@ -1,5 +1,6 @@
 /*
 title: Activity of a full-admin kubeconfig user
+engines: [duckdb, spark]
 description: >
   Every request by one of the administrator identities named in `admin_users` (the AUDITLAKE_ADMIN_USERS
   setting: by default the default ones of common installers, Falco's full_admin_k8s_users), whatever its

@@ -1,5 +1,6 @@
 /*
 title: Pod in the node's host IPC namespace
+engines: [duckdb, spark]
 description: >
   A Pod or workload template with spec.hostIPC: true, unless every image is in `allowed_repositories`.
   Refused or failed requests are left out unless `include_failed`, and so is the control plane acting in

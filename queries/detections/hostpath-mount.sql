@@ -1,5 +1,6 @@
 /*
 title: Pod with a hostPath volume
+engines: [duckdb, spark]
 description: >
   Any Pod or workload template that mounts a directory of the node (a hostPath volume), whatever the path.
   Refused or failed requests are left out unless `include_failed`, and so is the control plane acting in
@@ -16,5 +17,5 @@ needs: [pod_specs]
 SELECT *, 'host path ' || array_to_string(host_paths, ', ') || ' mounted by ' || workload || outcome_suffix(code) AS summary
 FROM reported_workload_specs($include_failed, $ignore_system, $admin_groups, $admin_users)
 WHERE in_window(received_at, date, $since, $until)
-  AND len(host_paths) > 0
+  AND array_length(host_paths) > 0
   AND ($cluster IS NULL OR cluster = $cluster)

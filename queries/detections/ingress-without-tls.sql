@@ -1,5 +1,6 @@
 /*
 title: Ingress created without TLS
+engines: [duckdb, spark]
 description: >
   An Ingress created with no spec.tls: traffic to it is plain HTTP. System namespaces and control-plane
   identities are left out, and refused requests (Panther).

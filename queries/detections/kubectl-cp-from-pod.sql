@@ -1,5 +1,6 @@
 /*
 title: Files copied out of a pod (kubectl cp)
+engines: [duckdb, spark]
 description: >
   kubectl cp from a pod runs `tar cf - PATH` through exec: a tar command that writes an archive to
   standard output. Copies into a pod (tar xf) are not this. Refused requests and the control plane in its

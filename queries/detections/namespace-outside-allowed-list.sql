@@ -1,5 +1,6 @@
 /*
 title: Namespace created outside the allowed list
+engines: [duckdb, spark]
 description: >
   A Namespace created whose name is not in `allowed_namespaces` (Falco's default: kube-system, kube-
   public, default; extend it with yours).

@@ -1,5 +1,6 @@
 /*
 title: NodePort service created — a port opened on every node
+engines: [duckdb, spark]
 description: >
   A Service of type NodePort created: it exposes a port on every node, around load balancers and network
   policy.

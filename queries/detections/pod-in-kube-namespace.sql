@@ -1,5 +1,6 @@
 /*
 title: Pod created in kube-system or kube-public
+engines: [duckdb, spark]
 description: >
   A Pod created directly in a system namespace (`namespaces`: Panther's four), unless every image is one
   the platform runs there (Falco's allowed_kube_namespace_image_list).
@@ -24,7 +25,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource IS NULL
   AND verb = 'create'
   AND list_contains($namespaces, namespace)
-  AND NOT coalesce(len(repositories) > 0 AND list_has_all($allowed_repositories, repositories), false)
+  AND NOT coalesce(array_length(repositories) > 0 AND list_has_all($allowed_repositories, repositories), false)
   AND ($include_failed OR succeeded)
   AND NOT ($ignore_system AND is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users))
   AND ($cluster IS NULL OR cluster = $cluster)

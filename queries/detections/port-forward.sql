@@ -1,5 +1,6 @@
 /*
 title: Port-forward to a pod
+engines: [duckdb, spark]
 description: >
   A tunnel from a client to a pod's ports (pods/portforward): reaches services that are not exposed.
   Falco's rule has no stage filter and fires for every stage of the request; this fires once per request.

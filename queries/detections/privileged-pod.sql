@@ -1,5 +1,6 @@
 /*
 title: Privileged pod — a container runs privileged
+engines: [duckdb, spark]
 description: >
   A Pod, or a workload whose template makes Pods, with any container (init and ephemeral ones too) whose
   securityContext.privileged is true, or (unless `count_root` is false) that runs as root (runAsUser 0 or

@@ -1,5 +1,6 @@
 /*
 title: RBAC permission enumeration (SelfSubjectRulesReview)
+engines: [duckdb, spark]
 description: >
   A client asked the API server for the list of everything it may do (kubectl auth can-i --list): the
   first step of privilege discovery. Sigma's field `apiGroup` is objectRef.apiGroup in the Event.

@@ -1,5 +1,6 @@
 /*
 title: Repeated refused reads of secrets by one user in one namespace
+engines: [duckdb, spark]
 description: >
   `threshold` failed gets of Secrets (refused, not found, unauthenticated) by the same user in the same
   namespace within `period`: guessing secret names, or a credential testing its reach. System namespaces

@@ -1,5 +1,6 @@
 /*
 title: Activity stream — workloads, services, config, namespaces, accounts, RBAC and secrets created or deleted
+engines: {duckdb: true, spark: "indexes and slices a string (resource[1], resource[2:]), which Spark SQL reads as an array"}
 description: >
   Falco's activity rules as one stream: every successful create or delete of a Deployment, Service,
   ConfigMap, Namespace, ServiceAccount, Role, ClusterRole, RoleBinding, ClusterRoleBinding or Secret.

@@ -1,5 +1,6 @@
 /*
 title: Role or ClusterRole created with node proxy permissions
+engines: [duckdb, spark]
 description: >
   A Role or ClusterRole created whose rules reach the kubelet API through nodes/proxy (also nodes/* with
   verbs, or nodes with a wildcard resource), by someone other than the control plane, and not refused:
@@ -18,6 +19,6 @@ SELECT *, coalesce(actor, '(no user)') || ' created ' || role || ' with node pro
 FROM role_creations
 WHERE in_window(received_at, date, $since, $until)
   AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
-  AND list_bool_or(list_transform(rules, lambda r: list_contains(r.resources, 'nodes/proxy') OR (list_contains(r.resources, 'nodes/*') AND len(r.verbs) > 0)
+  AND list_bool_or(list_transform(rules, lambda r: list_contains(r.resources, 'nodes/proxy') OR (list_contains(r.resources, 'nodes/*') AND array_length(r.verbs) > 0)
                                          OR list_has_all(r.resources, ['nodes', '*'])))
   AND ($cluster IS NULL OR cluster = $cluster)

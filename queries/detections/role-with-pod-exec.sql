@@ -1,5 +1,6 @@
 /*
 title: Role or ClusterRole created that can exec into pods
+engines: [duckdb, spark]
 description: >
   A Role or ClusterRole created whose rules name the pods/exec resource. Creations by the control plane
   and refused requests are left out (Panther); ignore_system_principals=false and failures give Falco's

@@ -1,5 +1,6 @@
 /*
 title: Role or ClusterRole created with a wildcard
+engines: [duckdb, spark]
 description: >
   A Role or ClusterRole created whose rules grant `*` resources or `*` verbs. Creations by the control
   plane and refused requests are left out (Panther); ignore_system_principals=false and failures give

@@ -1,5 +1,6 @@
 /*
 title: Role or ClusterRole created with write permissions
+engines: [duckdb, spark]
 description: >
   A Role or ClusterRole created whose rules allow create, update, patch, delete or deletecollection (a `*`
   verb is the wildcard detection's). Creations by the control plane and refused requests are left out

@@ -1,5 +1,6 @@
 /*
 title: RoleBinding or ClusterRoleBinding created, changed or deleted
+engines: [duckdb, spark]
 description: >
   Who was given (or lost) which role: bindings are how privileges change.
 severity: medium

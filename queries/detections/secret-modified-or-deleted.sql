@@ -1,5 +1,6 @@
 /*
 title: Secret created, changed or deleted
+engines: [duckdb, spark]
 description: >
   Writes to Secrets: new credentials, rotated ones, or credentials removed.
 severity: medium

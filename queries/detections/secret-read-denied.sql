@@ -1,5 +1,6 @@
 /*
 title: Secret read refused or failed
+engines: [duckdb, spark]
 description: >
   A get of a Secret that did not succeed (403 forbidden, 404, or no response code).
 severity: medium

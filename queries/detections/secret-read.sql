@@ -1,5 +1,6 @@
 /*
 title: Secret read (get) by a person or a workload
+engines: [duckdb, spark]
 description: >
   A successful get of a Secret. Upstream's description says service-account tokens are excluded but its
   condition excludes nothing, so it fires on every kubelet and controller read; what it means is reads by

@@ -1,5 +1,6 @@
 /*
 title: All secrets listed across namespaces
+engines: [duckdb, spark]
 description: >
   A successful list of Secrets in all namespaces at once by a person or a workload (the control plane and
   `allowed_listers` left out): every credential of the cluster in one response.

@@ -1,5 +1,6 @@
 /*
 title: Secrets listed
+engines: [duckdb, spark]
 description: >
   A list of Secrets (in a namespace or across all of them): every value in one response.
 severity: low

@@ -1,5 +1,6 @@
 /*
 title: Pod mounting a sensitive host path (/proc, the container runtime socket, /etc …)
+engines: [duckdb, spark]
 description: >
   A Pod or workload template with a hostPath volume whose path is one of `sensitive_paths` (Falco's list
   and Panther's GKE list, matched exactly as both do) unless every image is in `allowed_repositories`.

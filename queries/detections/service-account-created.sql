@@ -1,5 +1,6 @@
 /*
 title: Service account created
+engines: [duckdb, spark]
 description: >
   A new ServiceAccount: a new identity that can be given roles and tokens.
 severity: low

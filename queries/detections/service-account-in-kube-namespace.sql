@@ -1,5 +1,6 @@
 /*
 title: Service account created in kube-system or kube-public
+engines: [duckdb, spark]
 description: >
   A ServiceAccount created in a system namespace by anyone, other than the controllers' own accounts
   (Falco's known_sa_list).

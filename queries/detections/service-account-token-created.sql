@@ -1,5 +1,6 @@
 /*
 title: Service account token requested by someone
+engines: [duckdb, spark]
 description: >
   A token minted for a service account (serviceaccounts/token), not refused, that is not a pod-bound token
   a kubelet requests for a running pod, and not the control plane in its own namespaces: a credential

@@ -1,5 +1,6 @@
 /*
 title: Deployment patched (possible sidecar injection)
+engines: [duckdb, spark]
 description: >
   A patch to a Deployment, the way a sidecar container is slipped into a running workload. Noisy where
   pipelines patch deployments: read it with the change history. Sigma's field `apiGroup` is

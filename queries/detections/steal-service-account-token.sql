@@ -1,5 +1,6 @@
 /*
 title: Service account token read through exec
+engines: [duckdb, spark]
 description: >
   An exec whose command reads a service-account or cloud workload-identity token path inside the pod (cat,
   tar, ls …), not refused, and not the control plane in its own namespaces.

@@ -1,5 +1,6 @@
 /*
 title: System identity used from a public address outside the cloud
+engines: [duckdb, spark]
 description: >
   A service account, node or cloud-managed identity (system:serviceaccount:…, system:node:…, eks:…, aks:…)
   whose request came only from public addresses: these identities live inside the cluster, so their
@@ -25,7 +26,7 @@ FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
   AND coalesce(code, 0) <> 403
   AND (starts_with(user_name, 'system:serviceaccount:') OR starts_with(user_name, 'system:node:') OR starts_with(user_name, 'eks:') OR starts_with(user_name, 'aks:'))
-  AND len(source_ips) > 0
+  AND array_length(source_ips) > 0
   AND NOT list_bool_or(list_transform(source_ips, lambda ip: coalesce(NOT ip_is_global(ip), false)))
   AND list_bool_or(list_transform(source_ips, lambda ip: coalesce(ip_is_global(ip), false)))
   AND NOT (user_name IN ('eks:addon-manager', 'eks:node-manager')

@@ -1,5 +1,6 @@
 /*
 title: System Role or ClusterRole changed or deleted
+engines: [duckdb, spark]
 description: >
   A Role or ClusterRole named `system:…` or `eks:…` updated, patched or deleted by someone other than the
   control plane, and not refused; system:coredns and system:managed-certificate-controller change in

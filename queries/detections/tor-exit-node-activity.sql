@@ -1,5 +1,6 @@
 /*
 title: API requests from Tor exit nodes
+engines: [duckdb, spark]
 description: >
   Requests whose source address is a Tor exit node: in `tor_exit_nodes` (give the current list, e.g. from
   check.torproject.org), or marked so by the exporter's enrichment (Panther's p_enrichment.tor_exit_nodes,

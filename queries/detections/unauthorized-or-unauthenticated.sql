@@ -1,5 +1,6 @@
 /*
 title: Unauthenticated (401) or unauthorized (403) request
+engines: [duckdb, spark]
 description: >
   Every request the API server refused for want of credentials or permission.
 severity: low

@@ -1,5 +1,6 @@
 /*
 title: Node outside the allowed list joining (or trying to join) the cluster
+engines: [duckdb, spark]
 description: >
   A Node object created whose name is not in `allowed_nodes`; the summary says whether it succeeded. Inert
   until the list is given, as upstream (allow_all_k8s_nodes is always true).

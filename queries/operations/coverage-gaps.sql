@@ -1,5 +1,6 @@
 /*
 title: Audit coverage gaps — stretches with no audit events at all
+engines: {duckdb: true, spark: "buckets time with DuckDB's date_bin, which Spark SQL lacks"}
 description: >
   Per cluster, periods inside the window longer than the threshold in which the lake holds no
   event: a stopped or paused audit log (PCI-DSS 10.2.1.6), a broken shipper, or logs never

@@ -1,5 +1,6 @@
 /*
 title: Input files that supplied the window's events — the provenance of a report
+engines: [duckdb, spark]
 description: >
   Per cluster, every audit log file (its path when it was read, as in each row's source_file) that
   supplied at least one event inside the window, with how many and the first and last. The lake's

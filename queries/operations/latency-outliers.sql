@@ -1,5 +1,6 @@
 /*
 title: Request latency outliers — requests the apiserver took long to answer
+engines: [duckdb, spark]
 description: >
   Requests whose ResponseComplete came more than the threshold after they were received, leaving
   out the ones that are long by nature (watch, exec, attach, port-forward, log follow, proxy).

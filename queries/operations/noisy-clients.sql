@@ -1,5 +1,6 @@
 /*
 title: Noisy clients — who floods the apiserver
+engines: {duckdb: true, spark: "buckets time with DuckDB's date_bin, which Spark SQL lacks"}
 description: >
   Requests per user agent and user in the window, with the busiest minute and the read/write mix:
   misbehaving controllers and runaway scripts show up here first.

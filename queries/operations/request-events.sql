@@ -1,5 +1,6 @@
 /*
 title: One request's events — every stored stage of an audit id, with its bodies and where it was read
+engines: [duckdb, spark]
 description: >
   The drill-down from a finding, a report row or a history entry: every stage the lake holds for the
   audit id (RequestReceived, ResponseStarted, ResponseComplete, Panic), all columns, bodies as JSON, and the

@@ -1,5 +1,6 @@
 /*
 title: Request shapes — what the audit policy decides on, with how many events and bytes each
+engines: [duckdb, spark]
 description: >
   Events grouped by everything an audit Policy rule can match (user, groups, verb, API group,
   resource, subresource, namespace, name, non-resource path) and by stage and level, with counts and

@@ -1,5 +1,6 @@
 /*
 title: Top actors — who uses the API most, and how
+engines: [duckdb, spark]
 description: Requests per effective user in the window, with their writes, failures, source IPs and user agents.
 severity: info
 controls: [pci-dss-4.0:10.4.1, hipaa:164.308(a)(1)(ii)(D)]

@@ -1,5 +1,6 @@
 /*
 title: Activity timeline of one user — everything they did, in order
+engines: [duckdb, spark]
 description: >
   Every request by the given user (as themselves or impersonated), one row per request at its
   final stage, oldest first: the raw material of an incident timeline.

@@ -1,5 +1,6 @@
 /*
 title: Event volume per day and level — what the audit policy costs
+engines: [duckdb, spark]
 description: Events per cluster, UTC day and audit level, with the stage mix, requests and bytes-heavy bodies.
 severity: info
 controls: [pci-dss-4.0:10.2.1, pci-dss-4.0:10.5.1, hipaa:164.312(b)]

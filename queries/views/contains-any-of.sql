@@ -7,4 +7,4 @@ description: >
   NULL text or an empty list.
 */
 CREATE OR REPLACE MACRO contains_any_of(text, needles) AS
-  coalesce(len(needles) > 0 AND regexp_matches(coalesce(text, ''), array_to_string(list_transform(needles, lambda x: regexp_escape(x)), '|'), 'i'), false)
+  coalesce(array_length(needles) > 0 AND regexp_matches(coalesce(text, ''), array_to_string(list_transform(needles, lambda x: regexp_escape(x)), '|'), 'i'), false)

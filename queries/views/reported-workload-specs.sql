@@ -13,4 +13,4 @@ CREATE OR REPLACE MACRO reported_workload_specs(include_failed, ignore_system, a
   FROM workload_specs
   WHERE (include_failed OR (succeeded AND decision IS DISTINCT FROM 'forbid'))
     AND NOT (ignore_system AND is_system_principal(authenticated_user, user_groups, admin_groups, admin_users) AND is_system_namespace(namespace))
-    AND NOT coalesce(len(repositories) > 0 AND list_has_all(allowed_repositories, repositories), false)
+    AND NOT coalesce(array_length(repositories) > 0 AND list_has_all(allowed_repositories, repositories), false)
