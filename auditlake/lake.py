@@ -60,8 +60,8 @@ from auditlake.store.retention import RetentionResult, apply_retention
 from auditlake.store.verify import Verification, verify_with_archive
 
 if TYPE_CHECKING:
-    import polars as pl
-    from pyspark.sql import SparkSession  # imported where a DataFrame is made: the CLI never needs polars
+    import polars as pl  # imported where a DataFrame is made: the CLI never needs polars
+    from pyspark.sql import SparkSession
 
     from auditlake.scaleout.iceberg import Publication
 
