@@ -5,7 +5,8 @@ Run: `make bench-scaleout` (or `python benchmarks/scaleout_benchmark.py --sizes 
 Three lakes under benchmarks/work/ (reused when a rerun finds them built from the same log with the same count):
   scaleout-1m    the generated log of `--small-requests` requests (≈ 1 M events, 7 days), one cluster
   scaleout-10m   one generated log of `--requests` requests (≈ 5.2 M events, 7 days) ingested as fleet-01, fleet-02
-  scaleout-50m   the same log ingested as fleet-01 … fleet-10 (a fleet is many clusters; the bytes are the same shape)
+  scaleout-50m   the same log ingested as fleet-01 … fleet-10 (a fleet is many clusters; the bytes are the same shape),
+                 starting from a copy of scaleout-10m (its fleet-01 and fleet-02, with their ingest times)
 Every `auditlake ingest` is timed (events/s, in its own process). Then each question, a saved query, runs as its own
 process, `auditlake query run NAME --lake L --since … --until … --format csv > /dev/null` (start-up, catalog open and
 the query: what a person at a shell waits for), `--repeat` times, median reported, with its peak RSS (`os.wait4`):
@@ -109,8 +110,17 @@ def build(name: str, requests: int, clusters: int) -> dict[str, object]:
     say(f"counting {log} …")
     log_events = sum(1 for _ in log.open("rb"))
     shutil.rmtree(lake, ignore_errors=True)
-    ingests = []
-    for number in range(1, clusters + 1):
+    ingests: list[dict[str, object]] = []
+    for smaller in SIZES:  # a smaller lake of the same log is its first clusters: copied (the catalog is rebuilt), not ingested again
+        smaller_lake, smaller_record = WORK / f"scaleout-{smaller}", WORK / f"scaleout-{smaller}.json"
+        if smaller != name and smaller_record.exists() and smaller_lake.exists():
+            record = json.loads(smaller_record.read_text())
+            if record["requests"] == requests and record["clusters"] < clusters and lake_facts(smaller_lake)["events"] == record["events"]:
+                say(f"{lake.name}: starting from a copy of {smaller_lake.name} ({record['clusters']} clusters)")
+                shutil.copytree(smaller_lake, lake, ignore=shutil.ignore_patterns("catalog.duckdb*"))
+                ingests = list(record["ingests"])
+                break
+    for number in range(len(ingests) + 1, clusters + 1):
         cluster = "bench" if clusters == 1 else f"fleet-{number:02d}"
         say(f"{lake.name}: ingest as {cluster} ({number}/{clusters}) …")
         seconds, rss, output = run_measured([*AUDITLAKE, "ingest", str(log), "--lake", str(lake), "--cluster", cluster, "--quiet", "--json"],
