@@ -61,8 +61,8 @@ def say(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} [load {load}] {message}", file=sys.stderr, flush=True)
 
 
-def run_measured(command: list[str], *, stdout: int | None = subprocess.DEVNULL) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in bytes (of that process alone), and stdout."""
+def run_measured(command: list[str], *, stdout: int | None = subprocess.DEVNULL) -> tuple[float, int, str, float]:
+    """Wall seconds, peak RSS in bytes (of that process alone), stdout, and its CPU seconds (user + system, all threads)."""
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE if stdout is None else stdout, stderr=subprocess.PIPE)
     output = process.stdout.read().decode() if process.stdout else ""
@@ -71,7 +71,7 @@ def run_measured(command: list[str], *, stdout: int | None = subprocess.DEVNULL)
     error = process.stderr.read().decode() if process.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command[2:5])} failed: {error[-2000:]}")
-    return seconds, usage.ru_maxrss * 1024, output
+    return seconds, usage.ru_maxrss * 1024, output, usage.ru_utime + usage.ru_stime
 
 
 def size_of(path: Path) -> int:
@@ -93,7 +93,7 @@ def log_for(requests: int) -> Path:
 
 def lake_facts(lake: Path) -> dict[str, object]:
     sql = "SELECT count(*) AS events, count(DISTINCT date) AS days, count(DISTINCT cluster) AS clusters, min(date) AS first, max(date) AS last FROM events"
-    _, _, output = run_measured([*AUDITLAKE, "sql", sql, "--lake", str(lake), "--format", "json"], stdout=None)
+    _, _, output, _ = run_measured([*AUDITLAKE, "sql", sql, "--lake", str(lake), "--format", "json"], stdout=None)
     row = json.loads(output)
     return dict(row[0] if isinstance(row, list) else row)
 
@@ -123,7 +123,7 @@ def build(name: str, requests: int, clusters: int) -> dict[str, object]:
     for number in range(len(ingests) + 1, clusters + 1):
         cluster = "bench" if clusters == 1 else f"fleet-{number:02d}"
         say(f"{lake.name}: ingest as {cluster} ({number}/{clusters}) …")
-        seconds, rss, output = run_measured([*AUDITLAKE, "ingest", str(log), "--lake", str(lake), "--cluster", cluster, "--quiet", "--json"],
+        seconds, rss, output, _ = run_measured([*AUDITLAKE, "ingest", str(log), "--lake", str(lake), "--cluster", cluster, "--quiet", "--json"],
                                             stdout=None)
         written = json.loads(output)["events_written"]
         assert written == log_events, (written, log_events)
@@ -134,13 +134,14 @@ def build(name: str, requests: int, clusters: int) -> dict[str, object]:
     return record
 
 
-def ask(lake: Path, question: str, extra: list[str], since: str, until: str, repeat: int, threads: int | None = None) -> tuple[float, int]:
-    """Median seconds and largest peak RSS of `repeat` runs of one saved query, each its own process."""
+def ask(lake: Path, question: str, extra: list[str], since: str, until: str, repeat: int,
+        threads: int | None = None) -> tuple[float, int, float]:
+    """Median wall seconds, largest peak RSS and median CPU seconds of `repeat` runs of one saved query, each its own process."""
     command = [*AUDITLAKE, "query", "run", question, *extra, "--lake", str(lake), "--since", since, "--until", until, "--format", "csv"]
     if threads is not None:
         command = [PYTHON, "-c", PINNED, str(threads), *command[3:]]
     runs = [run_measured(command) for _ in range(repeat)]
-    return statistics.median(seconds for seconds, _, _ in runs), max(rss for _, rss, _ in runs)
+    return (statistics.median(run[0] for run in runs), max(run[1] for run in runs), statistics.median(run[3] for run in runs))
 
 
 def main() -> None:
@@ -150,6 +151,8 @@ def main() -> None:
     parser.add_argument("--small-requests", type=int, default=500_000, help="requests in the log of the 1 M lake")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each question (median reported)")
     parser.add_argument("--no-threads-one", action="store_true", help="skip the 10 M lake's questions with DuckDB held to one thread")
+    parser.add_argument("--ask", help="ask the questions of only these sizes; the others' figures come from their last run "
+                        "(benchmarks/work/scaleout-SIZE-answers.json)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the generated logs (default: deleted once the lakes are built)")
     arguments = parser.parse_args()
     sizes = [size.strip().lower() for size in arguments.sizes.split(",") if size.strip()]
@@ -171,13 +174,24 @@ def main() -> None:
             shutil.rmtree(WORK / f"log-{requests}", ignore_errors=True)
 
     facts: dict[str, dict[str, object]] = {}
-    latency: dict[tuple[str, str], tuple[float, int]] = {}  # (column, question) -> (median s, peak RSS)
+    latency: dict[tuple[str, str], tuple[float, int, float]] = {}  # (column, question) -> (median s, peak RSS, median CPU s)
     columns: list[tuple[str, str]] = []  # (column key, heading)
     load: dict[str, tuple[float, float]] = {}
     startup: dict[str, float] = {}  # a process that opens the catalog and asks nothing
     detect: tuple[float, int, int] | None = None
+    asked = sizes if arguments.ask is None else [size.strip().lower() for size in arguments.ask.split(",")]
     for size in sizes:
+        answers = WORK / f"scaleout-{size}-answers.json"
+        if size not in asked:  # asked by an earlier run: its saved figures
+            saved = json.loads(answers.read_text())
+            facts[size], load[size], startup[size] = saved["facts"], tuple(saved["load"]), saved["startup"]
+            columns += [tuple(column) for column in saved["columns"]]
+            latency.update({(key, question): tuple(value) for key, question, value in saved["latency"]})
+            detect = tuple(saved["detect"]) if saved["detect"] else detect
+            say(f"{size}: figures of the run of {saved['when']} ({answers.name})")
+            continue
         started = time.monotonic()
+        first_column = len(columns)
         lake = WORK / f"scaleout-{size}"
         facts[size] = lake_facts(lake)  # also opens the catalog once, so the runs below find it built
         first, last = date.fromisoformat(str(facts[size]["first"])), date.fromisoformat(str(facts[size]["last"]))
@@ -189,7 +203,7 @@ def main() -> None:
         if size == "10m" and not arguments.no_threads_one:
             windows.append(("10m-1t", "10M, all days, DuckDB threads=1", whole))
         before = os.getloadavg()[0]
-        baseline, _, _ = run_measured([*AUDITLAKE, "sql", "SELECT 1", "--lake", str(lake), "--format", "csv"])
+        baseline, _, _, _ = run_measured([*AUDITLAKE, "sql", "SELECT 1", "--lake", str(lake), "--format", "csv"])
         startup[size] = baseline
         for key, heading, (since, until) in windows:
             columns.append((key, heading))
@@ -199,15 +213,21 @@ def main() -> None:
                                                threads=1 if key.endswith("-1t") else None)
         if size == "10m":
             say("10M: auditlake detect (every detection), whole lake …")
-            seconds, rss, output = run_measured([*AUDITLAKE, "detect", "--lake", str(lake), "--since", whole[0], "--until", whole[1],
+            seconds, rss, output, _ = run_measured([*AUDITLAKE, "detect", "--lake", str(lake), "--since", whole[0], "--until", whole[1],
                                                  "--format", "csv"], stdout=None)
             detect = (seconds, rss, max(output.count("\n") - 1, 0))
         load[size] = (before, os.getloadavg()[0])
         phases[f"queries {size}"] = time.monotonic() - started
+        mine = columns[first_column:]
+        answers.write_text(json.dumps({
+            "when": time.strftime("%Y-%m-%d %H:%M"), "repeat": arguments.repeat, "facts": facts[size], "load": load[size],
+            "startup": startup[size], "columns": mine, "detect": detect if size == "10m" else None,
+            "latency": [[key, question, latency[(key, question)]] for key, _ in mine for question, _ in QUESTIONS]}, indent=1) + "\n")
 
     gib = 1024**3
     lines = [f"Scale-out benchmark, {date.today()}: {os.cpu_count()} cores, DuckDB on a local lake; each question its own process "
-             f"(`auditlake query run NAME --format csv`, start-up included), median of {arguments.repeat}. "
+             f"(`auditlake query run NAME --format csv`, start-up included), median of {arguments.repeat}: wall seconds (CPU seconds, "
+             f"user + system over all threads, which other work on the machine disturbs far less). "
              f"Load average when the run ended: {', '.join(f'{value:.2f}' for value in os.getloadavg())}.", "",
              "| lake | events | days | clusters | events/ on disk | bytes/event on disk | raw NDJSON bytes/event | ingest events/s (median; range) "
              "| load (1 min) before → after its queries |",
@@ -223,9 +243,12 @@ def main() -> None:
     lines += ["", "| question (saved query) | " + " | ".join(heading for _, heading in columns) + " |",
               "|---|" + "---|" * len(columns)]
     for question, _ in QUESTIONS:
-        lines.append(f"| {question} | " + " | ".join(f"{latency[(key, question)][0]:.2f} s" for key, _ in columns) + " |")
+        lines.append(f"| {question} | " + " | ".join(f"{latency[(key, question)][0]:.2f} s ({latency[(key, question)][2]:.2f})"
+                                                      for key, _ in columns) + " |")
     totals = {key: sum(latency[(key, question)][0] for question, _ in QUESTIONS) for key, _ in columns}
-    lines.append("| **all ten, one after another** | " + " | ".join(f"**{totals[key]:.1f} s**" for key, _ in columns) + " |")
+    cpu_totals = {key: sum(latency[(key, question)][2] for question, _ in QUESTIONS) for key, _ in columns}
+    lines.append("| **all ten, one after another** | " + " | ".join(f"**{totals[key]:.1f} s ({cpu_totals[key]:.1f})**" for key, _ in columns)
+                 + " |")
     lines.append("| (start-up and catalog: `auditlake sql 'SELECT 1'`, one run) | "
                  + " | ".join(f"{startup[key]:.2f} s" if key in startup else "" for key, _ in columns) + " |")
     lines += ["", "| question | peak RSS, largest of its runs: " + " · ".join(heading for _, heading in columns) + " |", "|---|---|"]
@@ -233,15 +256,17 @@ def main() -> None:
         lines.append(f"| {question} | " + " · ".join(f"{latency[(key, question)][1] / gib:.2f}" for key, _ in columns) + " GiB |")
     big = [size for size in ("1m", "10m", "50m") if size in sizes]
     if len(big) >= 2:
-        lines += ["", "| growth | " + " | ".join(f"{b.upper()} ÷ {a.upper()}" for a, b in zip(big, big[1:], strict=False))
-                  + " | marginal cost per M events (" + f"{big[-2].upper()} → {big[-1].upper()}) |",
+        events = {size: int(facts[size]["events"]) / 1e6 for size in big}
+        lines += ["", "| growth: wall (CPU) | " + " | ".join(f"{b.upper()} ÷ {a.upper()} (events ×{events[b] / events[a]:.1f})"
+                                                         for a, b in zip(big, big[1:], strict=False))
+                  + f" | wall (CPU) seconds per extra M events, {big[-2].upper()} → {big[-1].upper()} |",
                   "|---|" + "---|" * len(big)]
         for question, _ in [*QUESTIONS, ("**all ten**", [])]:
-            times = {size: totals[size] if question == "**all ten**" else latency[(size, question)][0] for size in big}
-            events = {size: int(facts[size]["events"]) / 1e6 for size in big}
-            slope = (times[big[-1]] - times[big[-2]]) / (events[big[-1]] - events[big[-2]])
-            lines.append(f"| {question} | " + " | ".join(f"{times[b] / times[a]:.1f}× (events {events[b] / events[a]:.1f}×)"
-                                                          for a, b in zip(big, big[1:], strict=False)) + f" | {slope * 1000:.0f} ms |")
+            wall = {size: totals[size] if question == "**all ten**" else latency[(size, question)][0] for size in big}
+            cpu = {size: cpu_totals[size] if question == "**all ten**" else latency[(size, question)][2] for size in big}
+            extra = events[big[-1]] - events[big[-2]]
+            lines.append(f"| {question} | " + " | ".join(f"{wall[b] / wall[a]:.1f}× ({cpu[b] / cpu[a]:.1f}×)" for a, b in zip(big, big[1:], strict=False))
+                         + f" | {(wall[big[-1]] - wall[big[-2]]) / extra:.3f} ({(cpu[big[-1]] - cpu[big[-2]]) / extra:.3f}) |")
     if detect is not None:
         lines += ["", f"`auditlake detect` (every detection), 10M lake, all days: {detect[0]:.1f} s, peak RSS {detect[1] / gib:.2f} GiB, "
                   f"{detect[2]:,} findings as CSV."]
