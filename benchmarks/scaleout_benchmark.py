@@ -178,20 +178,21 @@ def main() -> None:
     columns: list[tuple[str, str]] = []  # (column key, heading)
     load: dict[str, tuple[float, float]] = {}
     startup: dict[str, float] = {}  # a process that opens the catalog and asks nothing
+    repeats: dict[str, int] = {}
     detect: tuple[float, int, int] | None = None
     asked = sizes if arguments.ask is None else [size.strip().lower() for size in arguments.ask.split(",")]
     for size in sizes:
         answers = WORK / f"scaleout-{size}-answers.json"
         if size not in asked:  # asked by an earlier run: its saved figures
             saved = json.loads(answers.read_text())
-            facts[size], load[size], startup[size] = saved["facts"], tuple(saved["load"]), saved["startup"]
+            facts[size], load[size], startup[size], repeats[size] = saved["facts"], tuple(saved["load"]), saved["startup"], saved["repeat"]
             columns += [tuple(column) for column in saved["columns"]]
             latency.update({(key, question): tuple(value) for key, question, value in saved["latency"]})
             detect = tuple(saved["detect"]) if saved["detect"] else detect
             say(f"{size}: figures of the run of {saved['when']} ({answers.name})")
             continue
         started = time.monotonic()
-        first_column = len(columns)
+        first_column, repeats[size] = len(columns), arguments.repeat
         lake = WORK / f"scaleout-{size}"
         facts[size] = lake_facts(lake)  # also opens the catalog once, so the runs below find it built
         first, last = date.fromisoformat(str(facts[size]["first"])), date.fromisoformat(str(facts[size]["last"]))
@@ -226,7 +227,7 @@ def main() -> None:
 
     gib = 1024**3
     lines = [f"Scale-out benchmark, {date.today()}: {os.cpu_count()} cores, DuckDB on a local lake; each question its own process "
-             f"(`auditlake query run NAME --format csv`, start-up included), median of {arguments.repeat}: wall seconds (CPU seconds, "
+             f"(`auditlake query run NAME --format csv`, start-up included), median of {', '.join(f'{repeats[size]} on {size.upper()}' for size in sizes)} run(s): wall seconds (CPU seconds, "
              f"user + system over all threads, which other work on the machine disturbs far less). "
              f"Load average when the run ended: {', '.join(f'{value:.2f}' for value in os.getloadavg())}.", "",
              "| lake | events | days | clusters | events/ on disk | bytes/event on disk | raw NDJSON bytes/event | ingest events/s (median; range) "
