@@ -226,8 +226,9 @@ def main() -> None:
             "latency": [[key, question, latency[(key, question)]] for key, _ in mine for question, _ in QUESTIONS]}, indent=1) + "\n")
 
     gib = 1024**3
+    runs = ", ".join(f"{repeats[size]} on {size.upper()}" for size in sizes)
     lines = [f"Scale-out benchmark, {date.today()}: {os.cpu_count()} cores, DuckDB on a local lake; each question its own process "
-             f"(`auditlake query run NAME --format csv`, start-up included), median of {', '.join(f'{repeats[size]} on {size.upper()}' for size in sizes)} run(s): wall seconds (CPU seconds, "
+             f"(`auditlake query run NAME --format csv`, start-up included), median of {runs} run(s): wall seconds (CPU seconds, "
              f"user + system over all threads, which other work on the machine disturbs far less). "
              f"Load average when the run ended: {', '.join(f'{value:.2f}' for value in os.getloadavg())}.", "",
              "| lake | events | days | clusters | events/ on disk | bytes/event on disk | raw NDJSON bytes/event | ingest events/s (median; range) "
