@@ -41,6 +41,32 @@ QUESTIONS: list[tuple[str, list[str]]] = [
     ("volume-per-day", []), ("user-activity", ["--param", "user=alice@example.com"]),
 ]
 SIZES = {"1m": ("small", 1), "10m": ("big", 2), "50m": ("big", 10)}  # which log, ingested as how many clusters
+# `python -c` child for `--spark`: one local SparkSession on MASTER, the lake registered once, then each question `repeat`
+# times (the Arrow result collected to the driver); prints JSON: session start, registration, and per question the
+# median wall seconds and the row count (checked against DuckDB's by the parent).
+SPARK_CHILD = """
+import json, statistics, sys, time
+from auditlake import Lake
+from auditlake.spark import session
+lake_path, master, since, until, repeat, questions = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), json.loads(sys.argv[6])
+started = time.monotonic()
+spark = session(master)
+spark.sql("SELECT 1").collect()
+session_seconds = time.monotonic() - started
+lake = Lake(lake_path)
+started = time.monotonic()
+lake.register_spark(spark)
+register_seconds = time.monotonic() - started
+answers = {}
+for name, params in questions:
+    times, rows = [], 0
+    for _ in range(repeat):
+        started = time.monotonic()
+        rows = lake.spark_query_arrow(name, spark=spark, since=since, until=until, **params).num_rows
+        times.append(time.monotonic() - started)
+    answers[name] = [statistics.median(times), rows]
+print(json.dumps({"session": session_seconds, "register": register_seconds, "answers": answers}))
+"""
 # `python -c` child: every DuckDB connection auditlake opens (they all come from auditlake.duck.connect) gets `threads`.
 PINNED = """
 import sys
@@ -154,7 +180,13 @@ def main() -> None:
     parser.add_argument("--ask", help="ask the questions of only these sizes; the others' figures come from their last run "
                         "(benchmarks/work/scaleout-SIZE-answers.json)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the generated logs (default: deleted once the lakes are built)")
+    parser.add_argument("--spark", action="store_true", help="only the Spark comparison: the questions on the 10 M lake with Spark "
+                        "local[1] and local[2] (auditlake[spark], Java 17+) beside DuckDB")
     arguments = parser.parse_args()
+    if arguments.spark:
+        WORK.mkdir(exist_ok=True)
+        spark_comparison(build("10m", arguments.requests, SIZES["10m"][1]), arguments.repeat)
+        return
     sizes = [size.strip().lower() for size in arguments.sizes.split(",") if size.strip()]
     if unknown := set(sizes) - set(SIZES):
         raise SystemExit(f"unknown size(s) {sorted(unknown)}: use {', '.join(SIZES)}")
@@ -274,6 +306,46 @@ def main() -> None:
                   f"{detect[2]:,} findings as CSV."]
     lines += ["", "Phases: " + ", ".join(f"{name} {seconds / 60:.1f} min" for name, seconds in phases.items())
               + f"; total {(time.monotonic() - started_all) / 60:.1f} min."]
+    print("\n".join(lines))
+
+
+def spark_comparison(record: dict[str, object], repeat: int) -> None:
+    """The questions on the 10 M lake: DuckDB in this process's child as above, Spark local[1] and local[2] each in one session."""
+    lake = WORK / "scaleout-10m"
+    fact = lake_facts(lake)
+    first, last = date.fromisoformat(str(fact["first"])), date.fromisoformat(str(fact["last"]))
+    since, until = str(first), str(last + timedelta(days=1))
+    questions = [(name, dict(item.split("=", 1) for item in extra[1::2])) for name, extra in QUESTIONS]
+    duck = {}
+    for name, extra in QUESTIONS:
+        say(f"10M, DuckDB: {name} ×{repeat} …")
+        duck[name] = ask(lake, name, extra, since, until, repeat)
+    from auditlake import Lake  # the parent's own reading of each answer's size, to check Spark's against
+
+    rows = {name: Lake(lake).query_arrow(name, since=since, until=until, **params).num_rows for name, params in questions}
+    spark: dict[str, dict[str, object]] = {}
+    for master in ("local[1]", "local[2]"):
+        say(f"10M, Spark {master}: session, registration, then the ten questions ×{repeat} …")
+        _, rss, output, cpu = run_measured([PYTHON, "-c", SPARK_CHILD, str(lake), master, since, until, str(repeat), json.dumps(questions)],
+                                           stdout=None)
+        spark[master] = {**json.loads(output.splitlines()[-1]), "rss": rss, "cpu": cpu}
+        for name, (_, count) in spark[master]["answers"].items():  # type: ignore[attr-defined]
+            assert count == rows[name], f"{name}: {count} rows on Spark {master}, {rows[name]} on DuckDB"
+    lines = [f"Spark vs DuckDB, {date.today()}: the 10 M lake ({int(fact['events']):,} events, {fact['days']} days), all days; "
+             f"{os.cpu_count()} cores; load average at the end {', '.join(f'{value:.2f}' for value in os.getloadavg())}. DuckDB: each "
+             f"question its own process (start-up included); Spark: one session per master, the lake registered once, then each "
+             f"question (median of {repeat}); every answer has DuckDB's row count.", "",
+             "| question | rows | DuckDB (own process) | Spark local[1] | Spark local[2] | local[1] ÷ local[2] |", "|---|---|---|---|---|---|"]
+    for name, _ in QUESTIONS:
+        one, two = spark["local[1]"]["answers"][name][0], spark["local[2]"]["answers"][name][0]  # type: ignore[index]
+        lines.append(f"| {name} | {rows[name]:,} | {duck[name][0]:.2f} s | {one:.2f} s | {two:.2f} s | {one / two:.2f}× |")
+    total = {master: sum(answer[0] for answer in spark[master]["answers"].values()) for master in spark}  # type: ignore[attr-defined]
+    lines.append(f"| **all ten** | | {sum(value[0] for value in duck.values()):.1f} s | {total['local[1]']:.1f} s | {total['local[2]']:.1f} s "
+                 f"| {total['local[1]'] / total['local[2]']:.2f}× |")
+    lines.append(f"| session start · registration | | | {spark['local[1]']['session']:.1f} s · {spark['local[1]']['register']:.1f} s "
+                 f"| {spark['local[2]']['session']:.1f} s · {spark['local[2]']['register']:.1f} s | |")
+    lines.append(f"| peak RSS (driver JVM included) | | {max(value[1] for value in duck.values()) / 1024**3:.2f} GiB "
+                 f"| {int(spark['local[1]']['rss']) / 1024**3:.2f} GiB | {int(spark['local[2]']['rss']) / 1024**3:.2f} GiB | |")
     print("\n".join(lines))
 
 

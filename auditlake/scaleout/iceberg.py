@@ -177,7 +177,7 @@ def _publications_path(store: LakeStore) -> Path:
 def _without_password(uri: str) -> str:
     from sqlalchemy.engine import make_url
 
-    return make_url(uri).set(password=None).render_as_string(hide_password=False)
+    return make_url(uri)._replace(password=None).render_as_string(hide_password=False)  # URL.set() ignores None: it would keep it
 
 
 def _sync(the_catalog: Catalog, name: str, schema: pa.Schema, store: LakeStore, records: list[FileRecord], write: str) -> PublishedTable:
