@@ -355,17 +355,17 @@ class Lake:
                 self._warn_if_window_empty(connection, values["since"], values["until"], values.get("cluster"))
         return table
 
-    def spark_query_arrow(self, name: str, /, *, spark: SparkSession | None = None, master: str = "local[*]", since: Any = None,
-                          until: Any = None, **params: Any) -> pa.Table:
+    def spark_query_arrow(self, name: str, /, *, spark: SparkSession | None = None, master: str = "local[*]",
+                          driver_memory: str | None = None, since: Any = None, until: Any = None, **params: Any) -> pa.Table:
         """Run a saved query on Spark, with the values `query_arrow` binds for DuckDB; an Arrow table.
 
         `spark`: a session of yours (the lake's views are registered in it when it does not show them yet);
-        without one a quiet local session on `master` is started. Only queries whose header lists `spark` under
+        without one a quiet local session on `master` (with `driver_memory`, e.g. "4g") is started. Only queries whose header lists `spark` under
         `engines:` run; a DuckDB-only one is refused with its reason before any session starts.
         """
         query, values = self._bind(name, {"since": since, "until": until, **params})
         spark_engine.require_portable(query)
-        return spark_engine.run(spark if spark is not None else spark_session(master), self.store, catalog_items(), query, values)
+        return spark_engine.run(spark if spark is not None else spark_session(master, driver_memory), self.store, catalog_items(), query, values)
 
     def register_spark(self, spark: SparkSession) -> spark_engine.Registration:
         """Temp views `events`, `findings` and the shared views of queries/views/ in `spark` (see `auditlake.spark`)."""

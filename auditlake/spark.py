@@ -43,8 +43,9 @@ def run_saved_query(spark: SparkSession, lake: str | Path | Lake, name: str, /, 
     return _lake(lake).spark_query_arrow(name, spark=spark, since=since, until=until, **params)
 
 
-def session(master: str = "local[*]") -> SparkSession:
-    """A quiet local SparkSession (log at WARN, no UI, bound to 127.0.0.1, UTC), as `auditlake spark run` starts."""
+def session(master: str = "local[*]", driver_memory: str | None = None) -> SparkSession:
+    """A quiet local SparkSession (log at WARN, no UI, bound to 127.0.0.1, UTC), as `auditlake spark run` starts;
+    `driver_memory` ("4g") is its JVM heap (Spark's default 1g)."""
     from auditlake.lake import spark_session
 
-    return spark_session(master)
+    return spark_session(master, driver_memory)

@@ -162,13 +162,27 @@ def test_the_core_questions_agree_on_a_larger_real_log(spark: Any, tmp_path_fact
 def test_auditlake_spark_run_prints_like_query_run(fixture_lake: Lake) -> None:
     """A subprocess of its own: the CLI starts its own local session."""
     done = subprocess.run([sys.executable, "-m", "auditlake", "spark", "run", "volume-per-day", "--lake", str(fixture_lake.path),
-                           "--since", WHOLE["since"], "--until", WHOLE["until"], "--master", "local[1]", "--format", "csv"],
+                           "--since", WHOLE["since"], "--until", WHOLE["until"], "--master", "local[1]", "--driver-memory", "768m",
+                           "--format", "csv"],
                           capture_output=True, text=True, env={**os.environ}, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [line.replace('"', "") for line in done.stdout.splitlines()]
     assert lines[0].startswith("cluster,date,level,events")
     assert any(line.startswith("demo,2026-11-01,") for line in lines)
     assert "row(s) on Spark" in done.stderr
+
+
+def test_a_spark_failure_is_one_line_and_running_out_of_heap_says_what_to_give() -> None:
+    from auditlake.scaleout.spark import failure
+
+    query = next(query for query in SAVED if query.name == "top-actors")
+    stack = "An error occurred while calling o424.getResult.\n: org.apache.spark.SparkException: Job aborted\n" \
+            "Caused by: java.lang.OutOfMemoryError: Java heap space\n\tat org.apache.spark.rdd.RDD.iterator(RDD.scala:338)"
+    heap = failure(query, RuntimeError(stack))
+    assert heap.message == "top-actors ran out of memory on Spark (the JVM's heap, spark.driver.memory, default 1g)"
+    assert "--driver-memory 4g" in heap.hint
+    other = failure(query, RuntimeError("[TABLE_OR_VIEW_NOT_FOUND] The table or view `nope` cannot be found.\n\tat org.apache…"))
+    assert other.message == "top-actors failed on Spark: [TABLE_OR_VIEW_NOT_FOUND] The table or view `nope` cannot be found."
 
 
 def test_auditlake_spark_run_refuses_a_duckdb_only_query_in_one_line(fixture_lake: Lake) -> None:

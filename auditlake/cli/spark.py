@@ -38,6 +38,7 @@ def spark_run(
     cluster: ClusterOption = None,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Any other parameter, as name=value (repeatable).")] = None,
     master: Annotated[str, typer.Option("--master", help="Spark master of the local session.")] = "local[*]",
+    driver_memory: Annotated[str | None, typer.Option("--driver-memory", help="The session's JVM heap, e.g. 4g (Spark's default: 1g).")] = None,
     output: DataFormat = Format.TABLE,
     output_file: OutputOption = None,
     max_rows: MaxRowsOption = 100,
@@ -53,6 +54,6 @@ def spark_run(
         params["cluster"] = cluster
     the_lake = Lake(lake)
     start, end = the_lake.window(since, until, query=name)
-    result = the_lake.spark_query_arrow(name, master=master, since=start, until=end, **params)
+    result = the_lake.spark_query_arrow(name, master=master, driver_memory=driver_memory, since=start, until=end, **params)
     emit(result, chosen(output), output_file, max_rows)
     state_window(f"{result.num_rows:,} row(s) on Spark", start, end)

@@ -59,14 +59,17 @@ def require_pyspark() -> None:
                                      hint="pip install 'auditlake[spark]' (and Java 17+ on PATH)") from None
 
 
-def session(master: str = "local[*]") -> SparkSession:
-    """A local SparkSession for the CLI: quiet (log at WARN), no UI, bound to 127.0.0.1, UTC."""
+def session(master: str = "local[*]", driver_memory: str | None = None) -> SparkSession:
+    """A local SparkSession for the CLI: quiet (log at WARN), no UI, bound to 127.0.0.1, UTC.
+
+    `driver_memory` (such as "4g") is the JVM's heap; in local mode the executors live in it. Spark's default is 1g.
+    """
     require_pyspark()
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # read as the JVM starts: bind to loopback, without the hostname warning
     builder = SparkSession.builder.master(master).appName("auditlake")
-    for key, value in SESSION_CONFIG.items():
+    for key, value in {**SESSION_CONFIG, **({"spark.driver.memory": driver_memory} if driver_memory else {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
@@ -197,4 +200,13 @@ def run(spark: SparkSession, store: LakeStore, items: Sequence[CatalogItem], que
     try:
         return spark.sql(sql).toArrow()
     except Exception as error:  # noqa: BLE001 (pyspark's errors carry a JVM stack: one line of it is the answer)
-        raise QueryError(f"{query.name} failed on Spark: {first_line(error)}", path=query.path) from None
+        raise failure(query, error) from None
+
+
+def failure(query: SavedQuery, error: BaseException) -> QueryError:
+    """What a user reads when Spark fails a query: one line (a JVM stack is not an answer), the heap named when it ran out."""
+    if "java.lang.OutOfMemoryError" in str(error):
+        return QueryError(f"{query.name} ran out of memory on Spark (the JVM's heap, spark.driver.memory, default 1g)",
+                          hint="give it more: auditlake spark run --driver-memory 4g, or your session's spark.driver.memory",
+                          path=query.path)
+    return QueryError(f"{query.name} failed on Spark: {first_line(error)}", path=query.path)

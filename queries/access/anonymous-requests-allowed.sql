@@ -12,7 +12,7 @@ needs:  # the audit level and requests this question reads (auditlake policy sim
   - {level: Metadata}
 */
 SELECT cluster, verb, split_part(request_uri, '?', 1) AS path, resource, namespace,
-       count(*) AS requests, list_sort(list_distinct(list(source_ip)))[1:20] AS source_ips,
+       count(*) AS requests, list_sort(list_distinct(list(DISTINCT source_ip)))[1:20] AS source_ips,
        min(received_at) AS first_at, max(received_at) AS last_at,
        split_part(request_uri, '?', 1) IN ('/healthz', '/livez', '/readyz', '/version') AS is_health_check
 FROM events

@@ -9,7 +9,7 @@ needs:  # the audit level and requests this question reads (auditlake policy sim
   - {level: Metadata}
 */
 SELECT cluster, source_ip, user_agent, count(*) AS failures,
-       list_sort(list_distinct(list(split_part(request_uri, '?', 1))))[1:20] AS paths,
+       list_sort(list_distinct(list(DISTINCT split_part(request_uri, '?', 1))))[1:20] AS paths,
        min(received_at) AS first_at, max(received_at) AS last_at
 FROM events
 WHERE in_window(received_at, date, $since, $until)

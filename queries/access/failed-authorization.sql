@@ -10,7 +10,7 @@ needs:  # the audit level and requests this question reads (auditlake policy sim
 */
 SELECT cluster, coalesce(impersonated_user, user_name) AS actor, user_name AS authenticated_user, source_ip, verb,
        coalesce(resource || coalesce('/' || subresource, ''), split_part(request_uri, '?', 1)) AS target,
-       count(*) AS failures, list_sort(list_distinct(list(namespace))) AS namespaces,
+       count(*) AS failures, list_sort(list_distinct(list(DISTINCT namespace))) AS namespaces,
        min(received_at) AS first_at, max(received_at) AS last_at
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -11,7 +11,7 @@ needs:  # the audit level and requests this question reads (auditlake policy sim
   - {level: Metadata}
 */
 SELECT cluster, user_name AS impersonator, impersonated_user, any_value(impersonated_groups) AS impersonated_groups,
-       count(*) AS requests, list_sort(list_distinct(list(verb))) AS verbs,
+       count(*) AS requests, list_sort(list_distinct(list(DISTINCT verb))) AS verbs,
        count(*) FILTER (WHERE code >= 400) AS denied,
        min(received_at) AS first_at, max(received_at) AS last_at
 FROM events

@@ -16,7 +16,7 @@ needs:
 SELECT cluster, user_name AS administrator, verb,
        coalesce(resource || coalesce('/' || subresource, ''), split_part(request_uri, '?', 1)) AS target,
        count(*) AS requests, count(*) FILTER (WHERE code >= 400) AS failures,
-       list_sort(list_distinct(list(namespace)))[1:10] AS namespaces, list_sort(list_distinct(list(source_ip)))[1:10] AS source_ips,
+       list_sort(list_distinct(list(DISTINCT namespace)))[1:10] AS namespaces, list_sort(list_distinct(list(DISTINCT source_ip)))[1:10] AS source_ips,
        min(received_at) AS first_at, max(received_at) AS last_at
 FROM events
 WHERE in_window(received_at, date, $since, $until)

@@ -14,13 +14,13 @@ SELECT cluster, coalesce(impersonated_user, user_name) AS actor,
        count(*) AS requests,
        count(*) FILTER (WHERE verb IN ('create', 'update', 'patch', 'delete', 'deletecollection')) AS writes,
        count(*) FILTER (WHERE code >= 400) AS failures,
-       list_sort(list_distinct(list(source_ip)))[1:10] AS source_ips,
-       list_sort(list_distinct(list(user_agent)))[1:5] AS user_agents,
+       list_sort(list_distinct(list(DISTINCT source_ip)))[1:10] AS source_ips,
+       list_sort(list_distinct(list(DISTINCT user_agent)))[1:5] AS user_agents,
        min(received_at) AS first_at, max(received_at) AS last_at
 FROM events
 WHERE in_window(received_at, date, $since, $until)
   AND stage IN ('ResponseComplete', 'Panic')
   AND ($cluster IS NULL OR cluster = $cluster)
 GROUP BY ALL
-ORDER BY requests DESC, actor
+ORDER BY requests DESC, actor, cluster
 LIMIT $limit

@@ -12,8 +12,8 @@ SELECT
   min(received_at) AS first_seen,
   max(received_at) AS last_seen,
   count(DISTINCT audit_id) AS requests,
-  list_sort(list_distinct(list(source_ip))) AS source_ips,
-  list_sort(list_distinct(list(user_agent))) AS user_agents,
+  list_sort(list_distinct(list(DISTINCT source_ip))) AS source_ips,
+  list_sort(list_distinct(list(DISTINCT user_agent))) AS user_agents,
   any_value(user_groups) AS groups
 FROM events
 GROUP BY ALL
