@@ -20,6 +20,7 @@ from auditlake.contract import FINDING_COLUMNS
 from auditlake.errors import QueryError
 from auditlake.library.binding import bind, run
 from auditlake.library.savedquery import DETECTIONS_TOPIC, ENGINES, SEVERITIES, SavedQuery, normalise_name, saved_queries
+from auditlake.library.shared_window import reads_only_its_window, shared_window
 from auditlake.library.suggest import hint
 
 if TYPE_CHECKING:
@@ -81,12 +82,17 @@ def choose(library: dict[str, SavedQuery], names: list[str] | None = None, min_s
 
 
 def run_detections(connection: duckdb.DuckDBPyConnection, rules: list[SavedQuery], *, since: Any, until: Any, cluster: str | None,
-                   now: datetime | None = None, params: dict[str, dict[str, Any]] | None = None) -> DetectionRun:
-    """Every rule over the same [since, until) window (with `params[rule]` for its own); findings stacked, ordered by time."""
+                   now: datetime | None = None, params: dict[str, dict[str, Any]] | None = None, share_scans: bool = True) -> DetectionRun:
+    """Every rule over the same [since, until) window (with `params[rule]` for its own); findings stacked, ordered by time.
+
+    `share_scans` materialises the shared views several rules read once for the window (`shared_window`); the
+    findings are the same without it, only slower.
+    """
     now = now or datetime.now(UTC)
     start, end = window.parse_time(since, now), window.parse_time(until or "now", now)
     tables, counts = [], {}
-    for rule in rules:
+
+    def detect(rule: SavedQuery) -> None:
         given = {**(params or {}).get(rule.name, {}), "since": start, "until": end, **({"cluster": cluster} if cluster else {})}
         values = bind(rule, given, now)
         table = run(connection, rule, values)
@@ -96,6 +102,14 @@ def run_detections(connection: duckdb.DuckDBPyConnection, rules: list[SavedQuery
         counts[rule.name] = table.num_rows
         if table.num_rows:
             tables.append(table.cast(_schema(table.schema)))
+
+    in_window = [rule for rule in rules if reads_only_its_window(rule)]
+    with shared_window(connection, in_window if share_scans else [], since=start, until=end, cluster=cluster):
+        for rule in in_window:
+            detect(rule)
+    for rule in rules:
+        if not reads_only_its_window(rule):
+            detect(rule)
     findings = pa.concat_tables(tables) if tables else _schema(None).empty_table()
     findings = findings.sort_by([("received_at", "ascending"), ("rule", "ascending"), ("audit_id", "ascending")])
     found_at = pa.array([now] * findings.num_rows, pa.timestamp("us", tz="UTC"))
