@@ -201,8 +201,8 @@ ATTACK_TECHNIQUES: tuple[AttackTechnique, ...] = (
 
 def coverage_markdown() -> str:
     """The README's coverage table: each attack technique of the simulated cluster and the detections that find it."""
-    lines = ["| technique (Threat Matrix for Kubernetes) | ATT&CK | the simulated story | per-event detections that find it | stateful detections that find it (history, sequence) |",
-             "|---|---|---|---|---|"]
+    lines = ["| technique (Threat Matrix for Kubernetes) | ATT&CK | the simulated story | per-event detections that find it "
+             "| stateful detections that find it (history, sequence) |", "|---|---|---|---|---|"]
     for item in ATTACK_TECHNIQUES:
         found = ", ".join(f"`{name}`" for name in item.detections)
         stateful = ", ".join(f"`{name}`" for name in item.stateful)
