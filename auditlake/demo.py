@@ -960,9 +960,10 @@ class ClusterSimulation:
 
     def _pod_body(self, ns: str, name: str, container: dict[str, Any], **spec: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """A Pod as kubectl sends it and as the apiserver answers (uid, resourceVersion, Pending)."""
-        request = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns, "labels": {"run": name}},
+        metadata: dict[str, Any] = {"name": name, "namespace": ns, "labels": {"run": name}}
+        request = {"kind": "Pod", "apiVersion": "v1", "metadata": metadata,
                    "spec": {"containers": [container], "restartPolicy": "Never", "dnsPolicy": "ClusterFirst", **spec}, "status": {}}
-        response = dict(request, metadata=dict(request["metadata"], uid=self._uuid(), resourceVersion=str(self.resource_version + self.random.randint(1, 40)),
+        response = dict(request, metadata=dict(metadata, uid=self._uuid(), resourceVersion=str(self.resource_version + self.random.randint(1, 40)),
                                                  creationTimestamp=self.clock.format(self.clock.now_us)[:19] + "Z"),
                         status={"phase": "Pending", "qosClass": "BestEffort"})
         return request, response
@@ -1115,10 +1116,10 @@ class ClusterSimulation:
         """A service-account-token Secret and a year-long TokenRequest for CI's deployer; the token is used from elsewhere."""
         user, ip, agent = self._human("alice@example.com")
         reason = 'RBAC: allowed by ClusterRoleBinding "sre-admin" of ClusterRole "cluster-admin" to Group "oidc:sre"'
-        secret = {"kind": "Secret", "apiVersion": "v1", "type": "kubernetes.io/service-account-token",
-                  "metadata": {"name": "deployer-token", "namespace": "ci", "annotations": {"kubernetes.io/service-account.name": "deployer"}}}
+        metadata: dict[str, Any] = {"name": "deployer-token", "namespace": "ci", "annotations": {"kubernetes.io/service-account.name": "deployer"}}
+        secret = {"kind": "Secret", "apiVersion": "v1", "type": "kubernetes.io/service-account-token", "metadata": metadata}
         ref = {"resource": "secrets", "namespace": "ci", "name": "deployer-token", "apiVersion": "v1"}
-        created = dict(secret, metadata=dict(secret["metadata"], uid=self._uuid(), creationTimestamp=self.clock.format(self.clock.now_us)[:19] + "Z"))
+        created = dict(secret, metadata=dict(metadata, uid=self._uuid(), creationTimestamp=self.clock.format(self.clock.now_us)[:19] + "Z"))
         requests = [("create-secret", self._request(user=user, verb="create", uri="/api/v1/namespaces/ci/secrets?fieldManager=kubectl-create",
                                                     agent=agent, ip=ip, object_ref=ref, level="RequestResponse", request_object=secret,
                                                     response_object=created, code=201, authz_reason=reason))]
