@@ -150,40 +150,42 @@ ATTACK_TECHNIQUES: tuple[AttackTechnique, ...] = (
     AttackTechnique(
         "dump-all-secrets", "List K8S secrets", "MS-TA9025", ("T1552.007",),
         "checkout's frontend token (RCE in the pod, curl) lists every secret of the cluster, then reads 18 of them one by one; "
-        "minutes later a legacy token among them (monitoring/grafana, never used before) is used from a VPN address",
+        "minutes later a legacy token among them (monitoring/grafana, never used before) is used from the same pod",
         ("bulk-secret-access", "secret-read", "secrets-dumped-across-namespaces", "secrets-listed"),
-        ("first-secret-read-in-namespace", "secrets-listed-then-new-identity")),
+        ("first-secret-read-in-namespace", "first-user-agent-for-identity", "rare-service-account-verb", "secrets-listed-then-new-identity")),
     AttackTechnique(
         "steal-service-account-token", "Container service account", "MS-TA9016", ("T1528", "T1550.001"),
         "bob mints a day-long token for payments/api (`kubectl create token`); minutes later that token lists pods and reads "
         "a secret from a VPN address, with curl",
         ("disallowed-user", "secret-read", "service-account-token-created"),
-        ("first-source-network-for-identity", "first-user-agent-for-identity", "token-then-use-elsewhere")),
+        ("first-secret-read-in-namespace", "first-source-network-for-identity", "first-user-agent-for-identity", "rare-service-account-verb",
+         "token-then-use-elsewhere")),
     AttackTechnique(
         "admin-clusterrole", "Cluster-admin binding", "MS-TA9019", ("T1098.006", "T1078"),
-        "payments/api (kubectl in the pod) is refused eight times; CI's stolen token creates a ClusterRole with `*` verbs "
+        "payments/api (kubectl in the pod) is refused ten times, five of them on nodes; CI's stolen token creates a ClusterRole with `*` verbs "
         "and resources and binds it to payments/api, which then lists nodes and secrets",
         ("resource-created-or-deleted", "role-with-wildcard", "rolebinding-modified", "secrets-listed",
          "unauthorized-or-unauthenticated"),
-        ("denied-burst-then-allowed", "grant-then-use", "rare-service-account-verb")),
+        ("denied-burst-then-allowed", "first-secret-read-in-namespace", "grant-then-use", "rare-service-account-verb")),
     AttackTechnique(
         "client-certificate", "Kubeconfig file", "MS-TA9003", ("T1649", "T1098.001"),
         "bob requests a client certificate for `ops-breakglass` in group oidc:sre (cluster-admin), approves it and reads it; "
         "the certificate then lists kube-system's secrets from a VPN address",
         ("client-certificate-requested", "disallowed-user", "secrets-listed"),
-        ("first-cluster-admin-use",)),
+        ("first-cluster-admin-use", "first-secret-read-in-namespace")),
     AttackTechnique(
         "long-lived-token", "Container service account", "MS-TA9016", ("T1098.001", "T1528"),
         "alice creates a service-account-token Secret for ci/deployer and reads it, and requests a year-long token for it; "
         "the token then lists deployments from a VPN address, with curl",
         ("disallowed-user", "resource-created-or-deleted", "secret-modified-or-deleted", "secret-read",
          "service-account-token-created"),
-        ("first-source-network-for-identity", "first-user-agent-for-identity")),
+        ("first-secret-read-in-namespace", "first-source-network-for-identity", "first-user-agent-for-identity", "rare-service-account-verb",
+         "token-then-use-elsewhere")),
     AttackTechnique(
         "hostpath-breakout", "Writable hostPath mount", "MS-TA9013", ("T1611", "T1609"),
         "bob runs an alpine pod in default mounting the node's / and, two minutes later, execs `chroot /host /bin/sh` into it",
         ("disallowed-user", "enumeration-tooling", "exec-or-attach", "hostpath-mount", "sensitive-mount-pod"),
-        ("first-exec-into-namespace",)),
+        ("first-exec-into-namespace", "privileged-pod-then-exec")),
     AttackTechnique(
         "nodes-proxy", "Access Kubelet API", "MS-TA9030", ("T1613", "T1609"),
         "Prometheus's token (it may get nodes/proxy to scrape) asks a kubelet for its pods with curl, then runs a shell in "
@@ -195,7 +197,7 @@ ATTACK_TECHNIQUES: tuple[AttackTechnique, ...] = (
         "CI's stolen token creates a privileged ubuntu pod sharing the node's PIDs in payments and, four minutes later, execs "
         "`nsenter` into the node",
         ("exec-or-attach", "host-pid-pod", "privileged-pod"),
-        ("first-exec-into-namespace", "privileged-pod-then-exec")),
+        ("privileged-pod-then-exec", "rare-service-account-verb")),
 )
 
 
@@ -996,15 +998,15 @@ class ClusterSimulation:
             requests.append(("", self._request(user=user, verb="get", uri=f"/api/v1/namespaces/{ns}/secrets/{secret}", agent=CURL, ip=ip,
                                                object_ref=ref, duration_us=1_800, authz_reason=reason)))
         self._later(360, 540)
-        grafana = self._token_user("monitoring", "grafana", None)  # the legacy token read above: first use ever
+        grafana = self._token_user("monitoring", "grafana", None)  # the legacy token read above, from the same pod: first use ever
         legacy = {"authentication.k8s.io/legacy-token": "system:serviceaccount:monitoring:grafana"}
-        agent = self._agent("kubectl")
+        agent = CURL
         grant = 'RBAC: allowed by ClusterRoleBinding "grafana" of ClusterRole "view" to ServiceAccount "grafana/monitoring"'
-        requests.append(("new-identity", self._request(user=grafana, verb="list", uri="/api/v1/namespaces?limit=500", agent=agent, ip=ATTACKER_IP,
+        requests.append(("new-identity", self._request(user=grafana, verb="list", uri="/api/v1/namespaces?limit=500", agent=agent, ip=ip,
                                                        object_ref={"resource": "namespaces", "apiVersion": "v1"}, authz_reason=grant,
                                                        extra_annotations=legacy)))
         self._later(5, 20)
-        requests.append(("", self._request(user=grafana, verb="list", uri="/api/v1/pods?limit=500", agent=agent, ip=ATTACKER_IP,
+        requests.append(("", self._request(user=grafana, verb="list", uri="/api/v1/pods?limit=500", agent=agent, ip=ip,
                                            object_ref={"resource": "pods", "apiVersion": "v1"}, duration_us=60_000, authz_reason=grant,
                                            extra_annotations=legacy)))
         return self._attack("dump-all-secrets", user["username"], requests)
@@ -1036,12 +1038,12 @@ class ClusterSimulation:
         ip, _ = WORKLOAD_CLIENTS[("payments", "api")]
         pod_user, kubectl, sa = self._workload_user("payments", "api"), self._agent("kubectl"), "system:serviceaccount:payments:api"
         requests: list[tuple[str, list[tuple[int, dict[str, Any]]]]] = []
-        probes = [("list", "nodes", "", None), ("list", "secrets", "", None), ("list", "secrets", "", "kube-system"),
-                  ("create", "clusterrolebindings", "rbac.authorization.k8s.io", None), ("list", "nodes", "", None),
-                  ("get", "clusterroles", "rbac.authorization.k8s.io", None), ("list", "namespaces", "", None), ("create", "pods", "", "kube-system")]
-        for verb, resource, group, ns in probes:
+        probes = [("list", "nodes", "", None, None), ("list", "secrets", "", None, None), ("get", "nodes", "", None, NODES[0]),
+                  ("list", "secrets", "", "kube-system", None), ("create", "clusterrolebindings", "rbac.authorization.k8s.io", None, None),
+                  ("list", "nodes", "", None, None), ("get", "nodes", "", None, NODES[3]), ("get", "clusterroles", "rbac.authorization.k8s.io", None,
+                  "cluster-admin"), ("get", "nodes", "", None, NODES[5]), ("create", "pods", "", "kube-system", None)]
+        for verb, resource, group, ns, name in probes:
             prefix = f"/apis/{group}/v1" if group else "/api/v1"
-            name = "cluster-admin" if verb == "get" else None
             uri = prefix + (f"/namespaces/{ns}" if ns else "") + f"/{resource}" + (f"/{name}" if name else "")
             ref = {"resource": resource, "apiVersion": "v1", **({"apiGroup": group} if group else {}), **({"namespace": ns} if ns else {}),
                    **({"name": name} if name else {})}
@@ -1051,7 +1053,7 @@ class ClusterSimulation:
             requests.append(("", self._request(user=pod_user, verb=verb, uri=uri, agent=kubectl, ip=ip, object_ref=ref, code=403,
                                                failure=("Forbidden", message), decision="forbid")))
             self._later(2, 9)
-        self._later(180, 360)
+        self._later(150, 300)
         ci = self._ci_user()
         role = {"kind": "ClusterRole", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": "payments-ops"},
                 "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}

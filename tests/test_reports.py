@@ -86,7 +86,7 @@ def test_pci_dss_sections_count_what_the_simulated_cluster_did(pci, demo_truth):
     assert checks["audit-log-access"].table.num_rows == stories["audit_log_access"] > 0
     assert column_sum(checks["failed-authentication"], "failures") == stories["unauthenticated"]
     refused = attack_requests(demo_truth, lambda event: event["responseStatus"]["code"] == 403)  # the admin-clusterrole story's probes
-    assert column_sum(checks["failed-authorization"], "failures") == stories["forbidden"] + refused == stories["forbidden"] + 8
+    assert column_sum(checks["failed-authorization"], "failures") == stories["forbidden"] + refused == stories["forbidden"] + 10
     assert column_sum(checks["failed-access-per-day"], "unauthenticated") == stories["unauthenticated"]
     assert checks["apiserver-starts"].table.num_rows == stories["apiserver_restart"] > 0
     completeness = checks["record-completeness"].table.to_pylist()
