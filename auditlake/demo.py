@@ -2,12 +2,17 @@
 
 Owns: a seeded simulation of one cluster's API traffic (leases, kubelets, controllers, a CI
 service account rolling out deployments with RequestResponse bodies, humans reading secrets,
-exec-ing into pods and binding roles, failed 401/403 requests) and writing it the way the log
-backend does: one Event per line, rotated by size into `audit-<time>.log[.gz]` files.
+exec-ing into pods and binding roles, failed 401/403 requests), late in the run the attack stories people
+emulate against Kubernetes (`ATTACK_TECHNIQUES`: dump all secrets, steal a service-account token, an admin
+ClusterRole, a client certificate, a long-lived token, a hostPath breakout, nodes/proxy, a privileged pod,
+each at a recorded time by a recorded actor), and writing it the way the log backend does: one Event per
+line, rotated by size into `audit-<time>.log[.gz]` files.
 It never touches a lake: `Lake.demo` ingests what this writes through the normal ingest path.
 
 The simulation records its own ground truth (`DemoTruth`) so tests can check the lake against
-what really happened rather than against another reading of the same file.
+what really happened rather than against another reading of the same file. The attack stories and the
+workloads' own API calls they need as history draw from their own random streams, so adding them left
+every other request of a seed as it was.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ import heapq
 import random
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +71,19 @@ WORKLOADS = {
 }
 EXEC_COMMANDS = (["sh"], ["cat", "/etc/passwd"], ["env"], ["sh", "-c", "curl -s http://10.0.0.1:8080/metrics"])
 
+# The workloads whose service accounts call the API themselves, from their pod's address with their own client:
+# the history against which a stolen token used elsewhere, by curl, stands out.
+WORKLOAD_CLIENTS = {
+    ("payments", "api"): ("10.244.1.17", "api/v0.0.0 (linux/amd64) kubernetes/$Format"),
+    ("checkout", "frontend"): ("10.244.2.31", "frontend/v0.0.0 (linux/amd64) kubernetes/$Format"),
+}
+PROMETHEUS_IP = "10.0.2.33"
+# Where stolen credentials are used from: a VPN address no identity of the cluster used before. It is private, so no
+# per-event rule about public addresses can judge it; only an identity's history can.
+ATTACKER_IP = "10.8.0.34"
+CURL = "curl/8.5.0"
+ATTACK_WINDOW = (0.80, 0.972)  # the stories start in this part of the run, so every identity has days of history first
+
 
 @dataclass
 class DemoChange:
@@ -77,6 +96,36 @@ class DemoChange:
     verb: str
     user: str
     summary: str
+
+
+@dataclass(frozen=True)
+class AttackTechnique:
+    """One attack the simulated cluster suffers, and the detections that find it (the README's coverage table)."""
+
+    name: str  # the story's name, e.g. "dump-all-secrets"
+    technique: str  # Microsoft's Threat Matrix for Kubernetes technique, as the matrix names it
+    threat_matrix_id: str  # its id there, e.g. MS-TA9025
+    attack_ids: tuple[str, ...]  # MITRE ATT&CK techniques
+    story: str  # what the simulated attacker does, in one line
+    detections: tuple[str, ...]  # the per-event detections that find one of its requests (tests/test_attack_stories.py checks)
+    stateful: tuple[str, ...]  # the stateful detections that find it: history or a sequence, not one event
+
+
+@dataclass(frozen=True)
+class AttackStory:
+    """One attack as the simulation ran it: who, when, and the audit ids of its requests."""
+
+    name: str
+    technique: str
+    threat_matrix_id: str
+    attack_ids: tuple[str, ...]
+    actor: str  # the identity that carried the attack (other identities may appear in its steps)
+    started_at: str  # requestReceivedTimestamp of its first request
+    audit_ids: tuple[str, ...]  # every request of the story, in order
+    steps: tuple[tuple[str, str], ...]  # (step, audit id) of the requests a test names, e.g. ("use-from-new-network", "…")
+
+    def step(self, name: str) -> str:
+        return dict(self.steps)[name]
 
 
 @dataclass
@@ -93,6 +142,75 @@ class DemoTruth:
     first_at: str = ""
     last_at: str = ""
     stories: Counter[str] = field(default_factory=Counter)  # how often each scenario ran, e.g. stories["admin_action"]
+    attacks: list[AttackStory] = field(default_factory=list)  # the attack stories, in the order they started
+    attack_requests: list[dict[str, Any]] = field(default_factory=list)  # the final event of each of their requests
+
+
+ATTACK_TECHNIQUES: tuple[AttackTechnique, ...] = (
+    AttackTechnique(
+        "dump-all-secrets", "List K8S secrets", "MS-TA9025", ("T1552.007",),
+        "checkout's frontend token (RCE in the pod, curl) lists every secret of the cluster, then reads 18 of them one by one; "
+        "minutes later a legacy token among them (monitoring/grafana, never used before) is used from the same pod",
+        ("bulk-secret-access", "secret-read", "secrets-dumped-across-namespaces", "secrets-listed"),
+        ("first-secret-read-in-namespace", "first-user-agent-for-identity", "rare-service-account-verb", "secrets-listed-then-new-identity")),
+    AttackTechnique(
+        "steal-service-account-token", "Container service account", "MS-TA9016", ("T1528", "T1550.001"),
+        "bob mints a day-long token for payments/api (`kubectl create token`); minutes later that token lists pods and reads "
+        "a secret from a VPN address, with curl",
+        ("disallowed-user", "secret-read", "service-account-token-created"),
+        ("first-secret-read-in-namespace", "first-source-network-for-identity", "first-user-agent-for-identity", "rare-service-account-verb",
+         "token-then-use-elsewhere")),
+    AttackTechnique(
+        "admin-clusterrole", "Cluster-admin binding", "MS-TA9019", ("T1098.006", "T1078"),
+        "payments/api (kubectl in the pod) is refused ten times, five of them on nodes; CI's stolen token creates a ClusterRole with `*` verbs "
+        "and resources and binds it to payments/api, which then lists nodes and secrets",
+        ("resource-created-or-deleted", "role-with-wildcard", "rolebinding-modified", "secrets-listed",
+         "unauthorized-or-unauthenticated"),
+        ("denied-burst-then-allowed", "first-secret-read-in-namespace", "grant-then-use", "rare-service-account-verb")),
+    AttackTechnique(
+        "client-certificate", "Kubeconfig file", "MS-TA9003", ("T1649", "T1098.001"),
+        "bob requests a client certificate for `ops-breakglass` in group oidc:sre (cluster-admin), approves it and reads it; "
+        "the certificate then lists kube-system's secrets from a VPN address",
+        ("client-certificate-requested", "disallowed-user", "secrets-listed"),
+        ("first-cluster-admin-use", "first-secret-read-in-namespace")),
+    AttackTechnique(
+        "long-lived-token", "Container service account", "MS-TA9016", ("T1098.001", "T1528"),
+        "alice creates a service-account-token Secret for ci/deployer and reads it, and requests a year-long token for it; "
+        "the token then lists deployments from a VPN address, with curl",
+        ("disallowed-user", "resource-created-or-deleted", "secret-modified-or-deleted", "secret-read",
+         "service-account-token-created"),
+        ("first-secret-read-in-namespace", "first-source-network-for-identity", "first-user-agent-for-identity", "rare-service-account-verb",
+         "token-then-use-elsewhere")),
+    AttackTechnique(
+        "hostpath-breakout", "Writable hostPath mount", "MS-TA9013", ("T1611", "T1609"),
+        "bob runs an alpine pod in default mounting the node's / and, two minutes later, execs `chroot /host /bin/sh` into it",
+        ("disallowed-user", "enumeration-tooling", "exec-or-attach", "hostpath-mount", "sensitive-mount-pod"),
+        ("first-exec-into-namespace", "privileged-pod-then-exec")),
+    AttackTechnique(
+        "nodes-proxy", "Access Kubelet API", "MS-TA9030", ("T1613", "T1609"),
+        "Prometheus's token (it may get nodes/proxy to scrape) asks a kubelet for its pods with curl, then runs a shell in "
+        "kube-proxy through the kubelet's exec (a GET on nodes/proxy)",
+        ("enumeration-tooling",),
+        ("first-user-agent-for-identity",)),
+    AttackTechnique(
+        "privileged-pod", "Privileged container", "MS-TA9018", ("T1610", "T1611"),
+        "CI's stolen token creates a privileged ubuntu pod sharing the node's PIDs in payments and, four minutes later, execs "
+        "`nsenter` into the node",
+        ("exec-or-attach", "host-pid-pod", "privileged-pod"),
+        ("privileged-pod-then-exec", "rare-service-account-verb")),
+)
+
+
+def coverage_markdown() -> str:
+    """The README's coverage table: each attack technique of the simulated cluster and the detections that find it."""
+    lines = ["| technique (Threat Matrix for Kubernetes) | ATT&CK | the simulated story | per-event detections that find it "
+             "| stateful detections that find it (history, sequence) |", "|---|---|---|---|---|"]
+    for item in ATTACK_TECHNIQUES:
+        found = ", ".join(f"`{name}`" for name in item.detections)
+        stateful = ", ".join(f"`{name}`" for name in item.stateful)
+        lines.append(f"| {item.technique} ({item.threat_matrix_id}) | {', '.join(item.attack_ids)} | `{item.name}`: {item.story} "
+                     f"| {found} | {stateful} |")
+    return "\n".join(lines)
 
 
 class _Clock:
@@ -115,7 +233,7 @@ class _Clock:
 class ClusterSimulation:
     """A seeded cluster: call `events()` to get audit Events as dicts, in the order they are logged."""
 
-    def __init__(self, requests: int, seed: int = 7, start: datetime = DEFAULT_START, days: float = 3.0):
+    def __init__(self, requests: int, seed: int = 7, start: datetime = DEFAULT_START, days: float = 3.0, attacks: bool = True):
         self.random = random.Random(seed)
         self.uuid_random = random.Random(seed + 1)
         self.request_count = requests
@@ -166,6 +284,15 @@ class ClusterSimulation:
         ]
         self.scenarios = [s for s, _ in scenarios]
         self.weights = [w for _, w in scenarios]
+        # The attack stories and the workloads' own API calls ("the layer"): planned ahead at absolute times, drawn from
+        # their own random streams, so that every other request of a seed comes out as it did before they existed.
+        self.layer_random = random.Random(seed + 2)
+        self.layer_uuid_random = random.Random(seed + 3)
+        self.layer_sa_uids: dict[tuple[str, str], str] = {}
+        self.layer_pod_uids: dict[str, str] = {}
+        self.layer: list[tuple[int, int, Callable[[], list[tuple[int, dict[str, Any]]]]]] = []
+        if attacks:
+            self._plan_layer(requests, days)
 
     # ---- helpers ------------------------------------------------------------------------------
     def _uuid(self) -> str:
@@ -756,6 +883,316 @@ class ClusterSimulation:
             self.clock.now_us += self.random.randint(5_000, 60_000)
         return events
 
+    # ---- the layer: workloads calling the API, and the attack stories ------------------------------------
+    def _plan_layer(self, requests: int, days: float) -> None:
+        """When each workload call and each attack story happens: calls all run long, the stories come late."""
+        rng, span, start = self.layer_random, days * 86_400_000_000, self.clock.epoch_us
+        calls = max(6, min(200, requests // 250))  # per identity: a history for "first seen", a few per cent of the run
+        planned: list[tuple[float, Callable[[], list[tuple[int, dict[str, Any]]]]]] = []
+        for key in WORKLOAD_CLIENTS:
+            planned += [(rng.uniform(0.02, 0.99), partial(self._workload_call, key)) for _ in range(calls)]
+        planned += [(rng.uniform(0.02, 0.99), self._node_proxy) for _ in range(calls // 2)]
+        stories = [self._attack_dump_all_secrets, self._attack_steal_service_account_token, self._attack_admin_clusterrole,
+                   self._attack_client_certificate, self._attack_long_lived_token, self._attack_hostpath_breakout,
+                   self._attack_nodes_proxy, self._attack_privileged_pod]
+        rng.shuffle(stories)
+        low, high = ATTACK_WINDOW
+        slot = (high - low) / len(stories)
+        planned += [(low + index * slot + rng.uniform(0, slot * 0.6), story) for index, story in enumerate(stories)]
+        for serial, (fraction, make) in enumerate(planned):
+            heapq.heappush(self.layer, (start + int(fraction * span), serial, make))
+
+    def _run_layer(self, at: int, make: Callable[[], list[tuple[int, dict[str, Any]]]]) -> list[tuple[int, dict[str, Any]]]:
+        """Run a layer request or story at its time with the layer's random streams, then give the main ones back."""
+        saved = (self.random, self.uuid_random, self.clock.now_us, self.sa_uids, self.pod_uids)
+        self.random, self.uuid_random, self.clock.now_us = self.layer_random, self.layer_uuid_random, at
+        # uids the main stream gave are used; those the layer gives first stay the layer's, so the main stream's are its own
+        self.sa_uids, self.pod_uids = {**self.layer_sa_uids, **saved[3]}, {**self.layer_pod_uids, **saved[4]}
+        try:
+            events = make()
+        finally:
+            self.layer_sa_uids.update((key, value) for key, value in self.sa_uids.items() if key not in saved[3])
+            self.layer_pod_uids.update((key, value) for key, value in self.pod_uids.items() if key not in saved[4])
+            self.random, self.uuid_random, self.clock.now_us, self.sa_uids, self.pod_uids = saved
+        self.truth.requests += sum(1 for _, event in events if event["stage"] == "ResponseComplete")
+        return events
+
+    @staticmethod
+    def _sa_groups(namespace: str) -> list[str]:
+        return ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]
+
+    def _workload_user(self, namespace: str, name: str) -> dict[str, Any]:
+        """The pod-bound token a workload's pod presents, from one of its current pods."""
+        return self._service_account(namespace, name, self.random.choice(NODES), self.random.choice(self.pods[(namespace, name)]))
+
+    def _token_user(self, namespace: str, name: str, jti: str | None) -> dict[str, Any]:
+        """A token not bound to a pod: a TokenRequest's (credential id JTI) or a legacy Secret's (none)."""
+        user: dict[str, Any] = {"username": f"system:serviceaccount:{namespace}:{name}",
+                                "uid": self.sa_uids.setdefault((namespace, name), self._uuid()), "groups": self._sa_groups(namespace)}
+        if jti:
+            user["extra"] = {"authentication.kubernetes.io/credential-id": [f"JTI={jti}"]}
+        return user
+
+    def _workload_call(self, key: tuple[str, str]) -> list[tuple[int, dict[str, Any]]]:
+        """A workload's own client reads its ConfigMap or renews its leader lease, from its pod."""
+        ns, name = key
+        ip, agent = WORKLOAD_CLIENTS[key]
+        user = self._workload_user(ns, name)
+        reason = f'RBAC: allowed by RoleBinding "{name}/{ns}" of Role "{name}" to ServiceAccount "{name}/{ns}"'
+        if self.random.random() < 0.5:
+            ref = {"resource": "configmaps", "namespace": ns, "name": f"{name}-config", "apiVersion": "v1"}
+            return self._request(user=user, verb="get", uri=f"/api/v1/namespaces/{ns}/configmaps/{name}-config", agent=agent, ip=ip,
+                                 object_ref=ref, duration_us=1_500, authz_reason=reason)
+        ref = {"resource": "leases", "namespace": ns, "name": f"{name}-leader", "apiGroup": "coordination.k8s.io", "apiVersion": "v1"}
+        return self._request(user=user, verb="update", uri=f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}-leader",
+                             agent=agent, ip=ip, object_ref=ref, duration_us=3_000, authz_reason=reason)
+
+    def _attack(self, name: str, actor: str, requests: list[tuple[str, list[tuple[int, dict[str, Any]]]]]) -> list[tuple[int, dict[str, Any]]]:
+        """Record a story in the truth: its requests (step name, events) in order; named steps are those tests single out."""
+        spec = next(item for item in ATTACK_TECHNIQUES if item.name == name)
+        ids = tuple(events[-1][1]["auditID"] for _, events in requests)
+        steps = tuple((step, events[-1][1]["auditID"]) for step, events in requests if step)
+        started = requests[0][1][0][1]["requestReceivedTimestamp"]
+        self.truth.attacks.append(AttackStory(name, spec.technique, spec.threat_matrix_id, spec.attack_ids, actor, started, ids, steps))
+        self.truth.attack_requests += [events[-1][1] for _, events in requests]
+        return [event for _, events in requests for event in events]
+
+    def _later(self, low_s: float, high_s: float) -> None:
+        self.clock.now_us += int(self.random.uniform(low_s, high_s) * 1_000_000)
+
+    def _pod_body(self, ns: str, name: str, container: dict[str, Any], **spec: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A Pod as kubectl sends it and as the apiserver answers (uid, resourceVersion, Pending)."""
+        metadata: dict[str, Any] = {"name": name, "namespace": ns, "labels": {"run": name}}
+        request = {"kind": "Pod", "apiVersion": "v1", "metadata": metadata,
+                   "spec": {"containers": [container], "restartPolicy": "Never", "dnsPolicy": "ClusterFirst", **spec}, "status": {}}
+        response = dict(request, metadata=dict(metadata, uid=self._uuid(), resourceVersion=str(self.resource_version + self.random.randint(1, 40)),
+                                                 creationTimestamp=self.clock.format(self.clock.now_us)[:19] + "Z"),
+                        status={"phase": "Pending", "qosClass": "BestEffort"})
+        return request, response
+
+    def _exec(self, user: dict[str, Any], ns: str, pod: str, container: str, command: list[str], agent: str, ip: str,
+              seconds: int) -> list[tuple[int, dict[str, Any]]]:
+        from urllib.parse import quote
+
+        args = "&".join(f"command={quote(part, safe='')}" for part in command)
+        ref = {"resource": "pods", "namespace": ns, "name": pod, "apiVersion": "v1", "subresource": "exec"}
+        uri = f"/api/v1/namespaces/{ns}/pods/{pod}/exec?{args}&container={container}&stdin=true&stdout=true&tty=true"
+        return self._request(user=user, verb="create", uri=uri,
+                             agent=agent, ip=ip, object_ref=ref, long_running=True, duration_us=seconds * 1_000_000, code=101)
+
+    def _attack_dump_all_secrets(self) -> list[tuple[int, dict[str, Any]]]:
+        """List every secret of the cluster, read them one by one; a legacy token among them is then used."""
+        ip, _ = WORKLOAD_CLIENTS[("checkout", "frontend")]
+        user = self._workload_user("checkout", "frontend")
+        reason = 'RBAC: allowed by ClusterRoleBinding "frontend-secrets" of ClusterRole "secret-reader" to ServiceAccount "frontend/checkout"'
+        requests = [("list-all-secrets", self._request(user=user, verb="list", uri="/api/v1/secrets", agent=CURL, ip=ip,
+                                                       object_ref={"resource": "secrets", "apiVersion": "v1"}, duration_us=240_000, authz_reason=reason))]
+        secrets = [(ns, f"{deployment}-credentials") for ns, deployment in WORKLOADS] + [
+            ("payments", "api-tls"), ("payments", "stripe-api-key"), ("payments", "postgres-password"), ("checkout", "session-key"),
+            ("web", "nginx-tls"), ("monitoring", "grafana-token-7hx2q"), ("monitoring", "alertmanager-smtp"), ("ci", "registry-push"),
+            ("ci", "github-app-key"), ("kube-system", "bootstrap-token-k8x3qa"), ("kube-system", "cloud-provider-credentials"),
+            ("kube-system", "etcd-backup-s3"), ("monitoring", "thanos-objstore")]
+        for ns, secret in secrets:
+            self._later(0.4, 3.0)
+            ref = {"resource": "secrets", "namespace": ns, "name": secret, "apiVersion": "v1"}
+            requests.append(("", self._request(user=user, verb="get", uri=f"/api/v1/namespaces/{ns}/secrets/{secret}", agent=CURL, ip=ip,
+                                               object_ref=ref, duration_us=1_800, authz_reason=reason)))
+        self._later(360, 540)
+        grafana = self._token_user("monitoring", "grafana", None)  # the legacy token read above, from the same pod: first use ever
+        legacy = {"authentication.k8s.io/legacy-token": "system:serviceaccount:monitoring:grafana"}
+        agent = CURL
+        grant = 'RBAC: allowed by ClusterRoleBinding "grafana" of ClusterRole "view" to ServiceAccount "grafana/monitoring"'
+        requests.append(("new-identity", self._request(user=grafana, verb="list", uri="/api/v1/namespaces?limit=500", agent=agent, ip=ip,
+                                                       object_ref={"resource": "namespaces", "apiVersion": "v1"}, authz_reason=grant,
+                                                       extra_annotations=legacy)))
+        self._later(5, 20)
+        requests.append(("", self._request(user=grafana, verb="list", uri="/api/v1/pods?limit=500", agent=agent, ip=ip,
+                                           object_ref={"resource": "pods", "apiVersion": "v1"}, duration_us=60_000, authz_reason=grant,
+                                           extra_annotations=legacy)))
+        return self._attack("dump-all-secrets", user["username"], requests)
+
+    def _attack_steal_service_account_token(self) -> list[tuple[int, dict[str, Any]]]:
+        """A token minted for payments/api by hand, then used from elsewhere with curl."""
+        user, ip, agent = self._human("bob@example.com")
+        ref = {"resource": "serviceaccounts", "namespace": "payments", "name": "api", "apiVersion": "v1", "subresource": "token"}
+        body = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1", "metadata": {"creationTimestamp": None},
+                "spec": {"audiences": None, "expirationSeconds": 86400, "boundObjectRef": None}, "status": {"token": "", "expirationTimestamp": None}}
+        requests = [("token-request", self._request(
+            user=user, verb="create", uri="/api/v1/namespaces/payments/serviceaccounts/api/token", agent=agent, ip=ip, object_ref=ref,
+            level="Request", request_object=body, code=201,
+            authz_reason='RBAC: allowed by RoleBinding "developers/payments" of ClusterRole "edit" to Group "oidc:developers"'))]
+        self._later(240, 480)
+        token = self._token_user("payments", "api", self._uuid())
+        reason = 'RBAC: allowed by RoleBinding "api/payments" of Role "api" to ServiceAccount "api/payments"'
+        requests.append(("use-from-new-network", self._request(
+            user=token, verb="list", uri="/api/v1/namespaces/payments/pods", agent=CURL, ip=ATTACKER_IP,
+            object_ref={"resource": "pods", "namespace": "payments", "apiVersion": "v1"}, duration_us=8_000, authz_reason=reason)))
+        self._later(10, 40)
+        ref = {"resource": "secrets", "namespace": "payments", "name": "api-credentials", "apiVersion": "v1"}
+        requests.append(("", self._request(user=token, verb="get", uri="/api/v1/namespaces/payments/secrets/api-credentials", agent=CURL,
+                                           ip=ATTACKER_IP, object_ref=ref, authz_reason=reason)))
+        return self._attack("steal-service-account-token", user["username"], requests)
+
+    def _attack_admin_clusterrole(self) -> list[tuple[int, dict[str, Any]]]:
+        """Refused eight times; a wildcard ClusterRole is created and bound with CI's token; then the grant is used."""
+        ip, _ = WORKLOAD_CLIENTS[("payments", "api")]
+        pod_user, kubectl, sa = self._workload_user("payments", "api"), self._agent("kubectl"), "system:serviceaccount:payments:api"
+        requests: list[tuple[str, list[tuple[int, dict[str, Any]]]]] = []
+        probes = [("list", "nodes", "", None, None), ("list", "secrets", "", None, None), ("get", "nodes", "", None, NODES[0]),
+                  ("list", "secrets", "", "kube-system", None), ("create", "clusterrolebindings", "rbac.authorization.k8s.io", None, None),
+                  ("list", "nodes", "", None, None), ("get", "nodes", "", None, NODES[3]), ("get", "clusterroles", "rbac.authorization.k8s.io", None,
+                  "cluster-admin"), ("get", "nodes", "", None, NODES[5]), ("create", "pods", "", "kube-system", None)]
+        for verb, resource, group, ns, name in probes:
+            prefix = f"/apis/{group}/v1" if group else "/api/v1"
+            uri = prefix + (f"/namespaces/{ns}" if ns else "") + f"/{resource}" + (f"/{name}" if name else "")
+            ref = {"resource": resource, "apiVersion": "v1", **({"apiGroup": group} if group else {}), **({"namespace": ns} if ns else {}),
+                   **({"name": name} if name else {})}
+            where = f'in the namespace "{ns}"' if ns else "at the cluster scope"
+            kind, named = f"{resource}.{group}" if group else resource, f' "{name}"' if name else ""
+            message = f'{kind}{named} is forbidden: User "{sa}" cannot {verb} resource "{resource}" in API group "{group}" {where}'
+            requests.append(("", self._request(user=pod_user, verb=verb, uri=uri, agent=kubectl, ip=ip, object_ref=ref, code=403,
+                                               failure=("Forbidden", message), decision="forbid")))
+            self._later(2, 9)
+        self._later(150, 300)
+        ci = self._ci_user()
+        role = {"kind": "ClusterRole", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": "payments-ops"},
+                "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}
+        ref = {"resource": "clusterroles", "name": "payments-ops", "apiGroup": "rbac.authorization.k8s.io", "apiVersion": "v1"}
+        requests.append(("create-role", self._request(
+            user=ci, verb="create", uri="/apis/rbac.authorization.k8s.io/v1/clusterroles?fieldManager=kubectl-create", agent=kubectl,
+            ip="10.0.3.21", object_ref=ref, level="RequestResponse", request_object=role,
+            response_object=dict(role, metadata={"name": "payments-ops", "uid": self._uuid()}), code=201)))
+        self._later(5, 20)
+        binding = {"kind": "ClusterRoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": "payments-ops"},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "payments-ops"},
+                   "subjects": [{"kind": "ServiceAccount", "name": "api", "namespace": "payments"}]}
+        ref = {"resource": "clusterrolebindings", "name": "payments-ops", "apiGroup": "rbac.authorization.k8s.io", "apiVersion": "v1"}
+        requests.append(("bind-role", self._request(
+            user=ci, verb="create", uri="/apis/rbac.authorization.k8s.io/v1/clusterrolebindings?fieldManager=kubectl-create", agent=kubectl,
+            ip="10.0.3.21", object_ref=ref, level="RequestResponse", request_object=binding,
+            response_object=dict(binding, metadata={"name": "payments-ops", "uid": self._uuid()}), code=201)))
+        self._later(60, 150)
+        granted = 'RBAC: allowed by ClusterRoleBinding "payments-ops" of ClusterRole "payments-ops" to ServiceAccount "api/payments"'
+        requests.append(("use-of-grant", self._request(user=pod_user, verb="list", uri="/api/v1/nodes", agent=kubectl,
+                                                       ip=ip, object_ref={"resource": "nodes", "apiVersion": "v1"}, duration_us=9_000,
+                                                       authz_reason=granted)))
+        self._later(10, 30)
+        requests.append(("", self._request(user=pod_user, verb="list", uri="/api/v1/namespaces/kube-system/secrets",
+                                           agent=kubectl, ip=ip, object_ref={"resource": "secrets", "namespace": "kube-system", "apiVersion": "v1"},
+                                           duration_us=20_000, authz_reason=granted)))
+        return self._attack("admin-clusterrole", CI_USER, requests)
+
+    def _attack_client_certificate(self) -> list[tuple[int, dict[str, Any]]]:
+        """A client certificate requested, approved and read by the same person, then used from elsewhere."""
+        user, ip, agent = self._human("bob@example.com")
+        name = "ops-breakglass"
+        pem = ("-----BEGIN CERTIFICATE REQUEST-----\n"  # CN=ops-breakglass, O=oidc:sre
+               "MIICXjCCAUYCAQAwKzEXMBUGA1UEAwwOb3BzLWJyZWFrZ2xhc3MxEDAOBgNVBAoMB29pZGM6c3Jl\n-----END CERTIFICATE REQUEST-----\n")
+        body = {"kind": "CertificateSigningRequest", "apiVersion": "certificates.k8s.io/v1", "metadata": {"name": name},
+                "spec": {"request": base64.b64encode(pem.encode()).decode(), "signerName": "kubernetes.io/kube-apiserver-client",
+                         "expirationSeconds": 31536000, "usages": ["client auth"]}}
+        ref = {"resource": "certificatesigningrequests", "name": name, "apiGroup": "certificates.k8s.io", "apiVersion": "v1"}
+        reason = 'RBAC: allowed by ClusterRoleBinding "developers-csr" of ClusterRole "csr-approver" to Group "oidc:developers"'
+        requests = [("request", self._request(user=user, verb="create", uri="/apis/certificates.k8s.io/v1/certificatesigningrequests", agent=agent,
+                                              ip=ip, object_ref=ref, level="Request", request_object=body, code=201, authz_reason=reason))]
+        self._later(15, 40)
+        approval = dict(body, status={"conditions": [{"type": "Approved", "status": "True", "reason": "KubectlApprove",
+                                                      "message": "This CSR was approved by kubectl certificate approve."}]})
+        requests.append(("approve", self._request(user=user, verb="update", uri=f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}/approval",
+                                                  agent=agent, ip=ip, object_ref=dict(ref, subresource="approval"), level="Request",
+                                                  request_object=approval, authz_reason=reason)))
+        self._later(3, 10)
+        requests.append(("read", self._request(user=user, verb="get", uri=f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}",
+                                               agent=agent, ip=ip, object_ref=ref, authz_reason=reason)))
+        self._later(300, 600)
+        fingerprint = hashlib.sha256(pem.encode()).hexdigest()
+        cert_user = {"username": name, "groups": ["oidc:sre", "system:authenticated"],
+                     "extra": {"authentication.kubernetes.io/credential-id": [f"X509SHA256={fingerprint}"]}}
+        requests.append(("first-admin-use", self._request(
+            user=cert_user, verb="list", uri="/api/v1/namespaces/kube-system/secrets?limit=500", agent=self._agent("kubectl"), ip=ATTACKER_IP,
+            object_ref={"resource": "secrets", "namespace": "kube-system", "apiVersion": "v1"}, duration_us=30_000,
+            authz_reason='RBAC: allowed by ClusterRoleBinding "sre-admin" of ClusterRole "cluster-admin" to Group "oidc:sre"')))
+        return self._attack("client-certificate", user["username"], requests)
+
+    def _attack_long_lived_token(self) -> list[tuple[int, dict[str, Any]]]:
+        """A service-account-token Secret and a year-long TokenRequest for CI's deployer; the token is used from elsewhere."""
+        user, ip, agent = self._human("alice@example.com")
+        reason = 'RBAC: allowed by ClusterRoleBinding "sre-admin" of ClusterRole "cluster-admin" to Group "oidc:sre"'
+        metadata: dict[str, Any] = {"name": "deployer-token", "namespace": "ci", "annotations": {"kubernetes.io/service-account.name": "deployer"}}
+        secret = {"kind": "Secret", "apiVersion": "v1", "type": "kubernetes.io/service-account-token", "metadata": metadata}
+        ref = {"resource": "secrets", "namespace": "ci", "name": "deployer-token", "apiVersion": "v1"}
+        created = dict(secret, metadata=dict(metadata, uid=self._uuid(), creationTimestamp=self.clock.format(self.clock.now_us)[:19] + "Z"))
+        requests = [("create-secret", self._request(user=user, verb="create", uri="/api/v1/namespaces/ci/secrets?fieldManager=kubectl-create",
+                                                    agent=agent, ip=ip, object_ref=ref, level="RequestResponse", request_object=secret,
+                                                    response_object=created, code=201, authz_reason=reason))]
+        self._later(3, 8)
+        requests.append(("read-secret", self._request(user=user, verb="get", uri="/api/v1/namespaces/ci/secrets/deployer-token", agent=agent, ip=ip,
+                                                      object_ref=ref, authz_reason=reason)))
+        self._later(40, 90)
+        body = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1", "metadata": {"creationTimestamp": None},
+                "spec": {"audiences": None, "expirationSeconds": 31536000, "boundObjectRef": None}, "status": {"token": "", "expirationTimestamp": None}}
+        requests.append(("token-request", self._request(
+            user=user, verb="create", uri="/api/v1/namespaces/ci/serviceaccounts/deployer/token", agent=agent, ip=ip,
+            object_ref={"resource": "serviceaccounts", "namespace": "ci", "name": "deployer", "apiVersion": "v1", "subresource": "token"},
+            level="Request", request_object=body, code=201, authz_reason=reason)))
+        self._later(300, 600)
+        ci = dict(self._ci_user(), extra={"authentication.kubernetes.io/credential-id": [f"JTI={self._uuid()}"]})
+        requests.append(("use-from-new-network", self._request(
+            user=ci, verb="list", uri="/apis/apps/v1/deployments", agent=CURL, ip=ATTACKER_IP,
+            object_ref={"resource": "deployments", "apiGroup": "apps", "apiVersion": "v1"}, duration_us=25_000,
+            authz_reason='RBAC: allowed by ClusterRoleBinding "deployer" of ClusterRole "edit" to ServiceAccount "deployer/ci"')))
+        return self._attack("long-lived-token", user["username"], requests)
+
+    def _attack_hostpath_breakout(self) -> list[tuple[int, dict[str, Any]]]:
+        """A pod mounting the node's root, then a chroot into it."""
+        user, ip, agent = self._human("bob@example.com")
+        pod = self._pod_name("node-shell")
+        container = {"name": "shell", "image": "docker.io/library/alpine:3.20", "command": ["sleep", "infinity"],
+                     "volumeMounts": [{"name": "host", "mountPath": "/host"}], "resources": {}, "imagePullPolicy": "IfNotPresent"}
+        request, response = self._pod_body("default", pod, container, volumes=[{"name": "host", "hostPath": {"path": "/", "type": ""}}],
+                                           nodeName=self.random.choice(NODES))
+        ref = {"resource": "pods", "namespace": "default", "name": pod, "apiVersion": "v1"}
+        reason = 'RBAC: allowed by RoleBinding "developers/default" of ClusterRole "edit" to Group "oidc:developers"'
+        requests = [("create-pod", self._request(user=user, verb="create", uri="/api/v1/namespaces/default/pods?fieldManager=kubectl-run", agent=agent,
+                                                 ip=ip, object_ref=ref, level="RequestResponse", request_object=request, response_object=response,
+                                                 code=201, authz_reason=reason))]
+        self._later(90, 150)
+        requests.append(("exec", self._exec(user, "default", pod, "shell", ["chroot", "/host", "/bin/sh"], agent, ip, 420)))
+        return self._attack("hostpath-breakout", user["username"], requests)
+
+    def _attack_nodes_proxy(self) -> list[tuple[int, dict[str, Any]]]:
+        """Prometheus's token used with curl: the kubelet's pod list, then a shell through the kubelet's exec."""
+        user = self._service_account("monitoring", "prometheus", NODES[1], "prometheus-0")
+        node = self.random.choice(NODES)
+        ref = {"resource": "nodes", "name": node, "apiVersion": "v1", "subresource": "proxy"}
+        reason = 'RBAC: allowed by ClusterRoleBinding "prometheus" of ClusterRole "prometheus" to ServiceAccount "prometheus/monitoring"'
+        requests = [("kubelet-pods-with-curl", self._request(user=user, verb="get", uri=f"/api/v1/nodes/{node}/proxy/pods", agent=CURL,
+                                                             ip=PROMETHEUS_IP, object_ref=ref, duration_us=35_000, authz_reason=reason))]
+        self._later(60, 180)
+        target = "kube-proxy-" + "".join(self.random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+        command = "command=%2Fbin%2Fsh&command=-c&command=cat%20%2Fvar%2Flib%2Fkube-proxy%2Fkubeconfig.conf"
+        requests.append(("kubelet-exec", self._request(
+            user=user, verb="get", uri=f"/api/v1/nodes/{node}/proxy/exec/kube-system/{target}/kube-proxy?{command}&output=1&error=1",
+            agent=CURL, ip=PROMETHEUS_IP, object_ref=ref, code=101, long_running=True, duration_us=4_000_000, authz_reason=reason)))
+        return self._attack("nodes-proxy", user["username"], requests)
+
+    def _attack_privileged_pod(self) -> list[tuple[int, dict[str, Any]]]:
+        """CI's stolen token creates a privileged pod, then execs nsenter into the node's namespaces."""
+        user, agent = self._ci_user(), self._agent("kubectl")
+        pod = self._pod_name("payments-debug")
+        container = {"name": "debug", "image": "docker.io/library/ubuntu:24.04", "command": ["sleep", "86400"],
+                     "securityContext": {"privileged": True}, "resources": {}, "imagePullPolicy": "IfNotPresent"}
+        request, response = self._pod_body("payments", pod, container, hostPID=True)
+        ref = {"resource": "pods", "namespace": "payments", "name": pod, "apiVersion": "v1"}
+        reason = 'RBAC: allowed by RoleBinding "deployer/payments" of ClusterRole "edit" to ServiceAccount "deployer/ci"'
+        requests = [("create-pod", self._request(user=user, verb="create", uri="/api/v1/namespaces/payments/pods?fieldManager=kubectl-run", agent=agent,
+                                                 ip="10.0.3.21", object_ref=ref, level="RequestResponse", request_object=request,
+                                                 response_object=response, code=201, authz_reason=reason))]
+        self._later(200, 300)
+        command = ["nsenter", "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--", "bash"]
+        requests.append(("exec", self._exec(user, "payments", pod, "debug", command, agent, "10.0.3.21", 600)))
+        return self._attack("privileged-pod", CI_USER, requests)
+
     # ---- driver ---------------------------------------------------------------------------------
     def events(self) -> Iterator[dict[str, Any]]:
         """Yield every Event of the simulation, in log order, updating `self.truth` as it goes."""
@@ -770,6 +1207,10 @@ class ClusterSimulation:
         for _ in range(self.request_count):
             self.clock.now_us += int(self.random.expovariate(1 / self.mean_gap_us)) + 1
             now = self.clock.now_us
+            while self.layer and self.layer[0][0] <= now:  # the workloads' calls and the attack stories that are due
+                for stage_us, event in self._run_layer(*heapq.heappop(self.layer)[::2]):
+                    sequence += 1
+                    heapq.heappush(pending, (stage_us, sequence, event))
             # Later stages of long-running requests (watch, exec) are logged when they happen.
             while pending and pending[0][0] <= now:
                 yield self._count(heapq.heappop(pending)[2])
@@ -782,6 +1223,10 @@ class ClusterSimulation:
                     heapq.heappush(pending, (stage_us, sequence, event))
                 else:
                     yield self._count(event)
+        while self.layer:
+            for stage_us, event in self._run_layer(*heapq.heappop(self.layer)[::2]):
+                sequence += 1
+                heapq.heappush(pending, (stage_us, sequence, event))
         while pending:
             yield self._count(heapq.heappop(pending)[2])
 

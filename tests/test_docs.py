@@ -44,6 +44,19 @@ def test_the_readme_lists_every_detection_and_the_rules_it_reproduces():
     assert block == detect.markdown_table(queries.load_library())
 
 
+def test_the_readme_attack_coverage_table_is_the_simulations():
+    """Regenerate with: python -c 'from auditlake.demo import coverage_markdown; print(coverage_markdown())'.
+
+    tests/test_attack_stories.py checks that the detections it names are those that find each story.
+    """
+    from auditlake.demo import coverage_markdown
+
+    detections = README.split("## Detections")[1].split("\n## ")[0]
+    assert "### Attack stories and coverage" in detections
+    block = detections.split("<!-- attack-coverage:begin -->\n")[1].split("\n<!-- attack-coverage:end -->")[0]
+    assert block == coverage_markdown()
+
+
 def test_the_readme_python_example_runs_on_a_demo_lake(tmp_path, monkeypatch):
     """The block under '## Python', run where `make demo` would have left its lake and log."""
     from auditlake import Lake

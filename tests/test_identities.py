@@ -144,12 +144,13 @@ def test_administrators_are_a_setting_a_parameter_and_in_the_evidence(fixture_la
     assert set(default["administrator"]) == {"kubernetes-admin"}
     monkeypatch.setenv("AUDITLAKE_ADMIN_GROUPS", "oidc:sre")  # alice's group; system:masters always counts
     with_sre = fixture_lake.query("admin-actions", **DEMO_WINDOW)
-    assert set(with_sre["administrator"]) == {"kubernetes-admin", "alice@example.com"}
+    sre = {"kubernetes-admin", "alice@example.com", "ops-breakglass"}  # ops-breakglass: the attack story's certificate, in oidc:sre
+    assert set(with_sre["administrator"]) == sre
     report = fixture_lake.report("pci-dss", **DEMO_WINDOW)
     assert report.evidence.params["admin_groups"] == ["oidc:sre"]
     assert "--param admin_groups=oidc:sre" in report.evidence.command
     checks = {check.name: check for section in report.sections for check in section.checks}
-    assert set(checks["admin-actions"].table.column("administrator").to_pylist()) == {"kubernetes-admin", "alice@example.com"}
+    assert set(checks["admin-actions"].table.column("administrator").to_pylist()) == sre
     assert checks["system-object-lifecycle"].values["admin_groups"] == ["oidc:sre"]  # every check classifies alike
     narrowed = fixture_lake.report("pci-dss", **DEMO_WINDOW, params={"admin_groups": "system:masters"})  # the pack parameter wins
     assert narrowed.evidence.params["admin_groups"] == "system:masters"
@@ -158,7 +159,7 @@ def test_administrators_are_a_setting_a_parameter_and_in_the_evidence(fixture_la
     cli = runner.invoke(app, ["query", "run", "admin-actions", "--lake", str(fixture_lake.path), "--since", "2026-11-01",
                               "--until", "2026-11-04", "-p", "admin_users=bob@example.com", "--format", "json"])
     assert cli.exit_code == 0, cli.output
-    assert {row["administrator"] for row in json.loads(cli.stdout)} == {"kubernetes-admin", "alice@example.com", "bob@example.com"}
+    assert {row["administrator"] for row in json.loads(cli.stdout)} == {"kubernetes-admin", "alice@example.com", "bob@example.com", "ops-breakglass"}
 
 
 def test_the_markdown_report_shows_the_classification_it_used(fixture_lake):

@@ -309,10 +309,10 @@ def test_crd_and_webhook_changes(fixture_lake, demo_events):
 
 
 def test_rbac_changes_mark_cluster_admin_grants(fixture_lake, demo_events):
-    bindings = [e for e in successful_writes(demo_events) if ref(e, "resource") in ("rolebindings", "clusterrolebindings")]
+    changes = [e for e in successful_writes(demo_events) if ref(e, "resource") in ("roles", "clusterroles", "rolebindings", "clusterrolebindings")]
     result = run(fixture_lake, "rbac-changes", "demo")
-    assert result.height == len(bindings)
-    expected_grants = sum(1 for e in bindings if e["requestObject"]["roleRef"]["name"] == "cluster-admin")
+    assert result.height == len(changes)  # the bindings, and the attack story's wildcard ClusterRole
+    expected_grants = sum(1 for e in changes if e["requestObject"].get("roleRef", {}).get("name") == "cluster-admin")
     assert result["grants_cluster_admin"].sum() == expected_grants > 0
     assert set(result.filter(result["grants_cluster_admin"])["resource"]) == {"clusterrolebindings"}
 
@@ -400,7 +400,9 @@ def test_service_account_token_requests(fixture_lake, demo_events):
     expected = Counter((ref(e, "namespace"), ref(e, "name"), actor(e)) for e in successful_writes(demo_events) if ref(e, "subresource") == "token")
     result = run(fixture_lake, "service-account-token-requests", "demo")
     assert Counter(zip(result["namespace"], result["service_account"], result["actor"], strict=True)) == expected and expected
-    assert set(result["expiration_seconds"]) == {3607}
+    tokens = [e for e in successful_writes(demo_events) if ref(e, "subresource") == "token"]
+    assert set(result["expiration_seconds"]) == {e["requestObject"]["spec"]["expirationSeconds"] for e in tokens} == {3607, 86400, 31536000}
+    # kubelets' pod-bound tokens, and the attack stories' day-long and year-long ones
 
 
 def test_certificate_signing_requests_and_approvals(fixture_lake, demo_events):
@@ -408,7 +410,8 @@ def test_certificate_signing_requests_and_approvals(fixture_lake, demo_events):
                        for e in successful_writes(demo_events) if ref(e, "resource") == "certificatesigningrequests")
     result = run(fixture_lake, "certificate-signing-requests", "demo")
     assert Counter(result["action"]) == expected and expected["approval"] == expected["request"] > 0
-    assert set(result.filter(result["action"] == "request")["signer"]) == {"kubernetes.io/kubelet-serving"}
+    # kubelets' serving certificates, and the attack story's client certificate
+    assert set(result.filter(result["action"] == "request")["signer"]) == {"kubernetes.io/kubelet-serving", "kubernetes.io/kube-apiserver-client"}
 
 
 def test_node_proxy_access(fixture_lake, demo_events):

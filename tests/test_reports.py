@@ -48,6 +48,25 @@ def column_sum(check, column: str) -> int:
     return sum(check.table.column(column).to_pylist())
 
 
+def attack_requests(truth, where) -> int:  # type: ignore[no-untyped-def]
+    """How many requests of the simulation's attack stories (tests/test_attack_stories.py) a check counts too."""
+    return sum(1 for event in truth.attack_requests if where(event))
+
+
+def by_person(event) -> bool:  # type: ignore[no-untyped-def]
+    return not event["user"]["username"].startswith("system:")
+
+
+def is_exec(event) -> bool:  # type: ignore[no-untyped-def]
+    return event["objectRef"].get("resource") == "pods" and event["objectRef"].get("subresource") == "exec"
+
+
+def reads_sensitive_data(event) -> bool:  # type: ignore[no-untyped-def]
+    ref = event.get("objectRef", {})
+    return by_person(event) and ((ref.get("resource") in ("secrets", "configmaps") and "subresource" not in ref and event["verb"] in ("get", "list", "watch"))
+                                 or (ref.get("resource") == "pods" and ref.get("subresource") in ("log", "exec", "attach", "portforward")))
+
+
 def test_pci_dss_sections_count_what_the_simulated_cluster_did(pci, demo_truth):
     stories = demo_truth.stories
     checks = results(pci)
@@ -57,15 +76,17 @@ def test_pci_dss_sections_count_what_the_simulated_cluster_did(pci, demo_truth):
     assert checks["coverage-gaps"].table.num_rows == 0  # the simulation never stops for 15 minutes
     people_reading_sensitive_data = ("human_secret_read", "forbidden", "secret_listing", "pod_log_read", "exec_into_pod",
                                      "port_forward_or_attach", "audit_log_access")
-    assert checks["sensitive-data-access"].table.num_rows == sum(stories[name] for name in people_reading_sensitive_data)
+    assert checks["sensitive-data-access"].table.num_rows == (sum(stories[name] for name in people_reading_sensitive_data)
+                                                              + attack_requests(demo_truth, reads_sensitive_data))
     assert checks["secret-listing-across-namespaces"].flagged == stories["secret_listing"]
     assert column_sum(checks["admin-actions"], "requests") == stories["admin_action"]
     assert set(checks["admin-actions"].table.column("administrator").to_pylist()) == {"kubernetes-admin"}  # not the apiserver itself
-    assert checks["exec-sessions"].table.num_rows == stories["exec_into_pod"] + stories["port_forward_or_attach"]
+    assert checks["exec-sessions"].table.num_rows == stories["exec_into_pod"] + stories["port_forward_or_attach"] + attack_requests(demo_truth, is_exec)
     assert column_sum(checks["impersonation"], "requests") == stories["impersonated_read"]
     assert checks["audit-log-access"].table.num_rows == stories["audit_log_access"] > 0
     assert column_sum(checks["failed-authentication"], "failures") == stories["unauthenticated"]
-    assert column_sum(checks["failed-authorization"], "failures") == stories["forbidden"]
+    refused = attack_requests(demo_truth, lambda event: event["responseStatus"]["code"] == 403)  # the admin-clusterrole story's probes
+    assert column_sum(checks["failed-authorization"], "failures") == stories["forbidden"] + refused == stories["forbidden"] + 10
     assert column_sum(checks["failed-access-per-day"], "unauthenticated") == stories["unauthenticated"]
     assert checks["apiserver-starts"].table.num_rows == stories["apiserver_restart"] > 0
     completeness = checks["record-completeness"].table.to_pylist()
@@ -128,7 +149,8 @@ def test_hipaa_and_security_findings_run_on_the_same_evidence(fixture_lake, demo
         "164.312(b)", "164.308(a)(1)(ii)(D)", "164.308(a)(5)(ii)(C)", "164.312(a)(1)", "164.312(c)(1)", "164.312(d)"]
     assert column_sum(results(hipaa)["failed-authentication"], "failures") == demo_truth.stories["unauthenticated"]
     findings = fixture_lake.report("security-findings", **WINDOW)
-    assert results(findings)["exec-sessions"].flagged == demo_truth.stories["exec_into_pod"] + demo_truth.stories["port_forward_or_attach"]
+    assert results(findings)["exec-sessions"].flagged == (demo_truth.stories["exec_into_pod"] + demo_truth.stories["port_forward_or_attach"]
+                                                          + attack_requests(demo_truth, lambda event: is_exec(event) and by_person(event)))
 
 
 def test_the_change_log_is_every_deployment_change_with_its_diff(fixture_lake, demo_truth):
