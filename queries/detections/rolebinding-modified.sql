@@ -11,7 +11,7 @@ reproduces:
 needs:
   - {level: Metadata, group: rbac.authorization.k8s.io, resources: [rolebindings, clusterrolebindings], verbs: [create, update, patch, delete]}
 */
-SELECT *, rtrim(resource, 's') || ' ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END || coalesce(' → ' || json_extract_string(request_object, '$.roleRef.name'), '') AS summary
+SELECT *, rtrim(resource, 's') || ' ' || coalesce(namespace || '/', '') || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '(name not logged)') || ' ' || verb || CASE WHEN verb LIKE '%e' THEN 'd' ELSE 'ed' END || coalesce(' → ' || json_extract_string(request_object, '$.roleRef.name'), '') || outcome_suffix(code) AS summary
 FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
   AND api_group = 'rbac.authorization.k8s.io'
