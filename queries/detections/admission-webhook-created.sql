@@ -9,6 +9,11 @@ controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1546, T1552]
 reproduces:
   panther: [Kubernetes.AdmissionController.Created]
+audit:
+  Kubernetes.AdmissionController.Created:
+    upstream: Create of a mutating or validating webhook configuration, not failed, by someone who is not a system principal (is_system_principal).
+    ours: The same.
+    difference: None, except that a `system:` user in system:masters (audit2rbac's system:admin) counts as a person here (`actor_kind`), not as a system principal, so it is not left out.
 needs:
   - {level: Metadata, group: admissionregistration.k8s.io, resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations], verbs: [create]}
 */

@@ -10,6 +10,11 @@ controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1078, T1552, T1552.007]
 reproduces:
   sigma: [Kubernetes Admission Controller Modification]
+audit:
+  Kubernetes Admission Controller Modification:
+    upstream: objectRef.apiGroup admissionregistration.k8s.io, mutating or validating webhook configurations, verb create, delete, patch, replace or update; any outcome, any user.
+    ours: The same (a replace is logged as update), and deletecollection.
+    difference: Also deletecollection, which deletes every webhook at once and which Sigma's verb list leaves out.
 needs:
   - {level: Metadata, group: admissionregistration.k8s.io, resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations], verbs: [create, update, patch, delete]}
 */

@@ -12,6 +12,11 @@ reproduces:
   panther: [Kubernetes.ClientCertificate.Created]
 params:
   bootstrap_users: {type: "varchar[]", default: [kubelet-nodepool-bootstrap], help: Node bootstrap identities}
+audit:
+  Kubernetes.ClientCertificate.Created:
+    upstream: Create of a CertificateSigningRequest, not failed, not by a system principal or kubelet-nodepool-bootstrap, whose usages hold client auth or whose signer is kubernetes.io/kube-apiserver-client.
+    ours: The same (`bootstrap_users` holds the bootstrap identity).
+    difference: None, except that a `system:` user in system:masters (audit2rbac's system:admin) counts as a person here (`actor_kind`), not as a system principal, so it is not left out.
 needs:
   - {level: Request, group: certificates.k8s.io, resources: [certificatesigningrequests], verbs: [create]}
 */

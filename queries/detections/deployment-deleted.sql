@@ -8,6 +8,11 @@ controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1498]
 reproduces:
   sigma: [Deployment Deleted From Kubernetes Cluster]
+audit:
+  Deployment Deleted From Kubernetes Cluster:
+    upstream: Verb delete of deployments; any outcome, any user.
+    ours: The same, and deletecollection.
+    difference: Also deletecollection (every Deployment of a namespace at once), which Sigma's verb leaves out.
 needs:
   - {level: Metadata, resources: [deployments], verbs: [delete]}
 */

@@ -11,6 +11,12 @@ reproduces:
   falco: [Create Disallowed Pod]
 params:
   allowed_repositories: {type: "varchar[]", help: "The only image repositories allowed (the rule is off when not given)"}
+audit:
+  Create Disallowed Pod:
+    upstream: 'Inert: allowed_k8s_containers is always true until you override it with your images (then: Pod creates whose containers'' repositories are not all in it).'
+    ours: 'Inert until `allowed_repositories` is given (then: any container of a Pod or workload whose repository is not in it).'
+    difference: 'None by default (both fire nowhere); configured, also init and ephemeral containers, workload templates (Deployments, DaemonSets, StatefulSets, ReplicaSets, Jobs, CronJobs) and updates
+      and patches: the same pod spec, made another way.'
 needs: [pod_specs]
 */
 SELECT *, 'image ' || array_to_string(list_filter(repositories, lambda r: NOT list_contains($allowed_repositories, r)), ', ') || ' in ' || resource || ' ' || coalesce(namespace || '/', '') || coalesce(name, '') AS summary

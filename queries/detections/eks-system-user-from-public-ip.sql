@@ -17,6 +17,12 @@ params:
   eks_only: {type: boolean, default: true, help: "Only events shaped as EKS's (Panther's log type); false: every cluster"}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
+audit:
+  Amazon.EKS.Audit.SystemNamespaceFromPublicIP:
+    upstream: 'On Amazon.EKS.Audit logs: a ResponseComplete, non-403 request by a system: or eks: user from a public first source IP, except eks:addon-manager and eks:node-manager as AWSWesleyClusterManagerLambda
+      and nodes calling from AWS (enrichment).'
+    ours: The same, on events that show EKS (`eks_only`).
+    difference: None, except that a `system:` user in system:masters (audit2rbac's system:admin) counts as a person here (`actor_kind`), not as a system principal, so it is not left out.
 needs:
   - {level: Metadata}
 */

@@ -10,6 +10,11 @@ reproduces:
   sigma: [Kubernetes Events Deleted]
 params:
   ignore_controllers: {type: boolean, default: false, help: "Leave out single deletions by service accounts, nodes and the control plane (the event TTL controller's own cleanup)"}
+audit:
+  Kubernetes Events Deleted:
+    upstream: Verb delete of events; any outcome, any user.
+    ours: The same, and deletecollection; `ignore_controllers` off.
+    difference: Also deletecollection (every Event of a namespace at once), which Sigma's verb leaves out.
 needs:
   - {level: Metadata, resources: [events], verbs: [delete, deletecollection]}
 */

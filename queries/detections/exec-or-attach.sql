@@ -15,6 +15,23 @@ reproduces:
   falco: [Attach/Exec Pod]
   sigma: [Potential Remote Command Execution In Pod Container]
   panther: [Kubernetes.Pod.Exec, GCP.K8s.ExecIntoPod]
+audit:
+  Attach/Exec Pod:
+    upstream: The ResponseStarted event of a create of pods/exec or pods/attach; any outcome, any user.
+    ours: Each create or get of pods/exec or pods/attach once (its final event, or ResponseStarted while the session is open).
+    difference: Also exec and attach opened with GET (kubectl 1.30 and later, over WebSockets), which the create verb misses.
+  Potential Remote Command Execution In Pod Container:
+    upstream: Verb create of pods/exec; any stage, outcome and user.
+    ours: 'As above: exec and attach, create or get, once per request.'
+    difference: Also attach (Falco's rule) and GET exec; once per request, not per stage.
+  Kubernetes.Pod.Exec:
+    upstream: 'Shipped disabled (Enabled: false). Enabled: create of pods/exec, not failed, not by a system principal in a system namespace.'
+    ours: Falco's and Sigma's rules (above), which run by default.
+    difference: Upstream runs nothing by default for this rule; the detection runs for Falco's and Sigma's.
+  GCP.K8s.ExecIntoPod:
+    upstream: 'Shipped disabled (Enabled: false). Enabled: a GKE entry for pods/exec create, less an allow-list of principals that is empty by default.'
+    ours: Falco's and Sigma's rules (above), which run by default.
+    difference: Upstream runs nothing by default for this rule; the detection runs for Falco's and Sigma's.
 needs:
   - {level: Metadata, resources: [pods/exec, pods/attach]}
 */

@@ -12,6 +12,12 @@ reproduces:
   panther: [Kubernetes.Kubectl.CP.Operation]
 params:
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
+audit:
+  Kubernetes.Kubectl.CP.Operation:
+    upstream: Create of pods/exec, not failed, except a system principal in a system namespace, whose command is tar with a c…f option writing to -.
+    ours: The same (`ignore_system` on, as Panther), and exec opened with GET.
+    difference: Also exec opened with GET (kubectl 1.30 and later); and a `system:` user in system:masters (audit2rbac's system:admin) counts as a person here (`actor_kind`), not as a system principal,
+      so it is not left out.
 needs:
   - {level: Metadata, resources: [pods/exec]}
 */

@@ -13,6 +13,11 @@ reproduces:
 params:
   threshold: {type: integer, default: 20, help: Failures by one user in one namespace within the period}
   period: {type: interval, default: 15m, help: The sliding period}
+audit:
+  Kubernetes.Secret.AccessDenied:
+    upstream: Get of a secret that failed (code 400 or more, or gRPC 1–16), outside system namespaces, not by a system principal; an alert at 20 by one user in one namespace within 15 minutes.
+    ours: The same, `threshold` 20 and `period` 15m sliding; every failure past the threshold listed.
+    difference: None, except that a `system:` user in system:masters (audit2rbac's system:admin) counts as a person here (`actor_kind`), not as a system principal, so it is not left out.
 needs:
   - {level: Metadata, resources: [secrets], verbs: [get]}
 */

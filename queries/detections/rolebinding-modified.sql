@@ -8,6 +8,11 @@ controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
 mitre: [T1098]
 reproduces:
   sigma: [Kubernetes Rolebinding Modification]
+audit:
+  Kubernetes Rolebinding Modification:
+    upstream: objectRef.apiGroup rbac.authorization.k8s.io, rolebindings or clusterrolebindings, verb create, delete, patch, replace or update; any outcome, any user.
+    ours: The same (a replace is logged as update), and deletecollection.
+    difference: Also deletecollection, which Sigma's verb list leaves out.
 needs:
   - {level: Metadata, group: rbac.authorization.k8s.io, resources: [rolebindings, clusterrolebindings], verbs: [create, update, patch, delete]}
 */

@@ -8,6 +8,11 @@ controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
 mitre: [T1552.007, T1098]
 reproduces:
   sigma: [Kubernetes Secrets Modified or Deleted]
+audit:
+  Kubernetes Secrets Modified or Deleted:
+    upstream: Secrets, verb create, delete, patch, replace or update; any outcome, any user.
+    ours: The same (a replace is logged as update), and deletecollection.
+    difference: Also deletecollection, which Sigma's verb list leaves out.
 needs:
   - {level: Metadata, resources: [secrets], verbs: [create, update, patch, delete]}
 */

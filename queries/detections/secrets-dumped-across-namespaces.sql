@@ -11,6 +11,11 @@ reproduces:
   panther: [Kubernetes.Secrets.DumpAllNamespaces]
 params:
   allowed_listers: {type: "varchar[]", default: ["system:serviceaccount:kube-system:namespace-controller", "system:serviceaccount:kube-system:kube-state-metrics", "system:apiserver"], help: Identities that list all secrets by design}
+audit:
+  Kubernetes.Secrets.DumpAllNamespaces:
+    upstream: List of secrets, not failed, with no namespace and no /namespaces/ in the URI, not by a system principal or one of three allowed listers.
+    ours: The same (`allowed_listers` holds the three).
+    difference: None, except that a `system:` user in system:masters (audit2rbac's system:admin) counts as a person here (`actor_kind`), not as a system principal, so it is not left out.
 needs:
   - {level: Metadata, resources: [secrets], verbs: [list]}
 */

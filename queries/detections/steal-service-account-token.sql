@@ -12,6 +12,11 @@ reproduces:
 params:
   token_paths: {type: "varchar[]", default: ["/var/run/secrets/kubernetes.io/serviceaccount/token", /var/run/secrets/kubernetes.io/serviceaccount, /var/run/secrets/eks.amazonaws.com/serviceaccount/token, /var/run/secrets/eks.amazonaws.com/serviceaccount, /var/run/secrets/azure/tokens/azure-identity-token, /var/run/secrets/azure/tokens, /var/run/secrets/tokens/gcp-ksa/token, /var/run/secrets/tokens/gcp-ksa, serviceaccount/token], help: Token paths (substrings of the command)}
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
+audit:
+  Kubernetes.Pod.StealServiceAccountToken:
+    upstream: Create of pods/exec, not failed, except a system principal in a system namespace, whose command names a service-account or workload-identity token path.
+    ours: The same paths (`token_paths`) in the command or the URI (`ignore_system` on, as Panther).
+    difference: None, except that a `system:` user in system:masters (audit2rbac's system:admin) counts as a person here (`actor_kind`), not as a system principal, so it is not left out.
 needs:
   - {level: Metadata, resources: [pods/exec]}
 */
