@@ -1,4 +1,4 @@
-"""The README is generated where it can drift: the column reference and the settings table."""
+"""The README is generated where it can drift: the column reference, the settings table, the detections and their audit."""
 
 from __future__ import annotations
 
@@ -42,6 +42,23 @@ def test_the_readme_lists_every_detection_and_the_rules_it_reproduces():
 
     block = README.split("<!-- detections:begin -->\n")[1].split("\n<!-- detections:end -->")[0]
     assert block == detect.markdown_table(queries.load_library())
+
+
+def test_the_readme_audits_every_upstream_rule_a_detection_reproduces():
+    """Regenerate with: python -c 'from auditlake.library import detections, savedquery; print(detections.audit_table(savedquery.load_library()))'."""
+    from auditlake.library import detections as detect
+    from auditlake.library import savedquery as queries
+
+    library = queries.load_library()
+    block = README.split("<!-- detection-audit:begin -->\n")[1].split("\n<!-- detection-audit:end -->")[0]
+    assert block == detect.audit_table(library)
+    for query in detect.detections(library):
+        named = {rule for rules in query.reproduces.values() for rule in rules}
+        assert set(query.audit) == named, f"{query.name}: no audit entry for {sorted(named - set(query.audit))}"
+        for rule, entry in query.audit.items():
+            assert entry["difference"] != "none" or not entry["params"], f"{query.name} / {rule}: no difference, yet other parameters"
+            if not query.enabled:
+                assert "enabled: false" in query.path.read_text(), query.name
 
 
 def test_the_readme_python_example_runs_on_a_demo_lake(tmp_path, monkeypatch):
