@@ -18,7 +18,7 @@ audit:
   Kubernetes.API.Multiple403.PublicIP:
     upstream: Responses 403 (or gRPC 7) whose first source IP is global; an alert at 10 from one address within 30 minutes.
     ours: The same, per cluster, `threshold` 10 and `period` 30m sliding; every refusal past the threshold listed.
-    difference: none
+    difference: "Counted per cluster: Panther's dedup key is the address alone, across every cluster it reads."
   Amazon.EKS.Audit.Multiple403:
     upstream: 'On Amazon.EKS.Audit logs: 403s to /api or /apis paths from a public source IP; an alert at 10 within 30 minutes.'
     ours: 'The Kubernetes rule above: every path, every cloud.'

@@ -47,7 +47,7 @@ audit:
 needs:
   - {level: Metadata, resources: [pods, pods/binding, pods/eviction], verbs: [create]}
 */
-SELECT *, 'pod ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') || coalesce('/' || subresource, '') || ' created in ' || namespace
+SELECT *, 'pod ' || coalesce(name, json_extract_string(response_object, '$.metadata.name'), json_extract_string(request_object, '$.metadata.name'), json_extract_string(request_object, '$.metadata.generateName') || '…', '(unnamed)') || coalesce('/' || subresource, '') || ' created in ' || namespace
          || coalesce(' (' || nullif(array_to_string(images, ', '), '') || ')', '') || outcome_suffix(code) AS summary
 FROM (SELECT *, list_filter(list_transform(coalesce(CAST(json_extract(coalesce(request_object, response_object), '$.spec.containers') AS JSON[]), []),
                                            lambda c: json_extract_string(c, '$.image')), lambda i: i IS NOT NULL) AS images
