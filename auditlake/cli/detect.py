@@ -36,14 +36,16 @@ def run_detections(
     since: SinceOption = "24h",
     until: UntilOption = None,
     cluster: ClusterOption = None,
-    rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only this detection (repeatable; `--list` names them); a detection upstream ships disabled runs when named.")] = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only this detection (repeatable; `--list` names them); a "
+                                                                       "detection upstream ships disabled runs when named.")] = None,
     severity: Annotated[str | None, typer.Option("--severity", help="Only detections at this severity or above: info, low, medium, high, critical.")] = None,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 when a finding is at this severity or above (for cron and CI).")] = None,
     write: Annotated[bool, typer.Option("--write", help="Keep the findings in the lake (the `findings` view); reruns add nothing twice.")] = False,
     output: DataFormat = Format.TABLE,
     output_file: OutputOption = None,
     max_rows: MaxRowsOption = 100,
-    list_rules: Annotated[bool, typer.Option("--list", help="List the detections (and whether each runs by default) and the Falco, Sigma and Panther rules each reproduces.")] = False,
+    list_rules: Annotated[bool, typer.Option("--list", help="List the detections (and whether each runs by default) and the Falco, "
+                                                           "Sigma and Panther rules each reproduces.")] = False,
     by_rule: Annotated[bool, typer.Option("--summary", help="One row per detection that fired (findings, actors, first, last) "
                                                            "instead of every finding.")] = False,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Tune one detection: RULE.PARAM=VALUE, e.g. "

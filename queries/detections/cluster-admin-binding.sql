@@ -23,7 +23,7 @@ audit:
   Kubernetes.ClusterRoleBinding.Privileged:
     upstream: Create of a ClusterRoleBinding to one of the five privileged roles, not failed, not by a system principal.
     ours: The same five roles, any outcome, any user.
-    difference: Also refused creates and creates by system principals (Falco's rule counts both); with the parameters below, a `system:` user in system:masters (audit2rbac's system:admin) counts as a person
+    difference: Also refused creates and creates by system principals (Falco's rule counts both); even with Panther's parameters, a `system:` user in system:masters (audit2rbac's system:admin) counts as a person
       here (`actor_kind`), not as a system principal, so it is not left out.
     params:
       ignore_failed: true
