@@ -88,3 +88,24 @@ def test_the_readme_tuning_example_names_real_detections_and_parameters(tmp_path
     for rule, values in tuned.items():
         binding.bind(queries.load_library()[rule], values)  # refuses unknown parameters and mistyped values
     assert set(tuned) == {"disallowed-user", "forbidden-from-public-ip", "privileged-pod"}
+
+
+def test_the_readme_recommended_wider_tuning_switches_on_every_widening_parameter(tmp_path):
+    """Each switch that reads more than upstream is off by default, and the README's recommended file sets every one."""
+    from auditlake.library import binding
+    from auditlake.library import detections as detect
+    from auditlake.library import savedquery as queries
+
+    widening = {"all_pod_specs", "exec_over_get", "count_deletecollection", "admins_are_people"}
+    library = queries.load_library()
+    example = next(block for block in re.findall(r"```yaml\n(.*?)```", README, re.DOTALL) if "exec_over_get" in block)
+    (tmp_path / "wider.yaml").write_text(example)
+    tuned = binding.tuning(detect.choose(library), binding.load_tuning(tmp_path / "wider.yaml"))
+    offered = {query.name: {param.name for param in query.params if param.name in widening} for query in detect.detections(library)}
+    assert {name: set(values) for name, values in tuned.items()} == {name: names for name, names in offered.items() if names}
+    for query in detect.detections(library):
+        assert all(param.default is False for param in query.params if param.name in widening), query.name
+        if query.name in tuned:
+            assert all(value is True for value in tuned[query.name].values())
+            binding.bind(query, tuned[query.name])
+

@@ -13,7 +13,7 @@ audit:
   Kubernetes.AdmissionController.Created:
     upstream: Create of a mutating or validating webhook configuration, not failed, by someone who is not a system principal (is_system_principal).
     ours: The same.
-    difference: None, except that a `system:` user in system:masters (audit2rbac's system:admin) counts as a person here (`actor_kind`), not as a system principal, so it is not left out.
+    difference: None by default; `admins_are_people` widens it to a `system:` user in system:masters (audit2rbac's system:admin), counted as a person (`actor_kind`), not as a system principal, so not left out.
 needs:
   - {level: Metadata, group: admissionregistration.k8s.io, resources: [mutatingwebhookconfigurations, validatingwebhookconfigurations], verbs: [create]}
 */
@@ -23,5 +23,5 @@ WHERE in_window(received_at, date, $since, $until)
   AND resource IN ('mutatingwebhookconfigurations', 'validatingwebhookconfigurations')
   AND verb = 'create'
   AND coalesce(code, 200) < 400
-  AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
+  AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people)
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -20,8 +20,7 @@ audit:
       agent within 30 minutes.'
     ours: 'Off by default (`enabled: false`); named with --rule or switched on with bulk-secret-access.enabled=true, the same condition with `threshold` 15 and `period` 30m, sliding, every read past the
       threshold listed.'
-    difference: None once enabled, except that a `system:` user in system:masters (audit2rbac's system:admin) counts as a person here (`actor_kind`), not as a system principal, so it is not left out, and
-      that lists count per namespace where Panther counts every list as one name.
+    difference: None once enabled, except that lists count per namespace where Panther counts every list as one name.
 needs:
   - {level: Metadata, resources: [secrets], verbs: [get, list, watch]}
 */
@@ -31,7 +30,7 @@ WITH reads AS (
   FROM final_requests
   WHERE in_window(received_at, date, $since - $period, $until)
     AND resource = 'secrets' AND subresource IS NULL AND verb IN ('get', 'list', 'watch')
-    AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
+    AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people)
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
 counted AS (

@@ -23,8 +23,7 @@ audit:
   Kubernetes.ClusterRoleBinding.Privileged:
     upstream: Create of a ClusterRoleBinding to one of the five privileged roles, not failed, not by a system principal.
     ours: The same five roles, any outcome, any user.
-    difference: Also refused creates and creates by system principals (Falco's rule counts both); even with Panther's parameters, a `system:` user in system:masters (audit2rbac's system:admin) counts as a person
-      here (`actor_kind`), not as a system principal, so it is not left out.
+    difference: Also refused creates and creates by system principals (Falco's rule counts both). With Panther's parameters, `admins_are_people` widens it to a `system:` user in system:masters (audit2rbac's system:admin), counted as a person (`actor_kind`), not as a system principal, so not left out.
     params:
       ignore_failed: true
       ignore_system_principals: true
@@ -37,6 +36,6 @@ WHERE in_window(received_at, date, $since, $until)
   AND resource = 'clusterrolebindings'
   AND verb = 'create'
   AND NOT ($ignore_failed AND coalesce(code, 200) >= 400)
-  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
   AND list_contains($privileged_roles, json_extract_string(request_object, '$.roleRef.name'))
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -33,5 +33,5 @@ WHERE in_window(received_at, date, $since, $until)
   AND verb IN ('create', 'update', 'patch')
   AND coalesce(subresource, '') <> 'status'
   AND coalesce(code, 200) < 400
-  AND NOT ($ignore_system AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users) AND is_system_namespace(namespace))
+  AND NOT ($ignore_system AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people) AND is_system_namespace(namespace))
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -31,7 +31,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource IS NULL
   AND verb = 'create'
   AND coalesce(code, 200) < 400
-  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
   AND NOT ($ignore_system_principals AND coalesce(namespace IN ('kube-system', 'gke-system', 'kube-node-lease', 'kube-public'), false))
   AND coalesce(json_array_length(json_extract(request_object, '$.spec.tls')), 0) = 0
   AND ($cluster IS NULL OR cluster = $cluster)

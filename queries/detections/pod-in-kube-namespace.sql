@@ -60,5 +60,5 @@ WHERE in_window(received_at, date, $since, $until)
   AND NOT coalesce(subresource IS NULL AND array_length(images) > 0
                    AND list_has_all($allowed_repositories, list_transform(images, lambda i: image_repository(i))), false)
   AND NOT ($ignore_failed AND NOT (coalesce(code, 200) < 400 AND coalesce(json_extract_string(response_object, '$.status'), '') <> 'Failure'))
-  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -2,13 +2,13 @@
 title: Privileged pod — a container runs privileged
 engines: [duckdb, spark]
 description: >
-  A Pod, or a workload whose template makes Pods, with any container (init and ephemeral ones too) whose
-  securityContext.privileged is true, or (unless `count_root` is false) that runs as root (runAsUser 0 or
+  A Pod created with a container (spec.containers) whose securityContext.privileged is true, or (unless `count_root` is false) that runs as root (runAsUser 0 or
   runAsNonRoot false, as Panther counts it), whatever the outcome and whoever asked (Falco). Images in
   `allowed_repositories` (empty; Falco's list is in the audit) are exempt only when every container's image
   is. `ignore_failed` and `ignore_system` leave out refused or failed requests and the control plane acting
-  in its own namespaces (Panther's filters). Falco reads only spec.containers of Pod creates; this also reads initContainers,
-  ephemeralContainers and workload templates, and updates and patches that make a container privileged.
+  in its own namespaces (Panther's filters). Like Falco and Panther, this reads spec.containers of Pod creates;
+  `all_pod_specs` also reads workload templates, updates and patches, and init and ephemeral containers (a privileged
+  initContainer or DaemonSet is as privileged).
 severity: high
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1611, T1610]
@@ -22,8 +22,7 @@ audit:
   Create Privileged Pod:
     upstream: Pod create with a container whose securityContext.privileged is true, unless every image is in k8s_audit_privileged_images (25 repositories); any outcome, any user.
     ours: A container privileged or running as root (runAsUser 0, runAsNonRoot false), any outcome, any user, `allowed_repositories` empty (Panther's rule has no image list).
-    difference: 'Also root containers and the 25 platform images (Panther''s rule counts both), and also init and ephemeral containers, workload templates (Deployments, DaemonSets, StatefulSets, ReplicaSets,
-      Jobs, CronJobs) and updates and patches: the same pod spec, made another way.'
+    difference: 'Also root containers and the 25 platform images (Panther''s rule counts both); `all_pod_specs` widens it to workload templates, updates and patches, and init and ephemeral containers (the same pod spec, made another way).'
     params:
       count_root: false
       allowed_repositories: [falcosecurity/falco, docker.io/falcosecurity/falco, public.ecr.aws/falcosecurity/falco, docker.io/calico/node, calico/node, docker.io/cloudnativelabs/kube-router, docker.io/docker/ucp-agent,
@@ -34,8 +33,7 @@ audit:
     upstream: Pod create with a container that is privileged or runs as root, not failed, and not a system principal (is_system_principal) in a system namespace (kube-system, kube-public, kube-node-lease,
       gke-system).
     ours: The same containers, any outcome, any user (Falco's rule).
-    difference: 'Also failed creates and the control plane in its namespaces (Falco''s rule counts both), and also init and ephemeral containers, workload templates (Deployments, DaemonSets, StatefulSets,
-      ReplicaSets, Jobs, CronJobs) and updates and patches: the same pod spec, made another way.'
+    difference: 'Also failed creates and the control plane in its namespaces (Falco''s rule counts both); `all_pod_specs` widens it to workload templates, updates and patches, and init and ephemeral containers (the same pod spec, made another way).'
     params:
       ignore_failed: true
       ignore_system: true
@@ -49,7 +47,8 @@ audit:
 needs: [pod_specs]
 */
 SELECT *, CASE WHEN privileged THEN 'privileged' ELSE 'root' END || ' container in ' || workload || ' (' || array_to_string(images, ', ') || ')' || outcome_suffix(code) AS summary
-FROM reported_workload_specs($ignore_failed, $ignore_system, $admin_groups, $admin_users, allowed_repositories := $allowed_repositories)
+FROM reported_workload_specs($ignore_failed, $ignore_system, $admin_groups, $admin_users, allowed_repositories := $allowed_repositories,
+                             all_pod_specs := $all_pod_specs, admins_are_people := $admins_are_people)
 WHERE in_window(received_at, date, $since, $until)
   AND (privileged OR ($count_root AND runs_as_root))
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -16,7 +16,7 @@ audit:
   Kubernetes.Role.NodeProxyPermissions:
     upstream: Create of a Role or ClusterRole, not failed, not by a system principal, whose rules name nodes/proxy (or nodes/* with verbs, or nodes with a * resource).
     ours: The same (`ignore_system_principals` on, as Panther).
-    difference: None, except that a `system:` user in system:masters (audit2rbac's system:admin) counts as a person here (`actor_kind`), not as a system principal, so it is not left out.
+    difference: None by default; `admins_are_people` widens it to a `system:` user in system:masters (audit2rbac's system:admin), counted as a person (`actor_kind`), not as a system principal, so not left out.
 needs:
   - {level: Request, group: rbac.authorization.k8s.io, resources: [roles, clusterroles], verbs: [create]}
 */
@@ -24,7 +24,7 @@ SELECT *, coalesce(actor, '(no user)') || ' created ' || role || ' with node pro
 FROM role_creations
 WHERE in_window(received_at, date, $since, $until)
   AND succeeded
-  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
   AND list_bool_or(list_transform(rules, lambda r: list_contains(r.resources, 'nodes/proxy') OR (list_contains(r.resources, 'nodes/*') AND array_length(r.verbs) > 0)
                                          OR list_has_all(r.resources, ['nodes', '*'])))
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -30,6 +30,6 @@ SELECT *, coalesce(actor, '(no user)') || ' created ' || role || ' with wildcard
 FROM role_creations
 WHERE in_window(received_at, date, $since, $until)
   AND NOT ($ignore_failed AND NOT succeeded)
-  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
   AND list_bool_or(list_transform(rules, lambda r: list_contains(r.resources, '*') OR list_contains(r.verbs, '*')))
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -2,9 +2,10 @@
 title: Pod mounting a sensitive host path (/proc, the container runtime socket, /etc …)
 engines: [duckdb, spark]
 description: >
-  A Pod or workload template with a hostPath volume whose path is one of `sensitive_paths` (Falco's list,
+  A Pod created with a hostPath volume whose path is one of `sensitive_paths` (Falco's list,
   matched exactly) unless every image is in `allowed_repositories`, whatever the outcome and whoever asked
-  (Falco). `ignore_failed` and `ignore_system` give the filters of Panther's GKE rule (shipped disabled).
+  (Falco). `ignore_failed` and `ignore_system` give the filters of Panther's GKE rule (shipped disabled);
+  `all_pod_specs` also reads workload templates, updates and patches, and init and ephemeral containers.
 severity: high
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1611]
@@ -19,7 +20,7 @@ audit:
     upstream: Pod create with a hostPath volume whose path is one of 12 (/proc, /var/run/docker.sock, /, /etc, /root, the crio and containerd sockets, /home/admin, /var/lib/kubelet, /var/lib/kubelet/pki,
       /etc/kubernetes, /etc/kubernetes/manifests), unless every image is in k8s_audit_sensitive_mount_images; any outcome, any user.
     ours: The same 12 paths (`sensitive_paths`) and images.
-    difference: 'Also init and ephemeral containers, workload templates (Deployments, DaemonSets, StatefulSets, ReplicaSets, Jobs, CronJobs) and updates and patches: the same pod spec, made another way.'
+    difference: None by default; `all_pod_specs` widens it to workload templates, updates and patches, and init and ephemeral containers (the same pod spec, made another way).
   GCP.K8S.Pod.Create.Or.Modify.Host.Path.Volume.Mount:
     upstream: 'Shipped disabled (Enabled: false). Enabled: a GKE pod create or update mounting one of 14 host paths (Falco''s 12, /var/lib/docker/overlay2, /etc/kubernetes/pki), not failed, outside system
       namespaces.'
@@ -33,7 +34,8 @@ audit:
 needs: [pod_specs]
 */
 SELECT *, 'host path ' || array_to_string(list_filter(host_paths, lambda p: list_contains($sensitive_paths, p)), ', ') || ' mounted by ' || workload || outcome_suffix(code) AS summary
-FROM reported_workload_specs($ignore_failed, $ignore_system, $admin_groups, $admin_users, allowed_repositories := $allowed_repositories)
+FROM reported_workload_specs($ignore_failed, $ignore_system, $admin_groups, $admin_users, allowed_repositories := $allowed_repositories,
+                             all_pod_specs := $all_pod_specs, admins_are_people := $admins_are_people)
 WHERE in_window(received_at, date, $since, $until)
   AND list_has_any(host_paths, $sensitive_paths)
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -18,7 +18,7 @@ audit:
   Kubernetes.ServiceAccount.TokenCreated:
     upstream: 'Create of serviceaccounts/token, not failed, except a system principal in a system namespace: kubelets'' tokens for pods in other namespaces included.'
     ours: The same (`ignore_system` on, as Panther; `ignore_pod_tokens` off).
-    difference: None, except that a `system:` user in system:masters (audit2rbac's system:admin) counts as a person here (`actor_kind`), not as a system principal, so it is not left out.
+    difference: None by default; `admins_are_people` widens it to a `system:` user in system:masters (audit2rbac's system:admin), counted as a person (`actor_kind`), not as a system principal, so not left out.
 needs:
   - {level: Request, resources: [serviceaccounts/token], verbs: [create]}
 */
@@ -29,6 +29,6 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource = 'token'
   AND verb = 'create'
   AND coalesce(code, 200) < 400
-  AND NOT ($ignore_system AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users) AND is_system_namespace(namespace))
+  AND NOT ($ignore_system AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people) AND is_system_namespace(namespace))
   AND NOT ($ignore_pod_tokens AND coalesce(json_extract_string(request_object, '$.spec.boundObjectRef.kind') = 'Pod', false))
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -16,7 +16,7 @@ audit:
   Kubernetes.Pod.StealServiceAccountToken:
     upstream: Create of pods/exec, not failed, except a system principal in a system namespace, whose command names a service-account or workload-identity token path.
     ours: The same paths (`token_paths`) in the command or the URI (`ignore_system` on, as Panther).
-    difference: None, except that a `system:` user in system:masters (audit2rbac's system:admin) counts as a person here (`actor_kind`), not as a system principal, so it is not left out.
+    difference: None by default; `admins_are_people` widens it to a `system:` user in system:masters (audit2rbac's system:admin), counted as a person (`actor_kind`), not as a system principal, so not left out.
 needs:
   - {level: Metadata, resources: [pods/exec]}
 */
@@ -26,6 +26,6 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource = 'exec'
   AND verb = 'create'
   AND coalesce(code, 200) < 400
-  AND NOT ($ignore_system AND is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users) AND is_system_namespace(namespace))
+  AND NOT ($ignore_system AND is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users, $admins_are_people) AND is_system_namespace(namespace))
   AND list_bool_or(list_transform($token_paths, lambda p: contains(lower(array_to_string(command_args, ' ')), p) OR contains(lower(url_decode(coalesce(request_uri, ''))), p)))
   AND ($cluster IS NULL OR cluster = $cluster)
