@@ -100,7 +100,7 @@ def test_the_readme_recommended_wider_tuning_switches_on_every_widening_paramete
     library = queries.load_library()
     example = next(block for block in re.findall(r"```yaml\n(.*?)```", README, re.DOTALL) if "exec_over_get" in block)
     (tmp_path / "wider.yaml").write_text(example)
-    tuned = binding.tuning(detect.choose(library), binding.load_tuning(tmp_path / "wider.yaml"))
+    tuned = binding.tuning(detect.choose(library, include_disabled=True), binding.load_tuning(tmp_path / "wider.yaml"))
     offered = {query.name: {param.name for param in query.params if param.name in widening} for query in detect.detections(library)}
     assert {name: set(values) for name, values in tuned.items()} == {name: names for name, names in offered.items() if names}
     for query in detect.detections(library):
