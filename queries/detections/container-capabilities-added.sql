@@ -3,8 +3,9 @@ title: Container adding Linux capabilities
 engines: [duckdb, spark]
 description: >
   A Pod created with a container (spec.containers) that adds Linux capabilities
-  (securityContext.capabilities.add); `all_pod_specs` also reads workload templates, updates and patches, and init and ephemeral containers. Sigma's selection `capabilities: '*'` names a field the audit Event
-  does not have; what it means is the containers' securityContext.capabilities, read here.
+  (securityContext.capabilities.add); `all_pod_specs` also reads workload templates, updates and patches, and
+  init and ephemeral containers. Sigma's selection `capabilities: '*'` names a field the audit Event does not
+  have; what it means is the containers' securityContext.capabilities, read here.
 severity: low
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1611]

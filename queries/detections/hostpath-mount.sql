@@ -4,8 +4,9 @@ engines: [duckdb, spark]
 description: >
   Any Pod created with a volume that mounts a directory of the node (a hostPath volume), whatever the path.
   Whatever the outcome and whoever asked (Sigma's rule); `ignore_failed` and `ignore_system` leave out refused
-  or failed requests and the control plane acting in its own namespaces (Panther's filters). `all_pod_specs` also reads workload templates, updates and patches, and init and ephemeral containers
-  (the same volume, made another way).
+  or failed requests and the control plane acting in its own namespaces (Panther's filters). `all_pod_specs`
+  also reads workload templates, updates and patches, and init and ephemeral containers (the same volume, made
+  another way).
 severity: medium
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1611]

@@ -2,13 +2,14 @@
 title: Privileged pod — a container runs privileged
 engines: [duckdb, spark]
 description: >
-  A Pod created with a container (spec.containers) whose securityContext.privileged is true, or (unless `count_root` is false) that runs as root (runAsUser 0 or
-  runAsNonRoot false, as Panther counts it), whatever the outcome and whoever asked (Falco). Images in
-  `allowed_repositories` (empty; Falco's list is in the audit) are exempt only when every container's image
-  is. `ignore_failed` and `ignore_system` leave out refused or failed requests and the control plane acting
-  in its own namespaces (Panther's filters). Like Falco and Panther, this reads spec.containers of Pod creates;
-  `all_pod_specs` also reads workload templates, updates and patches, and init and ephemeral containers (a privileged
-  initContainer or DaemonSet is as privileged).
+  A Pod created with a container (spec.containers) whose securityContext.privileged is true, or (unless
+  `count_root` is false) that runs as root (runAsUser 0 or runAsNonRoot false, as Panther counts it),
+  whatever the outcome and whoever asked (Falco). Images in `allowed_repositories` (empty; Falco's list is
+  in the audit) are exempt only when every container's image is. `ignore_failed` and `ignore_system` leave
+  out refused or failed requests and the control plane acting in its own namespaces (Panther's filters).
+  Like Falco and Panther, this reads spec.containers of Pod creates; `all_pod_specs` also reads workload
+  templates, updates and patches, and init and ephemeral containers (a privileged initContainer or
+  DaemonSet is as privileged).
 severity: high
 controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1611, T1610]
