@@ -35,8 +35,8 @@ from auditlake.history import HistoryEntry
 from auditlake.ingest import FORMATS, IngestOptions, IngestResult, Progress, ingest  # noqa: F401 (FORMATS: the CLI's --input-format choices)
 from auditlake.ingest.redact import Redactor
 from auditlake.library import Library, Need, SavedQuery
-from auditlake.library.binding import bind, load_tuning, run, tuning
-from auditlake.library.detections import WINDOW_HAS_EVENTS, DetectionRun, choose, run_detections
+from auditlake.library.binding import bind, load_tuning, run, switches, tuning
+from auditlake.library.detections import WINDOW_HAS_EVENTS, DetectionRun, choose, detections, run_detections
 from auditlake.library.macros import catalog_items
 from auditlake.library.suggest import close_matches, hint
 from auditlake.reports import build, packs, review
@@ -495,13 +495,16 @@ class Lake:
                params: dict[str, Any] | None = None) -> DetectionRun:
         """Run the detections (all, or `rules`, at `min_severity` or above) over a window; `write` keeps the findings in the lake.
 
-        `params` tunes single rules: `{"disallowed-user.allowed_users": ["admin", "alice"]}`. `compare`
+        `params` tunes single rules: `{"disallowed-user.allowed_users": ["admin", "alice"]}`; `{"RULE.enabled": True}`
+        runs a detection upstream ships disabled (`enabled: false` in its header) without naming it. `compare`
         (implied by `write`) fills `result.new`: the findings the lake did not hold yet. A scheduled
         run that alerts on `new` should not `write` here but call `keep_findings` once the alert is
         out: a finding becomes "seen" only after it was delivered.
         """
-        chosen = choose(self.library.queries, rules, min_severity)
-        tuned = tuning(chosen, params or {})
+        available = detections(self.library.queries)
+        chosen = choose(self.library.queries, rules, min_severity, switches(available, params or {}))
+        names = {rule.name for rule in chosen}
+        tuned = {name: values for name, values in tuning(available, params or {}).items() if name in names}  # a file may tune others
         self._require_cluster(cluster)
         start, end = self.window(since, until, now=now)
         with self._connection() as connection:

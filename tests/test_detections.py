@@ -26,13 +26,16 @@ DETECTIONS = {query.name: query for query in detect.detections(LIBRARY)}
 
 
 def case_events() -> list[dict]:
-    """Every case as a whole Event: the base with the case's top-level keys replaced (null removes one)."""
+    """Every case as a whole Event: the base with the case's top-level keys replaced (null removes one). A rule's
+    `tuned` entries are cases for the detection run with their `params` (an upstream's exclusion switched on)."""
     events = []
     for rule, sides in CASES["cases"].items():
-        for side, cases in sides.items():
-            for number, case in enumerate(cases):
-                event = {**CASES["base"], **case, "auditID": f"{rule}--{side}--{number}"}
-                events.append({key: value for key, value in event.items() if value is not None})
+        groups = [("", sides)] + [(f"tuned{index}--", tuned) for index, tuned in enumerate(sides.get("tuned", []))]
+        for prefix, group in groups:
+            for side in ("fires", "quiet"):
+                for number, case in enumerate(group.get(side, [])):
+                    event = {**CASES["base"], **case, "auditID": f"{rule}--{prefix}{side}--{number}"}
+                    events.append({key: value for key, value in event.items() if value is not None})
     return events
 
 
@@ -56,12 +59,14 @@ def test_every_detection_has_cases_and_says_what_it_reproduces():
 
 @pytest.mark.parametrize("rule", sorted(CASES["cases"]))
 def test_the_detection_fires_on_its_positive_cases_and_not_on_its_negative_ones(case_lake, rule):
-    fired = set(case_lake.query_arrow(rule, **ALL_TIME).column("audit_id").to_pylist())
+    """With default parameters on the rule's own cases; with each `tuned` entry's parameters on that entry's cases."""
     sides = CASES["cases"][rule]
-    expected = {f"{rule}--fires--{number}" for number in range(len(sides.get("fires", [])))}
-    quiet = {f"{rule}--quiet--{number}" for number in range(len(sides.get("quiet", [])))}
-    assert expected <= fired, f"missed: {sorted(expected - fired)}"
-    assert not quiet & fired, f"fired on: {sorted(quiet & fired)}"
+    for prefix, group, params in [("", sides, {})] + [(f"tuned{index}--", tuned, tuned["params"]) for index, tuned in enumerate(sides.get("tuned", []))]:
+        fired = set(case_lake.query_arrow(rule, **ALL_TIME, **params).column("audit_id").to_pylist())
+        expected = {f"{rule}--{prefix}fires--{number}" for number in range(len(group.get("fires", [])))}
+        quiet = {f"{rule}--{prefix}quiet--{number}" for number in range(len(group.get("quiet", [])))}
+        assert expected <= fired, f"missed with {params}: {sorted(expected - fired)}"
+        assert not quiet & fired, f"fired with {params} on: {sorted(quiet & fired)}"
 
 
 def test_every_detection_returns_the_same_columns_and_its_own_name_and_severity(case_lake):
@@ -121,7 +126,7 @@ def test_detect_runs_them_all_writes_findings_once_and_fails_on_severity(case_la
     first = case_lake.detect(**ALL_TIME, write=True)
     assert first.written == first.findings.num_rows > 0
     assert first.new is not None and first.new.num_rows == first.written  # nothing was kept before
-    assert set(first.counts) == set(DETECTIONS)
+    assert set(first.counts) == {name for name, query in DETECTIONS.items() if query.enabled}  # not those upstream ships disabled
     again = case_lake.detect(**ALL_TIME, write=True)
     assert again.written == 0  # keyed by (rule, audit_id): a rerun adds nothing
     stored = case_lake.sql("SELECT rule, count(*) AS n FROM findings GROUP BY rule")
@@ -159,6 +164,44 @@ def test_a_finding_becomes_seen_only_once_it_was_delivered(tmp_path):
     assert delivered.exit_code == 1 and len(json.loads(delivered.stdout)) > 0  # the alert comes now
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and json.loads(again.stdout) == []  # and only once
+
+
+def test_a_rule_upstream_ships_disabled_runs_only_when_named_or_switched_on(case_lake):
+    disabled = sorted(name for name, query in DETECTIONS.items() if not query.enabled)
+    assert disabled == ["bulk-secret-access", "full-admin-activity"]  # Panther's Enabled: false; Falco's allowed_full_admin_users
+    for name in disabled:  # and the audit says so
+        assert all("disabled" in entry["upstream"] or "switched off" in entry["upstream"] for entry in DETECTIONS[name].audit.values())
+    everything = case_lake.detect(**ALL_TIME)
+    assert not set(disabled) & {rule.name for rule in everything.rules}
+    named = case_lake.detect(**ALL_TIME, rules=["full-admin-activity"])
+    assert [rule.name for rule in named.rules] == ["full-admin-activity"] and named.counts["full-admin-activity"] > 0
+    switched = case_lake.detect(**ALL_TIME, params={"full-admin-activity.enabled": True})
+    assert "full-admin-activity" in {rule.name for rule in switched.rules}
+    assert switched.counts["full-admin-activity"] == named.counts["full-admin-activity"]
+    assert len(switched.rules) == len(everything.rules) + 1
+    off = case_lake.detect(**ALL_TIME, params={"port-forward.enabled": "false"})  # and an enabled one switched off
+    assert "port-forward" not in {rule.name for rule in off.rules} and len(off.rules) == len(everything.rules) - 1
+    args = ["detect", "--lake", str(case_lake.path), "--since", "2000-01-01", "--until", "2100-01-01", "--format", "json"]
+    cli = runner.invoke(app, [*args, "-p", "full-admin-activity.enabled=true", "--severity", "medium"])
+    assert cli.exit_code == 0 and "full-admin-activity" in {row["rule"] for row in json.loads(cli.stdout)}
+    default = runner.invoke(app, [*args, "--severity", "medium"])
+    assert "full-admin-activity" not in {row["rule"] for row in json.loads(default.stdout)}
+    tuning = case_lake.path.parent / "enable.yaml"
+    tuning.write_text("bulk-secret-access: {enabled: true, threshold: 1}\n")
+    from_file = runner.invoke(app, [*args, "--tuning", str(tuning)])
+    assert from_file.exit_code == 0 and "bulk-secret-access" in {row["rule"] for row in json.loads(from_file.stdout)}
+    refused = runner.invoke(app, [*args, "-p", "full-admin-activity.enabled=maybe"])
+    assert refused.exit_code == 2 and "enabled" in refused.stderr
+    listed = {row["rule"]: row["enabled"] for row in json.loads(runner.invoke(app, ["detect", "--list", "--format", "json"]).stdout)}
+    assert listed["full-admin-activity"] is False and listed["privileged-pod"] is True and set(listed) == set(DETECTIONS)
+
+
+def test_every_audit_entry_gives_parameters_the_detection_takes(case_lake):
+    """The parameters an audit entry says give exactly one upstream rule are real and well typed: the rule runs with them."""
+    for name, query in DETECTIONS.items():
+        for entry in query.audit.values():
+            if entry["params"]:
+                case_lake.query_arrow(name, **ALL_TIME, **entry["params"])  # refuses an unknown parameter or a mistyped value
 
 
 def test_detect_tunes_one_rule_with_rule_dot_param(case_lake):
@@ -253,7 +296,8 @@ def test_the_detection_fires_exactly_on_the_lines_panther_expects(tmp_path, even
                             for number, line in enumerate(lines, 1)))
     lake = Lake(tmp_path / "lake")
     lake.ingest([copy], cluster="panther", default_time=FILL_TIME)
-    params = {"threshold": 1} if spec["threshold"] > 1 else {}  # Panther's tests judge each event on its own
+    params = {**DETECTIONS[name].audit[spec["rule_id"]]["params"],  # the parameters that give exactly this rule
+              **({"threshold": 1} if spec["threshold"] > 1 else {})}  # Panther's tests judge each event on its own
     ids = lake.query_arrow(name, **ALL_TIME, **params).column("audit_id").to_pylist()
     fired = {line for (line,) in lake.sql("SELECT DISTINCT source_line FROM events WHERE list_contains($ids, audit_id)",
                                           {"ids": ids}).rows()}
@@ -275,7 +319,7 @@ def test_detections_on_real_logs_match_an_independent_reading(tmp_path):
     lake = Lake(tmp_path / "lake")
     lake.ingest([immudb], cluster="immudb")
     lake.ingest([audit2rbac], cluster="audit2rbac")
-    run = lake.detect(**ALL_TIME)
+    run = lake.detect(**ALL_TIME, params={"full-admin-activity.enabled": True})  # Falco ships it switched off
     found: dict[tuple[str, str], set[str]] = {}
     for row in run.findings.select(["cluster", "rule", "audit_id"]).to_pylist():
         found.setdefault((row["cluster"], row["rule"]), set()).add(row["audit_id"])

@@ -1,4 +1,4 @@
-"""The README is generated where it can drift: the column reference and the settings table."""
+"""The README is generated where it can drift: the column reference, the settings table, the detections and their audit."""
 
 from __future__ import annotations
 
@@ -57,6 +57,23 @@ def test_the_readme_attack_coverage_table_is_the_simulations():
     assert block == coverage_markdown()
 
 
+def test_the_readme_audits_every_upstream_rule_a_detection_reproduces():
+    """Regenerate with: python -c 'from auditlake.library import detections, savedquery; print(detections.audit_table(savedquery.load_library()))'."""
+    from auditlake.library import detections as detect
+    from auditlake.library import savedquery as queries
+
+    library = queries.load_library()
+    block = README.split("<!-- detection-audit:begin -->\n")[1].split("\n<!-- detection-audit:end -->")[0]
+    assert block == detect.audit_table(library)
+    for query in detect.detections(library):
+        named = {rule for rules in query.reproduces.values() for rule in rules}
+        assert set(query.audit) == named, f"{query.name}: no audit entry for {sorted(named - set(query.audit))}"
+        for rule, entry in query.audit.items():
+            assert entry["difference"] != "none" or not entry["params"], f"{query.name} / {rule}: no difference, yet other parameters"
+            if not query.enabled:
+                assert "enabled: false" in query.path.read_text(), query.name
+
+
 def test_the_readme_python_example_runs_on_a_demo_lake(tmp_path, monkeypatch):
     """The block under '## Python', run where `make demo` would have left its lake and log."""
     from auditlake import Lake
@@ -84,3 +101,24 @@ def test_the_readme_tuning_example_names_real_detections_and_parameters(tmp_path
     for rule, values in tuned.items():
         binding.bind(queries.load_library()[rule], values)  # refuses unknown parameters and mistyped values
     assert set(tuned) == {"disallowed-user", "forbidden-from-public-ip", "privileged-pod"}
+
+
+def test_the_readme_recommended_wider_tuning_switches_on_every_widening_parameter(tmp_path):
+    """Each switch that reads more than upstream is off by default, and the README's recommended file sets every one."""
+    from auditlake.library import binding
+    from auditlake.library import detections as detect
+    from auditlake.library import savedquery as queries
+
+    widening = {"all_pod_specs", "exec_over_get", "count_deletecollection", "admins_are_people"}
+    library = queries.load_library()
+    example = next(block for block in re.findall(r"```yaml\n(.*?)```", README, re.DOTALL) if "exec_over_get" in block)
+    (tmp_path / "wider.yaml").write_text(example)
+    tuned = binding.tuning(detect.choose(library, include_disabled=True), binding.load_tuning(tmp_path / "wider.yaml"))
+    offered = {query.name: {param.name for param in query.params if param.name in widening} for query in detect.detections(library)}
+    assert {name: set(values) for name, values in tuned.items()} == {name: names for name, names in offered.items() if names}
+    for query in detect.detections(library):
+        assert all(param.default is False for param in query.params if param.name in widening), query.name
+        if query.name in tuned:
+            assert all(value is True for value in tuned[query.name].values())
+            binding.bind(query, tuned[query.name])
+

@@ -36,19 +36,22 @@ def run_detections(
     since: SinceOption = "24h",
     until: UntilOption = None,
     cluster: ClusterOption = None,
-    rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only this detection (repeatable; `--list` names them).")] = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only this detection (repeatable; `--list` names them); a "
+                                                                       "detection upstream ships disabled runs when named.")] = None,
     severity: Annotated[str | None, typer.Option("--severity", help="Only detections at this severity or above: info, low, medium, high, critical.")] = None,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 when a finding is at this severity or above (for cron and CI).")] = None,
     write: Annotated[bool, typer.Option("--write", help="Keep the findings in the lake (the `findings` view); reruns add nothing twice.")] = False,
     output: DataFormat = Format.TABLE,
     output_file: OutputOption = None,
     max_rows: MaxRowsOption = 100,
-    list_rules: Annotated[bool, typer.Option("--list", help="List the detections and the Falco, Sigma and Panther rules each reproduces.")] = False,
+    list_rules: Annotated[bool, typer.Option("--list", help="List the detections (and whether each runs by default) and the Falco, "
+                                                           "Sigma and Panther rules each reproduces.")] = False,
     by_rule: Annotated[bool, typer.Option("--summary", help="One row per detection that fired (findings, actors, first, last) "
                                                            "instead of every finding.")] = False,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Tune one detection: RULE.PARAM=VALUE, e.g. "
                                                                            "disallowed-user.allowed_users=admin,alice (repeatable; "
-                                                                           "`auditlake query show RULE` lists its parameters).")] = None,
+                                                                           "`auditlake query show RULE` lists its parameters); RULE.enabled=true "
+                                                                           "runs a detection upstream ships disabled.")] = None,
     tuning_file: Annotated[Path | None, typer.Option("--tuning", help="A YAML file of RULE: {PARAM: VALUE} (your allow-lists and "
                                                                       "thresholds); -p values override it.")] = None,
     only_new: Annotated[bool, typer.Option("--new", help="With --write: show, and --fail-on only on, the findings the lake did not "
@@ -76,8 +79,8 @@ def run_detections(
     if list_rules:
         import pyarrow as pa
 
-        chosen_rules = detect.choose(Library().queries, rule, severity)
-        rows = [{"rule": query.name, "severity": query.severity, "title": query.title, "mitre": ", ".join(query.mitre),
+        chosen_rules = detect.choose(Library().queries, rule, severity, include_disabled=True)
+        rows = [{"rule": query.name, "severity": query.severity, "enabled": query.enabled, "title": query.title, "mitre": ", ".join(query.mitre),
                  **{engine: "; ".join(query.reproduces.get(engine, ())) for engine in ENGINES}} for query in chosen_rules]
         emit(pa.Table.from_pylist(rows), output, output_file, max_rows=len(rows) or 1)
         return

@@ -36,8 +36,23 @@ def load_tuning(path: Path) -> dict[str, Any]:
     return {f"{rule}.{parameter}": value for rule, values in raw.items() for parameter, value in values.items()}
 
 
+ENABLED = "enabled"  # `RULE.enabled=true|false`: tuning that switches a detection on or off (see `switches`), not a parameter
+
+
+def switches(available: list[SavedQuery], given: dict[str, Any]) -> dict[str, bool]:
+    """The detections `RULE.enabled=true|false` switches on or off (checked by `tuning`, which leaves them out)."""
+    names = {query.name: query for query in available}
+    found: dict[str, bool] = {}
+    for key, value in given.items():
+        rule, _, parameter = key.partition(".")
+        if parameter == ENABLED and normalise_name(rule) in names and names[normalise_name(rule)].is_detection:
+            found[normalise_name(rule)] = _typed(Parameter(ENABLED, "boolean"), value, None)
+    return found
+
+
 def tuning(available: list[SavedQuery], given: dict[str, Any], *, what: str = "detection") -> dict[str, dict[str, Any]]:
-    """`RULE.PARAM` values (e.g. `disallowed-user.allowed_users`) per saved query; an unknown query or parameter is refused."""
+    """`RULE.PARAM` values (e.g. `disallowed-user.allowed_users`) per saved query; an unknown query or parameter is refused.
+    A detection's `RULE.enabled` is a switch, not a parameter: checked to be a boolean and left to `switches`."""
     names = {query.name: query for query in available}
     tuned: dict[str, dict[str, Any]] = {}
     for key, value in given.items():
@@ -49,6 +64,9 @@ def tuning(available: list[SavedQuery], given: dict[str, Any], *, what: str = "d
             raise QueryError(f"no {what} named {rule!r} runs here", hint=hint(rule, names, f"they are: {', '.join(sorted(names))}"))
         if parameter in ("since", "until", "cluster"):
             raise QueryError(f"{key}: the window and cluster are --since, --until and --cluster, for every {what} at once")
+        if parameter == ENABLED and names[rule].is_detection:
+            _typed(Parameter(ENABLED, "boolean"), value, None)  # refuses `enabled=maybe`
+            continue
         if names[rule].parameter(parameter) is None:
             raise QueryError(f"{rule} has no parameter {parameter!r}", hint=f"its parameters: {', '.join(p.name for p in names[rule].params)}")
         tuned.setdefault(rule, {})[parameter] = value

@@ -1,9 +1,11 @@
 """Detections: the saved queries under `queries/detections/`, run together over one window.
 
-Owns: choosing which detections run (by name and minimum severity), running them with one shared
+Owns: choosing which detections run (by name, minimum severity, and whether they are enabled: a rule upstream
+ships disabled says `enabled: false` and runs only when named or switched on with `RULE.enabled=true`), running them with one shared
 window, and stacking their findings (every detection returns the same columns, `FINDING_COLUMNS`;
 `rule` and `severity` come from the file's name and header, see `SavedQuery.statement`). The rules
-themselves are SQL files; their headers say which Falco, Sigma and Panther rules they reproduce.
+themselves are SQL files; their headers say which Falco, Sigma and Panther rules they reproduce, and audit each
+against upstream's default condition (`audit:`, rendered by `audit_table`).
 Writing findings back is the store's job (`store.findings.write_findings`).
 """
 
@@ -63,12 +65,16 @@ def detections(library: dict[str, SavedQuery]) -> list[SavedQuery]:
     return [query for query in saved_queries(library) if query.topic == TOPIC]
 
 
-def choose(library: dict[str, SavedQuery], names: list[str] | None = None, min_severity: str | None = None) -> list[SavedQuery]:
-    """The detections to run: all, or those named; at `min_severity` or above."""
+def choose(library: dict[str, SavedQuery], names: list[str] | None = None, min_severity: str | None = None,
+           switched: dict[str, bool] | None = None, *, include_disabled: bool = False) -> list[SavedQuery]:
+    """The detections to run: those enabled (a header's `enabled: false`, as upstream ships the rule, unless `switched`
+    on by tuning, `RULE.enabled=true`; `switched` off likewise), or those named, whatever their header says; at
+    `min_severity` or above. `include_disabled` keeps the disabled ones too (`detect --list`)."""
     available = {query.name: query for query in detections(library)}
     if min_severity is not None and min_severity not in SEVERITY_RANK:
         raise QueryError(f"severity must be one of {', '.join(SEVERITIES)}, not {min_severity!r}")
-    chosen = list(available.values())
+    switched = switched or {}
+    chosen = [query for query in available.values() if include_disabled or switched.get(query.name, query.enabled)]
     if names:
         chosen = []
         for name in names:
@@ -122,10 +128,37 @@ def _schema(like: pa.Schema | None) -> pa.Schema:
     return pa.schema([(name, timestamp if name == "received_at" else pa.string()) for name in FINDING_COLUMNS])
 
 
+def audit_table(library: dict[str, SavedQuery]) -> str:
+    """The README's audit: each upstream rule a detection reproduces, upstream's default condition, ours with default
+    parameters, and the difference, generated from the headers' `audit:` entries (with the parameters that give
+    exactly that rule, when they differ from the defaults)."""
+    lines = ["| rule | upstream default | ours | difference |", "|---|---|---|---|"]
+    for query in detections(library):
+        for engine in ENGINES:
+            for rule in query.reproduces.get(engine, ()):
+                entry = query.audit.get(rule)
+                if entry is None:
+                    continue
+                exact = ", ".join(f"{name}={_shown(value)}" for name, value in entry["params"].items())
+                difference = entry["difference"] + (f" Exactly upstream's: `{exact}`." if exact else "")
+                cells = [f"`{query.name}`: {engine.capitalize()} *{rule}*", entry["upstream"], entry["ours"], difference]
+                lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return (",".join(str(item) for item in value) if len(value) <= 4 else f"[{len(value)} values: the header's audit]") if value else "(empty)"
+    return str(value)
+
+
 def markdown_table(library: dict[str, SavedQuery]) -> str:
     """The README's list of detections and the upstream rules each reproduces, generated from the headers."""
     lines = ["| detection | severity | ATT&CK | Falco | Sigma | Panther |", "|---|---|---|---|---|---|"]
     for query in detections(library):
         cells = [", ".join(query.reproduces.get(engine, ())) or "" for engine in ENGINES]
-        lines.append(f"| `{query.name}` | {query.severity} | {', '.join(query.mitre)} | " + " | ".join(cells) + " |")
+        name = f"`{query.name}`" + ("" if query.enabled else " (off by default, as upstream)")
+        lines.append(f"| {name} | {query.severity} | {', '.join(query.mitre)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

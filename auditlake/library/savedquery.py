@@ -24,13 +24,17 @@ from auditlake.library.suggest import did_you_mean
 from auditlake.window import DEFAULT_SINCE
 
 HEADER_KEYS = frozenset({"title", "description", "severity", "controls", "mitre", "params", "topic", "kind", "columns", "needs",
-                         "reproduces", "engines"})
+                         "reproduces", "engines", "enabled", "audit"})
 # libyaml's parser when PyYAML has it (every wheel does): each command that opens a lake reads ~130 headers and their folders' defaults
 _HEADER_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULTS_FILE = "_defaults.yaml"  # a root's or folder's defaults (see `Defaults`)
 DEFAULTS_KEYS = frozenset({"params", "offers", "needs"})
 DETECTIONS_TOPIC = "detections"  # queries/detections/: the Falco, Sigma and Panther rules (auditlake detect)
 ENGINES = ("falco", "sigma", "panther")  # the public rule sets a detection can say it reproduces
+# A detection's `audit:` entry per upstream rule it reproduces: that rule's default condition, ours with default
+# parameters, the difference ("none" only when there is none), and optionally the parameters that give that rule exactly.
+AUDIT_KEYS = ("upstream", "ours", "difference")
+AUDIT_OPTIONAL_KEYS = ("params",)
 # The engines a saved query can run on (`engines:`): DuckDB always; Spark through sqlglot (auditlake/scaleout).
 QUERY_ENGINES = ("duckdb", "spark")
 DEFAULT_ENGINES = ("duckdb",)  # a header without `engines:` (a view, a macro, a query of AUDITLAKE_QUERY_PATH)
@@ -111,6 +115,8 @@ class SavedQuery:
     engines: tuple[str, ...] = DEFAULT_ENGINES  # where it runs (`engines:`), DuckDB first
     engine_notes: dict[str, str] = field(default_factory=dict)  # engine → why it does not run there
     has_engines: bool = False  # whether the header says `engines:` (every file of queries/ does; a test holds it)
+    enabled: bool = True  # `enabled: false`: `detect` runs it only when named or enabled by tuning (upstream ships it disabled)
+    audit: dict[str, dict[str, Any]] = field(default_factory=dict)  # upstream rule → {upstream, ours, difference, params}
 
     @property
     def macro_name(self) -> str:
@@ -308,11 +314,20 @@ def load_file(path: Path, root: Path) -> SavedQuery:
         raise QueryError("a saved query must say what it needs (needs: [{level: Metadata, resources: [...], verbs: [...]}])", path=path)
     reproduces = _reproduces(header.get("reproduces"), path)
     engines, engine_notes = _engines(header.get("engines"), path)
+    enabled = header.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise QueryError(f"enabled must be true or false, not {enabled!r}", path=path)
+    audit = _audit(header.get("audit"), reproduces, path)
+    for rule, entry in audit.items():
+        for name_given in entry["params"]:
+            if name_given not in declared:
+                raise QueryError(f"audit: {rule}: params names {name_given!r}, which is not a parameter{did_you_mean(str(name_given), declared)}",
+                                 path=path)
     relative = path.relative_to(root)
     topic = str(header.get("topic") or (relative.parts[0] if len(relative.parts) > 1 else "general"))
     return SavedQuery(name, path, kind, topic, str(header["title"]), str(header.get("description", "")).strip(), severity,
                       controls, mitre, params, sql, {str(k): str(v) for k, v in columns.items()}, needs, reproduces,
-                      engines, engine_notes, "engines" in header)
+                      engines, engine_notes, "engines" in header, enabled, audit)
 
 
 def _engines(raw: Any, path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -348,6 +363,32 @@ def _reproduces(raw: Any, path: Path) -> dict[str, tuple[str, ...]]:
         if engine not in ENGINES:
             raise QueryError(f"reproduces: unknown engine {engine!r} (one of {', '.join(ENGINES)})", path=path)
     return {engine: tuple(_strings(rules, f"reproduces.{engine}", path)) for engine, rules in raw.items()}
+
+
+def _audit(raw: Any, reproduces: dict[str, tuple[str, ...]], path: Path) -> dict[str, dict[str, Any]]:
+    """`audit:`, one entry per upstream rule the header reproduces: `{upstream, ours, difference}` strings and optional
+    `params`, the values that give exactly that rule. An entry for a rule not in `reproduces` is refused."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise QueryError("audit must map each upstream rule to {upstream, ours, difference, params}", path=path)
+    named = {rule for rules in reproduces.values() for rule in rules}
+    audit: dict[str, dict[str, Any]] = {}
+    for rule, entry in raw.items():
+        if rule not in named:
+            raise QueryError(f"audit: {rule!r} is not one of the rules under reproduces{did_you_mean(str(rule), named)}", path=path)
+        if not isinstance(entry, dict):
+            raise QueryError(f"audit: {rule} must be a mapping of {', '.join(AUDIT_KEYS)} (and params)", path=path)
+        for key in entry:
+            if key not in AUDIT_KEYS + AUDIT_OPTIONAL_KEYS:
+                raise QueryError(f"audit: {rule}: unknown key {key!r}{did_you_mean(str(key), AUDIT_KEYS + AUDIT_OPTIONAL_KEYS)}", path=path)
+        for key in AUDIT_KEYS:
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise QueryError(f"audit: {rule} needs {key}: a sentence", path=path)
+        if not isinstance(entry.get("params", {}), dict):
+            raise QueryError(f"audit: {rule}: params must map parameter names to values", path=path)
+        audit[str(rule)] = {**{key: " ".join(entry[key].split()) for key in AUDIT_KEYS}, "params": dict(entry.get("params") or {})}
+    return audit
 
 
 def _needs(raw: Any, path: Path, named: dict[str, Any]) -> tuple[Need, ...]:

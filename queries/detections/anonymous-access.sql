@@ -12,6 +12,12 @@ reproduces:
   panther: [Kubernetes.API.AnonymousAccess]
 params:
   probe_agents: {type: "varchar[]", default: [kube-probe/, GoogleHC/], help: User-agent prefixes of health probes}
+audit:
+  Kubernetes.API.AnonymousAccess:
+    upstream: Any request by system:anonymous, except from sourceIPs [127.0.0.1], ELB-HealthChecker/2.0 from 10.0.x, user agents starting kube-probe/ or GoogleHC/, and URIs starting /healthz, /readyz, /livez
+      (or /apis/…).
+    ours: The same (`probe_agents` holds the two user-agent prefixes).
+    difference: none
 needs:
   - {level: Metadata}
 */

@@ -9,6 +9,11 @@ controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
 mitre: [T1078.001]
 reproduces:
   falco: [Anonymous Request Allowed]
+audit:
+  Anonymous Request Allowed:
+    upstream: A ResponseComplete event by system:anonymous whose authorization decision is allow, except /healthz, /livez and /readyz (with or without a query).
+    ours: The same, on each request's final event.
+    difference: none
 needs:
   - {level: Metadata}
 */

@@ -13,6 +13,14 @@ reproduces:
 params:
   threshold: {type: integer, default: 15, help: Distinct secrets read by one user and client within the period}
   period: {type: interval, default: 30m, help: The sliding period}
+enabled: false  # upstream ships it disabled: runs when named (--rule) or switched on (RULE.enabled=true)
+audit:
+  Kubernetes.BulkSecretAccess:
+    upstream: 'Shipped disabled (Enabled: false). Enabled: get, list or watch of secrets by someone who is not a system principal, any outcome; an alert at 15 distinct secret names by one user and user
+      agent within 30 minutes.'
+    ours: 'Off by default (`enabled: false`); named with --rule or switched on with bulk-secret-access.enabled=true, the same condition with `threshold` 15 and `period` 30m, sliding, every read past the
+      threshold listed.'
+    difference: None once enabled, except that lists count per namespace where Panther counts every list as one name.
 needs:
   - {level: Metadata, resources: [secrets], verbs: [get, list, watch]}
 */
@@ -22,7 +30,7 @@ WITH reads AS (
   FROM final_requests
   WHERE in_window(received_at, date, $since - $period, $until)
     AND resource = 'secrets' AND subresource IS NULL AND verb IN ('get', 'list', 'watch')
-    AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
+    AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people)
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
 counted AS (

@@ -11,6 +11,12 @@ reproduces:
   falco: [Create/Modify Configmap With Private Credentials]
 params:
   markers: {type: "varchar[]", default: [aws_access_key_id, aws-access-key-id, aws_s3_access_key_id, aws-s3-access-key-id, password, passphrase], help: Substrings of the data that suggest a credential}
+audit:
+  Create/Modify Configmap With Private Credentials:
+    upstream: Create, update or patch of a ConfigMap whose request object contains aws_access_key_id, aws-access-key-id, aws_s3_access_key_id, aws-s3-access-key-id, password or passphrase (case-sensitive);
+      any outcome.
+    ours: The same substrings (`markers`) in the request's data.
+    difference: none
 needs:
   - {level: Request, resources: [configmaps], verbs: [create, update, patch]}
 */

@@ -11,6 +11,17 @@ reproduces:
   panther: [Kubernetes.DaemonSet.Created, GCP.K8s.New.Daemonset.Deployed]
 params:
   ignore_system: {type: boolean, default: true, help: Leave out control-plane identities (in system namespaces)}
+audit:
+  Kubernetes.DaemonSet.Created:
+    upstream: Create of a DaemonSet, not failed, except a system principal in a system namespace.
+    ours: The same (`ignore_system` on, as Panther).
+    difference: None by default; `admins_are_people` widens it to a `system:` user in system:masters (audit2rbac's system:admin), counted as a person (`actor_kind`), not as a system principal, so not left out.
+  GCP.K8s.New.Daemonset.Deployed:
+    upstream: 'Shipped disabled (Enabled: false). Enabled: a GKE audit entry granted io.k8s.apps.v1.daemonsets.create; any user.'
+    ours: Panther's Kubernetes rule (above), which runs by default.
+    difference: Upstream runs nothing by default for this rule; enabled, it also counts system principals in system namespaces.
+    params:
+      ignore_system: false
 needs:
   - {level: Metadata, group: apps, resources: [daemonsets], verbs: [create]}
 */
@@ -21,5 +32,5 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource IS NULL
   AND verb = 'create'
   AND coalesce(code, 200) < 400
-  AND NOT ($ignore_system AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users) AND is_system_namespace(namespace))
+  AND NOT ($ignore_system AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people) AND is_system_namespace(namespace))
   AND ($cluster IS NULL OR cluster = $cluster)

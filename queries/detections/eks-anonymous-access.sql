@@ -15,6 +15,11 @@ reproduces:
   panther: [Amazon.EKS.AnonymousAPIAccess]
 params:
   eks_only: {type: boolean, default: true, help: "Only events shaped as EKS's (Panther's log type); false: every cluster"}
+audit:
+  Amazon.EKS.AnonymousAPIAccess:
+    upstream: 'On Amazon.EKS.Audit logs: any request by system:anonymous except from sourceIPs [127.0.0.1] and ELB-HealthChecker/2.0 from a private address.'
+    ours: The same, on events that show EKS (`eks_only`).
+    difference: none
 needs:
   - {level: Metadata}
 */

@@ -6,8 +6,9 @@ description: >
   public, except the EKS-managed addon and node managers running as AWSWesleyClusterManagerLambda, and
   real nodes (in system:nodes and system:authenticated) calling from AWS's network — known from the
   exporter's enrichment (MISP warning list amazon-aws, or ipinfo AS16509/amazon.com, kept in `extra`). Like
-  Panther, only on EKS's logs (unless `eks_only` is false): see `eks-anonymous-access`. A `system:` user
-  who is a person with administrative access (`actor_kind`) is not a system user.
+  Panther, only on EKS's logs (unless `eks_only` is false): see `eks-anonymous-access`. Like Panther, any
+  `system:` name is a system user; with `admins_are_people`, one who is a person with administrative access
+  (`actor_kind`: audit2rbac's system:admin in system:masters) is not, and is left out.
 severity: medium
 controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(d)]
 mitre: [T1078.004]
@@ -17,6 +18,12 @@ params:
   eks_only: {type: boolean, default: true, help: "Only events shaped as EKS's (Panther's log type); false: every cluster"}
   admin_groups: {type: "varchar[]", default: {setting: admin_groups}, help: "Groups whose members are people with administrative access (system:masters always is)"}
   admin_users: {type: "varchar[]", default: {setting: admin_users}, help: Users who are people with administrative access}
+audit:
+  Amazon.EKS.Audit.SystemNamespaceFromPublicIP:
+    upstream: 'On Amazon.EKS.Audit logs: a ResponseComplete, non-403 request by a system: or eks: user from a public first source IP, except eks:addon-manager and eks:node-manager as AWSWesleyClusterManagerLambda
+      and nodes calling from AWS (enrichment).'
+    ours: The same, on events that show EKS (`eks_only`).
+    difference: None by default; `admins_are_people` narrows it, leaving out a `system:` user in system:masters (audit2rbac's system:admin), counted as a person (`actor_kind`), not as a system user.
 needs:
   - {level: Metadata}
 */
@@ -27,7 +34,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND stage = 'ResponseComplete'
   AND coalesce(code, 0) <> 403
   AND (starts_with(user_name, 'system:') OR starts_with(user_name, 'eks:'))
-  AND actor_kind(user_name, user_groups, $admin_groups, $admin_users) <> 'human'
+  AND NOT ($admins_are_people AND actor_kind(user_name, user_groups, $admin_groups, $admin_users) = 'human')
   AND ip_is_global(source_ip)
   AND NOT (user_name IN ('eks:addon-manager', 'eks:node-manager')
            AND contains(coalesce(json_extract_string(user_extra, '$.arn[0]'), ''), ':assumed-role/AWSWesleyClusterManagerLambda'))

@@ -15,6 +15,12 @@ reproduces:
 params:
   uri_markers: {type: "varchar[]", default: ["%2fbin%2fash", "%2fbin%2fbash", "%2fbin%2fbusybox", "%2fbin%2fdash", "%2fbin%2fsh", "%2fbin%2fzsh", /bin/ash, /bin/bash, /bin/busybox, /bin/dash, /bin/sh, /bin/zsh, "%2fusr%2fbin%2fcurl", "%2fusr%2fbin%2fkubectl", "%2fusr%2fbin%2fperl", "%2fusr%2fbin%2fpython", "%2fusr%2fbin%2fwget", /usr/bin/curl, /usr/bin/kubectl, /usr/bin/perl, /usr/bin/python, /usr/bin/wget], help: "Substrings of the request URI (case ignored)"}
   user_agents: {type: "varchar[]", default: [access_matrix, trufflehog, azurehound, micro-scanner], help: Substrings of the user agent (case ignored)}
+audit:
+  Kubernetes Potential Enumeration Activity:
+    upstream: 'Request URI naming a shell or tool (plain or URL-encoded) or user agent naming access_matrix, trufflehog, azurehound or micro-scanner, and responseStatus.code ''ALLOW'': the code is a number,
+      so the rule as written never fires.'
+    ours: The same URIs and user agents (case ignored), whose authorization decision is allow (or a 1xx–3xx code when the event has none).
+    difference: Upstream's condition never matches; this reads what it means.
 needs:
   - {level: Metadata}
 */

@@ -9,6 +9,11 @@ controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
 mitre: [T1609]
 reproduces:
   falco: [EphemeralContainers Created]
+audit:
+  EphemeralContainers Created:
+    upstream: A ResponseComplete create, update or patch of pods/ephemeralcontainers; any outcome, any user.
+    ours: The same.
+    difference: none
 needs:
   - {level: Metadata, resources: [pods/ephemeralcontainers]}
 */

@@ -14,6 +14,17 @@ params:
   threshold: {type: integer, default: 10, help: Refusals from one address within the period that raise findings}
   period: {type: interval, default: 30m, help: The sliding period}
   api_paths_only: {type: boolean, default: false, help: "Only /api and /apis paths (Panther's EKS variant), not scanners' other URLs"}
+audit:
+  Kubernetes.API.Multiple403.PublicIP:
+    upstream: Responses 403 (or gRPC 7) whose first source IP is global; an alert at 10 from one address within 30 minutes.
+    ours: The same, per cluster, `threshold` 10 and `period` 30m sliding; every refusal past the threshold listed.
+    difference: "Counted per cluster: Panther's dedup key is the address alone, across every cluster it reads."
+  Amazon.EKS.Audit.Multiple403:
+    upstream: 'On Amazon.EKS.Audit logs: 403s to /api or /apis paths from a public source IP; an alert at 10 within 30 minutes.'
+    ours: 'The Kubernetes rule above: every path, every cloud.'
+    difference: Also 403s outside /api and /apis and on other clouds (Panther's Kubernetes rule counts them).
+    params:
+      api_paths_only: true
 needs:
   - {level: Metadata}
 */

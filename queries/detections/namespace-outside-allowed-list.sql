@@ -10,6 +10,11 @@ reproduces:
   falco: [Create Disallowed Namespace]
 params:
   allowed_namespaces: {type: "varchar[]", default: [kube-system, kube-public, default], help: Namespaces that may be created}
+audit:
+  Create Disallowed Namespace:
+    upstream: A ResponseComplete create of a namespace whose name is not in allowed_namespaces (kube-system, kube-public, default); any outcome.
+    ours: The same list (`allowed_namespaces`); the name from the request object when objectRef has none.
+    difference: "A create whose objectRef names nothing (the name only in the body): Falco's missing ka.target.name is in no list, so it fires whatever the name; this reads the body's name."
 needs:
   - {level: Metadata, resources: [namespaces], verbs: [create]}
 */

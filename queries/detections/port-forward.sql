@@ -9,6 +9,11 @@ controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
 mitre: [T1572]
 reproduces:
   falco: [port-forward]
+audit:
+  port-forward:
+    upstream: Any event (every stage) of pods/portforward; any outcome, any user.
+    ours: Each request to pods/portforward once.
+    difference: One finding per request, not one per stage of it.
 needs:
   - {level: Metadata, resources: [pods/portforward]}
 */

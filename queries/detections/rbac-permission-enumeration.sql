@@ -11,6 +11,11 @@ reproduces:
   sigma: [RBAC Permission Enumeration Attempt]
 params:
   ignore_system_users: {type: boolean, default: false, help: "Leave out service accounts, nodes and the control plane (`actor_kind`)"}
+audit:
+  RBAC Permission Enumeration Attempt:
+    upstream: 'Verb create of selfsubjectrulesreviews with a top-level field apiGroup authorization.k8s.io: the audit Event has none (it is objectRef.apiGroup), so as written it never fires.'
+    ours: Create of selfsubjectrulesreviews in objectRef.apiGroup authorization.k8s.io, any outcome, any user (`ignore_system_users` off).
+    difference: Upstream's selection never matches; this reads what it means.
 needs:
   - {level: Metadata, group: authorization.k8s.io, resources: [selfsubjectrulesreviews], verbs: [create]}
 */

@@ -13,6 +13,11 @@ reproduces:
 params:
   threshold: {type: integer, default: 20, help: Failures by one user in one namespace within the period}
   period: {type: interval, default: 15m, help: The sliding period}
+audit:
+  Kubernetes.Secret.AccessDenied:
+    upstream: Get of a secret that failed (code 400 or more, or gRPC 1–16), outside system namespaces, not by a system principal; an alert at 20 by one user in one namespace within 15 minutes.
+    ours: The same, `threshold` 20 and `period` 15m sliding; every failure past the threshold listed.
+    difference: None by default; `admins_are_people` widens it to a `system:` user in system:masters (audit2rbac's system:admin), counted as a person (`actor_kind`), not as a system principal, so not left out.
 needs:
   - {level: Metadata, resources: [secrets], verbs: [get]}
 */
@@ -22,7 +27,7 @@ WITH failed AS (
   WHERE in_window(received_at, date, $since - $period, $until)
     AND resource = 'secrets' AND subresource IS NULL AND verb = 'get'
     AND code >= 400
-    AND NOT is_system_namespace(namespace) AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users)
+    AND NOT is_system_namespace(namespace) AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people)
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
 counted AS (

@@ -3,20 +3,33 @@ title: Role or ClusterRole created with write permissions
 engines: [duckdb, spark]
 description: >
   A Role or ClusterRole created whose rules allow create, update, patch, delete or deletecollection (a `*`
-  verb is the wildcard detection's). Creations by the control plane and refused requests are left out
-  (Panther); ignore_system_principals=false and failures give Falco's condition.
+  verb is the wildcard detection's). Creations by the control plane and refused requests count (Falco);
+  `ignore_failed` and `ignore_system_principals` give Panther's filters.
 severity: low
 controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
 mitre: [T1098]
 reproduces:
   falco: [ClusterRole With Write Privileges Created]
   panther: [Kubernetes.Role.WritePermissions]
+audit:
+  ClusterRole With Write Privileges Created:
+    upstream: Create of a Role or ClusterRole whose rules allow create, update, patch, delete or deletecollection; any outcome, any user.
+    ours: The same.
+    difference: none
+  Kubernetes.Role.WritePermissions:
+    upstream: Create of a Role or ClusterRole, not failed, not by a system principal, whose rules allow create, update, patch, delete or deletecollection.
+    ours: Any outcome, any user (Falco's rule).
+    difference: Also refused creates and creates by system principals (Falco's rule counts both).
+    params:
+      ignore_failed: true
+      ignore_system_principals: true
 needs:
   - {level: Request, group: rbac.authorization.k8s.io, resources: [roles, clusterroles], verbs: [create]}
 */
 SELECT *, coalesce(actor, '(no user)') || ' created ' || role || ' with write permissions' AS summary
 FROM role_creations
 WHERE in_window(received_at, date, $since, $until)
-  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
+  AND NOT ($ignore_failed AND NOT succeeded)
+  AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
   AND list_bool_or(list_transform(rules, lambda r: list_has_any(r.verbs, ['create', 'update', 'patch', 'delete', 'deletecollection'])))
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -8,6 +8,11 @@ controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
 mitre: [T1552.007]
 reproduces:
   falco: [K8s Secret Get Unsuccessfully Tried]
+audit:
+  K8s Secret Get Unsuccessfully Tried:
+    upstream: A ResponseComplete get of a secret whose response code does not start with 2 (or is missing); any user.
+    ours: The same.
+    difference: none
 needs:
   - {level: Metadata, resources: [secrets], verbs: [get]}
 */

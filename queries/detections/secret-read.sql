@@ -2,17 +2,21 @@
 title: Secret read (get) by a person or a workload
 engines: [duckdb, spark]
 description: >
-  A successful get of a Secret. Upstream's description says service-account tokens are excluded but its
-  condition excludes nothing, so it fires on every kubelet and controller read; what it means is reads by
-  someone, so nodes and control-plane users are left out unless `include_system` is true (then it is the
-  upstream condition exactly).
+  A successful get of a Secret, by anyone, as upstream's condition (its description says service-account
+  tokens are excluded, its condition excludes nothing): every kubelet and controller read too.
+  `ignore_system` leaves out nodes and control-plane users, to see reads by people and workloads.
 severity: high
 controls: [pci-dss-4.0:10.2.1.1, hipaa:164.312(a)(1)]
 mitre: [T1552.007]
 reproduces:
   falco: [K8s Secret Get Successfully]
 params:
-  include_system: {type: boolean, default: false, help: Also reads by nodes and control-plane users (upstream's literal condition)}
+  ignore_system: {type: boolean, default: false, help: "Leave out reads by nodes and the control plane (`actor_kind`): the kubelets and controllers that read every secret they mount"}
+audit:
+  K8s Secret Get Successfully:
+    upstream: A ResponseComplete get of a secret with a 2xx response, by anyone (its description says service-account tokens are excluded; its condition excludes nothing).
+    ours: The same, kubelets and controllers included (`ignore_system` off).
+    difference: none
 needs:
   - {level: Metadata, resources: [secrets], verbs: [get]}
 */
@@ -23,5 +27,5 @@ WHERE in_window(received_at, date, $since, $until)
   AND subresource IS NULL
   AND verb = 'get'
   AND code BETWEEN 200 AND 299
-  AND ($include_system OR actor_kind(actor, actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) NOT IN ('node', 'system'))
+  AND NOT ($ignore_system AND actor_kind(actor, actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) IN ('node', 'system'))
   AND ($cluster IS NULL OR cluster = $cluster)

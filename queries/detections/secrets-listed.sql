@@ -10,6 +10,11 @@ reproduces:
   sigma: [Kubernetes Secrets Enumeration]
 params:
   ignore_system_users: {type: boolean, default: false, help: "Leave out service accounts, nodes and the control plane (`actor_kind`: controllers that cache secrets)"}
+audit:
+  Kubernetes Secrets Enumeration:
+    upstream: Verb list of secrets; any outcome, any user.
+    ours: The same (`ignore_system_users` off).
+    difference: none
 needs:
   - {level: Metadata, resources: [secrets], verbs: [list]}
 */

@@ -11,6 +11,11 @@ reproduces:
   falco: [Service Account Created in Kube Namespace]
 params:
   known_service_accounts: {type: "varchar[]", default: [coredns, coredns-autoscaler, cronjob-controller, daemon-set-controller, deployment-controller, disruption-controller, endpoint-controller, endpointslice-controller, endpointslicemirroring-controller, generic-garbage-collector, horizontal-pod-autoscaler, job-controller, namespace-controller, node-controller, persistent-volume-binder, pod-garbage-collector, pv-protection-controller, pvc-protection-controller, replicaset-controller, resourcequota-controller, root-ca-cert-publisher, service-account-controller, statefulset-controller], help: Service accounts the control plane creates}
+audit:
+  Service Account Created in Kube Namespace:
+    upstream: A ResponseComplete create of a serviceaccount in kube-system or kube-public with a 2xx response, whose name is not in known_sa_list.
+    ours: The same (`known_service_accounts` holds the list).
+    difference: none
 needs:
   - {level: Metadata, resources: [serviceaccounts], verbs: [create]}
 */

@@ -10,6 +10,11 @@ controls: [pci-dss-4.0:10.2.1.7, hipaa:164.312(c)(1)]
 mitre: [T1609]
 reproduces:
   sigma: [Potential Sidecar Injection Into Running Deployment]
+audit:
+  Potential Sidecar Injection Into Running Deployment:
+    upstream: 'Verb patch of deployments with a top-level field apiGroup apps: the audit Event has none (it is objectRef.apiGroup), so as written it never fires.'
+    ours: Patch of a Deployment (objectRef.apiGroup apps, not a subresource such as scale); any outcome, any user.
+    difference: Upstream's selection never matches; this reads what it means (a patch of the Deployment itself, not of its scale).
 needs:
   - {level: Metadata, group: apps, resources: [deployments], verbs: [patch]}
 */

@@ -16,6 +16,12 @@ reproduces:
 params:
   managed_identities: {type: "varchar[]", default: ["system:serviceaccount:kube-system:csi-azuredisk-node-sa", "system:serviceaccount:kube-system:csi-azurefile-node-sa", "system:serviceaccount:kube-system:csi-secrets-store-provider-azure", "system:serviceaccount:kube-system:cloud-node-manager"], help: Cloud-managed identities that call from public addresses}
   cloud_asns: {type: "varchar[]", default: [AS16509, AS8075, AS15169, AS396982], help: Autonomous systems of the cloud providers' networks}
+audit:
+  Kubernetes.System.Principal.PublicIP:
+    upstream: 'A non-403 request by system:serviceaccount:, system:node:, eks: or aks: users whose source IPs are all valid and public, except EKS managers as AWSWesleyClusterManagerLambda, AKS CSI drivers
+      and cloud-node-manager, and nodes from their cloud''s ASN.'
+    ours: The same (`managed_identities`, `cloud_asns`).
+    difference: none
 needs:
   - {level: Metadata}
 */

@@ -12,6 +12,15 @@ reproduces:
   panther: [Kubernetes.API.IOC.Activity, GCP.K8s.IOC.Activity]
 params:
   tor_exit_nodes: {type: "varchar[]", help: "Tor exit-node addresses (none by default: only enrichment in the events is used)"}
+audit:
+  Kubernetes.API.IOC.Activity:
+    upstream: Any request whose p_enrichment names a Tor exit node.
+    ours: The same, and addresses in `tor_exit_nodes` (empty by default).
+    difference: none
+  GCP.K8s.IOC.Activity:
+    upstream: 'Shipped disabled (Enabled: false). Enabled: a GKE entry whose p_enrichment names a Tor exit node.'
+    ours: Panther's Kubernetes rule (above), which runs by default.
+    difference: Upstream runs nothing by default for this rule.
 needs:
   - {level: Metadata}
 */

@@ -8,6 +8,11 @@ controls: [pci-dss-4.0:10.2.1.4, hipaa:164.308(a)(5)(ii)(C)]
 mitre: [T1078]
 reproduces:
   sigma: [Kubernetes Unauthorized or Unauthenticated Access]
+audit:
+  Kubernetes Unauthorized or Unauthenticated Access:
+    upstream: responseStatus.code 401 or 403; any user.
+    ours: The same, once per request.
+    difference: none
 needs:
   - {level: Metadata}
 */

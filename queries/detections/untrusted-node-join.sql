@@ -11,6 +11,15 @@ reproduces:
   falco: [Untrusted Node Successfully Joined the Cluster, Untrusted Node Unsuccessfully Tried to Join the Cluster]
 params:
   allowed_nodes: {type: "varchar[]", help: "Node names allowed to join (the rule is off when not given)"}
+audit:
+  Untrusted Node Successfully Joined the Cluster:
+    upstream: 'Inert: allow_all_k8s_nodes is always true until overridden (then: a 2xx create of a node not in allowed_k8s_nodes).'
+    ours: 'Inert until `allowed_nodes` is given (then: every create of a node not in it, the summary saying whether it joined).'
+    difference: none
+  Untrusted Node Unsuccessfully Tried to Join the Cluster:
+    upstream: 'Inert, as above (then: a create of a node not in the list whose response is not 2xx).'
+    ours: 'As above: one detection for both outcomes.'
+    difference: none
 needs:
   - {level: Metadata, resources: [nodes], verbs: [create]}
 */

@@ -1,8 +1,8 @@
 /*
-title: Role creations — Roles and ClusterRoles created and not refused, with their rules
+title: Role creations — Roles and ClusterRoles created, with their rules and whether the apiserver accepted them
 description: >
-  One row per final create of a Role or ClusterRole that the apiserver did not refuse (a missing code
-  counts as accepted). `role` names it for a summary (`ClusterRole admin-2`, `Role payments/reader`);
+  One row per final create of a Role or ClusterRole, whatever the outcome (Falco's role rules count
+  refused ones); `succeeded` says the apiserver did not refuse it (a missing code counts as accepted). `role` names it for a summary (`ClusterRole admin-2`, `Role payments/reader`);
   `rules` is its rules as a list of {resources, verbs} (empty lists where a rule names none), which the
   `role-with-*` detections test.
 */
@@ -11,9 +11,9 @@ SELECT *,
          || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') AS role,
        list_transform(CAST(json_extract(request_object, '$.rules') AS JSON[]),
                       lambda r: {'resources': coalesce(CAST(json_extract_string(r, '$.resources[*]') AS VARCHAR[]), []),
-                                 'verbs': coalesce(CAST(json_extract_string(r, '$.verbs[*]') AS VARCHAR[]), [])}) AS rules
+                                 'verbs': coalesce(CAST(json_extract_string(r, '$.verbs[*]') AS VARCHAR[]), [])}) AS rules,
+       coalesce(code, 200) < 400 AS succeeded
 FROM final_requests
 WHERE resource IN ('roles', 'clusterroles')
   AND subresource IS NULL
   AND verb = 'create'
-  AND coalesce(code, 200) < 400
