@@ -151,20 +151,20 @@ ATTACK_TECHNIQUES: tuple[AttackTechnique, ...] = (
         "dump-all-secrets", "List K8S secrets", "MS-TA9025", ("T1552.007",),
         "checkout's frontend token (RCE in the pod, curl) lists every secret of the cluster, then reads 18 of them one by one; "
         "minutes later a legacy token among them (monitoring/grafana, never used before) is used from the same pod",
-        ("bulk-secret-access", "secret-read", "secrets-dumped-across-namespaces", "secrets-listed"),
+        ("secret-read", "secrets-dumped-across-namespaces", "secrets-listed"),
         ("first-secret-read-in-namespace", "first-user-agent-for-identity", "rare-service-account-verb", "secrets-listed-then-new-identity")),
     AttackTechnique(
         "steal-service-account-token", "Container service account", "MS-TA9016", ("T1528", "T1550.001"),
         "bob mints a day-long token for payments/api (`kubectl create token`); minutes later that token lists pods and reads "
         "a secret from a VPN address, with curl",
-        ("disallowed-user", "secret-read", "service-account-token-created"),
+        ("disallowed-user", "secret-read", "service-account-created", "service-account-token-created"),
         ("first-secret-read-in-namespace", "first-source-network-for-identity", "first-user-agent-for-identity", "rare-service-account-verb",
          "token-then-use-elsewhere")),
     AttackTechnique(
         "admin-clusterrole", "Cluster-admin binding", "MS-TA9019", ("T1098.006", "T1078"),
         "payments/api (kubectl in the pod) is refused ten times, five of them on nodes; CI's stolen token creates a ClusterRole with `*` verbs "
         "and resources and binds it to payments/api, which then lists nodes and secrets",
-        ("resource-created-or-deleted", "role-with-wildcard", "rolebinding-modified", "secrets-listed",
+        ("pod-in-kube-namespace", "resource-created-or-deleted", "role-with-wildcard", "rolebinding-modified", "secrets-listed",
          "unauthorized-or-unauthenticated"),
         ("denied-burst-then-allowed", "first-secret-read-in-namespace", "grant-then-use", "rare-service-account-verb")),
     AttackTechnique(
@@ -178,7 +178,7 @@ ATTACK_TECHNIQUES: tuple[AttackTechnique, ...] = (
         "alice creates a service-account-token Secret for ci/deployer and reads it, and requests a year-long token for it; "
         "the token then lists deployments from a VPN address, with curl",
         ("disallowed-user", "resource-created-or-deleted", "secret-modified-or-deleted", "secret-read",
-         "service-account-token-created"),
+         "service-account-created", "service-account-token-created"),
         ("first-secret-read-in-namespace", "first-source-network-for-identity", "first-user-agent-for-identity", "rare-service-account-verb",
          "token-then-use-elsewhere")),
     AttackTechnique(
