@@ -111,7 +111,17 @@ def _schema(like: pa.Schema | None) -> pa.Schema:
 def markdown_table(library: dict[str, SavedQuery]) -> str:
     """The README's list of detections and the upstream rules each reproduces, generated from the headers."""
     lines = ["| detection | severity | ATT&CK | Falco | Sigma | Panther |", "|---|---|---|---|---|---|"]
-    for query in detections(library):
+    for query in (query for query in detections(library) if not query.stateful):  # ours over history: `stateful_markdown_table`
         cells = [", ".join(query.reproduces.get(engine, ())) or "" for engine in ENGINES]
         lines.append(f"| `{query.name}` | {query.severity} | {', '.join(query.mitre)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def stateful_markdown_table(library: dict[str, SavedQuery]) -> str:
+    """The README's list of the detections over history (`stateful:`): their kind, parameters of their own and title."""
+    lines = ["| detection | kind | severity | ATT&CK | parameters | finds |", "|---|---|---|---|---|---|"]
+    shared = {"since", "until", "cluster", "baseline", "admin_groups", "admin_users", "ignore_system_principals"}
+    for query in (query for query in detections(library) if query.stateful):
+        own = ", ".join(f"`{p.name}` ({p.default})" for p in query.params if p.name not in shared)
+        lines.append(f"| `{query.name}` | {query.stateful} | {query.severity} | {', '.join(query.mitre)} | {own} | {query.title} |")
     return "\n".join(lines)

@@ -1,0 +1,43 @@
+/*
+title: First exec or attach into a namespace
+engines: [duckdb, spark]
+stateful: first-seen
+description: >
+  A shell or command (pods/exec, pods/attach; GET or POST, as `exec-or-attach` reads them) that succeeded in a
+  namespace where none succeeded during the `baseline` before the window: nobody opens a shell in the payments
+  namespace, until someone does. With `per_actor` true the key is the namespace and the identity (a first exec by
+  this identity there). The control plane and the cloud's own callers are left out unless
+  `ignore_system_principals` is false. Only the first exec of each key is reported; the baseline is read, never
+  reported.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.2, hipaa:164.312(b)]
+mitre: [T1609]
+params:
+  per_actor: {type: boolean, default: false, help: "New for this identity, not for the namespace (anyone's exec there in the baseline is not enough)"}
+needs:
+  - {level: Metadata, resources: [pods/exec, pods/attach]}
+*/
+WITH seen AS (
+  SELECT DISTINCT cluster, coalesce(namespace, '') AS scope, CASE WHEN $per_actor THEN actor ELSE '' END AS who
+  FROM exec_requests
+  WHERE in_baseline(received_at, date, $since, $baseline)
+    AND verb IN ('create', 'get') AND coalesce(code, 200) < 400
+    AND ($cluster IS NULL OR cluster = $cluster)
+),
+execs AS (
+  SELECT *, coalesce(namespace, '') AS scope, CASE WHEN $per_actor THEN actor ELSE '' END AS who
+  FROM exec_requests
+  WHERE in_window(received_at, date, $since, $until)
+    AND verb IN ('create', 'get') AND coalesce(code, 200) < 400
+    AND NOT ($ignore_system_principals AND is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users))
+    AND ($cluster IS NULL OR cluster = $cluster)
+),
+firsts AS (
+  SELECT *, row_number() OVER (PARTITION BY cluster, scope, who ORDER BY received_at, audit_id) AS nth
+  FROM execs e
+  WHERE NOT EXISTS (SELECT 1 FROM seen s WHERE s.cluster = e.cluster AND s.scope = e.scope AND s.who IS NOT DISTINCT FROM e.who)
+)
+SELECT *, 'first ' || subresource || ' into ' || coalesce(namespace, '(no namespace)') || CASE WHEN $per_actor THEN ' by ' || coalesce(actor, '(no user)') ELSE '' END
+          || ': ' || coalesce(actor, '(no user)') || ' into ' || coalesce(name, '?') || coalesce(': ' || nullif(array_to_string(command_args, ' '), ''), '') AS summary
+FROM firsts
+WHERE nth = 1
