@@ -4,8 +4,8 @@ engines: [duckdb, spark]
 stateful: sequence
 description: >
   A Pod created (successfully) with a privileged container or a hostPath volume (`workload_specs`), then, within
-  `within`, a successful exec or attach into that same pod (namespace and name; a name the apiserver generated is
-  read from the response): a foothold on the node, built and entered. Pods that workloads make are named by their
+  `within`, a successful exec or attach into that same pod (namespace and name, as the create's objectRef names it;
+  the apiserver fills it in from the request body at Request level): a foothold on the node, built and entered. Pods that workloads make are named by their
   controllers and are not matched; whoever created the pod, the control plane included, counts, but the exec must
   be by someone other than the control plane unless `ignore_system_principals` is false. The finding is the exec
   that completes the pattern, the first for each identity and namespace; the same identity doing so in the same
@@ -20,7 +20,7 @@ needs:
   - {level: Metadata, resources: [pods/exec, pods/attach]}
 */
 WITH pods AS (
-  SELECT cluster, received_at AS created_at, actor AS creator, namespace, coalesce(name, json_extract_string(response, '$.metadata.name')) AS pod,
+  SELECT cluster, received_at AS created_at, actor AS creator, namespace, name AS pod,
          trim(CASE WHEN privileged THEN 'privileged ' ELSE '' END || CASE WHEN array_length(host_paths) > 0 THEN 'hostPath ' || array_to_string(host_paths, ',') ELSE '' END) AS danger
   FROM workload_specs
   WHERE in_history(received_at, date, $since - $within, $until, $baseline)

@@ -20,7 +20,7 @@ WITH seen AS (
   SELECT DISTINCT cluster, actor, verb, coalesce(resource || coalesce('/' || subresource, ''), split_part(request_uri, '?', 1), '') AS action
   FROM final_requests
   WHERE in_baseline(received_at, date, $since, $baseline)
-    AND starts_with(actor, 'system:serviceaccount:')
+    AND actor_kind(actor, actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) = 'serviceaccount'
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
 known AS (SELECT DISTINCT cluster, actor FROM seen),
@@ -28,7 +28,7 @@ requests AS (
   SELECT *, coalesce(resource || coalesce('/' || subresource, ''), split_part(request_uri, '?', 1), '') AS action
   FROM final_requests
   WHERE in_window(received_at, date, $since, $until)
-    AND starts_with(actor, 'system:serviceaccount:')
+    AND actor_kind(actor, actor_groups(user_groups, impersonated_user, impersonated_groups), $admin_groups, $admin_users) = 'serviceaccount'
     AND NOT ($ignore_system_principals AND is_system_principal(actor, user_groups, $admin_groups, $admin_users))
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
