@@ -45,7 +45,8 @@ def test_the_readme_lists_every_detection_and_the_rules_it_reproduces():
 
 
 def test_the_readme_lists_every_detection_over_history():
-    """Regenerate with: python -c 'from auditlake.library import detections, savedquery; print(detections.stateful_markdown_table(savedquery.load_library()))'."""
+    """Regenerate with:
+    python -c 'from auditlake.library import detections, savedquery; print(detections.stateful_markdown_table(savedquery.load_library()))'."""
     from auditlake.library import detections as detect
     from auditlake.library import savedquery as queries
 

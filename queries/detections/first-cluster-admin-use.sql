@@ -25,26 +25,30 @@ needs:
 */
 WITH bindings AS (
   SELECT cluster, bound_at, bound_by, binding,
-         list_transform(CAST(json_extract(body, '$.subjects') AS JSON[]), lambda s: CASE json_extract_string(s, '$.kind')
+         list_transform(list_filter(subjects, lambda s: json_extract_string(s, '$.kind') <> 'Group'), lambda s: CASE json_extract_string(s, '$.kind')
            WHEN 'ServiceAccount' THEN 'system:serviceaccount:' || json_extract_string(s, '$.namespace') || ':' || json_extract_string(s, '$.name')
-           WHEN 'Group' THEN 'group:' || json_extract_string(s, '$.name')
-           ELSE json_extract_string(s, '$.name') END) AS subjects
-  FROM (SELECT cluster, received_at AS bound_at, actor AS bound_by, coalesce(request_object, response_object) AS body,
+           ELSE json_extract_string(s, '$.name') END) AS users,
+         list_transform(list_filter(subjects, lambda s: json_extract_string(s, '$.kind') = 'Group'), lambda s: json_extract_string(s, '$.name')) AS groups
+  FROM (SELECT cluster, received_at AS bound_at, actor AS bound_by, CAST(json_extract(coalesce(request_object, response_object), '$.subjects') AS JSON[]) AS subjects,
+               json_extract_string(coalesce(request_object, response_object), '$.roleRef.name') AS role,
                coalesce(name, json_extract_string(coalesce(request_object, response_object), '$.metadata.name')) AS binding
         FROM final_requests
         WHERE in_history(received_at, date, $since, $until, $baseline)
           AND resource = 'clusterrolebindings' AND verb IN ('create', 'update', 'patch') AND code BETWEEN 200 AND 299
           AND ($cluster IS NULL OR cluster = $cluster))
-  WHERE list_contains($admin_roles, json_extract_string(body, '$.roleRef.name'))
+  WHERE list_contains($admin_roles, role)
 ),
+everyone AS (SELECT flatten(list(users)) AS users, flatten(list(groups)) AS groups FROM bindings),  -- every subject, to leave other requests out early
 requests AS (
   SELECT cluster, received_at, audit_id, actor, source_ip, verb, object, code,
-         list_transform(actor_groups(user_groups, impersonated_user, impersonated_groups), lambda g: 'group:' || g) AS groups,
+         actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups,
          regexp_extract(coalesce(authz_reason, ''), 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) AS reason_binding,
          regexp_extract(coalesce(authz_reason, ''), 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2) AS reason_role
-  FROM final_requests
+  FROM final_requests, everyone
   WHERE in_history(received_at, date, $since, $until, $baseline)
     AND actor IS NOT NULL
+    AND (contains(coalesce(authz_reason, ''), '" of ClusterRole "') OR list_contains(everyone.users, actor)
+         OR list_has_any(everyone.groups, actor_groups(user_groups, impersonated_user, impersonated_groups)))
     AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
@@ -55,7 +59,7 @@ uses AS (
   FROM requests r
   LEFT JOIN bindings b
     ON b.cluster = r.cluster AND b.bound_at <= r.received_at
-   AND (list_contains(b.subjects, r.actor) OR list_has_any(b.subjects, r.groups))
+   AND (list_contains(b.users, r.actor) OR list_has_any(b.groups, r.groups))
   WHERE b.binding IS NOT NULL OR (r.reason_binding <> '' AND list_contains($admin_roles, r.reason_role))
 )
 SELECT *, actor || ' used ClusterRoleBinding ' || binding || ' for the first time: ' || verb || ' ' || object || outcome_suffix(code)

@@ -17,27 +17,16 @@ params:
 needs:
   - {level: Metadata, resources: [pods/exec, pods/attach]}
 */
-WITH seen AS (
-  SELECT DISTINCT cluster, coalesce(namespace, '') AS scope, CASE WHEN $per_actor THEN actor ELSE '' END AS who
+WITH firsts AS (  -- one pass over the baseline and the window (exec_requests reads every exec of the lake once)
+  SELECT *, row_number() OVER (PARTITION BY cluster, coalesce(namespace, ''), CASE WHEN $per_actor THEN actor ELSE '' END
+                               ORDER BY received_at, audit_id) AS nth
   FROM exec_requests
-  WHERE in_baseline(received_at, date, $since, $baseline)
+  WHERE in_history(received_at, date, $since, $until, $baseline)
     AND verb IN ('create', 'get') AND coalesce(code, 200) < 400
     AND ($cluster IS NULL OR cluster = $cluster)
-),
-execs AS (
-  SELECT *, coalesce(namespace, '') AS scope, CASE WHEN $per_actor THEN actor ELSE '' END AS who
-  FROM exec_requests
-  WHERE in_window(received_at, date, $since, $until)
-    AND verb IN ('create', 'get') AND coalesce(code, 200) < 400
-    AND NOT ($ignore_system_principals AND is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users))
-    AND ($cluster IS NULL OR cluster = $cluster)
-),
-firsts AS (
-  SELECT *, row_number() OVER (PARTITION BY cluster, scope, who ORDER BY received_at, audit_id) AS nth
-  FROM execs e
-  WHERE NOT EXISTS (SELECT 1 FROM seen s WHERE s.cluster = e.cluster AND s.scope = e.scope AND s.who IS NOT DISTINCT FROM e.who)
 )
 SELECT *, 'first ' || subresource || ' into ' || coalesce(namespace, '(no namespace)') || CASE WHEN $per_actor THEN ' by ' || coalesce(actor, '(no user)') ELSE '' END
           || ': ' || coalesce(actor, '(no user)') || ' into ' || coalesce(name, '?') || coalesce(': ' || nullif(array_to_string(command_args, ' '), ''), '') AS summary
 FROM firsts
-WHERE nth = 1
+WHERE nth = 1 AND received_at >= $since
+  AND NOT ($ignore_system_principals AND is_system_principal(authenticated_user, user_groups, $admin_groups, $admin_users))

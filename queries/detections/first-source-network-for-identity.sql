@@ -20,22 +20,31 @@ params:
 needs:
   - {level: Metadata}
 */
-WITH seen AS (  -- each address's network worked out once, not once per request
-  SELECT DISTINCT cluster, actor, ip_network(source_ip, $ipv4_prefix, $ipv6_prefix) AS network
+WITH addresses AS (  -- each address's network worked out once, not once per request
+  SELECT source_ip, ip_network(source_ip, $ipv4_prefix, $ipv6_prefix) AS network
+  FROM (SELECT DISTINCT source_ip
+        FROM final_requests
+        WHERE in_history(received_at, date, $since, $until, $baseline)
+          AND source_ip IS NOT NULL
+          AND ($cluster IS NULL OR cluster = $cluster))
+),
+seen AS (
+  SELECT DISTINCT b.cluster, b.actor, a.network
   FROM (SELECT DISTINCT cluster, actor, source_ip
         FROM final_requests
         WHERE in_baseline(received_at, date, $since, $baseline)
           AND source_ip IS NOT NULL
-          AND ($cluster IS NULL OR cluster = $cluster))
+          AND ($cluster IS NULL OR cluster = $cluster)) b
+  JOIN addresses a ON a.source_ip = b.source_ip
 ),
 known AS (SELECT DISTINCT cluster, actor FROM seen),
 requests AS (
-  SELECT *, ip_network(source_ip, $ipv4_prefix, $ipv6_prefix) AS network
-  FROM final_requests
-  WHERE in_window(received_at, date, $since, $until)
-    AND source_ip IS NOT NULL
-    AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
-    AND ($cluster IS NULL OR cluster = $cluster)
+  SELECT r.*, a.network
+  FROM final_requests r
+  JOIN addresses a ON a.source_ip = r.source_ip
+  WHERE in_window(r.received_at, r.date, $since, $until)
+    AND NOT ($ignore_system_principals AND is_system_principal(r.user_name, r.user_groups, $admin_groups, $admin_users))
+    AND ($cluster IS NULL OR r.cluster = $cluster)
 ),
 firsts AS (
   SELECT *, row_number() OVER (PARTITION BY cluster, actor, network ORDER BY received_at, audit_id) AS nth

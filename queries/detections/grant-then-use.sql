@@ -22,11 +22,12 @@ needs:
 */
 WITH grants AS (
   SELECT cluster, granted_at, granter, kind, binding, scope, json_extract_string(body, '$.roleRef.name') AS role,
-         list_transform(CAST(json_extract(body, '$.subjects') AS JSON[]), lambda s: CASE json_extract_string(s, '$.kind')
+         list_transform(list_filter(subjects, lambda s: json_extract_string(s, '$.kind') <> 'Group'), lambda s: CASE json_extract_string(s, '$.kind')
            WHEN 'ServiceAccount' THEN 'system:serviceaccount:' || coalesce(json_extract_string(s, '$.namespace'), scope) || ':' || json_extract_string(s, '$.name')
-           WHEN 'Group' THEN 'group:' || json_extract_string(s, '$.name')
-           ELSE json_extract_string(s, '$.name') END) AS subjects
+           ELSE json_extract_string(s, '$.name') END) AS users,
+         list_transform(list_filter(subjects, lambda s: json_extract_string(s, '$.kind') = 'Group'), lambda s: json_extract_string(s, '$.name')) AS groups
   FROM (SELECT cluster, received_at AS granted_at, actor AS granter, coalesce(request_object, response_object) AS body, namespace AS scope,
+               CAST(json_extract(coalesce(request_object, response_object), '$.subjects') AS JSON[]) AS subjects,
                CASE WHEN resource = 'rolebindings' THEN 'RoleBinding' ELSE 'ClusterRoleBinding' END AS kind,
                coalesce(name, json_extract_string(coalesce(request_object, response_object), '$.metadata.name')) AS binding
         FROM final_requests
@@ -35,12 +36,14 @@ WITH grants AS (
           AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
           AND ($cluster IS NULL OR cluster = $cluster))
 ),
+everyone AS (SELECT flatten(list(users)) AS users, flatten(list(groups)) AS groups FROM grants),  -- every subject, to leave other requests out early
 requests AS (
   SELECT cluster, received_at, audit_id, actor, source_ip, verb, object, namespace, authz_reason,
-         list_transform(actor_groups(user_groups, impersonated_user, impersonated_groups), lambda g: 'group:' || g) AS groups
-  FROM final_requests
+         actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups
+  FROM final_requests, everyone
   WHERE in_history(received_at, date, $since, $until, $baseline)
     AND code BETWEEN 200 AND 299 AND actor IS NOT NULL
+    AND (list_contains(everyone.users, actor) OR list_has_any(everyone.groups, actor_groups(user_groups, impersonated_user, impersonated_groups)))
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
 uses AS (
@@ -51,7 +54,7 @@ uses AS (
     ON g.cluster = r.cluster
    AND r.received_at > g.granted_at AND r.received_at <= g.granted_at + $within
    AND r.actor <> coalesce(g.granter, '')
-   AND (list_contains(g.subjects, r.actor) OR list_has_any(g.subjects, r.groups))
+   AND (list_contains(g.users, r.actor) OR list_has_any(g.groups, r.groups))
    AND (g.kind = 'ClusterRoleBinding' OR r.namespace = g.scope)
    AND (coalesce(r.authz_reason, '') = ''
         OR contains(r.authz_reason, g.kind || ' "' || g.binding || CASE WHEN g.kind = 'RoleBinding' THEN '/' || g.scope ELSE '' END || '"'))

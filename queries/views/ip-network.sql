@@ -15,10 +15,10 @@ CREATE OR REPLACE MACRO ip_network(ip, ipv4_prefix, ipv6_prefix) AS coalesce(
   CASE WHEN regexp_full_match(coalesce(ip, ''), '[0-9a-fA-F:]+') AND contains(ip, ':') THEN
     list_transform([list_filter(string_split(split_part(lower(ip), '::', 1), ':'), lambda g: g <> '')],
       lambda head: list_transform([CASE WHEN contains(ip, '::') THEN list_filter(string_split(split_part(lower(ip), '::', 2), ':'), lambda g: g <> '') ELSE CAST([] AS VARCHAR[]) END],
-        lambda tail: array_to_string(list_transform(list_filter([1, 2, 3, 4, 5, 6, 7, 8], lambda i: i <= floor(ipv6_prefix / 16)),
-          lambda i: coalesce(nullif(regexp_replace(CASE WHEN i <= array_length(head) THEN list_extract(head, i)
-                                                       WHEN i > 8 - array_length(tail) THEN list_extract(tail, i - 8 + array_length(tail))
-                                                       ELSE '0' END, '^0+', ''), ''), '0')), ':')
+        lambda tail: array_to_string(list_transform(
+            list_concat(head, list_transform(list_filter([1, 2, 3, 4, 5, 6, 7, 8], lambda i: i <= 8 - array_length(head) - array_length(tail)), lambda i: '0'),
+                        tail)[1:CAST(floor(ipv6_prefix / 16) AS INTEGER)],
+            lambda g: coalesce(nullif(regexp_replace(g, '^0+', ''), ''), '0')), ':')
           || CASE WHEN ipv6_prefix < 128 THEN '::' ELSE '' END || '/' || CAST(CAST(floor(ipv6_prefix / 16) * 16 AS INTEGER) AS VARCHAR))[1])[1]
   END,
   ip)
