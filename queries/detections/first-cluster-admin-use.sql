@@ -47,7 +47,9 @@ requests AS (
   FROM final_requests, everyone
   WHERE in_history(received_at, date, $since, $until, $baseline)
     AND actor IS NOT NULL
-    AND (contains(coalesce(authz_reason, ''), '" of ClusterRole "') OR list_contains(everyone.users, actor)
+    AND ((contains(coalesce(authz_reason, ''), '" of ClusterRole "')
+          AND list_contains($admin_roles, regexp_extract(authz_reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2)))
+         OR list_contains(everyone.users, actor)
          OR list_has_any(everyone.groups, actor_groups(user_groups, impersonated_user, impersonated_groups)))
     AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users))
     AND ($cluster IS NULL OR cluster = $cluster)
