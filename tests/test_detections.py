@@ -50,8 +50,10 @@ def case_lake(tmp_path_factory) -> Lake:
 
 
 def test_every_detection_has_cases_and_says_what_it_reproduces():
+    """A detection reproduces upstream rules, or is one of ours over the lake's history (`stateful:`, with its own cases in
+    tests/test_stateful_detections.py): it must say which, and never both."""
     for name, query in DETECTIONS.items():
-        assert query.reproduces, f"{name} names no upstream rule"
+        assert bool(query.reproduces) != bool(query.stateful), f"{name} names no upstream rule and is not stateful (or is both)"
         if set(query.reproduces) & {"falco", "sigma"}:
             assert name in CASES["cases"], f"{name} has no positive/negative cases in detection_cases.yaml"
     assert set(CASES["cases"]) <= set(DETECTIONS)

@@ -74,6 +74,16 @@ def test_the_readme_audits_every_upstream_rule_a_detection_reproduces():
                 assert "enabled: false" in query.path.read_text(), query.name
 
 
+def test_the_readme_lists_every_detection_over_history():
+    """Regenerate with:
+    python -c 'from auditlake.library import detections, savedquery; print(detections.stateful_markdown_table(savedquery.load_library()))'."""
+    from auditlake.library import detections as detect
+    from auditlake.library import savedquery as queries
+
+    block = README.split("<!-- stateful-detections:begin -->\n")[1].split("\n<!-- stateful-detections:end -->")[0]
+    assert block == detect.stateful_markdown_table(queries.load_library())
+
+
 def test_the_readme_python_example_runs_on_a_demo_lake(tmp_path, monkeypatch):
     """The block under '## Python', run where `make demo` would have left its lake and log."""
     from auditlake import Lake

@@ -157,8 +157,25 @@ def _shown(value: Any) -> str:
 def markdown_table(library: dict[str, SavedQuery]) -> str:
     """The README's list of detections and the upstream rules each reproduces, generated from the headers."""
     lines = ["| detection | severity | ATT&CK | Falco | Sigma | Panther |", "|---|---|---|---|---|---|"]
-    for query in detections(library):
+    for query in (query for query in detections(library) if not query.stateful):  # ours over history: `stateful_markdown_table`
         cells = [", ".join(query.reproduces.get(engine, ())) or "" for engine in ENGINES]
         name = f"`{query.name}`" + ("" if query.enabled else " (off by default, as upstream)")
         lines.append(f"| {name} | {query.severity} | {', '.join(query.mitre)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def stateful_markdown_table(library: dict[str, SavedQuery]) -> str:
+    """The README's list of the detections over history (`stateful:`): their kind, parameters of their own and title."""
+    lines = ["| detection | kind | severity | ATT&CK | parameters | finds |", "|---|---|---|---|---|---|"]
+    shared = {"since", "until", "cluster", "baseline", "admin_groups", "admin_users", "ignore_system_principals"}
+    for query in (query for query in detections(library) if query.stateful):
+        own = ", ".join(f"`{p.name}` ({_shown(p.default)})" for p in query.params if p.name not in shared)
+        lines.append(f"| `{query.name}` | {query.stateful} | {query.severity} | {', '.join(query.mitre)} | {own} | {query.title} |")
+    return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    """A parameter's default as a header spells it: `cluster-admin`, `true`, `15m`."""
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -24,7 +24,7 @@ from auditlake.library.suggest import did_you_mean
 from auditlake.window import DEFAULT_SINCE
 
 HEADER_KEYS = frozenset({"title", "description", "severity", "controls", "mitre", "params", "topic", "kind", "columns", "needs",
-                         "reproduces", "engines", "enabled", "audit"})
+                         "reproduces", "engines", "enabled", "audit", "stateful"})
 # libyaml's parser when PyYAML has it (every wheel does): each command that opens a lake reads ~130 headers and their folders' defaults
 _HEADER_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULTS_FILE = "_defaults.yaml"  # a root's or folder's defaults (see `Defaults`)
@@ -35,6 +35,10 @@ ENGINES = ("falco", "sigma", "panther")  # the public rule sets a detection can 
 # parameters, the difference ("none" only when there is none), and optionally the parameters that give that rule exactly.
 AUDIT_KEYS = ("upstream", "ours", "difference")
 AUDIT_OPTIONAL_KEYS = ("params",)
+# A detection that compares the window with what came before it (`stateful:`), reproducing no upstream rule: `first-seen`
+# (a key the baseline never saw), `sequence` (an earlier step, then the event that completes it, within `$within`) or `rare`
+# (a service account's habit it never had). Each reads `$baseline`, the span before the window that is read, never reported.
+STATEFUL_KINDS = ("first-seen", "sequence", "rare")
 # The engines a saved query can run on (`engines:`): DuckDB always; Spark through sqlglot (auditlake/scaleout).
 QUERY_ENGINES = ("duckdb", "spark")
 DEFAULT_ENGINES = ("duckdb",)  # a header without `engines:` (a view, a macro, a query of AUDITLAKE_QUERY_PATH)
@@ -117,6 +121,7 @@ class SavedQuery:
     has_engines: bool = False  # whether the header says `engines:` (every file of queries/ does; a test holds it)
     enabled: bool = True  # `enabled: false`: `detect` runs it only when named or enabled by tuning (upstream ships it disabled)
     audit: dict[str, dict[str, Any]] = field(default_factory=dict)  # upstream rule → {upstream, ours, difference, params}
+    stateful: str = ""  # `stateful:` of a detection over history: one of STATEFUL_KINDS (it then reads $baseline)
 
     @property
     def macro_name(self) -> str:
@@ -323,11 +328,19 @@ def load_file(path: Path, root: Path) -> SavedQuery:
             if name_given not in declared:
                 raise QueryError(f"audit: {rule}: params names {name_given!r}, which is not a parameter{did_you_mean(str(name_given), declared)}",
                                  path=path)
+    stateful = str(header.get("stateful") or "")
+    if stateful and stateful not in STATEFUL_KINDS:
+        raise QueryError(f"stateful must be one of {', '.join(STATEFUL_KINDS)}, not {stateful!r}", path=path)
+    if stateful and "baseline" not in declared:
+        raise QueryError("a stateful detection reads the span before its window: use $baseline (offered by detections/_defaults.yaml)",
+                         path=path)
+    if stateful == "sequence" and "within" not in declared:
+        raise QueryError("a sequence says how close its steps must be: use $within", path=path)
     relative = path.relative_to(root)
     topic = str(header.get("topic") or (relative.parts[0] if len(relative.parts) > 1 else "general"))
     return SavedQuery(name, path, kind, topic, str(header["title"]), str(header.get("description", "")).strip(), severity,
                       controls, mitre, params, sql, {str(k): str(v) for k, v in columns.items()}, needs, reproduces,
-                      engines, engine_notes, "engines" in header, enabled, audit)
+                      engines, engine_notes, "engines" in header, enabled, audit, stateful)
 
 
 def _engines(raw: Any, path: Path) -> tuple[tuple[str, ...], dict[str, str]]:

@@ -1,0 +1,53 @@
+/*
+title: A burst of refusals, then the same request allowed (enumeration that succeeded)
+engines: [duckdb, spark]
+stateful: sequence
+description: >
+  At least `threshold` requests refused with 403 by the same identity on the same resource (its kind and
+  subresource in one namespace, or cluster-wide; the names may differ: guessing them is the point), then,
+  within `within` of them, a successful (2xx) request by that identity on that resource: an enumeration or a
+  permission probe that found its way in. The control plane and the cloud's own callers are left out unless
+  `ignore_system_principals` is false. The finding is the allowed request, the first for each identity and
+  resource; the same identity doing so on the same resource during the `baseline` before the window silences it
+  (a client that retries while RBAC propagates). The baseline is read, never reported.
+severity: medium
+controls: [pci-dss-4.0:10.2.1.4, hipaa:164.312(b)]
+mitre: [T1613, T1078]
+params:
+  ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (ours: no upstream rule to follow; their habits are not a person's)"}
+  admins_are_people: {type: boolean, default: true, help: "A person with administrative access is never a system principal, whatever the name"}
+  threshold: {type: integer, default: 5, help: Refusals (403) of one identity on one resource within `within` before the allowed request}
+  within: {type: interval, default: 15m, help: How long before the allowed request the refusals count}
+needs:
+  - {level: Metadata}
+*/
+WITH attempts AS (
+  SELECT cluster, received_at, audit_id, actor, source_ip, verb, object, code, resource,
+         coalesce(subresource, '') AS part, coalesce(namespace, '') AS scope
+  FROM final_requests
+  WHERE in_history(received_at, date, $since - $within, $until, $baseline)
+    AND resource IS NOT NULL AND actor IS NOT NULL
+    AND (code = 403 OR code BETWEEN 200 AND 299)
+    AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
+    AND ($cluster IS NULL OR cluster = $cluster)
+),
+refused AS (SELECT DISTINCT cluster, actor, resource, part, scope FROM attempts WHERE code = 403),
+counted AS (
+  SELECT *,
+         sum(CASE WHEN code = 403 THEN 1 ELSE 0 END) OVER (PARTITION BY cluster, actor, resource, part, scope ORDER BY received_at RANGE BETWEEN $within PRECEDING AND CURRENT ROW)
+           AS refusals,
+         min(CASE WHEN code = 403 THEN received_at END) OVER (PARTITION BY cluster, actor, resource, part, scope ORDER BY received_at RANGE BETWEEN $within PRECEDING AND CURRENT ROW)
+           AS first_refused
+  FROM attempts a
+  WHERE EXISTS (SELECT 1 FROM refused f WHERE f.cluster = a.cluster AND f.actor = a.actor AND f.resource = a.resource
+                                          AND f.part = a.part AND f.scope = a.scope)
+),
+completions AS (
+  SELECT *, row_number() OVER (PARTITION BY cluster, actor, resource, part, scope ORDER BY received_at, audit_id) AS nth
+  FROM counted
+  WHERE code BETWEEN 200 AND 299 AND refusals >= $threshold AND received_at >= $since - $baseline
+)
+SELECT *, actor || ' allowed ' || verb || ' ' || object || ' after ' || refusals || ' refusal(s) on ' || resource || CASE WHEN part <> '' THEN '/' || part ELSE '' END
+          || CASE WHEN scope <> '' THEN ' in ' || scope ELSE '' END || ', the first ' || elapsed_text(first_refused, received_at) || ' before' AS summary
+FROM completions
+WHERE nth = 1 AND received_at >= $since

@@ -1,0 +1,72 @@
+/*
+title: First use of a cluster-admin binding by a subject
+engines: [duckdb, spark]
+stateful: first-seen
+description: >
+  The first request of an identity through a ClusterRoleBinding to cluster-admin (or another role of
+  `admin_roles`), when the `baseline` before the window saw no request of that identity through that binding: a
+  new administrator, or a dormant one waking up. A request is a use of a binding when (1) the apiserver's
+  authorization reason names it (`RBAC: allowed by ClusterRoleBinding "X" of ClusterRole "cluster-admin" to
+  User "bob"`), or (2) its identity is a subject of a binding to such a role that the lake saw created, updated
+  or patched (successfully) in the baseline or the window, at or before the request: a User by name, a
+  ServiceAccount as `system:serviceaccount:NAMESPACE:NAME`, a Group by the request's groups (the impersonated
+  ones when it impersonates). The key is the identity and the binding; only its first request is reported, and
+  the summary says who made the binding and how long before, when the lake saw it. The control plane and the
+  cloud's own callers are left out unless `ignore_system_principals` is false. The baseline is read, never
+  reported.
+severity: high
+controls: [pci-dss-4.0:10.2.1.2, pci-dss-4.0:10.2.1.5, hipaa:164.312(b)]
+mitre: [T1078, T1098]
+params:
+  ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (ours: no upstream rule to follow; their habits are not a person's)"}
+  admins_are_people: {type: boolean, default: true, help: "A person with administrative access is never a system principal, whatever the name"}
+  admin_roles: {type: "varchar[]", default: [cluster-admin], help: ClusterRoles whose use is watched}
+needs:
+  - {level: Request, group: rbac.authorization.k8s.io, resources: [clusterrolebindings], verbs: [create, update, patch]}
+  - {level: Metadata}
+*/
+WITH bindings AS (
+  SELECT cluster, bound_at, bound_by, binding,
+         list_transform(list_filter(subjects, lambda s: json_extract_string(s, '$.kind') <> 'Group'), lambda s: CASE json_extract_string(s, '$.kind')
+           WHEN 'ServiceAccount' THEN 'system:serviceaccount:' || json_extract_string(s, '$.namespace') || ':' || json_extract_string(s, '$.name')
+           ELSE json_extract_string(s, '$.name') END) AS users,
+         list_transform(list_filter(subjects, lambda s: json_extract_string(s, '$.kind') = 'Group'), lambda s: json_extract_string(s, '$.name')) AS groups
+  FROM (SELECT cluster, received_at AS bound_at, actor AS bound_by, CAST(json_extract(coalesce(request_object, response_object), '$.subjects') AS JSON[]) AS subjects,
+               json_extract_string(coalesce(request_object, response_object), '$.roleRef.name') AS role,
+               coalesce(name, json_extract_string(coalesce(request_object, response_object), '$.metadata.name')) AS binding
+        FROM final_requests
+        WHERE in_history(received_at, date, $since, $until, $baseline)
+          AND resource = 'clusterrolebindings' AND verb IN ('create', 'update', 'patch') AND code BETWEEN 200 AND 299
+          AND ($cluster IS NULL OR cluster = $cluster))
+  WHERE list_contains($admin_roles, role)
+),
+everyone AS (SELECT flatten(list(users)) AS users, flatten(list(groups)) AS groups FROM bindings),  -- every subject, to leave other requests out early
+requests AS (
+  SELECT cluster, received_at, audit_id, actor, source_ip, verb, object, code,
+         actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups,
+         regexp_extract(coalesce(authz_reason, ''), 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) AS reason_binding,
+         regexp_extract(coalesce(authz_reason, ''), 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2) AS reason_role
+  FROM final_requests, everyone
+  WHERE in_history(received_at, date, $since, $until, $baseline)
+    AND actor IS NOT NULL
+    AND ((contains(coalesce(authz_reason, ''), '" of ClusterRole "')
+          AND list_contains($admin_roles, regexp_extract(authz_reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2)))
+         OR list_contains(everyone.users, actor)
+         OR list_has_any(everyone.groups, actor_groups(user_groups, impersonated_user, impersonated_groups)))
+    AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
+    AND ($cluster IS NULL OR cluster = $cluster)
+),
+uses AS (
+  SELECT r.*, coalesce(b.binding, r.reason_binding) AS binding, b.bound_at, b.bound_by,
+         row_number() OVER (PARTITION BY r.cluster, r.actor, coalesce(b.binding, r.reason_binding)
+                            ORDER BY r.received_at, r.audit_id, b.bound_at DESC) AS nth
+  FROM requests r
+  LEFT JOIN bindings b
+    ON b.cluster = r.cluster AND b.bound_at <= r.received_at
+   AND (list_contains(b.users, r.actor) OR list_has_any(b.groups, r.groups))
+  WHERE b.binding IS NOT NULL OR (r.reason_binding <> '' AND list_contains($admin_roles, r.reason_role))
+)
+SELECT *, actor || ' used ClusterRoleBinding ' || binding || ' for the first time: ' || verb || ' ' || object || outcome_suffix(code)
+          || coalesce(' (bound by ' || bound_by || ' ' || elapsed_text(bound_at, received_at) || ' before)', '') AS summary
+FROM uses
+WHERE nth = 1 AND received_at >= $since

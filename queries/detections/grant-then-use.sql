@@ -1,0 +1,68 @@
+/*
+title: RBAC grant followed by its use
+engines: [duckdb, spark]
+stateful: sequence
+description: >
+  A RoleBinding or ClusterRoleBinding created, updated or patched (successfully, by someone other than the control
+  plane unless `ignore_system_principals` is false) that names a subject, then, within `within`, a successful
+  request by that subject (a User by name, a ServiceAccount as `system:serviceaccount:NAMESPACE:NAME`, a Group by
+  the request's groups) other than the one who granted it: a privilege handed out and used at once, the shape of
+  privilege escalation through RBAC. A RoleBinding's grant is used only in its namespace; when the apiserver
+  logged an authorization reason, it must name this binding (the request was allowed by it, not by something the
+  subject already had). The finding is the request that completes the pattern, the first for each subject and
+  role; the same role granted to the same subject and used during the `baseline` before the window silences it
+  (a pipeline that re-creates its bindings). The summary names the grant: who made it, which binding, how long
+  before. The baseline is read, never reported.
+severity: high
+controls: [pci-dss-4.0:10.2.1.5, hipaa:164.312(d)]
+mitre: [T1098, T1078]
+params:
+  ignore_system_principals: {type: boolean, default: true, help: "Leave out control-plane and cloud identities (ours: no upstream rule to follow; their habits are not a person's)"}
+  admins_are_people: {type: boolean, default: true, help: "A person with administrative access is never a system principal, whatever the name"}
+needs:
+  - {level: Request, group: rbac.authorization.k8s.io, resources: [rolebindings, clusterrolebindings], verbs: [create, update, patch]}
+  - {level: Metadata}
+*/
+WITH grants AS (
+  SELECT cluster, granted_at, granter, kind, binding, scope, json_extract_string(body, '$.roleRef.name') AS role,
+         list_transform(list_filter(subjects, lambda s: json_extract_string(s, '$.kind') <> 'Group'), lambda s: CASE json_extract_string(s, '$.kind')
+           WHEN 'ServiceAccount' THEN 'system:serviceaccount:' || coalesce(json_extract_string(s, '$.namespace'), scope) || ':' || json_extract_string(s, '$.name')
+           ELSE json_extract_string(s, '$.name') END) AS users,
+         list_transform(list_filter(subjects, lambda s: json_extract_string(s, '$.kind') = 'Group'), lambda s: json_extract_string(s, '$.name')) AS groups
+  FROM (SELECT cluster, received_at AS granted_at, actor AS granter, coalesce(request_object, response_object) AS body, namespace AS scope,
+               CAST(json_extract(coalesce(request_object, response_object), '$.subjects') AS JSON[]) AS subjects,
+               CASE WHEN resource = 'rolebindings' THEN 'RoleBinding' ELSE 'ClusterRoleBinding' END AS kind,
+               coalesce(name, json_extract_string(coalesce(request_object, response_object), '$.metadata.name')) AS binding
+        FROM final_requests
+        WHERE in_history(received_at, date, $since - $within, $until, $baseline)
+          AND resource IN ('rolebindings', 'clusterrolebindings') AND verb IN ('create', 'update', 'patch') AND code BETWEEN 200 AND 299
+          AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
+          AND ($cluster IS NULL OR cluster = $cluster))
+),
+everyone AS (SELECT flatten(list(users)) AS users, flatten(list(groups)) AS groups FROM grants),  -- every subject, to leave other requests out early
+requests AS (
+  SELECT cluster, received_at, audit_id, actor, source_ip, verb, object, namespace, authz_reason,
+         actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups
+  FROM final_requests, everyone
+  WHERE in_history(received_at, date, $since, $until, $baseline)
+    AND code BETWEEN 200 AND 299 AND actor IS NOT NULL
+    AND (list_contains(everyone.users, actor) OR list_has_any(everyone.groups, actor_groups(user_groups, impersonated_user, impersonated_groups)))
+    AND ($cluster IS NULL OR cluster = $cluster)
+),
+uses AS (
+  SELECT r.*, g.granted_at, g.granter, g.kind, g.binding, g.scope, g.role,
+         row_number() OVER (PARTITION BY r.cluster, r.actor, g.kind, g.role ORDER BY r.received_at, r.audit_id, g.granted_at DESC) AS nth
+  FROM requests r
+  JOIN grants g
+    ON g.cluster = r.cluster
+   AND r.received_at > g.granted_at AND r.received_at <= g.granted_at + $within
+   AND r.actor <> coalesce(g.granter, '')
+   AND (list_contains(g.users, r.actor) OR list_has_any(g.groups, r.groups))
+   AND (g.kind = 'ClusterRoleBinding' OR r.namespace = g.scope)
+   AND (coalesce(r.authz_reason, '') = ''
+        OR contains(r.authz_reason, g.kind || ' "' || g.binding || CASE WHEN g.kind = 'RoleBinding' THEN '/' || g.scope ELSE '' END || '"'))
+)
+SELECT *, actor || ' used ' || coalesce(role, '?') || ' (' || verb || ' ' || object || '), granted ' || elapsed_text(granted_at, received_at)
+          || ' before by ' || coalesce(granter, '(no user)') || ' through ' || kind || ' ' || coalesce(scope || '/', '') || coalesce(binding, '?') AS summary
+FROM uses
+WHERE nth = 1 AND received_at >= $since
