@@ -40,31 +40,49 @@ WITH bindings AS (
           AND ($cluster IS NULL OR cluster = $cluster))
   WHERE list_contains($admin_roles, role)
 ),
-everyone AS (SELECT flatten(list(users)) AS users, flatten(list(groups)) AS groups FROM bindings),  -- every subject, to leave other requests out early
-requests AS (
-  SELECT cluster, received_at, audit_id, actor, source_ip, verb, object, code,
-         actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups,
-         regexp_extract(coalesce(authz_reason, ''), 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) AS reason_binding,
-         regexp_extract(coalesce(authz_reason, ''), 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2) AS reason_role
-  FROM final_requests, everyone
+made AS (SELECT cluster, date_trunc('hour', bound_at) AS hour, list(bound_at) AS times FROM bindings GROUP BY cluster, date_trunc('hour', bound_at)),
+requests AS (  -- only what tells which bindings a request can use
+  SELECT cluster, received_at, actor, user_name, user_groups, actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups,
+         CASE WHEN contains(coalesce(authz_reason, ''), '" of ClusterRole "')
+               AND list_contains($admin_roles, regexp_extract(authz_reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2))
+              THEN regexp_extract(authz_reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) ELSE '' END AS reason_key
+  FROM final_requests
   WHERE in_history(received_at, date, $since, $until, $baseline)
     AND actor IS NOT NULL
-    AND ((contains(coalesce(authz_reason, ''), '" of ClusterRole "')
-          AND list_contains($admin_roles, regexp_extract(authz_reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2)))
-         OR list_contains(everyone.users, actor)
-         OR list_has_any(everyone.groups, actor_groups(user_groups, impersonated_user, impersonated_groups)))
-    AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
     AND ($cluster IS NULL OR cluster = $cluster)
+),
+heads AS (
+  -- Requests of one identity (who authenticated, the groups it acts with, the admin binding its reason names) within
+  -- one hour and between the same two bindings made can use the same bindings: only the first of them can be a first
+  -- use, so only those are joined with the bindings (a few thousand rather than every request of the history).
+  SELECT r.cluster, r.actor, r.user_name, r.user_groups, r.groups, r.reason_key, min(r.received_at) AS received_at
+  FROM requests r
+  LEFT JOIN made m ON m.cluster = r.cluster AND m.hour = date_trunc('hour', r.received_at)
+  GROUP BY r.cluster, r.actor, r.user_name, r.user_groups, r.groups, r.reason_key,
+           date_trunc('hour', r.received_at), coalesce(array_length(list_filter(m.times, lambda t: t <= r.received_at)), 0)
+),
+firsts AS (  -- those requests in full (ties at the same instant are all kept: the join below orders them by audit_id)
+  SELECT f.cluster, f.received_at, f.audit_id, f.actor, f.source_ip, f.verb, object_text(f.resource, f.subresource, f.namespace, f.name, f.request_uri) AS object,
+         f.code, h.groups,
+         regexp_extract(coalesce(f.authz_reason, ''), 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) AS reason_binding,
+         regexp_extract(coalesce(f.authz_reason, ''), 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2) AS reason_role, h.reason_key
+  FROM final_requests f
+  JOIN heads h ON h.cluster = f.cluster AND h.received_at = f.received_at AND h.actor = f.actor
+  WHERE in_history(f.received_at, f.date, $since, $until, $baseline)
+    AND h.user_name IS NOT DISTINCT FROM f.user_name AND h.user_groups IS NOT DISTINCT FROM f.user_groups
+    AND h.groups = actor_groups(f.user_groups, f.impersonated_user, f.impersonated_groups)
+    AND NOT ($ignore_system_principals AND is_system_principal(h.user_name, h.user_groups, $admin_groups, $admin_users, $admins_are_people))  -- the same as f's
 ),
 uses AS (
   SELECT r.*, coalesce(b.binding, r.reason_binding) AS binding, b.bound_at, b.bound_by,
          row_number() OVER (PARTITION BY r.cluster, r.actor, coalesce(b.binding, r.reason_binding)
                             ORDER BY r.received_at, r.audit_id, b.bound_at DESC) AS nth
-  FROM requests r
+  FROM firsts r
   LEFT JOIN bindings b
     ON b.cluster = r.cluster AND b.bound_at <= r.received_at
    AND (list_contains(b.users, r.actor) OR list_has_any(b.groups, r.groups))
-  WHERE b.binding IS NOT NULL OR (r.reason_binding <> '' AND list_contains($admin_roles, r.reason_role))
+  WHERE (b.binding IS NOT NULL OR (r.reason_binding <> '' AND list_contains($admin_roles, r.reason_role)))
+    AND r.reason_key = CASE WHEN r.reason_binding <> '' AND list_contains($admin_roles, r.reason_role) THEN r.reason_binding ELSE '' END
 )
 SELECT *, actor || ' used ClusterRoleBinding ' || binding || ' for the first time: ' || verb || ' ' || object || outcome_suffix(code)
           || coalesce(' (bound by ' || bound_by || ' ' || elapsed_text(bound_at, received_at) || ' before)', '') AS summary

@@ -39,20 +39,45 @@ WITH grants AS (
           AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
           AND ($cluster IS NULL OR cluster = $cluster))
 ),
-everyone AS (SELECT flatten(list(users)) AS users, flatten(list(groups)) AS groups FROM grants),  -- every subject, to leave other requests out early
-requests AS (
-  SELECT cluster, received_at, audit_id, actor, source_ip, verb, object, namespace, authz_reason,
-         actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups
-  FROM final_requests, everyone
+edges AS (  -- where the span (granted_at, granted_at + within] of each grant begins and ends, by hour
+  SELECT cluster, hour, list(edge) AS times
+  FROM (SELECT cluster, date_trunc('hour', granted_at) AS hour, granted_at AS edge FROM grants
+        UNION ALL
+        SELECT cluster, date_trunc('hour', granted_at + $within), granted_at + $within FROM grants)
+  GROUP BY cluster, hour
+),
+requests AS (  -- only what tells which grants a request can use
+  SELECT cluster, received_at, actor, actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups, namespace,
+         coalesce(authz_reason, '') AS reason
+  FROM final_requests
   WHERE in_history(received_at, date, $since, $until, $baseline)
     AND code BETWEEN 200 AND 299 AND actor IS NOT NULL
-    AND (list_contains(everyone.users, actor) OR list_has_any(everyone.groups, actor_groups(user_groups, impersonated_user, impersonated_groups)))
     AND ($cluster IS NULL OR cluster = $cluster)
+),
+heads AS (
+  -- Requests of one identity (the groups it acts with), in one namespace, with one authorization reason, within one
+  -- hour and between the same two edges of the grants' spans can use the same grants: only the first of them can
+  -- complete a pattern first, so only those are joined with the grants (not every request of the history).
+  SELECT r.cluster, r.actor, r.groups, r.namespace, r.reason, min(r.received_at) AS received_at
+  FROM requests r
+  LEFT JOIN edges e ON e.cluster = r.cluster AND e.hour = date_trunc('hour', r.received_at)
+  GROUP BY r.cluster, r.actor, r.groups, r.namespace, r.reason,
+           date_trunc('hour', r.received_at), coalesce(array_length(list_filter(e.times, lambda t: t < r.received_at)), 0)
+),
+firsts AS (  -- those requests in full; ties at the same instant are all kept (the join below orders them by audit_id);
+  -- DISTINCT (the same rows) keeps DuckDB from joining every request with the grants before this join
+  SELECT DISTINCT f.cluster, f.received_at, f.audit_id, f.actor, f.source_ip, f.verb, object_text(f.resource, f.subresource, f.namespace, f.name, f.request_uri) AS object,
+         f.namespace, f.authz_reason, h.groups
+  FROM final_requests f
+  JOIN heads h ON h.cluster = f.cluster AND h.received_at = f.received_at AND h.actor = f.actor
+  WHERE in_history(f.received_at, f.date, $since, $until, $baseline) AND f.code BETWEEN 200 AND 299
+    AND h.groups = actor_groups(f.user_groups, f.impersonated_user, f.impersonated_groups)
+    AND h.namespace IS NOT DISTINCT FROM f.namespace AND h.reason = coalesce(f.authz_reason, '')
 ),
 uses AS (
   SELECT r.*, g.granted_at, g.granter, g.kind, g.binding, g.scope, g.role,
          row_number() OVER (PARTITION BY r.cluster, r.actor, g.kind, g.role ORDER BY r.received_at, r.audit_id, g.granted_at DESC) AS nth
-  FROM requests r
+  FROM firsts r
   JOIN grants g
     ON g.cluster = r.cluster
    AND r.received_at > g.granted_at AND r.received_at <= g.granted_at + $within
