@@ -84,7 +84,12 @@ uses AS (
   WHERE (b.binding IS NOT NULL OR (r.reason_binding <> '' AND list_contains($admin_roles, r.reason_role)))
     AND r.reason_key = CASE WHEN r.reason_binding <> '' AND list_contains($admin_roles, r.reason_role) THEN r.reason_binding ELSE '' END
 )
+, first_uses AS (  -- one finding per request: a request that is the first use of two bindings names the one its reason names, else the newest
+  SELECT *, row_number() OVER (PARTITION BY cluster, audit_id ORDER BY binding = reason_binding DESC, bound_at DESC NULLS LAST, binding) AS per_request
+  FROM uses
+  WHERE nth = 1 AND received_at >= $since
+)
 SELECT *, actor || ' used ClusterRoleBinding ' || binding || ' for the first time: ' || verb || ' ' || object || outcome_suffix(code)
           || coalesce(' (bound by ' || bound_by || ' ' || elapsed_text(bound_at, received_at) || ' before)', '') AS summary
-FROM uses
-WHERE nth = 1 AND received_at >= $since
+FROM first_uses
+WHERE per_request = 1
