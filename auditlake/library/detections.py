@@ -167,14 +167,14 @@ def markdown_table(library: dict[str, SavedQuery]) -> str:
 def stateful_markdown_table(library: dict[str, SavedQuery]) -> str:
     """The README's list of the detections over history (`stateful:`): their kind, parameters of their own and title."""
     lines = ["| detection | kind | severity | ATT&CK | parameters | finds |", "|---|---|---|---|---|---|"]
-    shared = {"since", "until", "cluster", "baseline", "admin_groups", "admin_users", "ignore_system_principals"}
+    shared = {"since", "until", "cluster", "baseline", "admin_groups", "admin_users", "ignore_system_principals", "admins_are_people"}
     for query in (query for query in detections(library) if query.stateful):
-        own = ", ".join(f"`{p.name}` ({_shown(p.default)})" for p in query.params if p.name not in shared)
+        own = ", ".join(f"`{p.name}` ({_default_text(p.default)})" for p in query.params if p.name not in shared)
         lines.append(f"| `{query.name}` | {query.stateful} | {query.severity} | {', '.join(query.mitre)} | {own} | {query.title} |")
     return "\n".join(lines)
 
 
-def _shown(value: Any) -> str:
+def _default_text(value: Any) -> str:
     """A parameter's default as a header spells it: `cluster-admin`, `true`, `15m`."""
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
