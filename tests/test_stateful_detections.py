@@ -543,8 +543,10 @@ def test_the_eleven_give_duckdbs_answer_on_spark(tmp_path):
     lake = lake_of(tmp_path, every_pattern())
     spark = session("local[1]")
     try:
-        for name in NAMES:
-            assert "spark" in STATEFUL[name].engines, name
+        portable = [name for name in NAMES if "spark" in STATEFUL[name].engines]
+        # token-then-use-elsewhere disagrees on the simulated attack stories (tests/test_spark.py found it): DuckDB-only until fixed
+        assert set(NAMES) - set(portable) == {"token-then-use-elsewhere"}
+        for name in portable:
             duck = lake.query_arrow(name, **DAY)
             assert duck.num_rows > 0, f"{name} finds nothing here: the parity check would prove little"
             assert rows(lake.spark_query_arrow(name, spark=spark, **DAY)) == rows(duck), name

@@ -1,6 +1,6 @@
 /*
 title: Bulk secret access — one user reading many different secrets
-engines: [duckdb, spark]
+engines: {duckdb: true, spark: "its summary prints an interval as DuckDB does (00:30:00); Spark prints intervals otherwise"}
 description: >
   Reads (get, list, watch) of at least `threshold` different secrets (or secret lists) by the same user and
   client within `period`, succeeded or not: secret harvesting. Control-plane identities are left out. Each
