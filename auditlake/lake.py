@@ -506,7 +506,7 @@ class Lake:
         start, end = self.window(since, until, now=now)
         options = rbac.SuggestOptions(expand_verbs, expand_names, expand_namespaces, include_denied, name or "")
         with self._connection() as connection:
-            return rbac.read_suggestion(connection, self.library, subject, since=start, until=end, cluster=cluster, namespace=namespace,
+            return rbac.read_suggestion(connection, self.library.queries, subject, since=start, until=end, cluster=cluster, namespace=namespace,
                                         options=options, where_data_lies=where_data_lies(self.spans(), cluster))
 
     def rbac_unused(self, *, since: Any = "90d", until: Any = None, cluster: str | None = None, subject: str | None = None,
@@ -519,7 +519,7 @@ class Lake:
         self._require_cluster(cluster)
         start, end = self.window(since, until, now=now)
         with self._connection() as connection:
-            return rbac.read_unused(connection, self.library, since=start, until=end, cluster=cluster, subject=subject)
+            return rbac.read_unused(connection, self.library.queries, since=start, until=end, cluster=cluster, subject=subject)
 
     # ---- detections -----------------------------------------------------------------------------
     def detect(self, *, since: Any = "24h", until: Any = None, cluster: str | None = None, rules: list[str] | None = None,

@@ -3,18 +3,18 @@ turned into a `Suggestion` (what a subject needs) or `UnusedGrants` (what subjec
 
 Owns: composing the two saved queries (queries/rbac/) with the pure generator (`suggest`) and comparison (`grants`),
 so the `Lake` and a report pack's check read the lake the same way. Takes a DuckDB connection and the library; never
-opens a lake, takes no lock, knows no terminal. A subject with no request in the window is an error, not an empty Role.
+opens a lake, takes no lock, knows no terminal. `SOURCES` are the files a report cites for the SQL it ran. A subject with no request in the window is an error, not an empty Role.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from auditlake.errors import QueryError, window_text
-from auditlake.library import Library
+from auditlake.library import SavedQuery
 from auditlake.library.binding import bind
 from auditlake.rbac.grants import Grant, compare, grants, rbac_state, request_of
 from auditlake.rbac.model import Subject
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+SOURCES = ("rbac-objects", "rbac-requests")
 GRANT_COLUMNS = ("cluster", "subject_kind", "subject", "status", "sensitive", "rule", "scope", "role", "binding", "uses", "used_for",
                  "reason", "role_source", "binding_source")
 
@@ -54,11 +55,14 @@ class UnusedGrants:
         return pa.table({name: pa.array([row[name] for row in rows], types.get(name, pa.string())) for name in GRANT_COLUMNS})
 
 
-def rows_of(connection: duckdb.DuckDBPyConnection, library: Library, name: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+Queries = Mapping[str, SavedQuery]  # the library's files by name (`Library().queries`)
+
+
+def rows_of(connection: duckdb.DuckDBPyConnection, queries: Queries, name: str, values: dict[str, Any]) -> list[dict[str, Any]]:
     """A saved query's rows as dicts, fetched by DuckDB (Arrow's `to_pylist` imports pandas for zoned times)."""
     import duckdb
 
-    query = library.saved_query(name)
+    query = queries[name]
     try:
         relation = connection.sql(query.statement, params=bind(query, {key: value for key, value in values.items() if value is not None}))
         return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
@@ -72,11 +76,11 @@ def observed(rows: Sequence[dict[str, Any]]) -> list[Observed]:
                      row.get("last_at"), row.get("first_audit_id") or "") for row in rows]
 
 
-def read_suggestion(connection: duckdb.DuckDBPyConnection, library: Library, subject: Subject, *, since: datetime, until: datetime,
+def read_suggestion(connection: duckdb.DuckDBPyConnection, queries: Queries, subject: Subject, *, since: datetime, until: datetime,
                     cluster: str | None = None, namespace: str | None = None, options: SuggestOptions | None = None,
                     where_data_lies: str = "") -> Suggestion:
     """What `subject` needs for its requests in [since, until) (in `cluster`, `namespace`); an error when it made none."""
-    rows = rows_of(connection, library, "rbac-requests", {"since": since, "until": until, "cluster": cluster,
+    rows = rows_of(connection, queries, "rbac-requests", {"since": since, "until": until, "cluster": cluster,
                                                           "subject": subject.username, "namespace": namespace})
     if not rows:
         where = (f" in namespace {namespace}" if namespace else "") + (f" in cluster {cluster}" if cluster else "")
@@ -86,11 +90,11 @@ def read_suggestion(connection: duckdb.DuckDBPyConnection, library: Library, sub
     return replace(suggest(subject, observed(rows), options), since=since, until=until)
 
 
-def read_unused(connection: duckdb.DuckDBPyConnection, library: Library, *, since: datetime, until: datetime, cluster: str | None = None,
+def read_unused(connection: duckdb.DuckDBPyConnection, queries: Queries, *, since: datetime, until: datetime, cluster: str | None = None,
                 subject: str | None = None) -> UnusedGrants:
     """Every grant at `until` (from the lake's RBAC writes up to then) against the requests of [since, until)."""
-    objects = rows_of(connection, library, "rbac-objects", {"until": until, "cluster": cluster})
-    requests = rows_of(connection, library, "rbac-requests", {"since": since, "until": until, "cluster": cluster})
+    objects = rows_of(connection, queries, "rbac-objects", {"until": until, "cluster": cluster})
+    requests = rows_of(connection, queries, "rbac-requests", {"since": since, "until": until, "cluster": cluster})
     reasons = [(row["cluster"], row["authz_reason"]) for row in requests if not row["denied"] and row["authz_reason"]]
     held = grants(rbac_state(objects), reasons)
     return UnusedGrants(since, until, cluster, subject, tuple(compare(held, requests, subject)))
