@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -24,7 +25,7 @@ from auditlake.errors import QueryError
 from auditlake.rbac import Request, Rule, Subject, authorizes, describe, is_sensitive
 from auditlake.rbac.generator import compact_rules
 from auditlake.rbac.grants import rbac_state
-from tests.conftest import DATA, DEMO_START, SHARED
+from tests.conftest import DATA, DEMO_START, REPO, SHARED
 
 DEMO_LOG = DATA / "audit2rbac_impersonation_v1_relabelled.log"
 EVER = {"since": "2017-01-01", "until": "2018-01-01"}
@@ -364,3 +365,25 @@ def test_report_least_privilege_renders_a_section_per_subject_in_every_format(si
     assert [row["rule"] for row in csv.DictReader(per_subject.open())] == ["create pods/exec", "get secrets"]
     unknown = next((tmp_path / stem).glob("unknown--rbac-unknown.csv")).read_text()
     assert "ClusterRole view" in unknown and "Metadata level" in unknown
+
+
+# ---- the README ----------------------------------------------------------------------------------
+def readme_example(command: str) -> list[str]:
+    """The output lines of the README's `$ auditlake …` console example that starts with `command`."""
+    section = (REPO / "README.md").read_text().split("### Least privilege from the record")[1].split("\n### ")[0]
+    block = next(block for block in re.findall(r"```console\n(.*?)```", section, re.DOTALL) if block.startswith(f"$ {command}"))
+    return block.splitlines()[1:]
+
+
+def test_the_readme_suggest_example_is_what_suggest_prints_for_audit2rbacs_demo_log(demo_log_lake):
+    result = runner.invoke(app, ["rbac", "suggest", "--user", "alice", "--lake", str(demo_log_lake.path), "--since", "2017-09-11",
+                                 "--until", "2017-09-12"])
+    assert result.exit_code == 0 and result.stdout.splitlines() == readme_example("auditlake rbac suggest --user alice")
+
+
+def test_the_readme_unused_example_is_what_unused_prints_on_the_simulated_cluster(simulated_lake):
+    """The same grants and reasons; only the cited audit ids and times (shortened there) depend on the run."""
+    printed = runner.invoke(app, ["rbac", "unused", "--lake", str(simulated_lake.path), "--subject", EXPORTER_USER, "--since", "2026-10-01",
+                                  "--until", "2026-11-05"]).stdout.splitlines()
+    shown = readme_example("auditlake rbac unused")
+    assert [line.split(" [")[0] for line in shown] == [line.split(" [")[0] for line in printed if line]
