@@ -189,13 +189,20 @@ def _from_reasons(states: dict[tuple[str, str, str, str], ObjectState], reasons:
 def compare(held: Sequence[_Held], requests: Sequence[dict[str, Any]], subject: str | None = None) -> list[Grant]:
     """Each held rule against the allowed requests of the window (rows of `rbac-requests`): used, unused or unknown.
 
-    With `subject` (a user name), only what that subject holds: its own bindings, its service account's, and those of
-    the groups the window saw it in; bindings whose subjects are unknown are kept (they may grant it anything).
+    A Group's rules are used by any member's requests (the groups each request was made in). With `subject` (a user
+    name), only what that subject holds: its own bindings, its service account's, and those of the groups the window
+    saw it in, each used only by its own requests; bindings whose subjects are unknown are kept (they may grant it anything).
     """
-    allowed = [row for row in requests if not row["denied"]]
+    by_subject: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    by_group: dict[tuple[str, str], list[dict[str, Any]]] = {}
     groups_of: dict[tuple[str, str], set[str]] = {}
     for row in requests:
         groups_of.setdefault((row["cluster"], row["subject"]), set()).update(row.get("groups") or [])
+        if row["denied"] or (subject is not None and row["subject"] != subject):
+            continue  # a denied request used no grant
+        by_subject.setdefault((row["cluster"], row["subject"]), []).append(row)
+        for group in row.get("groups") or []:
+            by_group.setdefault((row["cluster"], group), []).append(row)
     result = []
     for item in held:
         if subject is not None and item.subject is not None and not item.subject.covers(subject, groups_of.get((item.cluster, subject), set())):
@@ -204,15 +211,15 @@ def compare(held: Sequence[_Held], requests: Sequence[dict[str, Any]], subject: 
         if item.rule is None or item.subject is None:
             result.append(_grant(item, scope, "unknown", 0, ""))
             continue
+        is_group = item.subject.kind == "Group"
+        rows = by_group.get((item.cluster, item.subject.name), []) if is_group else by_subject.get((item.cluster, item.subject.username), [])
         uses: dict[str, int] = {}
-        for row in allowed:
-            if row["cluster"] != item.cluster or not item.subject.covers(row["subject"], row.get("groups") or []):
-                continue
+        for row in rows:
             request = request_of(row)
             if item.scope and request.namespace != item.scope:
                 continue  # a RoleBinding grants in its own namespace only
             if authorizes(item.rule, request):
-                text = request.text() + (f" by {row['subject']}" if item.subject.kind == "Group" else "")
+                text = request.text() + (f" by {row['subject']}" if is_group else "")
                 uses[text] = uses.get(text, 0) + int(row["requests"])
         total = sum(uses.values())
         shown = "; ".join(f"{text} ×{count:,}" for text, count in sorted(uses.items(), key=lambda pair: (-pair[1], pair[0]))[:3])

@@ -92,9 +92,12 @@ def read_suggestion(connection: duckdb.DuckDBPyConnection, queries: Queries, sub
 
 def read_unused(connection: duckdb.DuckDBPyConnection, queries: Queries, *, since: datetime, until: datetime, cluster: str | None = None,
                 subject: str | None = None) -> UnusedGrants:
-    """Every grant at `until` (from the lake's RBAC writes up to then) against the requests of [since, until)."""
+    """Every grant at `until` (from the lake's RBAC writes up to then) against the requests of [since, until).
+
+    With `subject`, only that subject's requests are read: the grants it holds, and whether it used them itself.
+    """
     objects = rows_of(connection, queries, "rbac-objects", {"until": until, "cluster": cluster})
-    requests = rows_of(connection, queries, "rbac-requests", {"since": since, "until": until, "cluster": cluster})
+    requests = rows_of(connection, queries, "rbac-requests", {"since": since, "until": until, "cluster": cluster, "subject": subject})
     reasons = [(row["cluster"], row["authz_reason"]) for row in requests if not row["denied"] and row["authz_reason"]]
     held = grants(rbac_state(objects), reasons)
     return UnusedGrants(since, until, cluster, subject, tuple(compare(held, requests, subject)))
