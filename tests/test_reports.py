@@ -306,7 +306,7 @@ def test_the_detect_tuning_applies_to_the_queries_a_pack_runs_and_is_recorded(fi
 
 def test_report_without_a_pack_lists_the_packs():
     listed = json.loads(runner.invoke(app, ["report", "--print", "json"]).stdout)
-    assert {item["name"] for item in listed} == {"pci-dss", "hipaa", "change-log", "security-findings"}
+    assert {item["name"] for item in listed} == {"pci-dss", "hipaa", "change-log", "security-findings", "least-privilege"}
     unknown = runner.invoke(app, ["report", "sox"])
     assert unknown.exit_code == 2 and "no report pack named 'sox'" in unknown.output
 
