@@ -244,6 +244,18 @@ def test_one_named_object_keeps_its_name_and_several_lose_it(simulated_lake):
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
 
 
+def test_a_gke_lake_is_read_the_same_way_and_a_create_is_never_restricted_by_name(tmp_path):
+    """KHI's GKE Cloud Audit Logs entry: the replicaset controller creates a pod. The event names the pod it made, but
+    the authorizer saw no name (resourceNames cannot restrict create), so the rule names none either."""
+    lake = Lake(tmp_path / "lake")
+    lake.ingest([DATA / "khi_gke_pod_create.yaml"])
+    docs = documents(lake.rbac_suggest(serviceaccount="kube-system:replicaset-controller", since="2024-01-01", until="2024-01-02").yaml)
+    assert_valid_rbac(docs)
+    assert [(doc["kind"], doc["metadata"]["namespace"]) for doc in docs] == [("Role", "1-2-deployment-update"), ("RoleBinding", "1-2-deployment-update")]
+    assert docs[0]["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}]
+    assert docs[1]["subjects"] == [{"kind": "ServiceAccount", "name": "replicaset-controller", "namespace": "kube-system"}]
+
+
 # ---- unused: the simulated cluster ----------------------------------------------------------------
 def test_the_exporter_holds_exactly_the_rules_it_never_used(simulated_lake):
     result = simulated_lake.rbac_unused(subject=EXPORTER_USER, **SIMULATED)

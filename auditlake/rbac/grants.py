@@ -236,7 +236,16 @@ def _grant(item: _Held, scope: str, status: str, uses: int, used_for: str) -> Gr
                  item.binding_source)
 
 
+NAMELESS_VERBS = frozenset({"create", "deletecollection"})  # the authorizer sees no name for these (resourceNames cannot restrict them)
+
+
 def request_of(row: dict[str, Any]) -> Request:
-    """The authorizer's attributes of a row of `rbac-requests`."""
-    return Request(row["verb"], row.get("api_group") or "", row.get("resource") or "", row.get("subresource") or "",
-                   row.get("namespace") or "", row.get("name") or "", row.get("path") or "")
+    """The authorizer's attributes of a row of `rbac-requests`.
+
+    A create's audit event names the object it made (objectRef.name, from the body), but the authorizer decided before
+    the name was known: RBAC `resourceNames` cannot restrict create or deletecollection, so neither carries a name here.
+    """
+    verb = row["verb"]
+    name = "" if verb in NAMELESS_VERBS and not row.get("subresource") else row.get("name") or ""
+    return Request(verb, row.get("api_group") or "", row.get("resource") or "", row.get("subresource") or "",
+                   row.get("namespace") or "", name, row.get("path") or "")
