@@ -10,11 +10,11 @@ already allow adds nothing; one request shape seen in several namespaces becomes
 several objects loses its resourceNames (both switchable); each verb is widened as audit2rbac's `VerbExpansions`
 do (list/watch → get, list, watch; update/patch → get, update, patch; switchable); the rules are broken down per
 group/resource/verb and compacted again. A Role + RoleBinding per namespace, one ClusterRole + ClusterRoleBinding for
-cluster-wide and non-resource needs. Departures, each deliberate: a create or deletecollection names no object (the
-authorizer sees none; audit2rbac copies the created name into resourceNames, which never matches); a non-resource rule names the path without its query
-string (audit2rbac copies `/healthz?verbose` into the rule, which then never matches); shapes are compared without
-the API version (v1beta1 and v1 of one resource are one need); the discovery role is today's `system:discovery` and
-`system:public-info-viewer` paths, not 2017's.
+cluster-wide and non-resource needs. Departures, each deliberate: a create or deletecollection names no object
+(the authorizer sees none; audit2rbac copies the created object's name into resourceNames, where it never matches);
+a non-resource rule names the path without its query string (audit2rbac copies `/healthz?verbose` into the rule,
+which then never matches); shapes are compared without the API version (v1beta1 and v1 of one resource are one
+need); the discovery role is today's `system:discovery` and `system:public-info-viewer` paths, not 2017's.
 """
 
 from __future__ import annotations
