@@ -2,7 +2,8 @@
 
 Owns: `app` (every command, in the order `--help` lists them; each lives in the module of its group:
 `ingest`, `lake_commands` (status, sql, compact, catalog), `query`, `history` (history, changes, event),
-`detect`, `report` (report, review), `integrity` (verify, retention, keys), `policy`, `rbac` (suggest, unused), `demo` (demo, generate)), `main()` (the console script),
+`detect`, `report` (report, review), `integrity` (verify, retention, keys), `policy`, `rbac` (suggest, unused),
+`demo` (demo, generate)), `main()` (the console script),
 and the error boundary (`error_boundary`, around every command through the root group's `invoke`, so
 `CliRunner().invoke(app)` meets the same boundary as `main()`): an `AuditlakeError` becomes `error: …` /
 `hint: …` and its exit code, anything else one line and exit 3, unless --debug.

@@ -9,10 +9,10 @@ rows out); `reader` runs the saved queries of queries/rbac/ on a connection it i
 or a terminal: the `Lake` and the report packs call `reader`.
 """
 
+from auditlake.rbac.generator import Observed, Suggestion, SuggestOptions, suggest, to_yaml
 from auditlake.rbac.grants import Grant, ObjectState
 from auditlake.rbac.model import Request, Rule, Subject, authorizes, describe, is_sensitive, subject_for
 from auditlake.rbac.reader import SOURCES, UnusedGrants, read_suggestion, read_unused
-from auditlake.rbac.generator import Observed, SuggestOptions, Suggestion, suggest, to_yaml
 
 __all__ = ["SOURCES", "Grant", "ObjectState", "Observed", "Request", "Rule", "Subject", "SuggestOptions", "Suggestion", "UnusedGrants", "authorizes",
            "describe", "is_sensitive", "read_suggestion", "read_unused", "subject_for", "suggest", "to_yaml"]

@@ -2,8 +2,9 @@
 turned into a `Suggestion` (what a subject needs) or `UnusedGrants` (what subjects hold and did not use).
 
 Owns: composing the two saved queries (queries/rbac/) with the pure generator (`suggest`) and comparison (`grants`),
-so the `Lake` and a report pack's check read the lake the same way. Takes a DuckDB connection and the library; never
-opens a lake, takes no lock, knows no terminal. `SOURCES` are the files a report cites for the SQL it ran. A subject with no request in the window is an error, not an empty Role.
+so the `Lake` and a report pack's check read the lake the same way. Takes a DuckDB connection and the library's
+queries; never opens a lake, takes no lock, knows no terminal. `SOURCES` are the saved queries a report cites for
+the SQL it ran. A subject with no request in the window is an error, not an empty Role.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from auditlake.errors import QueryError, window_text
 from auditlake.library import SavedQuery
 from auditlake.library.binding import bind
+from auditlake.rbac.generator import Observed, Suggestion, SuggestOptions, suggest
 from auditlake.rbac.grants import Grant, compare, grants, rbac_state, request_of
 from auditlake.rbac.model import Subject
-from auditlake.rbac.generator import Observed, SuggestOptions, Suggestion, suggest
 
 if TYPE_CHECKING:
     import duckdb
