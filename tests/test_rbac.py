@@ -24,7 +24,7 @@ from auditlake.demo import EXPORTER, EXPORTER_ROLE, EXPORTER_RULES
 from auditlake.errors import QueryError
 from auditlake.rbac import Request, Rule, Subject, authorizes, describe, is_sensitive
 from auditlake.rbac.generator import compact_rules
-from auditlake.rbac.grants import rbac_state
+from auditlake.rbac.grants import compare, grants, rbac_state
 from tests.conftest import DATA, DEMO_START, REPO, SHARED
 
 DEMO_LOG = DATA / "audit2rbac_impersonation_v1_relabelled.log"
@@ -313,6 +313,25 @@ def test_the_state_at_the_end_of_the_window_follows_the_change_history():
     assert states[("c", "roles", "ns", "r")].audit_id == "r-2"
     assert (states[("c", "roles", "ns", "s")].state, states[("c", "roles", "ns", "s")].body) == ("no-body", None)
     assert states[("c", "rolebindings", "ns", "b")].state == "deleted"
+
+
+def test_requests_before_a_grant_was_created_did_not_use_it():
+    def write(resource, name, body):  # type: ignore[no-untyped-def]
+        return {"received_at": datetime(2026, 11, 1, 10, tzinfo=UTC), "cluster": "c", "resource": resource, "verb": "create",
+                "subresource": None, "namespace": "ns", "name": name, "actor": "alice", "actor_kind": "human", "level": "RequestResponse",
+                "audit_id": name, "request_object": None, "response_object": json.dumps(body)}
+
+    def request(resource, hour):  # type: ignore[no-untyped-def]
+        at = datetime(2026, 11, 1, hour, tzinfo=UTC)
+        return {"cluster": "c", "subject": "bob", "groups": ["system:authenticated"], "verb": "get", "api_group": "", "resource": resource,
+                "subresource": "", "namespace": "ns", "name": "x", "path": "", "denied": False, "requests": 3, "first_at": at, "last_at": at}
+    role = {"kind": "Role", "metadata": {"name": "r", "namespace": "ns"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}, {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]}
+    binding = {"kind": "RoleBinding", "metadata": {"name": "b", "namespace": "ns"}, "roleRef": {"kind": "Role", "name": "r"},
+               "subjects": [{"kind": "User", "name": "bob"}]}
+    states = rbac_state([write("roles", "r", role), write("rolebindings", "b", binding)])
+    result = {grant.rule: (grant.status, grant.uses) for grant in compare(grants(states), [request("pods", 12), request("secrets", 8)])}
+    assert result == {"get pods": ("used", 3), "get secrets": ("unused", 0)}  # bob read a secret at 08:00, before the grant at 10:00
 
 
 def test_a_subject_lookup_needs_exactly_one_subject(demo_log_lake):

@@ -40,6 +40,7 @@ class ObjectState:
     audit_id: str
     at: datetime | None
     level: str
+    created_at: datetime | None = None  # when the lake saw it created (after its last deletion), if it did
 
 
 @dataclass(frozen=True)
@@ -75,20 +76,23 @@ def rbac_state(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str, str]
     states = {}
     for key, object_rows in grouped.items():
         state: ObjectState | None = None
+        created: datetime | None = None
         for entry in history.build_timeline(object_rows, keep_noise=True):
+            created = entry.at if entry.verb == "create" else None if entry.state_source == "deleted" else created
             if entry.state_source == "deleted":
-                state = _state(key, "deleted", None, entry)
+                state = _state(key, "deleted", None, entry, created)
             elif entry.state_source in ("none", "patch-only") or entry.after is None:
-                state = _state(key, "no-body", None, entry)
+                state = _state(key, "no-body", None, entry, created)
             else:
-                state = _state(key, "known", entry.after, entry)
+                state = _state(key, "known", entry.after, entry, created)
         if state is not None:
             states[key] = state
     return states
 
 
-def _state(key: tuple[str, str, str, str], state: str, body: dict[str, Any] | None, entry: history.HistoryEntry) -> ObjectState:
-    return ObjectState(*key, state=state, body=body, audit_id=entry.audit_id, at=entry.at, level=entry.level or "")
+def _state(key: tuple[str, str, str, str], state: str, body: dict[str, Any] | None, entry: history.HistoryEntry,
+           created: datetime | None) -> ObjectState:
+    return ObjectState(*key, state=state, body=body, audit_id=entry.audit_id, at=entry.at, level=entry.level or "", created_at=created)
 
 
 def _source(state: ObjectState) -> str:
@@ -109,6 +113,7 @@ class _Held:
     reason: str
     role_source: str
     binding_source: str
+    since: datetime | None = None  # the binding or role was created then (in the lake): no earlier request used it
 
 
 def grants(states: dict[tuple[str, str, str, str], ObjectState], reasons: Iterable[tuple[str, str]] = ()) -> list[_Held]:
@@ -131,13 +136,13 @@ def grants(states: dict[tuple[str, str, str, str], ObjectState], reasons: Iterab
         subjects = [subject for raw in binding.body.get("subjects") or [] if isinstance(raw, dict)
                     for subject in [subject_from_body(raw, namespace)] if subject is not None]
         held += _held_rules(states, cluster, label, namespace, str(role_ref.get("kind", "")), str(role_ref.get("name", "")),
-                            subjects, _source(binding))
+                            subjects, _source(binding), binding.created_at)
     held += _from_reasons(states, reasons)
     return held
 
 
 def _held_rules(states: dict[tuple[str, str, str, str], ObjectState], cluster: str, binding: str, namespace: str, role_kind: str,
-                role_name: str, subjects: Sequence[Subject], binding_source: str) -> list[_Held]:
+                role_name: str, subjects: Sequence[Subject], binding_source: str, binding_created: datetime | None = None) -> list[_Held]:
     role_namespace = namespace if role_kind == "Role" else ""
     role_label = f"Role {role_namespace}/{role_name}" if role_kind == "Role" else f"ClusterRole {role_name}"
     role = states.get((cluster, ROLE_RESOURCE.get(role_kind, ""), role_namespace, role_name))
@@ -145,9 +150,11 @@ def _held_rules(states: dict[tuple[str, str, str, str], ObjectState], cluster: s
     if role is not None and role.state == "deleted":
         return []  # a binding to a deleted role grants nothing
     role_source = _source(role) if role is not None else ""
+    since = max((at for at in (binding_created, role.created_at if role is not None else None) if at is not None), default=None)
     if rules is None:
-        return [_Held(cluster, subject, binding, role_label, namespace, None, reason, role_source, binding_source) for subject in subjects]
-    return [_Held(cluster, subject, binding, role_label, namespace, rule, "", role_source, binding_source)
+        return [_Held(cluster, subject, binding, role_label, namespace, None, reason, role_source, binding_source, since)
+                for subject in subjects]
+    return [_Held(cluster, subject, binding, role_label, namespace, rule, "", role_source, binding_source, since)
             for subject in subjects for rule in rules]
 
 
@@ -189,7 +196,8 @@ def _from_reasons(states: dict[tuple[str, str, str, str], ObjectState], reasons:
 def compare(held: Sequence[_Held], requests: Sequence[dict[str, Any]], subject: str | None = None) -> list[Grant]:
     """Each held rule against the allowed requests of the window (rows of `rbac-requests`): used, unused or unknown.
 
-    A Group's rules are used by any member's requests (the groups each request was made in). With `subject` (a user
+    A Group's rules are used by any member's requests (the groups each request was made in); requests made before the
+    lake saw the binding or its role created cannot have used it. With `subject` (a user
     name), only what that subject holds: its own bindings, its service account's, and those of the groups the window
     saw it in, each used only by its own requests; bindings whose subjects are unknown are kept (they may grant it anything).
     """
@@ -215,6 +223,8 @@ def compare(held: Sequence[_Held], requests: Sequence[dict[str, Any]], subject: 
         rows = by_group.get((item.cluster, item.subject.name), []) if is_group else by_subject.get((item.cluster, item.subject.username), [])
         uses: dict[str, int] = {}
         for row in rows:
+            if item.since is not None and row.get("last_at") is not None and row["last_at"] < item.since:
+                continue  # made before the binding or its role existed: it cannot have used them
             request = request_of(row)
             if item.scope and request.namespace != item.scope:
                 continue  # a RoleBinding grants in its own namespace only
