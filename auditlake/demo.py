@@ -5,8 +5,9 @@ service account rolling out deployments with RequestResponse bodies, humans read
 exec-ing into pods and binding roles, failed 401/403 requests), late in the run the attack stories people
 emulate against Kubernetes (`ATTACK_TECHNIQUES`: dump all secrets, steal a service-account token, an admin
 ClusterRole, a client certificate, a long-lived token, a hostPath breakout, nodes/proxy, a privileged pod,
-each at a recorded time by a recorded actor), and writing it the way the log backend does: one Event per
-line, rotated by size into `audit-<time>.log[.gz]` files.
+each at a recorded time by a recorded actor), a least-privilege story for `auditlake rbac unused` (a reporting
+exporter whose Role grants more than it uses, `EXPORTER_RULES`), and writing it the way the log backend does:
+one Event per line, rotated by size into `audit-<time>.log[.gz]` files.
 It never touches a lake: `Lake.demo` ingests what this writes through the normal ingest path.
 
 The simulation records its own ground truth (`DemoTruth`) so tests can check the lake against
