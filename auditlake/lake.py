@@ -614,7 +614,8 @@ class Lake:
         if own.endswith((".yaml", ".yml")):  # a pack of your own, by its path: reviews name it by its stem, as its reports do
             loaded[own] = packs.load(own)
         chosen = review.resolve_target(target, {name: [s.control for s in pack.sections] for name, pack in loaded.items()},
-                                       [query.name for query in self.saved_queries()])
+                                       [query.name for query in self.saved_queries()],
+                                       {name: [s.control for s in pack.sections if s.each] for name, pack in loaded.items()})
         evidence: dict[str, list[str]] = {}
         start = end = None
         if chosen.kind == "section":

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import re
+import shutil
 from datetime import UTC, datetime
 
 import pytest
@@ -396,6 +397,19 @@ def test_report_least_privilege_renders_a_section_per_subject_in_every_format(si
     assert [row["rule"] for row in csv.DictReader(per_subject.open())] == ["create pods/exec", "get secrets"]
     unknown = next((tmp_path / stem).glob("unknown--rbac-unknown.csv")).read_text()
     assert "ClusterRole view" in unknown and "Metadata level" in unknown
+
+
+def test_a_reviewer_accepts_one_identitys_section_and_the_next_report_shows_it_accepted(simulated_lake, tmp_path):
+    """PCI-DSS 7.2.4: access reviewed periodically. A per-identity section is reviewed by its control, CONTROL/SUBJECT."""
+    shutil.copytree(simulated_lake.path, tmp_path / "lake")
+    lake, window = Lake(tmp_path / "lake"), {"since": "2026-10-01", "until": "2026-11-05"}
+    record = lake.review(f"least-privilege:unused-sensitive/{EXPORTER_USER}", by="carol", note="the exporter's owner keeps exec for "
+                         "incidents, ticket SEC-7", accept=True, **window)
+    assert record.rows == 2 and record.accepted
+    statuses = {section.section.control: section.status for section in lake.report("least-privilege", **window).sections}
+    assert statuses[f"unused-sensitive/{EXPORTER_USER}"] == "accepted"
+    with pytest.raises(QueryError, match="least-privilege:unused-sensitive/bob@example.com: no such section in 2026-10-01 00:00"):
+        lake.review("least-privilege:unused-sensitive/bob@example.com", by="carol", note="n/a", **window)
 
 
 # ---- the README ----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from auditlake import duck, history, rbac, window
-from auditlake.errors import QueryError
+from auditlake.errors import QueryError, window_text
 from auditlake.library import Library, SavedQuery
 from auditlake.library.binding import bind, run, tuning
 from auditlake.reports import packs, review
@@ -163,8 +163,13 @@ def checked_section(connection: duckdb.DuckDBPyConnection, library: Library, pac
     Returns the section and the window it covered.
     """
     start, end = window.window(since, until, now or datetime.now(UTC))
-    sections, _ = _run_sections(connection, library, pack, start, end, cluster, params, tuning_file, only=control)
-    return sections[0], start, end
+    repeated = next((section.control for section in pack.sections if section.each and control.startswith(f"{section.control}/")), None)
+    sections, _ = _run_sections(connection, library, pack, start, end, cluster, params, tuning_file, only=repeated or control)
+    chosen = next((section for section in sections if section.section.control == control), None)
+    if chosen is None:  # a section per subject: that subject has no rows in this window
+        raise QueryError(f"{pack.name}:{control}: no such section in {window_text(start, end)}",
+                         hint=f"the sections of {repeated} in this window: {', '.join(s.section.control for s in sections) or 'none'}")
+    return chosen, start, end
 
 
 def section_evidence(section: SectionResult) -> dict[str, list[str]]:
