@@ -9,6 +9,7 @@ binds it to `view` (never logged) and to a Role created at Metadata level (no bo
 from __future__ import annotations
 
 import csv
+import doctest
 import io
 import json
 import re
@@ -123,6 +124,12 @@ def assert_valid_rbac(docs: list[dict]) -> None:  # type: ignore[type-arg]
                 assert subject["kind"] in ("User", "Group", "ServiceAccount") and subject["name"]
                 assert ("namespace" in subject) == (subject["kind"] == "ServiceAccount")
                 assert ("apiGroup" in subject) == (subject["kind"] != "ServiceAccount")
+
+
+def test_the_examples_in_the_rbac_docstrings_hold():
+    from auditlake.rbac import generator, model
+
+    assert doctest.testmod(model).failed == 0 and doctest.testmod(generator).failed == 0
 
 
 # ---- the RBAC authorizer's match ------------------------------------------------------------------
