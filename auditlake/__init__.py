@@ -24,12 +24,13 @@ if TYPE_CHECKING:
     from auditlake.ingest import IngestResult
     from auditlake.lake import Lake, LakeStatus
     from auditlake.library import Library, SavedQuery
+    from auditlake.rbac import Grant, Suggestion, UnusedGrants
 
-__all__ = ["AuditlakeError", "AuditlakeWarning", "EmptyWindowWarning", "ExitCode", "HistoryEntry", "IngestResult", "Lake", "LakeStatus",
-           "Library", "SavedQuery", "connect", "unified_diff", "version"]
+__all__ = ["AuditlakeError", "AuditlakeWarning", "EmptyWindowWarning", "ExitCode", "Grant", "HistoryEntry", "IngestResult", "Lake",
+           "LakeStatus", "Library", "SavedQuery", "Suggestion", "UnusedGrants", "connect", "unified_diff", "version"]
 _LAZY = {"HistoryEntry": "auditlake.history", "unified_diff": "auditlake.history", "IngestResult": "auditlake.ingest",
          "Lake": "auditlake.lake", "LakeStatus": "auditlake.lake", "Library": "auditlake.library",
-         "SavedQuery": "auditlake.library"}
+         "SavedQuery": "auditlake.library", "Grant": "auditlake.rbac", "Suggestion": "auditlake.rbac", "UnusedGrants": "auditlake.rbac"}
 
 
 def __getattr__(name: str) -> Any:

@@ -5,8 +5,9 @@ service account rolling out deployments with RequestResponse bodies, humans read
 exec-ing into pods and binding roles, failed 401/403 requests), late in the run the attack stories people
 emulate against Kubernetes (`ATTACK_TECHNIQUES`: dump all secrets, steal a service-account token, an admin
 ClusterRole, a client certificate, a long-lived token, a hostPath breakout, nodes/proxy, a privileged pod,
-each at a recorded time by a recorded actor), and writing it the way the log backend does: one Event per
-line, rotated by size into `audit-<time>.log[.gz]` files.
+each at a recorded time by a recorded actor), a least-privilege story for `auditlake rbac unused` (a reporting
+exporter whose Role grants more than it uses, `EXPORTER_RULES`), and writing it the way the log backend does:
+one Event per line, rotated by size into `audit-<time>.log[.gz]` files.
 It never touches a lake: `Lake.demo` ingests what this writes through the normal ingest path.
 
 The simulation records its own ground truth (`DemoTruth`) so tests can check the lake against
@@ -82,6 +83,19 @@ PROMETHEUS_IP = "10.0.2.33"
 # per-event rule about public addresses can judge it; only an identity's history can.
 ATTACKER_IP = "10.8.0.34"
 CURL = "curl/8.5.0"
+# The least-privilege story (auditlake rbac unused): early in the run alice grants the reporting exporter's service account a
+# Role that allows more than it uses, a binding to the default ClusterRole `view` (whose body no write in the log shows) and
+# a binding to a Role created at Metadata level (no body); the exporter then reads its ConfigMap and lists pods, all run long.
+EXPORTER = ("web", "report-exporter")
+EXPORTER_ROLE = "report-reader"
+EXPORTER_RULES: tuple[dict[str, Any], ...] = (
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]},  # used: get its ConfigMap
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},  # used: list pods
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},  # never used (sensitive)
+    {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]},  # never used (sensitive)
+    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]},  # never used
+)
+EXPORTER_CALLS = tuple(round(0.05 + index * 0.1, 2) for index in range(10))  # fractions of the run: a call every ~7 hours
 ATTACK_WINDOW = (0.80, 0.972)  # the stories start in this part of the run, so every identity has days of history first
 
 
@@ -291,6 +305,7 @@ class ClusterSimulation:
         self.layer_sa_uids: dict[tuple[str, str], str] = {}
         self.layer_pod_uids: dict[str, str] = {}
         self.layer: list[tuple[int, int, Callable[[], list[tuple[int, dict[str, Any]]]]]] = []
+        self.exporter_random, self.exporter_uuid_random = random.Random(seed + 4), random.Random(seed + 5)  # the least-privilege story's
         if attacks:
             self._plan_layer(requests, days)
 
@@ -899,6 +914,8 @@ class ClusterSimulation:
         low, high = ATTACK_WINDOW
         slot = (high - low) / len(stories)
         planned += [(low + index * slot + rng.uniform(0, slot * 0.6), story) for index, story in enumerate(stories)]
+        # The least-privilege story at fixed times, after everything the layer's stream planned (which it leaves as it was).
+        planned += [(0.012, self._exporter_grants)] + [(fraction, self._exporter_call) for fraction in EXPORTER_CALLS]
         for serial, (fraction, make) in enumerate(planned):
             heapq.heappush(self.layer, (start + int(fraction * span), serial, make))
 
@@ -946,6 +963,65 @@ class ClusterSimulation:
         ref = {"resource": "leases", "namespace": ns, "name": f"{name}-leader", "apiGroup": "coordination.k8s.io", "apiVersion": "v1"}
         return self._request(user=user, verb="update", uri=f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}-leader",
                              agent=agent, ip=ip, object_ref=ref, duration_us=3_000, authz_reason=reason)
+
+    def _own_streams(self, make: Callable[[], list[tuple[int, dict[str, Any]]]]) -> list[tuple[int, dict[str, Any]]]:
+        """Run `make` on the least-privilege story's own random streams: the layer's stay as they were without it."""
+        saved = (self.random, self.uuid_random)
+        self.random, self.uuid_random = self.exporter_random, self.exporter_uuid_random
+        try:
+            return make()
+        finally:
+            self.random, self.uuid_random = saved
+
+    def _exporter_grants(self) -> list[tuple[int, dict[str, Any]]]:
+        """alice grants the exporter a Role wider than it needs, `view` (never logged) and a Role created without a body."""
+        return self._own_streams(self._write_exporter_grants)
+
+    def _write_exporter_grants(self) -> list[tuple[int, dict[str, Any]]]:
+        user, ip, agent = self._human("alice@example.com")
+        ns, account = EXPORTER
+        reason = 'RBAC: allowed by ClusterRoleBinding "sre-admin" of ClusterRole "cluster-admin" to Group "oidc:sre"'
+        subject = {"kind": "ServiceAccount", "name": account, "namespace": ns}
+        objects: list[tuple[str, dict[str, Any], str]] = [
+            ("roles", {"kind": "Role", "metadata": {"name": EXPORTER_ROLE, "namespace": ns}, "rules": list(EXPORTER_RULES)}, "RequestResponse"),
+            ("rolebindings", {"kind": "RoleBinding", "metadata": {"name": account, "namespace": ns}, "subjects": [subject],
+                              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": EXPORTER_ROLE}}, "RequestResponse"),
+            ("rolebindings", {"kind": "RoleBinding", "metadata": {"name": f"{account}-view", "namespace": ns}, "subjects": [subject],
+                              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}}, "RequestResponse"),
+            ("roles", {"kind": "Role", "metadata": {"name": "metrics-reader", "namespace": ns},
+                       "rules": [{"apiGroups": ["metrics.k8s.io"], "resources": ["pods"], "verbs": ["get", "list"]}]}, "Metadata"),
+            ("rolebindings", {"kind": "RoleBinding", "metadata": {"name": f"{account}-metrics", "namespace": ns}, "subjects": [subject],
+                              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "metrics-reader"}}, "RequestResponse"),
+        ]
+        events: list[tuple[int, dict[str, Any]]] = []
+        for resource, body, level in objects:
+            body = {"apiVersion": "rbac.authorization.k8s.io/v1", **body}
+            name = body["metadata"]["name"]
+            ref = {"resource": resource, "namespace": ns, "name": name, "apiGroup": "rbac.authorization.k8s.io", "apiVersion": "v1"}
+            # its own resourceVersion: the shared counter (`_next_rv`) would change every later object of the main stream
+            response = dict(body, metadata=dict(body["metadata"], uid=self._uuid(), resourceVersion=str(self.random.randint(10_000, 99_999))))
+            events += self._request(user=user, verb="create", uri=f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/{resource}",
+                                    agent=agent, ip=ip, object_ref=ref, level=level, request_object=body, response_object=response, code=201,
+                                    authz_reason=reason)
+            self.clock.now_us += self.random.randint(3_000_000, 20_000_000)
+        return events
+
+    def _exporter_call(self) -> list[tuple[int, dict[str, Any]]]:
+        """The exporter reads its ConfigMap and lists the pods of its namespace: all its Role's rules allow that it uses."""
+        return self._own_streams(self._make_exporter_call)
+
+    def _make_exporter_call(self) -> list[tuple[int, dict[str, Any]]]:
+        ns, account = EXPORTER
+        user = self._service_account(ns, account, NODES[2], f"{account}-7d4b9c6f5-x2x7k")
+        ip, agent = "10.244.3.12", f"{account}/v1.2.0 (linux/amd64) kubernetes/$Format"
+        reason = f'RBAC: allowed by RoleBinding "{account}/{ns}" of Role "{EXPORTER_ROLE}" to ServiceAccount "{account}/{ns}"'
+        events = self._request(user=user, verb="get", uri=f"/api/v1/namespaces/{ns}/configmaps/{account}-config", agent=agent, ip=ip,
+                               object_ref={"resource": "configmaps", "namespace": ns, "name": f"{account}-config", "apiVersion": "v1"},
+                               duration_us=1_800, authz_reason=reason)
+        self.clock.now_us += self.random.randint(50_000, 400_000)
+        return events + self._request(user=user, verb="list", uri=f"/api/v1/namespaces/{ns}/pods?limit=500", agent=agent, ip=ip,
+                                      object_ref={"resource": "pods", "namespace": ns, "apiVersion": "v1"}, duration_us=6_500,
+                                      authz_reason=reason)
 
     def _attack(self, name: str, actor: str, requests: list[tuple[str, list[tuple[int, dict[str, Any]]]]]) -> list[tuple[int, dict[str, Any]]]:
         """Record a story in the truth: its requests (step name, events) in order; named steps are those tests single out."""

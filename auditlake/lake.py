@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from auditlake import config, demo, history, policy, window
+from auditlake import config, demo, history, policy, rbac, window
 from auditlake.config import version  # auditlake.version, the version recorded in every batch
 from auditlake.errors import (
     AuditlakeError,
@@ -489,6 +489,38 @@ class Lake:
                 warnings.warn(NoiseLeftOutWarning({row["resource"]: row["writes"] for row in noise}), stacklevel=2)
         return history.group_changes(rows, since=start)
 
+    # ---- least privilege (RBAC) -----------------------------------------------------------------
+    def rbac_suggest(self, *, user: str | None = None, serviceaccount: str | None = None, since: Any = "90d", until: Any = None,
+                     cluster: str | None = None, namespace: str | None = None, expand_verbs: bool = True, expand_names: bool = True,
+                     expand_namespaces: bool = True, include_denied: bool = True, name: str | None = None,
+                     now: datetime | None = None) -> rbac.Suggestion:
+        """The Roles, ClusterRole and bindings that cover what `user` (or `serviceaccount` NS:NAME) did in the window, audit2rbac's way.
+
+        `.yaml` is the RBAC YAML, each rule annotated with the requests it covers. The `expand_*` switches widen as audit2rbac
+        does (all on): verbs (list → get/list/watch), names (several objects → all), namespaces (several → cluster-wide);
+        `include_denied` counts denied requests as needs. A subject without requests in the window is an error.
+        """
+        subject = rbac.subject_for(user, serviceaccount)
+        self._require_cluster(cluster)
+        self._require_namespaces(namespace)
+        start, end = self.window(since, until, now=now)
+        options = rbac.SuggestOptions(expand_verbs, expand_names, expand_namespaces, include_denied, name or "")
+        with self._connection() as connection:
+            return rbac.read_suggestion(connection, self.library.queries, subject, since=start, until=end, cluster=cluster, namespace=namespace,
+                                        options=options, where_data_lies=where_data_lies(self.spans(), cluster))
+
+    def rbac_unused(self, *, since: Any = "90d", until: Any = None, cluster: str | None = None, subject: str | None = None,
+                    now: datetime | None = None) -> rbac.UnusedGrants:
+        """What each subject is granted at the end of the window (from the RBAC writes the lake holds) against what it used in it.
+
+        Each grant is `used`, `unused` or `unknown` (the lake never saw the role's or binding's body: it says why, and never
+        calls such a grant unused). `subject`: one user name (`system:serviceaccount:NS:NAME` for a service account).
+        """
+        self._require_cluster(cluster)
+        start, end = self.window(since, until, now=now)
+        with self._connection() as connection:
+            return rbac.read_unused(connection, self.library.queries, since=start, until=end, cluster=cluster, subject=subject)
+
     # ---- detections -----------------------------------------------------------------------------
     def detect(self, *, since: Any = "24h", until: Any = None, cluster: str | None = None, rules: list[str] | None = None,
                min_severity: str | None = None, write: bool = False, compare: bool = False, now: datetime | None = None,
@@ -582,7 +614,8 @@ class Lake:
         if own.endswith((".yaml", ".yml")):  # a pack of your own, by its path: reviews name it by its stem, as its reports do
             loaded[own] = packs.load(own)
         chosen = review.resolve_target(target, {name: [s.control for s in pack.sections] for name, pack in loaded.items()},
-                                       [query.name for query in self.saved_queries()])
+                                       [query.name for query in self.saved_queries()],
+                                       {name: [s.control for s in pack.sections if s.each] for name, pack in loaded.items()})
         evidence: dict[str, list[str]] = {}
         start = end = None
         if chosen.kind == "section":

@@ -17,6 +17,7 @@ LAYERS = (
     {"config", "contract", "window", "objectstore"},  # settings; the column contract; user times → one window; buckets via fsspec
     {"duck"},                                    # the one way to open DuckDB (reads config)
     {"ingest", "store", "library", "history", "policy", "demo"},  # read logs · the only writer · saved queries · timelines · audit Policy · simulator
+    {"rbac"},                                    # least privilege: the RBAC a subject needs, the grants it never used (saved queries + history)
     {"reports", "scaleout"},                     # packs → Report, …; Iceberg tables; Spark: views and translated saved queries
     {"render"},                                  # every output format (reads Report types, history)
     {"lake"},                                    # the façade: composes everything below, in order

@@ -50,6 +50,8 @@ INVOCATIONS: dict[str, list[str]] = {
     "policy simulate": ["{files}/policy.yaml", "--lake", "{lake}", *WINDOW],
     "policy recommend": [],
     "policy check-apiserver": ["{files}/kube-apiserver.yaml"],
+    "rbac suggest": ["--user", "admin", "--lake", "{lake}", *WINDOW],  # kubectl's user in immudb_first_300_lines.log
+    "rbac unused": ["--lake", "{lake}", *WINDOW],
 }
 
 

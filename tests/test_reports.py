@@ -226,7 +226,7 @@ def report_render_version() -> str:
 
 # ---- packs are data, checked strictly -----------------------------------------------------------
 def test_every_pack_loads_and_names_only_real_queries():
-    assert set(packs.available()) == {"pci-dss", "hipaa", "change-log", "security-findings"}
+    assert set(packs.available()) == {"pci-dss", "hipaa", "change-log", "security-findings", "least-privilege"}
     for summary in packs.summaries():
         assert summary.sections and summary.checks
 
@@ -306,7 +306,7 @@ def test_the_detect_tuning_applies_to_the_queries_a_pack_runs_and_is_recorded(fi
 
 def test_report_without_a_pack_lists_the_packs():
     listed = json.loads(runner.invoke(app, ["report", "--print", "json"]).stdout)
-    assert {item["name"] for item in listed} == {"pci-dss", "hipaa", "change-log", "security-findings"}
+    assert {item["name"] for item in listed} == {"pci-dss", "hipaa", "change-log", "security-findings", "least-privilege"}
     unknown = runner.invoke(app, ["report", "sox"])
     assert unknown.exit_code == 2 and "no report pack named 'sox'" in unknown.output
 
@@ -321,7 +321,7 @@ def real_lake(tmp_path_factory) -> Lake:
 
 
 @requires_shared
-@pytest.mark.parametrize("pack", ["pci-dss", "hipaa", "change-log", "security-findings"])
+@pytest.mark.parametrize("pack", ["pci-dss", "hipaa", "change-log", "security-findings", "least-privilege"])
 def test_every_pack_renders_on_real_logs(real_lake, pack, tmp_path):
     report = real_lake.report(pack, since="2000-01-01", until="2100-01-01")
     written = report_render.write(report, tmp_path, report_render.FORMATS)

@@ -2,7 +2,8 @@
 
 Owns: `app` (every command, in the order `--help` lists them; each lives in the module of its group:
 `ingest`, `lake_commands` (status, sql, compact, catalog), `query`, `history` (history, changes, event),
-`detect`, `report` (report, review), `integrity` (verify, retention, keys), `policy`, `demo` (demo, generate)), `main()` (the console script),
+`detect`, `report` (report, review), `integrity` (verify, retention, keys), `policy`, `rbac` (suggest, unused),
+`demo` (demo, generate)), `main()` (the console script),
 and the error boundary (`error_boundary`, around every command through the root group's `invoke`, so
 `CliRunner().invoke(app)` meets the same boundary as `main()`): an `AuditlakeError` becomes `error: …` /
 `hint: …` and its exit code, anything else one line and exit 3, unless --debug.
@@ -27,7 +28,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from auditlake import config
-from auditlake.cli import demo, detect, history, ingest, integrity, lake_commands, policy, publish, query, report, spark
+from auditlake.cli import demo, detect, history, ingest, integrity, lake_commands, policy, publish, query, rbac, report, spark
 from auditlake.cli.console import stderr
 from auditlake.errors import AuditlakeError, AuditlakeWarning, ExitCode, store_failure
 from auditlake.render.escape import terminal_text
@@ -152,6 +153,7 @@ app.command(name="demo")(demo.run_demo)
 app.command()(demo.generate)
 app.add_typer(query.app, name="query")
 app.add_typer(policy.app, name="policy")
+app.add_typer(rbac.app, name="rbac")
 app.add_typer(spark.app, name="spark")
 app.add_typer(integrity.keys_app, name="keys")
 app.add_typer(publish.app, name="publish")

@@ -80,6 +80,7 @@ if TYPE_CHECKING:
     ReviewFormat: TypeAlias = Format
     PrintFormat: TypeAlias = Format
     VerifyFormat: TypeAlias = Format
+    RbacFormat: TypeAlias = Format
 else:
     DataFormat = format_option("sql")  # sql, query run, detect: any Arrow result
     EventFormat = format_option("events")
@@ -92,6 +93,7 @@ else:
     ChangesFormat = format_option("changes")
     ReviewFormat = format_option("review", "table (a summary on stderr) or json (the review on stdout).")
     VerifyFormat = format_option("verify", "text (a line per problem, then the result) or json.")
+    RbacFormat = format_option("rbac unused", "text (per subject, a line per grant), json or csv (every field).")
     PrintFormat = format_option("report --print", "What to print: table (sections and their result) or json (the summary).",
                                 flag="--print", formats=(Format.TABLE, Format.JSON))
 

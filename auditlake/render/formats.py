@@ -64,6 +64,7 @@ ACCEPTS: dict[str, tuple[Format, ...]] = {
     "verify": (Format.TEXT, Format.JSON),
     "retention": (Format.TEXT, Format.JSON),
     "publish": (Format.TEXT, Format.JSON),
+    "rbac unused": (Format.TEXT, Format.JSON, Format.CSV),
 }
 # The renderer a file's suffix asks for, when the format does not say (`--output x.md` with `--format table`).
 SUFFIXES = {".csv": Format.CSV, ".json": Format.JSON, ".jsonl": Format.JSONL, ".ndjson": Format.JSONL, ".parquet": Format.PARQUET,

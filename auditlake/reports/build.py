@@ -13,6 +13,7 @@ HTML, Markdown, CSV and JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shlex
 from dataclasses import dataclass, field
@@ -22,8 +23,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from auditlake import duck, history, window
-from auditlake.errors import QueryError
+from auditlake import duck, history, rbac, window
+from auditlake.errors import QueryError, window_text
 from auditlake.library import Library, SavedQuery
 from auditlake.library.binding import bind, run, tuning
 from auditlake.reports import packs, review
@@ -46,6 +47,8 @@ class CheckResult:
 
     @property
     def name(self) -> str:
+        if self.check.rbac is not None:
+            return self.check.rbac.name
         return self.check.query or f"changes-{self.check.changes['resource'] if self.check.changes else ''}"
 
     def needing_attention(self) -> list[str]:
@@ -160,8 +163,13 @@ def checked_section(connection: duckdb.DuckDBPyConnection, library: Library, pac
     Returns the section and the window it covered.
     """
     start, end = window.window(since, until, now or datetime.now(UTC))
-    sections, _ = _run_sections(connection, library, pack, start, end, cluster, params, tuning_file, only=control)
-    return sections[0], start, end
+    repeated = next((section.control for section in pack.sections if section.each and control.startswith(f"{section.control}/")), None)
+    sections, _ = _run_sections(connection, library, pack, start, end, cluster, params, tuning_file, only=repeated or control)
+    chosen = next((section for section in sections if section.section.control == control), None)
+    if chosen is None:  # a section per subject: that subject has no rows in this window
+        raise QueryError(f"{pack.name}:{control}: no such section in {window_text(start, end)}",
+                         hint=f"the sections of {repeated} in this window: {', '.join(s.section.control for s in sections) or 'none'}")
+    return chosen, start, end
 
 
 def section_evidence(section: SectionResult) -> dict[str, list[str]]:
@@ -235,10 +243,53 @@ def _run_sections(connection: duckdb.DuckDBPyConnection, library: Library, pack:
     pack_values = packs.bind_pack_params(pack, {key: value for key, value in (params or {}).items() if "." not in key})
     tuned = tuning([queries[name] for name in sorted(runs)], tuned_values, what="query of this pack")
     sections = []
+    grants = _Grants(connection, queries, start, end, cluster)
     for section in (section for section in pack.sections if only is None or section.control == only):
-        results = [_run_check(connection, queries, check, start, end, cluster, pack_values, tuned) for check in section.checks]
+        if section.each:
+            sections += _each_subject(section, grants)
+            continue
+        results = [_run_check(connection, queries, check, start, end, cluster, pack_values, tuned, grants) for check in section.checks]
         sections.append(SectionResult(section, results))
     return sections, {**pack_values, **tuned_values}
+
+
+class _Grants:
+    """The least-privilege comparison of the report's window, read once for every rbac check of a report."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, queries: dict[str, SavedQuery], start: datetime, end: datetime,
+                 cluster: str | None) -> None:
+        self.connection, self.queries, self.start, self.end, self.cluster = connection, queries, start, end, cluster
+        self._result: rbac.UnusedGrants | None = None
+
+    @property
+    def result(self) -> rbac.UnusedGrants:
+        if self._result is None:
+            self._result = rbac.read_unused(self.connection, self.queries, since=self.start, until=self.end, cluster=self.cluster)
+        return self._result
+
+    def check(self, check: packs.Check, subject: str | None = None) -> CheckResult:
+        """An rbac check's result: the grants it asks for (of one subject, or all), and the SQL the comparison read."""
+        spec = check.rbac or packs.RbacCheck()
+        table = self.result.table(spec.status, sensitive_only=spec.sensitive)
+        if subject is not None:
+            table = table.filter(pa.array([value == subject for value in table.column("subject").to_pylist()], pa.bool_()))
+        sql = "\n\n".join(f"-- {name}\n{self.queries[name].sql.strip()}" for name in rbac.SOURCES)
+        source = ", ".join(_relative(self.queries[name].path) for name in rbac.SOURCES)
+        values = {"since": self.start, "until": self.end, "cluster": self.cluster, "status": list(spec.status), "sensitive": spec.sensitive}
+        rows = _attention_rows(check, table)
+        flagged = _flagged(check, table, rows)
+        return CheckResult(check, table, flagged, _status(check, flagged), sql, source, values, attention_rows=rows)
+
+
+def _each_subject(section: packs.Section, grants: _Grants) -> list[SectionResult]:
+    """One section per subject the section's checks have rows for (control CONTROL/SUBJECT), in subject order; with no
+    such subject, the section itself, its checks empty (and so passing)."""
+    overall = [grants.check(check) for check in section.checks]
+    subjects = sorted({subject for result in overall for subject in result.table.column("subject").to_pylist()})
+    if not subjects:
+        return [SectionResult(section, overall)]
+    return [SectionResult(dataclasses.replace(section, control=f"{section.control}/{subject}", title=f"{section.title}: {subject}"),
+                          [grants.check(check, subject) for check in section.checks]) for subject in subjects]
 
 
 def output_stem(pack: str, cluster: str | None, until: datetime) -> str:
@@ -256,7 +307,9 @@ def output_stem(pack: str, cluster: str | None, until: datetime) -> str:
 
 def _run_check(connection: duckdb.DuckDBPyConnection, library: dict[str, SavedQuery], check: packs.Check,
                start: datetime, end: datetime, cluster: str | None, pack_values: dict[str, Any],
-               tuned: dict[str, dict[str, Any]]) -> CheckResult:
+               tuned: dict[str, dict[str, Any]], grants: _Grants) -> CheckResult:
+    if check.rbac is not None:
+        return grants.check(check)
     if check.changes is not None:
         return _run_changes(connection, library, check, start, end, cluster, pack_values)
     saved = library[check.query or ""]

@@ -5,7 +5,9 @@ understand (unknown keys, saved queries that do not exist, parameters a query do
 attention rules it cannot evaluate) with the file and the line. A pack holds no SQL of its own
 beyond the optional `attention: {where: …}` predicate over a check's result.
 
-A check runs either a saved query (`query: name`) or the change history (`changes: {resource: …}`).
+A check runs a saved query (`query: name`), the change history (`changes: {resource: …}`) or the least-privilege
+comparison (`rbac: {status: [unused], sensitive: true}`: grants against use, see auditlake.rbac); a section with
+`each: subject` becomes one section per subject its rbac checks name.
 Pack-wide `params` (e.g. the namespaces that hold cardholder data) reach every check whose query
 declares a parameter of that name; a check's own `params` are fixed values.
 """
@@ -23,9 +25,12 @@ from auditlake.library import Library
 from auditlake.library.savedquery import PARAM_TYPES, Parameter, SavedQuery, normalise_name
 
 PACK_KEYS = frozenset({"title", "framework", "description", "params", "sections"})
-SECTION_KEYS = frozenset({"control", "title", "requirement", "checked", "checks"})
-CHECK_KEYS = frozenset({"query", "changes", "title", "params", "attention", "chart", "columns", "limit", "top"})
+SECTION_KEYS = frozenset({"control", "title", "requirement", "checked", "checks", "each"})
+CHECK_KEYS = frozenset({"query", "changes", "rbac", "title", "params", "attention", "chart", "columns", "limit", "top"})
 CHANGES_KEYS = frozenset({"resource", "namespace"})
+RBAC_KEYS = frozenset({"status", "sensitive"})
+RBAC_STATUSES = ("unused", "unknown", "used")
+EACH = ("subject",)  # what a section can be repeated for
 CHART_KEYS = frozenset({"x", "y", "series", "horizontal", "title"})
 TOP_KEYS = frozenset({"by", "rows"})
 ATTENTION_WORDS = ("rows", "no rows", "never")
@@ -57,6 +62,20 @@ class Check:
     columns: tuple[str, ...]  # the columns shown in HTML/Markdown (all when empty)
     limit: int
     top: tuple[str, int] | None = None  # HTML/Markdown show only the rows with the largest value of this column (and sum it)
+    rbac: RbacCheck | None = None  # grants against use (auditlake.rbac), instead of a query or the change history
+
+
+@dataclass(frozen=True)
+class RbacCheck:
+    """Which grants a least-privilege check shows: of these statuses (unused, unknown, used), only sensitive ones if asked."""
+
+    status: tuple[str, ...] = ("unused",)
+    sensitive: bool = False
+
+    @property
+    def name(self) -> str:
+        """`rbac-unused-sensitive`: the check's name in file names and JSON."""
+        return "rbac-" + "-".join(self.status) + ("-sensitive" if self.sensitive else "")
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,7 @@ class Section:
     requirement: str
     checked: str
     checks: tuple[Check, ...]
+    each: str = ""  # "subject": one section per subject the section's rbac checks name (control CONTROL/SUBJECT)
 
 
 @dataclass(frozen=True)
@@ -161,18 +181,25 @@ def _section(raw: Any, path: Path, library: dict[str, SavedQuery]) -> Section:
         if not spec.get(required):
             raise _fail(f"section {spec.get('control', '?')}: {required!r} is required", path, raw)
     checks = tuple(_check(item, path, library) for item in spec["checks"])
+    each = str(spec.get("each") or "")
+    if each and (each not in EACH or not all(check.rbac for check in checks)):
+        raise _fail(f"section {spec['control']}: each: {each!r} repeats a section per {', '.join(EACH)}, and only for rbac checks", path, raw)
     return Section(str(spec["control"]), str(spec["title"]), " ".join(str(spec["requirement"]).split()),
-                   " ".join(str(spec["checked"]).split()), checks)
+                   " ".join(str(spec["checked"]).split()), checks, each)
 
 
 def _check(raw: Any, path: Path, library: dict[str, SavedQuery]) -> Check:
     spec = _keys(raw, CHECK_KEYS, "check", path)
-    if bool(spec.get("query")) == bool(spec.get("changes")):
-        raise _fail("check: give exactly one of 'query' or 'changes'", path, raw)
+    if sum(1 for key in ("query", "changes", "rbac") if spec.get(key)) != 1:
+        raise _fail("check: give exactly one of 'query', 'changes' or 'rbac'", path, raw)
     params = {key: value for key, value in (spec.get("params") or {}).items() if key != "__line__"}
     name = None
     changes = None
-    if spec.get("query"):
+    rbac = None
+    if spec.get("rbac"):
+        rbac = _rbac(spec["rbac"], path)
+        title = str(spec.get("title") or f"Grants {', '.join(rbac.status)}" + (" (sensitive)" if rbac.sensitive else ""))
+    elif spec.get("query"):
         name = normalise_name(str(spec["query"]))
         if name not in library or library[name].kind != "query":
             raise _fail(f"check: no saved query named {spec['query']!r}", path, raw)
@@ -188,7 +215,19 @@ def _check(raw: Any, path: Path, library: dict[str, SavedQuery]) -> Check:
     chart = _chart(spec["chart"], path) if spec.get("chart") else None
     limit = int(spec.get("limit", DEFAULT_LIMIT))
     top = _top(spec["top"], path) if spec.get("top") else None
-    return Check(title, name, changes, params, attention, where, chart, tuple(spec.get("columns") or ()), limit, top)
+    return Check(title, name, changes, params, attention, where, chart, tuple(spec.get("columns") or ()), limit, top, rbac)
+
+
+def _rbac(raw: Any, path: Path) -> RbacCheck:
+    """`rbac: {status: [unused, unknown], sensitive: true}`."""
+    spec = _keys(raw, RBAC_KEYS, "rbac", path)
+    status = spec.get("status", ["unused"])
+    status = [status] if isinstance(status, str) else status
+    if not isinstance(status, list) or not status or any(item not in RBAC_STATUSES for item in status):
+        raise _fail(f"rbac: status must be a list of {', '.join(RBAC_STATUSES)}", path, raw)
+    if not isinstance(spec.get("sensitive", False), bool):
+        raise _fail("rbac: sensitive must be true or false", path, raw)
+    return RbacCheck(tuple(status), bool(spec.get("sensitive", False)))
 
 
 def _top(raw: Any, path: Path) -> tuple[str, int]:

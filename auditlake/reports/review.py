@@ -89,11 +89,13 @@ class ItemState:
 
 
 # ---- naming what is reviewed --------------------------------------------------------------------
-def resolve_target(text: str, sections: Mapping[str, Iterable[str]], query_names: Iterable[str]) -> Target:
+def resolve_target(text: str, sections: Mapping[str, Iterable[str]], query_names: Iterable[str],
+                   repeated: Mapping[str, Iterable[str]] | None = None) -> Target:
     """The section or finding `text` names, or a one-line error with the likely name.
 
     `sections` maps each pack to its controls; `query_names` are the saved queries (a finding is
-    `QUERY:AUDIT_ID`, a row of that query or a finding `detect --write` kept).
+    `QUERY:AUDIT_ID`, a row of that query or a finding `detect --write` kept). `repeated` maps a pack to
+    its controls repeated per subject (`each: subject`): `PACK:CONTROL/SUBJECT` names one of those sections.
 
     >>> resolve_target("pci-dss:10.2.1.3", {"pci-dss": ["10.2.1.3"]}, []).name
     'pci-dss:10.2.1.3'
@@ -103,11 +105,12 @@ def resolve_target(text: str, sections: Mapping[str, Iterable[str]], query_names
     'finding'
     """
     text = text.strip()
+    repeated = repeated or {}
     controls = {pack: list(items) for pack, items in sections.items()}
     names = set(query_names)
     head, separator, tail = text.partition(":")
     if separator and head in controls:
-        if tail in controls[head]:
+        if tail in controls[head] or any(tail.startswith(f"{control}/") and tail != f"{control}/" for control in repeated.get(head, ())):
             return Target("section", pack=head, control=tail)
         close = close_matches(tail, controls[head], n=3, cutoff=0.5)
         raise QueryError(f"pack {head} has no section {tail!r}", hint=_did_you_mean([f"{head}:{c}" for c in close])
