@@ -264,6 +264,22 @@ def test_a_gke_lake_is_read_the_same_way_and_a_create_is_never_restricted_by_nam
     assert docs[1]["subjects"] == [{"kind": "ServiceAccount", "name": "replicaset-controller", "namespace": "kube-system"}]
 
 
+def test_a_gke_principal_is_an_email_and_becomes_a_user_subject(tmp_path):
+    """GKE names a person by their Google account. KHI's entry with its principal changed to an email (no public GKE
+    export with a person's email carries an insertId and a timestamp): the Role and its binding are the user's."""
+    entry = (DATA / "khi_gke_pod_create.yaml").read_text()
+    relabelled = tmp_path / "gke_email_principal.yaml"
+    relabelled.write_text(entry.replace("principalEmail: system:serviceaccount:kube-system:replicaset-controller",
+                                        "principalEmail: alice@example.com"))
+    lake = Lake(tmp_path / "lake")
+    lake.ingest([relabelled])
+    docs = documents(lake.rbac_suggest(user="alice@example.com", since="2024-01-01", until="2024-01-02").yaml)
+    assert_valid_rbac(docs)
+    assert [(doc["kind"], doc["metadata"]["namespace"]) for doc in docs] == [("Role", "1-2-deployment-update"), ("RoleBinding", "1-2-deployment-update")]
+    assert docs[0]["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}]
+    assert docs[1]["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice@example.com"}]
+
+
 # ---- unused: the simulated cluster ----------------------------------------------------------------
 def test_the_exporter_holds_exactly_the_rules_it_never_used(simulated_lake):
     result = simulated_lake.rbac_unused(subject=EXPORTER_USER, **SIMULATED)
