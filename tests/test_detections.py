@@ -345,8 +345,9 @@ def test_detections_on_real_logs_match_an_independent_reading(tmp_path):
 @pytest.mark.parametrize("window", [ALL_TIME, {"since": "2026-11-02T06:00:00Z", "until": "2026-11-03T00:00:00Z", "cluster": "demo"}],
                          ids=["all time", "part of a day, one cluster"])
 def test_sharing_one_scan_of_the_window_changes_no_finding(fixture_lake, case_lake, window):
-    """`detect` materialises the views several detections read once per run; every finding is the one each rule finds alone."""
-    from auditlake.library.shared_window import SHARED_VIEWS, shared_window
+    """`detect` materialises the views several detections read, and `cluster_providers`, once per run; every finding is
+    the one each rule finds alone."""
+    from auditlake.library.shared_window import SHARED_MACROS, SHARED_VIEWS, shared_window
 
     from_shared_views = 0
     for lake in (fixture_lake, case_lake):
@@ -357,9 +358,10 @@ def test_sharing_one_scan_of_the_window_changes_no_finding(fixture_lake, case_la
             alone = detect.run_detections(connection, rules, **params, share_scans=False)
             since, until = (datetime.fromisoformat(params[key].replace("Z", "+00:00")) for key in ("since", "until"))
             with shared_window(connection, rules, since=since, until=until, cluster=None) as made:
-                assert set(made) == set(SHARED_VIEWS)  # both are read by several detections: both were materialised
+                assert set(made) == set(SHARED_VIEWS) | set(SHARED_MACROS)  # each is read by several detections: each was materialised
             assert connection.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]  # and dropped
+            assert connection.execute("SELECT count(*) FROM duckdb_functions() WHERE database_name = 'temp'").fetchall() == [(0,)]
         assert shared.findings.drop(["found_at"]).equals(alone.findings.drop(["found_at"]))
         assert shared.counts == alone.counts
-        from_shared_views += sum(alone.counts[name] for name in ("privileged-pod", "hostpath-mount", "role-with-wildcard"))
+        from_shared_views += sum(alone.counts[name] for name in ("privileged-pod", "hostpath-mount", "role-with-wildcard", "eks-anonymous-access"))
     assert from_shared_views > 0 or window is not ALL_TIME  # the shared views had rows to find: the comparison compared something

@@ -5,6 +5,9 @@ read one), and for which detections (those that read only their window). Inside 
 table shadows the catalog's view of the same name (DuckDB resolves temporary objects first, in the
 detections' SQL and in the macros they call), holding only the view's rows of the run's window and cluster:
 each detection then filters a few thousand rows in memory instead of decoding the lake's Parquet again.
+A shared table macro of the window (`SHARED_MACROS`: `cluster_providers`, which reads every event's JSON) is
+answered once per run the same way, from a temporary table behind a temporary macro of the same name; it
+is shared only when every call of it in the chosen rules is `macro($since, $until)`, the run's window.
 Detections over history (`stateful:`) read before the window; they run against the lake itself. That the
 findings are the same either way is a test (tests/test_detections.py runs every detection both ways).
 """
@@ -30,6 +33,10 @@ SHARED_VIEWS = {
 }
 
 
+# table macro of (since, until) → materialised once for the run's window when one of the rules calls it that way.
+SHARED_MACROS = ("cluster_providers",)
+
+
 def reads_only_its_window(rule: SavedQuery) -> bool:
     """A detection over history reads a baseline before its window; every other one reads its window only."""
     return not getattr(rule, "stateful", "")
@@ -53,7 +60,28 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
                                    "WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)",
                                    {"since": since, "until": until, "cluster": cluster})
                 made.append(view)
+        for macro in SHARED_MACROS:
+            if _shareable(macro, rules):
+                _answer_once(connection, database, macro, since=since, until=until)
+                made.append(macro)
         yield tuple(made)
     finally:
-        for view in made:
-            connection.execute(f"DROP TABLE IF EXISTS temp.main.{view}")
+        for name in made:
+            if name in SHARED_MACROS:
+                connection.execute(f"DROP MACRO TABLE IF EXISTS temp.main.{name}")
+                connection.execute(f"DROP TABLE IF EXISTS temp.main.{name}_of_run")
+            else:
+                connection.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
+
+
+def _shareable(macro: str, rules: Sequence[SavedQuery]) -> bool:
+    """Some rule calls `macro`, and every call is over the run's window (`macro($since, $until)`)."""
+    calls = [call for rule in readers(rules, (macro,)) for call in re.findall(rf"\b{macro}\s*\(([^)]*)\)", rule.statement)]
+    return bool(calls) and all(re.fullmatch(r"\s*\$since\s*,\s*\$until\s*", call) for call in calls)
+
+
+def _answer_once(connection: duckdb.DuckDBPyConnection, database: str, macro: str, *, since: datetime, until: datetime) -> None:
+    connection.execute(f'CREATE TEMP TABLE {macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until)',
+                       {"since": since, "until": until})
+    # The macro answers the run's window whatever it is given: `_shareable` shared it only when every call passes it.
+    connection.execute(f"CREATE TEMP MACRO {macro}(lo, hi) AS TABLE SELECT * FROM temp.main.{macro}_of_run")

@@ -41,15 +41,23 @@ WITH bindings AS (
   WHERE list_contains($admin_roles, role)
 ),
 made AS (SELECT cluster, date_trunc('hour', bound_at) AS hour, list(bound_at) AS times FROM bindings GROUP BY cluster, date_trunc('hour', bound_at)),
-requests AS (  -- only what tells which bindings a request can use
-  SELECT cluster, received_at, actor, user_name, user_groups, actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups,
-         CASE WHEN contains(coalesce(authz_reason, ''), '" of ClusterRole "')
-               AND list_contains($admin_roles, regexp_extract(authz_reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2))
-              THEN regexp_extract(authz_reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) ELSE '' END AS reason_key
-  FROM final_requests
-  WHERE in_history(received_at, date, $since, $until, $baseline)
-    AND actor IS NOT NULL
-    AND ($cluster IS NULL OR cluster = $cluster)
+bound_groups AS (  -- every group some binding names (few)
+  SELECT coalesce(list(DISTINCT name), []) AS names FROM (SELECT unnest(groups) AS name FROM bindings)
+),
+requests AS (  -- the requests that can use a binding, with what a finding shows: a request whose reason
+  -- names no admin binding, by a user no binding names and in none of their groups, can use none (all three are keys
+  -- of `heads`, so a group of requests is kept or left out whole); the history is read once
+  SELECT *
+  FROM (SELECT cluster, received_at, audit_id, actor, source_ip, verb, resource, subresource, namespace, name, request_uri, code, coalesce(authz_reason, '') AS reason, user_name, user_groups,
+               actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups,
+               CASE WHEN contains(coalesce(authz_reason, ''), '" of ClusterRole "')
+                     AND list_contains($admin_roles, regexp_extract(authz_reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2))
+                    THEN regexp_extract(authz_reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) ELSE '' END AS reason_key
+        FROM final_requests
+        WHERE in_history(received_at, date, $since, $until, $baseline)
+          AND actor IS NOT NULL
+          AND ($cluster IS NULL OR cluster = $cluster))
+  WHERE reason_key <> '' OR actor IN (SELECT unnest(users) FROM bindings) OR list_has_any(groups, (SELECT names FROM bound_groups))
 ),
 heads AS (
   -- Requests of one identity (who authenticated, the groups it acts with, the admin binding its reason names) within
@@ -61,17 +69,16 @@ heads AS (
   GROUP BY r.cluster, r.actor, r.user_name, r.user_groups, r.groups, r.reason_key,
            date_trunc('hour', r.received_at), coalesce(array_length(list_filter(m.times, lambda t: t <= r.received_at)), 0)
 ),
-firsts AS (  -- those requests in full (ties at the same instant are all kept: the join below orders them by audit_id)
-  SELECT f.cluster, f.received_at, f.audit_id, f.actor, f.source_ip, f.verb, object_text(f.resource, f.subresource, f.namespace, f.name, f.request_uri) AS object,
-         f.code, h.groups,
-         regexp_extract(coalesce(f.authz_reason, ''), 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) AS reason_binding,
-         regexp_extract(coalesce(f.authz_reason, ''), 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2) AS reason_role, h.reason_key
-  FROM final_requests f
-  JOIN heads h ON h.cluster = f.cluster AND h.received_at = f.received_at AND h.actor = f.actor
-  WHERE in_history(f.received_at, f.date, $since, $until, $baseline)
-    AND h.user_name IS NOT DISTINCT FROM f.user_name AND h.user_groups IS NOT DISTINCT FROM f.user_groups
-    AND h.groups = actor_groups(f.user_groups, f.impersonated_user, f.impersonated_groups)
-    AND NOT ($ignore_system_principals AND is_system_principal(h.user_name, h.user_groups, $admin_groups, $admin_users, $admins_are_people))  -- the same as f's
+firsts AS (  -- those requests (ties at the same instant are all kept: the join below orders them by audit_id)
+  SELECT r.cluster, r.received_at, r.audit_id, r.actor, r.source_ip, r.verb,
+         object_text(r.resource, r.subresource, r.namespace, r.name, r.request_uri) AS object, r.code, r.groups,
+         regexp_extract(r.reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) AS reason_binding,
+         regexp_extract(r.reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2) AS reason_role, r.reason_key
+  FROM requests r
+  JOIN heads h ON h.cluster = r.cluster AND h.received_at = r.received_at AND h.actor = r.actor
+   AND h.user_name IS NOT DISTINCT FROM r.user_name AND h.user_groups IS NOT DISTINCT FROM r.user_groups
+   AND h.groups = r.groups AND h.reason_key = r.reason_key
+  WHERE NOT ($ignore_system_principals AND is_system_principal(h.user_name, h.user_groups, $admin_groups, $admin_users, $admins_are_people))
 ),
 uses AS (
   SELECT r.*, coalesce(b.binding, r.reason_binding) AS binding, b.bound_at, b.bound_by,

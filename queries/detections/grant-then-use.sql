@@ -35,7 +35,7 @@ WITH grants AS (
                coalesce(name, json_extract_string(coalesce(request_object, response_object), '$.metadata.name')) AS binding
         FROM final_requests
         WHERE in_history(received_at, date, $since - $within, $until, $baseline)
-          AND resource IN ('rolebindings', 'clusterrolebindings') AND verb IN ('create', 'update', 'patch') AND code BETWEEN 200 AND 299
+          AND coalesce(resource IN ('rolebindings', 'clusterrolebindings'), false) AND verb IN ('create', 'update', 'patch') AND code BETWEEN 200 AND 299
           AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
           AND ($cluster IS NULL OR cluster = $cluster))
 ),
@@ -46,13 +46,20 @@ edges AS (  -- where the span (granted_at, granted_at + within] of each grant be
         SELECT cluster, date_trunc('hour', granted_at + $within), granted_at + $within FROM grants)
   GROUP BY cluster, hour
 ),
-requests AS (  -- only what tells which grants a request can use
-  SELECT cluster, received_at, actor, actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups, namespace,
-         coalesce(authz_reason, '') AS reason
-  FROM final_requests
-  WHERE in_history(received_at, date, $since, $until, $baseline)
-    AND code BETWEEN 200 AND 299 AND actor IS NOT NULL
-    AND ($cluster IS NULL OR cluster = $cluster)
+granted_groups AS (  -- every group some grant names (few): a request in none of them, by a user no grant names, can use none
+  SELECT coalesce(list(DISTINCT name), []) AS names FROM (SELECT unnest(groups) AS name FROM grants)
+),
+requests AS (  -- the requests that can use a grant, with what a finding shows: one by a user no grant names
+  -- and in none of the groups they name can use none (both are keys of `heads`, so a group of requests is kept or left
+  -- out whole); the history is read once
+  SELECT *
+  FROM (SELECT cluster, received_at, audit_id, actor, source_ip, verb, resource, subresource, namespace, name, request_uri, authz_reason,
+               actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups, coalesce(authz_reason, '') AS reason
+        FROM final_requests
+        WHERE in_history(received_at, date, $since, $until, $baseline)
+          AND code BETWEEN 200 AND 299 AND actor IS NOT NULL
+          AND ($cluster IS NULL OR cluster = $cluster))
+  WHERE actor IN (SELECT unnest(users) FROM grants) OR list_has_any(groups, (SELECT names FROM granted_groups))
 ),
 heads AS (
   -- Requests of one identity (the groups it acts with), in one namespace, with one authorization reason, within one
@@ -64,15 +71,12 @@ heads AS (
   GROUP BY r.cluster, r.actor, r.groups, r.namespace, r.reason,
            date_trunc('hour', r.received_at), coalesce(array_length(list_filter(e.times, lambda t: t < r.received_at)), 0)
 ),
-firsts AS (  -- those requests in full; ties at the same instant are all kept (the join below orders them by audit_id);
-  -- DISTINCT (the same rows) keeps DuckDB from joining every request with the grants before this join
-  SELECT DISTINCT f.cluster, f.received_at, f.audit_id, f.actor, f.source_ip, f.verb, object_text(f.resource, f.subresource, f.namespace, f.name, f.request_uri) AS object,
-         f.namespace, f.authz_reason, h.groups
-  FROM final_requests f
-  JOIN heads h ON h.cluster = f.cluster AND h.received_at = f.received_at AND h.actor = f.actor
-  WHERE in_history(f.received_at, f.date, $since, $until, $baseline) AND f.code BETWEEN 200 AND 299
-    AND h.groups = actor_groups(f.user_groups, f.impersonated_user, f.impersonated_groups)
-    AND h.namespace IS NOT DISTINCT FROM f.namespace AND h.reason = coalesce(f.authz_reason, '')
+firsts AS (  -- those requests; ties at the same instant are all kept (the join below orders them by audit_id)
+  SELECT r.cluster, r.received_at, r.audit_id, r.actor, r.source_ip, r.verb,
+         object_text(r.resource, r.subresource, r.namespace, r.name, r.request_uri) AS object, r.namespace, r.authz_reason, r.groups
+  FROM requests r
+  JOIN heads h ON h.cluster = r.cluster AND h.received_at = r.received_at AND h.actor = r.actor AND h.groups = r.groups
+   AND h.namespace IS NOT DISTINCT FROM r.namespace AND h.reason = r.reason
 ),
 uses AS (
   SELECT r.*, g.granted_at, g.granter, g.kind, g.binding, g.scope, g.role,
