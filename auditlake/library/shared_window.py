@@ -26,10 +26,12 @@ if TYPE_CHECKING:
     from auditlake.library.savedquery import SavedQuery
 
 # view → the names through which a detection reads it (the view itself, or a table macro over it). Each is small
-# next to `events` (requests with a pod spec; Role and ClusterRole creations) and costly to derive (JSON bodies).
+# next to `events` (requests with a pod spec; Role and ClusterRole creations; exec and attach) and costly to derive
+# (JSON bodies, a scan of every pod request).
 SHARED_VIEWS = {
     "workload_specs": ("workload_specs", "reported_workload_specs"),
     "role_creations": ("role_creations",),
+    "exec_requests": ("exec_requests",),
 }
 
 

@@ -20,7 +20,7 @@ needs:
 SELECT *, coalesce(actor, '(no user)') || ' created ' || rtrim(resource, 's') || ' ' || coalesce(name, json_extract_string(request_object, '$.metadata.name'), '') AS summary
 FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND resource IN ('mutatingwebhookconfigurations', 'validatingwebhookconfigurations')
+  AND coalesce(resource IN ('mutatingwebhookconfigurations', 'validatingwebhookconfigurations'), false)
   AND verb = 'create'
   AND coalesce(code, 200) < 400
   AND NOT is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people)

@@ -23,6 +23,6 @@ SELECT *, resource || ' ' || coalesce(name, json_extract_string(request_object, 
 FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
   AND api_group = 'admissionregistration.k8s.io'
-  AND resource IN ('mutatingwebhookconfigurations', 'validatingwebhookconfigurations')
+  AND coalesce(resource IN ('mutatingwebhookconfigurations', 'validatingwebhookconfigurations'), false)
   AND (verb IN ('create', 'update', 'patch', 'delete') OR ($count_deletecollection AND verb = 'deletecollection'))
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -24,6 +24,6 @@ SELECT *, 'configmap ' || coalesce(namespace || '/', '') || coalesce(name, '') |
 FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
   AND resource = 'configmaps'
-  AND verb IN ('create', 'update', 'patch')
+  AND coalesce(verb IN ('create', 'update', 'patch'), false)
   AND list_bool_or(list_transform($markers, lambda m: contains(CAST(json_extract(request_object, '$.data') AS VARCHAR), m)))
   AND ($cluster IS NULL OR cluster = $cluster)

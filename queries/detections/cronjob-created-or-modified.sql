@@ -30,7 +30,7 @@ SELECT *, 'cronjob ' || coalesce(namespace || '/', '') || coalesce(name, json_ex
 FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
   AND resource = 'cronjobs'
-  AND verb IN ('create', 'update', 'patch')
+  AND coalesce(verb IN ('create', 'update', 'patch'), false)
   AND coalesce(subresource, '') <> 'status'
   AND coalesce(code, 200) < 400
   AND NOT ($ignore_system AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people) AND is_system_namespace(namespace))

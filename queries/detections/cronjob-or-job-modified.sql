@@ -24,7 +24,7 @@ SELECT *, rtrim(resource, 's') || ' ' || coalesce(namespace || '/', '') || coale
 FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
   AND api_group = 'batch'
-  AND resource IN ('cronjobs', 'jobs')
+  AND coalesce(resource IN ('cronjobs', 'jobs'), false)
   AND NOT ($ignore_status AND subresource IS NOT NULL)
   AND (verb IN ('create', 'update', 'patch', 'delete') OR ($count_deletecollection AND verb = 'deletecollection'))
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -27,15 +27,22 @@ audit:
 needs:
   - {level: Metadata}
 */
+WITH public_sources AS (  -- each distinct source address (a lake holds few) classified once; the check reads the
+  -- group's any_value so that it runs after the grouping, not on every request
+  SELECT source_ip
+  FROM final_requests
+  WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)
+  GROUP BY source_ip
+  HAVING ip_is_global(any_value(source_ip))
+)
 SELECT *, user_name || ' ' || verb || ' ' || object
          || ' from public ' || source_ip AS summary
-FROM final_requests
+FROM final_requests JOIN public_sources USING (source_ip)
 WHERE in_window(received_at, date, $since, $until)
   AND stage = 'ResponseComplete'
   AND coalesce(code, 0) <> 403
   AND (starts_with(user_name, 'system:') OR starts_with(user_name, 'eks:'))
   AND NOT ($admins_are_people AND actor_kind(user_name, user_groups, $admin_groups, $admin_users) = 'human')
-  AND ip_is_global(source_ip)
   AND NOT (user_name IN ('eks:addon-manager', 'eks:node-manager')
            AND contains(coalesce(json_extract_string(user_extra, '$.arn[0]'), ''), ':assumed-role/AWSWesleyClusterManagerLambda'))
   AND NOT (starts_with(user_name, 'system:node:') AND list_has_all(coalesce(user_groups, []), ['system:nodes', 'system:authenticated'])

@@ -22,5 +22,5 @@ FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
   AND resource = 'pods'
   AND subresource = 'ephemeralcontainers'
-  AND verb IN ('create', 'update', 'patch')
+  AND coalesce(verb IN ('create', 'update', 'patch'), false)
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -101,10 +101,10 @@ SELECT *, 'K8s ' || CASE resource WHEN 'configmaps' THEN 'ConfigMap' WHEN 'servi
 FROM (SELECT *, CASE WHEN $people_only THEN user_name IS NOT NULL AND actor_kind(user_name, user_groups, $admin_groups, $admin_users) <> 'human'
                       ELSE coalesce(starts_with(user_name, 'system:'), false) END AS not_a_user FROM final_requests)
 WHERE in_window(received_at, date, $since, $until)
-  AND verb IN ('create', 'delete')
+  AND coalesce(verb IN ('create', 'delete'), false)
   AND subresource IS NULL
   AND code BETWEEN 200 AND 299
-  AND resource IN ('deployments', 'services', 'configmaps', 'namespaces', 'serviceaccounts', 'roles', 'clusterroles', 'rolebindings', 'clusterrolebindings', 'secrets')
+  AND coalesce(resource IN ('deployments', 'services', 'configmaps', 'namespaces', 'serviceaccounts', 'roles', 'clusterroles', 'rolebindings', 'clusterrolebindings', 'secrets'), false)
   AND NOT (resource = 'secrets' AND (coalesce(namespace, '') = 'kube-system' OR not_a_user))
   AND NOT (resource = 'namespaces' AND verb = 'delete' AND not_a_user)
   AND ($cluster IS NULL OR cluster = $cluster)

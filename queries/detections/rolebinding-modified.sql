@@ -21,6 +21,6 @@ SELECT *, rtrim(resource, 's') || ' ' || coalesce(namespace || '/', '') || coale
 FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
   AND api_group = 'rbac.authorization.k8s.io'
-  AND resource IN ('rolebindings', 'clusterrolebindings')
+  AND coalesce(resource IN ('rolebindings', 'clusterrolebindings'), false)
   AND (verb IN ('create', 'update', 'patch', 'delete') OR ($count_deletecollection AND verb = 'deletecollection'))
   AND ($cluster IS NULL OR cluster = $cluster)

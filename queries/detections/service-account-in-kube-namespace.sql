@@ -25,7 +25,7 @@ WHERE in_window(received_at, date, $since, $until)
   AND resource = 'serviceaccounts'
   AND subresource IS NULL
   AND verb = 'create'
-  AND namespace IN ('kube-system', 'kube-public')
+  AND coalesce(namespace IN ('kube-system', 'kube-public'), false)
   AND code BETWEEN 200 AND 299
   AND NOT list_contains($known_service_accounts, coalesce(name, ''))
   AND ($cluster IS NULL OR cluster = $cluster)

@@ -25,16 +25,22 @@ audit:
 needs:
   - {level: Metadata}
 */
+WITH public_sources AS (  -- each distinct list of source addresses (a lake holds few) classified once: one public, none
+  -- private. The check reads the group's any_value so that it runs after the grouping, not on every request.
+  SELECT source_ips
+  FROM final_requests
+  WHERE in_window(received_at, date, $since, $until) AND array_length(source_ips) > 0 AND ($cluster IS NULL OR cluster = $cluster)
+  GROUP BY source_ips
+  HAVING NOT list_bool_or(list_transform(any_value(source_ips), lambda ip: coalesce(NOT ip_is_global(ip), false)))
+     AND list_bool_or(list_transform(any_value(source_ips), lambda ip: coalesce(ip_is_global(ip), false)))
+)
 SELECT *, user_name || ' ' || verb || ' ' || coalesce(nullif(object, ''), request_uri, '')
          || ' from public ' || array_to_string(source_ips, ', ')
          || coalesce(' (' || json_extract_string(extra, '$.p_enrichment.ipinfo_asn.sourceIPs[0].asn') || ')', '') AS summary
-FROM final_requests
+FROM final_requests JOIN public_sources USING (source_ips)
 WHERE in_window(received_at, date, $since, $until)
   AND coalesce(code, 0) <> 403
   AND (starts_with(user_name, 'system:serviceaccount:') OR starts_with(user_name, 'system:node:') OR starts_with(user_name, 'eks:') OR starts_with(user_name, 'aks:'))
-  AND array_length(source_ips) > 0
-  AND NOT list_bool_or(list_transform(source_ips, lambda ip: coalesce(NOT ip_is_global(ip), false)))
-  AND list_bool_or(list_transform(source_ips, lambda ip: coalesce(ip_is_global(ip), false)))
   AND NOT (user_name IN ('eks:addon-manager', 'eks:node-manager')
            AND contains(coalesce(json_extract_string(user_extra, '$.arn[0]'), ''), ':assumed-role/AWSWesleyClusterManagerLambda'))
   AND NOT list_contains($managed_identities, user_name)

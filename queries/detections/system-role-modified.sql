@@ -37,7 +37,7 @@ needs:
 SELECT *, coalesce(actor, '(no user)') || CASE verb WHEN 'delete' THEN ' deleted ' WHEN 'create' THEN ' created ' ELSE ' modified ' END || CASE resource WHEN 'clusterroles' THEN 'ClusterRole ' ELSE 'Role ' || coalesce(namespace || '/', '') END || name AS summary
 FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND resource IN ('roles', 'clusterroles')
+  AND coalesce(resource IN ('roles', 'clusterroles'), false)
   AND list_contains($verbs, verb)
   AND NOT ($ignore_failed AND coalesce(code, 200) >= 400)
   AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))

@@ -19,5 +19,5 @@ needs:
 SELECT *, CASE code WHEN 401 THEN 'unauthenticated ' ELSE coalesce(actor, '(no user)') || ' forbidden: ' END || verb || ' ' || object AS summary
 FROM final_requests
 WHERE in_window(received_at, date, $since, $until)
-  AND code IN (401, 403)
+  AND coalesce(code IN (401, 403), false)
   AND ($cluster IS NULL OR cluster = $cluster)

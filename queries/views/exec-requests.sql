@@ -14,5 +14,5 @@ SELECT cluster, date, received_at, audit_id, stage, verb, resource, subresource,
        actor_groups(user_groups, impersonated_user, impersonated_groups) AS actor_groups, user_groups,
        object_text(resource, subresource, namespace, name, request_uri) AS object
 FROM events
-WHERE resource = 'pods' AND subresource IN ('exec', 'attach') AND (is_final(stage) OR stage = 'ResponseStarted')
+WHERE resource = 'pods' AND coalesce(subresource IN ('exec', 'attach'), false) AND (is_final(stage) OR stage = 'ResponseStarted')
 QUALIFY row_number() OVER (PARTITION BY cluster, audit_id ORDER BY CASE WHEN is_final(stage) THEN 0 ELSE 1 END, stage_at DESC) = 1

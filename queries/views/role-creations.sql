@@ -14,6 +14,6 @@ SELECT *,
                                  'verbs': coalesce(CAST(json_extract_string(r, '$.verbs[*]') AS VARCHAR[]), [])}) AS rules,
        coalesce(code, 200) < 400 AS succeeded
 FROM final_requests
-WHERE resource IN ('roles', 'clusterroles')
+WHERE coalesce(resource IN ('roles', 'clusterroles'), false)
   AND subresource IS NULL
   AND verb = 'create'

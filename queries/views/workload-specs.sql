@@ -19,9 +19,9 @@ WITH bodies AS (
          coalesce(pod_spec(resource, request_object), pod_spec(resource, response_object)) AS spec
   FROM events
   WHERE is_final(stage)
-    AND verb IN ('create', 'update', 'patch')
-    AND resource IN ('pods', 'deployments', 'daemonsets', 'statefulsets', 'replicasets', 'jobs', 'cronjobs',
-                     'replicationcontrollers', 'podtemplates')
+    AND coalesce(verb IN ('create', 'update', 'patch'), false)
+    AND coalesce(resource IN ('pods', 'deployments', 'daemonsets', 'statefulsets', 'replicasets', 'jobs', 'cronjobs',
+                              'replicationcontrollers', 'podtemplates'), false)
     AND (subresource IS NULL OR (resource = 'pods' AND subresource = 'ephemeralcontainers'))
 )
 SELECT cluster, date, received_at, audit_id, stage, verb, api_group, resource, subresource, namespace, name, actor,
