@@ -342,6 +342,23 @@ def test_detections_on_real_logs_match_an_independent_reading(tmp_path):
     assert ("immudb", "privileged-pod") not in found  # Metadata level: no pod specs, so no pod-spec finding
 
 
+def test_cluster_providers_is_answered_once_only_when_every_call_is_over_the_runs_window(fixture_lake):
+    """The shared `cluster_providers` ignores its arguments (it holds the run's window): a rule that asks for another
+    window (a baseline before it) keeps the catalog's macro, which answers what it is asked."""
+    from types import SimpleNamespace
+
+    from auditlake.library.shared_window import shared_window
+
+    over_the_window = SimpleNamespace(stateful="", statement="SELECT * FROM cluster_providers($since, $until)")
+    over_a_baseline = SimpleNamespace(stateful="", statement="SELECT * FROM cluster_providers($since - INTERVAL 14 DAY, $since)")
+    since, until = datetime.fromisoformat("2026-11-01T00:00:00+00:00"), datetime.fromisoformat("2026-11-05T00:00:00+00:00")
+    with fixture_lake.connect() as connection:
+        with shared_window(connection, [over_the_window], since=since, until=until, cluster=None) as made:
+            assert "cluster_providers" in made
+        with shared_window(connection, [over_the_window, over_a_baseline], since=since, until=until, cluster=None) as made:
+            assert "cluster_providers" not in made
+
+
 @pytest.mark.parametrize("window", [ALL_TIME, {"since": "2026-11-02T06:00:00Z", "until": "2026-11-03T00:00:00Z", "cluster": "demo"}],
                          ids=["all time", "part of a day, one cluster"])
 def test_sharing_one_scan_of_the_window_changes_no_finding(fixture_lake, case_lake, window):
