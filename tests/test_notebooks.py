@@ -50,21 +50,44 @@ def test_the_notebooks_are_the_four_the_readme_names_and_carry_no_outputs():
             assert "import auditlake" in path.read_text()
 
 
+@pytest.fixture(scope="module")
+def full_runs(demo_lake, real_lake, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Each notebook run top to bottom on a lake, once per module: (path stem, "demo" | "real") → (notebook, directory).
+
+    Shared by the test that every notebook runs and the chart tests, which read the figures of the same run on the real
+    lake (each run is 5-30 s; running 01 and 03 on it twice cost two of them). A run records every figure it shows
+    (RECORD_FIGURES, a cell before the notebook's) and prints them at the end (DUMP_FIGURES, a cell after): see `charts`.
+    """
+    runs: dict[tuple[str, str], tuple[object, Path]] = {}
+
+    def run(path: Path, which: str):  # type: ignore[no-untyped-def]
+        if (path.stem, which) not in runs:
+            directory = tmp_path_factory.mktemp(f"{path.stem}-{which}")
+            with pytest.MonkeyPatch.context() as environment:
+                environment.setenv("AUDITLAKE_LAKE", str(demo_lake if which == "demo" else real_lake))
+                environment.setenv("AUDITLAKE_EVIDENCE_DIR", str(directory / "evidence"))
+                environment.setenv("MPLBACKEND", "Agg")
+                notebook = nbformat.read(path, as_version=4)
+                notebook.cells = [nbformat.v4.new_code_cell(RECORD_FIGURES), *notebook.cells, nbformat.v4.new_code_cell(DUMP_FIGURES)]
+                client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                                                 resources={"metadata": {"path": str(directory)}})
+                client.execute()
+            runs[path.stem, which] = (notebook, directory)
+        return runs[path.stem, which]
+
+    return run
+
+
 @pytest.mark.parametrize("which", ["demo", "real"])
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_every_notebook_runs_top_to_bottom(path, which, demo_lake, real_lake, tmp_path, monkeypatch):
-    monkeypatch.setenv("AUDITLAKE_LAKE", str(demo_lake if which == "demo" else real_lake))
-    monkeypatch.setenv("AUDITLAKE_EVIDENCE_DIR", str(tmp_path / "evidence"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()
+def test_every_notebook_runs_top_to_bottom(path, which, full_runs):
+    notebook, directory = full_runs(path, which)
     errors = [output for cell in notebook.cells for output in cell.get("outputs", []) if output.get("output_type") == "error"]
     assert not errors
     if path.stem == "04-compliance-evidence":
-        index = json.loads((tmp_path / "evidence" / "index.json").read_text())
+        index = json.loads((directory / "evidence" / "index.json").read_text())
         assert {row["control"].split(":")[0] for row in index} == {"pci-dss-4.0", "hipaa"}
-        assert (tmp_path / "evidence" / "README.md").read_text().count("```sql") >= 10
+        assert (directory / "evidence" / "README.md").read_text().count("```sql") >= 10
 
 
 # ---- which lake a notebook opens: Jupyter runs it in notebooks/, the lake is the repository's ---------------------
@@ -146,18 +169,15 @@ print("FIGURES " + _json.dumps([{
              for ax in figure.axes]} for figure in _SHOWN]))'''
 
 
-def charts(path: Path, lake: Path) -> list[dict]:  # type: ignore[type-arg]
-    """What a notebook drew on `lake`: each shown figure's height and, per axes, its lines, points and x-limits."""
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells = [nbformat.v4.new_code_cell(RECORD_FIGURES), *notebook.cells, nbformat.v4.new_code_cell(DUMP_FIGURES)]
-    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(lake.parent)}}).execute()
+def charts(full_runs, path: Path, which: str) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
+    """What a notebook drew in its full run on a lake: each shown figure's height and, per axes, its lines, points and x-limits."""
+    notebook, _ = full_runs(path, which)
     text = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
     return json.loads(text.split("FIGURES ", 1)[1])
 
 
-def test_on_real_logs_years_apart_no_line_crosses_a_gap(real_lake, monkeypatch):
-    monkeypatch.setenv("AUDITLAKE_LAKE", str(real_lake))
-    [hourly] = [ax for figure in charts(REPO / "notebooks" / "01-explore.ipynb", real_lake) for ax in figure["axes"]
+def test_on_real_logs_years_apart_no_line_crosses_a_gap(full_runs):
+    [hourly] = [ax for figure in charts(full_runs, REPO / "notebooks" / "01-explore.ipynb", "real") for ax in figure["axes"]
                 if ax["title"].startswith("requests per hour")]
     drawn = [point for line in hourly["lines"] for point in line if not math.isnan(point[1])]
     assert max(x for x, _ in drawn) - min(x for x, _ in drawn) > 365  # the lake spans years (matplotlib dates are in days)
@@ -167,9 +187,8 @@ def test_on_real_logs_years_apart_no_line_crosses_a_gap(real_lake, monkeypatch):
                 assert x2 - x1 <= 1 / 24 + 1e-9, "a line joins two hours with no event in between"
 
 
-def test_on_real_logs_the_incident_timeline_is_sized_to_its_events(real_lake, monkeypatch):
-    monkeypatch.setenv("AUDITLAKE_LAKE", str(real_lake))
-    [(height, timeline)] = [(figure["height"], ax) for figure in charts(REPO / "notebooks" / "03-incident-investigation.ipynb", real_lake)
+def test_on_real_logs_the_incident_timeline_is_sized_to_its_events(full_runs):
+    [(height, timeline)] = [(figure["height"], ax) for figure in charts(full_runs, REPO / "notebooks" / "03-incident-investigation.ipynb", "real")
                             for ax in figure["axes"] if ax["title"].startswith("requests around the finding")]
     (finding_x, _), _ = timeline["lines"][0]  # the red line
     xs = [x for x, _ in timeline["points"]] + [finding_x]

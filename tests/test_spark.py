@@ -1,6 +1,7 @@
 """Saved queries on Spark give DuckDB's answers: parity per portable query, the `engines` header, the CLI.
 
-One local SparkSession (`local[2]`) for the whole file; it skips, saying why, without java or pyspark.
+Sessions of the one local Spark JVM of the test worker (`spark_jvm`, `local[2]`, in tests/conftest.py); they skip,
+saying why, without java or pyspark.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from auditlake import Lake
 from auditlake.errors import QueryError
 from auditlake.library import Library
 from auditlake.library.savedquery import load_file
-from tests.conftest import SHARED, requires_shared
+from tests.conftest import SHARED, quick_spark_session, requires_shared
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'auditlake[spark]'")
 pytest.importorskip("sqlglot", reason="sqlglot is not installed: pip install 'auditlake[spark]'")
@@ -33,23 +34,22 @@ CORE = ["deployment-changes", "secret-reads-by-humans", "exec-sessions", "failed
         "rbac-changes", "top-actors", "volume-per-day", "user-activity"]
 
 
-@pytest.fixture(scope="session")
-def spark() -> Any:
-    from auditlake.spark import session
-
-    started = session("local[2]")
-    yield started
-    started.stop()
+@pytest.fixture(scope="module")
+def spark(spark_jvm: Any) -> Any:
+    """A session for the tests that register other lakes or none."""
+    return quick_spark_session(spark_jvm)
 
 
-@pytest.fixture(scope="session")
-def spark_lake(spark: Any, fixture_lake: Lake) -> Lake:
-    """The fixture lake registered once, its events cached in Spark's memory (the parity tests read them ~70 times)."""
+@pytest.fixture(scope="module")
+def parity_spark(spark_jvm: Any, fixture_lake: Lake) -> Any:
+    """A session of its own showing the fixture lake, registered once, its events cached in Spark's memory (the parity
+    tests read them ~110 times); no other test registers a lake in it, so the cache is never dropped for uncached views."""
     from auditlake.library.macros import catalog_items
     from auditlake.scaleout import spark as engine
 
-    engine.register(spark, fixture_lake.store, catalog_items(), cache=True)
-    return fixture_lake
+    session = quick_spark_session(spark_jvm)
+    engine.register(session, fixture_lake.store, catalog_items(), cache=True)
+    return session
 
 
 def normalised(value: Any) -> Any:
@@ -94,8 +94,8 @@ def required_values(lake: Lake, name: str, user: str = "alice") -> dict[str, Any
 
 
 @pytest.mark.parametrize("name", PORTABLE)
-def test_a_portable_query_gives_duckdbs_answer_on_spark(spark: Any, spark_lake: Lake, name: str) -> None:
-    assert_same_answer(spark_lake, spark, name, **WHOLE, **required_values(spark_lake, name))
+def test_a_portable_query_gives_duckdbs_answer_on_spark(parity_spark: Any, fixture_lake: Lake, name: str) -> None:
+    assert_same_answer(fixture_lake, parity_spark, name, **WHOLE, **required_values(fixture_lake, name))
 
 
 def test_the_core_questions_and_fifteen_detections_are_portable() -> None:
@@ -137,10 +137,10 @@ def test_the_engines_header_is_strict(tmp_path: Path, header: str, error: str | 
         load_file(path, tmp_path)
 
 
-def test_register_makes_the_views_a_spark_user_reads(spark: Any, spark_lake: Lake) -> None:
+def test_register_makes_the_views_a_spark_user_reads(spark: Any, fixture_lake: Lake) -> None:
     from auditlake.spark import register
 
-    registration = register(spark, spark_lake)
+    registration = register(spark, fixture_lake)
     assert {"events", "changes", "reads", "final_requests", "exec_requests", "sessions"} <= set(registration.views)
     assert not registration.unavailable
     clusters = {row["cluster"] for row in spark.sql("SELECT DISTINCT cluster FROM events").collect()}

@@ -17,12 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from auditlake import Lake
 from auditlake.library import detections as detect
 from auditlake.library.savedquery import STATEFUL_KINDS, load_library
-from tests.conftest import SHARED, requires_shared
+from tests.conftest import SHARED, quick_spark_session, requires_shared
 
 WINDOW = datetime(2026, 11, 15, tzinfo=UTC)
 DAY = {"since": WINDOW, "until": WINDOW + timedelta(days=1)}
@@ -531,23 +529,15 @@ def every_pattern() -> list[dict[str, Any]]:
     ]
 
 
-def test_the_eleven_give_duckdbs_answer_on_spark(tmp_path):
-    pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'auditlake[spark]'")
-    pytest.importorskip("sqlglot", reason="sqlglot is not installed: pip install 'auditlake[spark]'")
-    if shutil.which("java") is None:
-        pytest.skip("java is not on PATH: the Spark tests need Java 17+ (make java)")
-    from auditlake.spark import session
+def test_the_eleven_give_duckdbs_answer_on_spark(tmp_path, spark_jvm):
     from tests.test_spark import rows
 
     lake = lake_of(tmp_path, every_pattern())
-    spark = session("local[1]")
-    try:
-        portable = [name for name in NAMES if "spark" in STATEFUL[name].engines]
-        # token-then-use-elsewhere disagrees on the simulated attack stories (tests/test_spark.py found it): DuckDB-only until fixed
-        assert set(NAMES) - set(portable) == {"token-then-use-elsewhere"}
-        for name in portable:
-            duck = lake.query_arrow(name, **DAY)
-            assert duck.num_rows > 0, f"{name} finds nothing here: the parity check would prove little"
-            assert rows(lake.spark_query_arrow(name, spark=spark, **DAY)) == rows(duck), name
-    finally:
-        spark.stop()
+    spark = quick_spark_session(spark_jvm)  # the worker's Spark JVM (tests/conftest.py): started once, not once per file
+    portable = [name for name in NAMES if "spark" in STATEFUL[name].engines]
+    # token-then-use-elsewhere disagrees on the simulated attack stories (tests/test_spark.py found it): DuckDB-only until fixed
+    assert set(NAMES) - set(portable) == {"token-then-use-elsewhere"}
+    for name in portable:
+        duck = lake.query_arrow(name, **DAY)
+        assert duck.num_rows > 0, f"{name} finds nothing here: the parity check would prove little"
+        assert rows(lake.spark_query_arrow(name, spark=spark, **DAY)) == rows(duck), name

@@ -10,6 +10,7 @@ by the caller (`Lake._bind`), so Spark gets the same values DuckDB gets. Never w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
@@ -77,8 +78,17 @@ def session(master: str = "local[*]", driver_memory: str | None = None) -> Spark
 
 
 def macros_of(items: Sequence[CatalogItem]) -> dict[str, dialect.Macro]:
-    """The library's macros, parsed once per call (≈25 small statements)."""
-    return {item.identifier.lower(): dialect.parse_macro(item.sql) for item in items if item.kind == "macro"}
+    """The library's macros, parsed (≈25 small statements, ≈0.2 s) once per distinct set of macro definitions.
+
+    Every query run translates with them: reusing the parse keeps a session's many small queries from paying it each time
+    (translation copies a macro's body, never changes it).
+    """
+    return dict(_parsed_macros(tuple((item.identifier.lower(), item.sql) for item in items if item.kind == "macro")))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_macros(definitions: tuple[tuple[str, str], ...]) -> tuple[tuple[str, dialect.Macro], ...]:
+    return tuple((identifier, dialect.parse_macro(sql)) for identifier, sql in definitions)
 
 
 def register(spark: SparkSession, store: LakeStore, items: Sequence[CatalogItem], *, cache: bool = False) -> Registration:
