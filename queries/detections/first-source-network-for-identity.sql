@@ -40,8 +40,9 @@ seen AS (
   JOIN addresses a ON a.source_ip = b.source_ip
 ),
 known AS (SELECT DISTINCT cluster, actor FROM seen),
-requests AS (
-  SELECT r.*, a.network
+requests AS (  -- what a finding shows but its `object`, made below for the firsts alone (not for every request)
+  SELECT r.cluster, r.received_at, r.audit_id, r.actor, r.source_ip, r.verb, r.resource, r.subresource, r.namespace, r.name,
+         r.request_uri, r.code, a.network
   FROM final_requests r
   JOIN addresses a ON a.source_ip = r.source_ip
   WHERE in_window(r.received_at, r.date, $since, $until)
@@ -56,5 +57,4 @@ firsts AS (
 )
 SELECT *, actor || ' acted from ' || source_ip || ' (network ' || network || ', never used in the baseline): ' || verb || ' ' || object
           || outcome_suffix(code) AS summary
-FROM firsts
-WHERE nth = 1
+FROM (SELECT *, object_text(resource, subresource, namespace, name, request_uri) AS object FROM firsts WHERE nth = 1)
