@@ -55,35 +55,31 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
     """Within the block, each shared view that two or more of `rules` read holds only the run's window; names them."""
     database = connection.execute("SELECT current_database()").fetchall()[0][0]
     made: list[str] = []
+    drops: list[str] = []  # what was created, undone in reverse order even if a later step fails
     try:
         for view, names in SHARED_VIEWS.items():
             if len(readers(rules, names)) >= 2:
                 connection.execute(f'CREATE TEMP TABLE {view} AS SELECT * FROM "{database}".main.{view} '
                                    "WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)",
                                    {"since": since, "until": until, "cluster": cluster})
+                drops.append(f"DROP TABLE IF EXISTS temp.main.{view}")
                 made.append(view)
         for macro in SHARED_MACROS:
             if _shareable(macro, rules):
-                _answer_once(connection, database, macro, since=since, until=until)
+                connection.execute(f'CREATE TEMP TABLE {macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until)',
+                                   {"since": since, "until": until})
+                drops.append(f"DROP TABLE IF EXISTS temp.main.{macro}_of_run")
+                # The macro answers the run's window whatever it is given: `_shareable` shared it only when every call passes it.
+                connection.execute(f"CREATE TEMP MACRO {macro}(lo, hi) AS TABLE SELECT * FROM temp.main.{macro}_of_run")
+                drops.append(f"DROP MACRO TABLE IF EXISTS temp.main.{macro}")
                 made.append(macro)
         yield tuple(made)
     finally:
-        for name in made:
-            if name in SHARED_MACROS:
-                connection.execute(f"DROP MACRO TABLE IF EXISTS temp.main.{name}")
-                connection.execute(f"DROP TABLE IF EXISTS temp.main.{name}_of_run")
-            else:
-                connection.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
+        for drop in reversed(drops):
+            connection.execute(drop)
 
 
 def _shareable(macro: str, rules: Sequence[SavedQuery]) -> bool:
     """Some rule calls `macro`, and every call is over the run's window (`macro($since, $until)`)."""
     calls = [call for rule in readers(rules, (macro,)) for call in re.findall(rf"\b{macro}\s*\(([^)]*)\)", rule.statement)]
     return bool(calls) and all(re.fullmatch(r"\s*\$since\s*,\s*\$until\s*", call) for call in calls)
-
-
-def _answer_once(connection: duckdb.DuckDBPyConnection, database: str, macro: str, *, since: datetime, until: datetime) -> None:
-    connection.execute(f'CREATE TEMP TABLE {macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until)',
-                       {"since": since, "until": until})
-    # The macro answers the run's window whatever it is given: `_shareable` shared it only when every call passes it.
-    connection.execute(f"CREATE TEMP MACRO {macro}(lo, hi) AS TABLE SELECT * FROM temp.main.{macro}_of_run")
