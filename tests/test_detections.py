@@ -349,22 +349,23 @@ def test_cluster_providers_is_answered_once_only_when_every_call_is_over_the_run
 
     from auditlake.library.shared_window import shared_window
 
-    over_the_window = SimpleNamespace(stateful="", statement="SELECT * FROM cluster_providers($since, $until)")
-    over_a_baseline = SimpleNamespace(stateful="", statement="SELECT * FROM cluster_providers($since - INTERVAL 14 DAY, $since)")
+    over_the_window = SimpleNamespace(name="a", stateful="", statement="SELECT * FROM cluster_providers($since, $until)")
+    over_a_baseline = SimpleNamespace(name="b", stateful="", statement="SELECT * FROM cluster_providers($since - INTERVAL 14 DAY, $since)")
     since, until = datetime.fromisoformat("2026-11-01T00:00:00+00:00"), datetime.fromisoformat("2026-11-05T00:00:00+00:00")
     with fixture_lake.connect() as connection:
-        with shared_window(connection, [over_the_window], since=since, until=until, cluster=None) as made:
-            assert "cluster_providers" in made
-        with shared_window(connection, [over_the_window, over_a_baseline], since=since, until=until, cluster=None) as made:
-            assert "cluster_providers" not in made
+        with shared_window(connection, [over_the_window], since=since, until=until, cluster=None) as shared:
+            assert "cluster_providers" in shared.made
+        with shared_window(connection, [over_the_window, over_a_baseline], since=since, until=until, cluster=None) as shared:
+            assert "cluster_providers" not in shared.made
 
 
 @pytest.mark.parametrize("window", [ALL_TIME, {"since": "2026-11-02T06:00:00Z", "until": "2026-11-03T00:00:00Z", "cluster": "demo"}],
                          ids=["all time", "part of a day, one cluster"])
 def test_sharing_one_scan_of_the_window_changes_no_finding(fixture_lake, case_lake, window):
-    """`detect` materialises the views several detections read, and `cluster_providers`, once per run; every finding is
-    the one each rule finds alone."""
-    from auditlake.library.shared_window import SHARED_MACROS, SHARED_VIEWS, shared_window
+    """`detect` materialises the views several detections read, `cluster_providers`, and the final requests the rules'
+    own conditions can read, once per run; every finding is the one each rule finds alone."""
+    from auditlake.library.binding import bind
+    from auditlake.library.shared_window import BOUNDED_TABLE, BOUNDED_VIEW, SHARED_MACROS, SHARED_VIEWS, reads_only_its_window, shared_window
 
     from_shared_views = 0
     for lake in (fixture_lake, case_lake):
@@ -374,11 +375,17 @@ def test_sharing_one_scan_of_the_window_changes_no_finding(fixture_lake, case_la
             shared = detect.run_detections(connection, rules, **params, share_scans=True)
             alone = detect.run_detections(connection, rules, **params, share_scans=False)
             since, until = (datetime.fromisoformat(params[key].replace("Z", "+00:00")) for key in ("since", "until"))
-            with shared_window(connection, rules, since=since, until=until, cluster=None) as made:
-                assert set(made) == set(SHARED_VIEWS) | set(SHARED_MACROS)  # each is read by several detections: each was materialised
+            in_window = [rule for rule in rules if reads_only_its_window(rule)]
+            values = {rule.name: bind(rule, {"since": since, "until": until}) for rule in in_window}
+            with shared_window(connection, in_window, since=since, until=until, cluster=None, values=values) as made:
+                # each is read by several detections: each was materialised
+                assert set(made.made) == set(SHARED_VIEWS) | set(SHARED_MACROS) | {BOUNDED_VIEW}
+                bounded = [rule.name for rule in made.rules if BOUNDED_TABLE in rule.sql]
+                assert len(bounded) >= 35 and "secret-read" in bounded  # most read their final requests from the shared table
             assert connection.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]  # and dropped
             assert connection.execute("SELECT count(*) FROM duckdb_functions() WHERE database_name = 'temp'").fetchall() == [(0,)]
         assert shared.findings.drop(["found_at"]).equals(alone.findings.drop(["found_at"]))
         assert shared.counts == alone.counts
-        from_shared_views += sum(alone.counts[name] for name in ("privileged-pod", "hostpath-mount", "role-with-wildcard", "eks-anonymous-access"))
+        from_shared_views += sum(alone.counts[name] for name in ("privileged-pod", "hostpath-mount", "role-with-wildcard", "eks-anonymous-access",
+                                                                 "secret-read", "unauthorized-or-unauthenticated"))
     assert from_shared_views > 0 or window is not ALL_TIME  # the shared views had rows to find: the comparison compared something

@@ -91,17 +91,17 @@ def run_detections(connection: duckdb.DuckDBPyConnection, rules: list[SavedQuery
                    now: datetime | None = None, params: dict[str, dict[str, Any]] | None = None, share_scans: bool = True) -> DetectionRun:
     """Every rule over the same [since, until) window (with `params[rule]` for its own); findings stacked, ordered by time.
 
-    `share_scans` materialises the shared views several rules read once for the window (`shared_window`); the
-    findings are the same without it, only slower.
+    `share_scans` materialises the shared views several rules read once for the window, and the final requests the
+    rules' own conditions can read (`shared_window`); the findings are the same without it, only slower.
     """
     now = now or datetime.now(UTC)
     start, end = window.parse_time(since, now), window.parse_time(until or "now", now)
     tables, counts = [], {}
+    window_values = {"since": start, "until": end, **({"cluster": cluster} if cluster else {})}
+    values = {rule.name: bind(rule, {**(params or {}).get(rule.name, {}), **window_values}, now) for rule in rules}
 
     def detect(rule: SavedQuery) -> None:
-        given = {**(params or {}).get(rule.name, {}), "since": start, "until": end, **({"cluster": cluster} if cluster else {})}
-        values = bind(rule, given, now)
-        table = run(connection, rule, values)
+        table = run(connection, rule, values[rule.name])
         if tuple(table.column_names) != FINDING_COLUMNS:
             shown = ", ".join(name for name in FINDING_COLUMNS if name not in ("rule", "severity"))
             raise QueryError(f"{rule.name} must return {shown} (rule and severity come from its name and header)", path=rule.path)
@@ -110,8 +110,8 @@ def run_detections(connection: duckdb.DuckDBPyConnection, rules: list[SavedQuery
             tables.append(table.cast(_schema(table.schema)))
 
     in_window = [rule for rule in rules if reads_only_its_window(rule)]
-    with shared_window(connection, in_window if share_scans else [], since=start, until=end, cluster=cluster):
-        for rule in in_window:
+    with shared_window(connection, in_window if share_scans else [], since=start, until=end, cluster=cluster, values=values) as shared:
+        for rule in shared.rules if share_scans else in_window:
             detect(rule)
     for rule in rules:
         if not reads_only_its_window(rule):

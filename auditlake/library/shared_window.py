@@ -8,17 +8,24 @@ each detection then filters a few thousand rows in memory instead of decoding th
 A shared table macro of the window (`SHARED_MACROS`: `cluster_providers`, which reads every event's JSON) is
 answered once per run the same way, from a temporary table behind a temporary macro of the same name; it
 is shared only when every call of it in the chosen rules is `macro($since, $until)`, the run's window.
+The final requests most detections read are shared by their conditions: each rule's own WHERE bounds the rows
+it can read (`prefilter.reading_condition`), and one scan of the window keeps the rows some rule can read
+(`final_requests_of_run`, a few in a hundred of them); each such rule then reads that table instead of the
+view (`SharedWindow.rules`), so the lake's Parquet is decoded once, not once per rule.
 Detections over history (`stateful:`) read before the window; they run against the lake itself. That the
 findings are the same either way is a test (tests/test_detections.py runs every detection both ways).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from auditlake.library import prefilter
 
 if TYPE_CHECKING:
     import duckdb
@@ -38,6 +45,17 @@ SHARED_VIEWS = {
 # table macro of (since, until) → materialised once for the run's window when one of the rules calls it that way.
 SHARED_MACROS = ("cluster_providers",)
 
+# The view read through the rules' own conditions, and the table of the run's rows that meet one of them.
+BOUNDED_VIEW, BOUNDED_TABLE = "final_requests", "final_requests_of_run"
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedWindow:
+    """What a run shares: the objects made for it, and its rules (those bounded reading `BOUNDED_TABLE`)."""
+
+    made: tuple[str, ...]
+    rules: list[Any]
+
 
 def reads_only_its_window(rule: SavedQuery) -> bool:
     """A detection over history reads a baseline before its window; every other one reads its window only."""
@@ -51,8 +69,9 @@ def readers(rules: Sequence[SavedQuery], names: Sequence[str]) -> list[SavedQuer
 
 @contextmanager
 def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQuery], *, since: datetime, until: datetime,
-                  cluster: str | None) -> Iterator[tuple[str, ...]]:
-    """Within the block, each shared view that two or more of `rules` read holds only the run's window; names them."""
+                  cluster: str | None, values: Mapping[str, dict[str, Any]] | None = None) -> Iterator[SharedWindow]:
+    """Within the block, each shared view that two or more of `rules` read holds only the run's window; and when each
+    rule's bound `values` are given, the final requests two or more of them can read are one table (see the module)."""
     database = connection.execute("SELECT current_database()").fetchall()[0][0]
     made: list[str] = []
     drops: list[str] = []  # what was created, undone in reverse order even if a later step fails
@@ -73,10 +92,45 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
                 connection.execute(f"CREATE TEMP MACRO {macro}(lo, hi) AS TABLE SELECT * FROM temp.main.{macro}_of_run")
                 drops.append(f"DROP MACRO TABLE IF EXISTS temp.main.{macro}")
                 made.append(macro)
-        yield tuple(made)
+        bounded = _bounded_readers(connection, database, rules, values or {})
+        if len(bounded) >= 2:
+            _make_bounded_table(connection, database, bounded, values or {}, since=since, until=until, cluster=cluster)
+            drops.append(f"DROP TABLE IF EXISTS temp.main.{BOUNDED_TABLE}")
+            made.append(BOUNDED_VIEW)
+            rules = [dataclasses.replace(rule, sql=prefilter.renamed_reads(rule.sql, BOUNDED_VIEW, BOUNDED_TABLE))
+                     if rule.name in bounded else rule for rule in rules]
+        yield SharedWindow(tuple(made), list(rules))
     finally:
         for drop in reversed(drops):
             connection.execute(drop)
+
+
+def _bounded_readers(connection: duckdb.DuckDBPyConnection, database: str, rules: Sequence[SavedQuery],
+                     values: Mapping[str, dict[str, Any]]) -> dict[str, prefilter.Condition]:
+    """The rules with bound values that read `BOUNDED_VIEW` only through conditions of their own, each with its condition."""
+    readers = [rule for rule in rules if rule.name in values and prefilter.references(rule.sql, BOUNDED_VIEW)]
+    if len(readers) < 2:
+        return {}
+    columns = frozenset(row[0] for row in connection.execute(f'DESCRIBE SELECT * FROM "{database}".main.{BOUNDED_VIEW}').fetchall())
+    conditions = {rule.name: prefilter.reading_condition(rule.sql, BOUNDED_VIEW, columns, f"rule{number}_")
+                  for number, rule in enumerate(readers)}
+    return {name: condition for name, condition in conditions.items() if condition is not None}
+
+
+def _make_bounded_table(connection: duckdb.DuckDBPyConnection, database: str, bounded: dict[str, prefilter.Condition],
+                        values: Mapping[str, dict[str, Any]], *, since: datetime, until: datetime, cluster: str | None) -> None:
+    """One scan of the window keeping the final requests some bounded rule can read (each condition with its rule's values)."""
+    given: dict[str, Any] = {"since": since, "until": until, "cluster": cluster}
+    for name, condition in bounded.items():
+        given |= condition.values(values[name])
+    order = connection.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    connection.execute("SET preserve_insertion_order = false")  # rows in any order: the build runs on every core
+    try:
+        connection.execute(f'CREATE TEMP TABLE {BOUNDED_TABLE} AS SELECT * FROM "{database}".main.{BOUNDED_VIEW} '
+                           "WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)\n"
+                           f"  AND ({prefilter.combined(list(bounded.values()))})", given)
+    finally:
+        connection.execute(f"SET preserve_insertion_order = {str(order).lower()}")
 
 
 def _shareable(macro: str, rules: Sequence[SavedQuery]) -> bool:

@@ -1,0 +1,162 @@
+"""Which rows of a view a detection can read: a condition taken from the detection's own WHERE clauses.
+
+Owns: `reading_condition`, read on sqlglot trees. For every place a detection reads the view (`final_requests`),
+the conjuncts of the WHERE that filters that read (the SELECT reading it, or the SELECT over a `SELECT *, …`
+of it) which bear on the view's own columns and parameters alone; the rule's condition is those conjuncts
+ANDed per read and ORed over its reads. A row outside it is dropped by the rule itself, so a table of the
+view's rows that meet any rule's condition answers each of those rules exactly as the view does
+(`shared_window` builds one per run). A read this cannot bound (a join, a pass-through that computes a window
+or an aggregate, a WHERE with nothing of its own) makes the whole rule unbounded: it reads the view itself.
+Never runs SQL and never pastes values: the conditions keep their `$parameters`, renamed per rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+# Functions whose answer is not the row's alone: a conjunct calling one is never moved out of its query.
+UNSTABLE = frozenset({"random", "rand", "now", "current_timestamp", "get_current_timestamp", "uuid", "gen_random_uuid", "nextval",
+                      "currval", "setseed", "transaction_timestamp"})
+# A rule's SQL with its strings and comments, where a view's name is text, not a reference.
+_STRINGS_AND_COMMENTS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A rule's reading condition as DuckDB SQL whose parameters are the rule's own, renamed `$<prefix><name>`."""
+
+    sql: str
+    parameters: tuple[str, ...]  # the rule's names
+    prefix: str
+
+    def values(self, bound: dict[str, Any]) -> dict[str, Any]:
+        """The rule's bound values under the condition's names."""
+        return {self.prefix + name: bound[name] for name in self.parameters}
+
+
+def reading_condition(sql: str, view: str, columns: frozenset[str], prefix: str) -> Condition | None:
+    """The rows of `view` (whose columns are `columns`) that `sql` can read, or None when some read is unbounded."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return None
+    reads = [table for table in tree.find_all(exp.Table) if table.name == view and not table.args.get("db")]
+    if not reads or len(reads) != len(references(sql, view)):
+        return None  # a read sqlglot did not see as a table would not be bounded; the text must name the view only as tables
+    per_read = []
+    for table in reads:
+        conjuncts = _bounding_conjuncts(table, columns)
+        if not conjuncts:
+            return None
+        per_read.append(exp.and_(*conjuncts) if len(conjuncts) > 1 else conjuncts[0])
+    condition = exp.or_(*(exp.paren(part, copy=False) for part in per_read)) if len(per_read) > 1 else per_read[0]
+    used: list[str] = []
+
+    def renamed(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name:
+            used.append(node.name)
+            return exp.Placeholder(this=prefix + node.name)
+        return node
+
+    condition = condition.transform(renamed)
+    return Condition(condition.sql(dialect="duckdb"), tuple(dict.fromkeys(used)), prefix)
+
+
+def references(sql: str, name: str) -> list[re.Match[str]]:
+    """Where `sql` names `name` as an identifier (not inside a string or a comment)."""
+    masked = _STRINGS_AND_COMMENTS.sub(lambda match: " " * len(match.group()), sql)
+    return list(re.finditer(rf"(?<![\w.\"]){re.escape(name)}(?![\w\"])", masked))
+
+
+def renamed_reads(sql: str, view: str, table: str) -> str:
+    """`sql` with every read of `view` reading `table` instead (strings and comments untouched)."""
+    pieces, last = [], 0
+    for match in references(sql, view):
+        pieces += [sql[last:match.start()], table]
+        last = match.end()
+    return "".join(pieces) + sql[last:]
+
+
+def _bounding_conjuncts(table: exp.Table, columns: frozenset[str]) -> list[exp.Expression]:
+    """The conjuncts filtering this read of the view, as bare expressions over its columns (copies)."""
+    from sqlglot import exp
+
+    select = table.parent.parent if isinstance(table.parent, exp.From) else None
+    if not isinstance(select, exp.Select) or select.args.get("joins") or table.args.get("joins"):
+        return []
+    names = {table.alias_or_name, table.name}
+    found = _usable(select, columns, names, computed=frozenset())
+    outer = _outer_of_pass_through(select)
+    if outer is not None:
+        over, alias, computed = outer
+        found += _usable(over, columns, {alias} if alias else set(), computed)
+    return found
+
+
+def _outer_of_pass_through(select: exp.Select) -> tuple[exp.Select, str, frozenset[str]] | None:
+    """For `SELECT * [, expr AS name …] FROM view` with nothing that reads other rows, the SELECT over it alone."""
+    from sqlglot import exp
+
+    if not any(isinstance(item, exp.Star) for item in select.expressions):
+        return None
+    if any(select.args.get(key) for key in ("where", "group", "having", "qualify", "distinct", "limit", "offset", "order", "with")):
+        return None
+    if any(item.find(exp.Window, exp.AggFunc, exp.Subquery, exp.Select) for item in select.expressions):
+        return None
+    subquery = select.parent
+    if not isinstance(subquery, exp.Subquery) or not isinstance(subquery.parent, exp.From):
+        return None
+    over = subquery.parent.parent
+    if not isinstance(over, exp.Select) or over.args.get("joins"):
+        return None
+    computed = frozenset(item.alias_or_name for item in select.expressions if not isinstance(item, exp.Star))
+    return over, subquery.alias, computed
+
+
+def _usable(select: exp.Select, columns: frozenset[str], qualifiers: set[str], computed: frozenset[str]) -> list[exp.Expression]:
+    """The conjuncts of `select`'s WHERE that read only the view's own columns (not `computed` ones) and parameters."""
+    from sqlglot import exp
+
+    where = select.args.get("where")
+    if where is None:
+        return []
+    parts: list[Any] = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    return [_bare(part) for part in parts if _reads_only_the_row(part, columns, qualifiers, computed)]
+
+
+def _reads_only_the_row(part: exp.Expression, columns: frozenset[str], qualifiers: set[str], computed: frozenset[str]) -> bool:
+    from sqlglot import exp
+
+    if part.find(exp.Subquery, exp.Select, exp.Exists, exp.AggFunc, exp.Window):
+        return False
+    if any((function.name if isinstance(function, exp.Anonymous) else function.sql_name()).lower() in UNSTABLE
+           for function in part.find_all(exp.Func)):
+        return False
+    seen = list(part.find_all(exp.Column))
+    if not seen:
+        return False  # parameters alone (`$flag`) bound nothing about the row
+    return all(column.name in columns and column.name not in computed and (not column.table or column.table in qualifiers)
+               for column in seen)
+
+
+def _bare(part: exp.Expression) -> exp.Expression:
+    """A copy with column qualifiers removed: the condition reads the view under its own name."""
+    from sqlglot import exp
+
+    copy = part.copy()
+    for column in copy.find_all(exp.Column):
+        column.set("table", None)
+    return copy
+
+
+def combined(conditions: list[Condition]) -> str:
+    """Rows that meet any of the conditions."""
+    return "\n   OR ".join(f"({condition.sql})" for condition in conditions)
