@@ -75,10 +75,9 @@ def spark_jvm() -> Iterator[Any]:
     """One local Spark JVM per test worker, shared by every file that runs Spark (starting one costs 15-45 s).
 
     Tests take sessions of it (`quick_spark_session`), so one test's registered lake never replaces another's views.
-    Skips, saying why, without pyspark, sqlglot or java.
+    Skips, saying why, without pyspark or java.
     """
     pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'auditlake[spark]'")
-    pytest.importorskip("sqlglot", reason="sqlglot is not installed: pip install 'auditlake[spark]'")
     if shutil.which("java") is None:
         pytest.skip("java is not on PATH: the Spark tests need Java 17+ (make java)")
     from auditlake.spark import session

@@ -24,7 +24,6 @@ from auditlake.library.savedquery import load_file
 from tests.conftest import SHARED, quick_spark_session, requires_shared
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'auditlake[spark]'")
-pytest.importorskip("sqlglot", reason="sqlglot is not installed: pip install 'auditlake[spark]'")
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="java is not on PATH: the Spark tests need Java 17+ (make java)")
 
 WHOLE = {"since": "2017-01-01", "until": "2027-01-01"}  # covers every event of the fixture lake

@@ -105,8 +105,9 @@ def _outer_of_pass_through(select: exp.Select) -> tuple[exp.Select, str, frozens
     """For `SELECT * [, expr AS name …] FROM view` with nothing that reads other rows, the SELECT over it alone."""
     from sqlglot import exp
 
-    if not any(isinstance(item, exp.Star) for item in select.expressions):
-        return None
+    stars = [item for item in select.expressions if isinstance(item, exp.Star)]
+    if not stars or any(star.args.get(key) for star in stars for key in ("replace", "rename", "except_", "ilike")):
+        return None  # `* REPLACE (lower(verb) AS verb)`: the outer `verb` is not the view's
     if any(select.args.get(key) for key in ("where", "group", "having", "qualify", "distinct", "limit", "offset", "order", "with")):
         return None
     if any(item.find(exp.Window, exp.AggFunc, exp.Subquery, exp.Select) for item in select.expressions):

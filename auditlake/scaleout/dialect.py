@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from auditlake.errors import QueryError
 
@@ -38,25 +38,15 @@ class Macro:
     defaults: dict[str, exp.Expression] = field(default_factory=dict)
 
 
-def _sqlglot() -> Any:
-    try:
-        import sqlglot
-    except ImportError:
-        from auditlake.errors import MissingDependencyError
-
-        raise MissingDependencyError("running saved queries on Spark needs sqlglot, which is not installed",
-                                     hint="pip install 'auditlake[spark]'") from None
-    return sqlglot
-
-
 def parse(sql: str) -> exp.Expression:
     """One DuckDB statement as a tree."""
-    sqlglot = _sqlglot()
+    import sqlglot
+
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError as error:
         raise QueryError(f"sqlglot cannot read the SQL: {str(error).splitlines()[0]}") from None
-    return tree
+    return cast("exp.Expression", tree)
 
 
 def parse_macro(sql: str) -> Macro:
@@ -65,7 +55,7 @@ def parse_macro(sql: str) -> Macro:
     sqlglot parses DuckDB macro bodies and calls but not a signature with defaults, so the signature is read
     from sqlglot's tokens (names, `:=`, each default parsed as an expression) and the body parsed on its own.
     """
-    sqlglot = _sqlglot()
+    import sqlglot
     from sqlglot.tokens import TokenType
 
     tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql)
