@@ -204,9 +204,8 @@ def test_elastic_raw_aks_string_and_object_and_gke_samples_all_land(tmp_path):
     assert hnap == [("/HNAP1", 403, "system:anonymous", "forbid")]
 
 
-@requires_shared
 def test_khi_gke_pod_history_maps_create_and_status_patches(tmp_path):
-    path = SHARED / "googlecloudplatform-khi" / "derived" / "gke_pod_sequence.jsonl"
+    path = DATA / "khi_gke_pod_sequence.jsonl"
     entries = [json.loads(line) for line in path.read_text().splitlines()]
     lake = Lake(tmp_path / "lake")
     lake.ingest([path])

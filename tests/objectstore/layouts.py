@@ -10,7 +10,7 @@ these are built around real events (tests/data, see PROVENANCE.md) exactly in th
 - AKS: diagnostic settings → storage account: `insights-logs-kube-audit/resourceId=/SUBSCRIPTIONS/…/
   MANAGEDCLUSTERS/<name>/y=…/m=…/d=…/h=…/m=00/PT1H.json`, one record per line, appended during the hour.
 - GKE: log sink → bucket: `cloudaudit.googleapis.com/activity/YYYY/MM/DD/HH:00:00_HH:59:59_S0.json`, one
-  LogEntry per line (KHI's real GKE entry, and the KHI Pod sequence of ../shared/data when present).
+  LogEntry per line (KHI's real GKE entry, and KHI's Pod sequence, vendored in tests/data).
 - a plain kube-apiserver log with a lumberjack rotation, a README and a hidden folder, as a directory holds them.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import DATA, SHARED
+from tests.conftest import DATA
 
 AKS_RESOURCE = ("/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/RG-PROD/PROVIDERS/"
                 "MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/AKS-PROD-EU")
@@ -92,10 +92,9 @@ def write_provider_tree(root: Path) -> dict[str, int]:
     files[AKS_GROWN_KEY] = aks_lines(rbac[24:-AKS_APPENDED])
     gke = [yaml.safe_load((DATA / "khi_gke_pod_create.yaml").read_text())]
     files[f"{GKE_PREFIX}/10:00:00_10:59:59_S0.json"] = gke_lines(gke)
-    sequence = SHARED / "googlecloudplatform-khi" / "derived" / "gke_pod_sequence.jsonl"
-    if sequence.is_file():
-        files[f"{GKE_PREFIX}/11:00:00_11:59:59_S0.json"] = sequence.read_bytes()
-        gke += [json.loads(line) for line in sequence.read_text().splitlines() if line.strip()]
+    sequence = DATA / "khi_gke_pod_sequence.jsonl"
+    files[f"{GKE_PREFIX}/11:00:00_11:59:59_S0.json"] = sequence.read_bytes()
+    gke += [json.loads(line) for line in sequence.read_text().splitlines() if line.strip()]
     lease = (DATA / "immudb_kube_scheduler_lease_updates.log").read_bytes().splitlines(keepends=True)
     files["kube-apiserver/audit-2026-11-03T10-00-00.000.log.gz"] = gzip.compress(b"".join(lease[:40]), mtime=0)
     files["kube-apiserver/audit.log"] = b"".join(lease[40:])
