@@ -77,24 +77,23 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
     drops: list[str] = []  # what was created, undone in reverse order even if a later step fails
     try:
         for view, names in SHARED_VIEWS.items():
-            if len(readers(rules, names)) >= 2:
-                connection.execute(f'CREATE TEMP TABLE {view} AS SELECT * FROM "{database}".main.{view} '
-                                   "WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)",
-                                   {"since": since, "until": until, "cluster": cluster})
+            if len(readers(rules, names)) >= 2 and _materialised(
+                    connection, f'CREATE TEMP TABLE {view} AS SELECT * FROM "{database}".main.{view} '
+                    "WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)",
+                    {"since": since, "until": until, "cluster": cluster}):
                 drops.append(f"DROP TABLE IF EXISTS temp.main.{view}")
                 made.append(view)
         for macro in SHARED_MACROS:
-            if _shareable(macro, rules):
-                connection.execute(f'CREATE TEMP TABLE {macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until)',
-                                   {"since": since, "until": until})
+            if _shareable(macro, rules) and _materialised(
+                    connection, f'CREATE TEMP TABLE {macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until)',
+                    {"since": since, "until": until}):
                 drops.append(f"DROP TABLE IF EXISTS temp.main.{macro}_of_run")
                 # The macro answers the run's window whatever it is given: `_shareable` shared it only when every call passes it.
                 connection.execute(f"CREATE TEMP MACRO {macro}(lo, hi) AS TABLE SELECT * FROM temp.main.{macro}_of_run")
                 drops.append(f"DROP MACRO TABLE IF EXISTS temp.main.{macro}")
                 made.append(macro)
         bounded = _bounded_readers(connection, database, rules, values or {})
-        if len(bounded) >= 2:
-            _make_bounded_table(connection, database, bounded, values or {}, since=since, until=until, cluster=cluster)
+        if len(bounded) >= 2 and _make_bounded_table(connection, database, bounded, values or {}, since=since, until=until, cluster=cluster):
             drops.append(f"DROP TABLE IF EXISTS temp.main.{BOUNDED_TABLE}")
             made.append(BOUNDED_VIEW)
             rules = [dataclasses.replace(rule, sql=prefilter.renamed_reads(rule.sql, BOUNDED_VIEW, BOUNDED_TABLE))
@@ -118,7 +117,7 @@ def _bounded_readers(connection: duckdb.DuckDBPyConnection, database: str, rules
 
 
 def _make_bounded_table(connection: duckdb.DuckDBPyConnection, database: str, bounded: dict[str, prefilter.Condition],
-                        values: Mapping[str, dict[str, Any]], *, since: datetime, until: datetime, cluster: str | None) -> None:
+                        values: Mapping[str, dict[str, Any]], *, since: datetime, until: datetime, cluster: str | None) -> bool:
     """One scan of the window keeping the final requests some bounded rule can read (each condition with its rule's values)."""
     given: dict[str, Any] = {"since": since, "until": until, "cluster": cluster}
     for name, condition in bounded.items():
@@ -126,11 +125,23 @@ def _make_bounded_table(connection: duckdb.DuckDBPyConnection, database: str, bo
     order = connection.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     connection.execute("SET preserve_insertion_order = false")  # rows in any order: the build runs on every core
     try:
-        connection.execute(f'CREATE TEMP TABLE {BOUNDED_TABLE} AS SELECT * FROM "{database}".main.{BOUNDED_VIEW} '
-                           "WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)\n"
-                           f"  AND ({prefilter.combined(list(bounded.values()))})", given)
+        return _materialised(connection, f'CREATE TEMP TABLE {BOUNDED_TABLE} AS SELECT * FROM "{database}".main.{BOUNDED_VIEW} '
+                             "WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)\n"
+                             f"  AND ({prefilter.combined(list(bounded.values()))})", given)
     finally:
         connection.execute(f"SET preserve_insertion_order = {str(order).lower()}")
+
+
+def _materialised(connection: duckdb.DuckDBPyConnection, statement: str, values: dict[str, Any]) -> bool:
+    """Run a CREATE TEMP TABLE; False when it does not fit the memory limit (AUDITLAKE_MEMORY_LIMIT, with DuckDB's
+    spilling): nothing is shared then, and each rule reads the lake itself, with the same findings."""
+    import duckdb
+
+    try:
+        connection.execute(statement, values)
+    except duckdb.OutOfMemoryException:
+        return False
+    return True
 
 
 def _shareable(macro: str, rules: Sequence[SavedQuery]) -> bool:
