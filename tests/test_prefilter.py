@@ -66,6 +66,17 @@ def test_a_read_that_cannot_be_bounded_leaves_the_rule_reading_the_view(sql):
     assert condition(sql) is None
 
 
+def test_a_read_without_the_required_time_bound_is_unbounded():
+    """The run's table holds its window: a rule whose read does not keep to the window must read the lake itself."""
+    within = "in_window(received_at, date, $since, $until)"
+    kept = "SELECT * FROM final_requests WHERE in_window(received_at, date, $since, $until) AND verb = 'get'"
+    assert reading_condition(kept, VIEW, COLUMNS, "r1_", within=within) is not None
+    for beyond in ("SELECT * FROM final_requests WHERE verb = 'get'",
+                   "SELECT * FROM final_requests WHERE in_window(received_at, date, $since - $baseline, $until) AND verb = 'get'"):
+        assert reading_condition(beyond, VIEW, COLUMNS, "r1_") is not None
+        assert reading_condition(beyond, VIEW, COLUMNS, "r1_", within=within) is None
+
+
 def test_the_view_named_in_a_string_or_comment_is_not_a_read_and_is_not_renamed():
     sql = "SELECT *, 'final_requests' AS note FROM final_requests -- final_requests\nWHERE verb = 'get'"
     assert condition(sql) == "verb = 'get'"

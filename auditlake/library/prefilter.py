@@ -39,13 +39,17 @@ class Condition:
         return {self.prefix + name: bound[name] for name in self.parameters}
 
 
-def reading_condition(sql: str, view: str, columns: frozenset[str], prefix: str) -> Condition | None:
-    """The rows of `view` (whose columns are `columns`) that `sql` can read, or None when some read is unbounded."""
+def reading_condition(sql: str, view: str, columns: frozenset[str], prefix: str, *, within: str | None = None) -> Condition | None:
+    """The rows of `view` (whose columns are `columns`) that `sql` can read, or None when some read is unbounded.
+
+    `within`: a conjunct every read must have (`in_window(received_at, date, $since, $until)`), so that a table of
+    the view's rows within those bounds holds all a bounded rule reads; a read without it is unbounded."""
     import sqlglot
     from sqlglot import exp
 
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
+        required = None if within is None else sqlglot.parse_one(within, read="duckdb").sql(dialect="duckdb")
     except sqlglot.errors.ParseError:
         return None
     reads = [table for table in tree.find_all(exp.Table) if table.name == view and not table.args.get("db")]
@@ -54,7 +58,7 @@ def reading_condition(sql: str, view: str, columns: frozenset[str], prefix: str)
     per_read = []
     for table in reads:
         conjuncts = _bounding_conjuncts(table, columns)
-        if not conjuncts:
+        if not conjuncts or (required is not None and all(part.sql(dialect="duckdb") != required for part in conjuncts)):
             return None
         per_read.append(exp.and_(*conjuncts) if len(conjuncts) > 1 else conjuncts[0])
     condition = exp.or_(*(exp.paren(part, copy=False) for part in per_read)) if len(per_read) > 1 else per_read[0]

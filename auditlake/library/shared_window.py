@@ -47,6 +47,8 @@ SHARED_MACROS = ("cluster_providers",)
 
 # The view read through the rules' own conditions, and the table of the run's rows that meet one of them.
 BOUNDED_VIEW, BOUNDED_TABLE = "final_requests", "final_requests_of_run"
+# What each read of a bounded rule must say of time: the table holds the run's window, so a read beyond it is unbounded.
+WITHIN_THE_RUN = "in_window(received_at, date, $since, $until)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +113,7 @@ def _bounded_readers(connection: duckdb.DuckDBPyConnection, database: str, rules
     if len(readers) < 2:
         return {}
     columns = frozenset(row[0] for row in connection.execute(f'DESCRIBE SELECT * FROM "{database}".main.{BOUNDED_VIEW}').fetchall())
-    conditions = {rule.name: prefilter.reading_condition(rule.sql, BOUNDED_VIEW, columns, f"rule{number}_")
+    conditions = {rule.name: prefilter.reading_condition(rule.sql, BOUNDED_VIEW, columns, f"rule{number}_", within=WITHIN_THE_RUN)
                   for number, rule in enumerate(readers)}
     return {name: condition for name, condition in conditions.items() if condition is not None}
 
