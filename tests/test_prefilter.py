@@ -61,7 +61,8 @@ def test_each_read_is_bounded_and_the_reads_are_ored():
     "SELECT * FROM final_requests f JOIN grants g ON g.actor = f.actor WHERE f.verb = 'get'",  # a join
     "SELECT * FROM grants g, final_requests f WHERE f.verb = 'get'",
     "SELECT * FROM somewhere_else WHERE verb = 'get'",  # does not read the view
-], ids=["no where", "parameters only", "join", "comma join", "other view"])
+    "WITH final_requests AS (SELECT * FROM events) SELECT * FROM final_requests WHERE verb = 'get'",  # a CTE of the name
+], ids=["no where", "parameters only", "join", "comma join", "other view", "a cte of that name"])
 def test_a_read_that_cannot_be_bounded_leaves_the_rule_reading_the_view(sql):
     assert condition(sql) is None
 

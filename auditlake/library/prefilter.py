@@ -52,6 +52,8 @@ def reading_condition(sql: str, view: str, columns: frozenset[str], prefix: str,
         required = None if within is None else sqlglot.parse_one(within, read="duckdb").sql(dialect="duckdb")
     except sqlglot.errors.ParseError:
         return None
+    if any(cte.alias_or_name == view for cte in tree.find_all(exp.CTE)):
+        return None  # `WITH final_requests AS (…)` names something else
     reads = [table for table in tree.find_all(exp.Table) if table.name == view and not table.args.get("db")]
     if not reads or len(reads) != len(references(sql, view)):
         return None  # a read sqlglot did not see as a table would not be bounded; the text must name the view only as tables

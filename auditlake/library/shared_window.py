@@ -56,7 +56,7 @@ class SharedWindow:
     """What a run shares: the objects made for it, and its rules (those bounded reading `BOUNDED_TABLE`)."""
 
     made: tuple[str, ...]
-    rules: list[Any]
+    rules: list[SavedQuery]
 
 
 def reads_only_its_window(rule: SavedQuery) -> bool:
