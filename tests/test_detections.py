@@ -342,6 +342,18 @@ def test_detections_on_real_logs_match_an_independent_reading(tmp_path):
     assert ("immudb", "privileged-pod") not in found  # Metadata level: no pod specs, so no pod-spec finding
 
 
+def test_no_detection_of_the_window_reads_a_shared_view_before_its_window():
+    """A shared view holds the run's window only and shadows the catalog's for every detection of the window: one that
+    read such a view before `$since` would find less when shared. Those that look back (`$since - $period`) read the
+    lake's `final_requests`, which is shared only through conditions that keep to the window (`prefilter`)."""
+    from auditlake.library.shared_window import SHARED_MACROS, SHARED_VIEWS, reads_only_its_window
+
+    shared_names = [name for names in SHARED_VIEWS.values() for name in names] + list(SHARED_MACROS)
+    looking_back = [rule for rule in detect.detections(load_library()) if reads_only_its_window(rule) and "$since -" in rule.sql]
+    assert looking_back  # forbidden-from-public-ip and others: the check checks something
+    assert [rule.name for rule in looking_back if any(name in rule.sql for name in shared_names)] == []
+
+
 def test_cluster_providers_is_answered_once_only_when_every_call_is_over_the_runs_window(fixture_lake):
     """The shared `cluster_providers` ignores its arguments (it holds the run's window): a rule that asks for another
     window (a baseline before it) keeps the catalog's macro, which answers what it is asked."""
