@@ -394,6 +394,7 @@ def test_sharing_one_scan_of_the_window_changes_no_finding(fixture_lake, case_la
                 assert set(made.made) == set(SHARED_VIEWS) | set(SHARED_MACROS) | {BOUNDED_VIEW}
                 bounded = [rule.name for rule in made.rules if BOUNDED_TABLE in rule.sql]
                 assert len(bounded) >= 35 and "secret-read" in bounded  # most read their final requests from the shared table
+                assert "forbidden-from-public-ip" in bounded  # reaching back by its `$period`: the table begins that much earlier
             assert connection.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]  # and dropped
             assert connection.execute("SELECT count(*) FROM duckdb_functions() WHERE database_name = 'temp'").fetchall() == [(0,)]
         assert shared.findings.drop(["found_at"]).equals(alone.findings.drop(["found_at"]))

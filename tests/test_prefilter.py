@@ -71,11 +71,24 @@ def test_a_read_without_the_required_time_bound_is_unbounded():
     """The run's table holds its window: a rule whose read does not keep to the window must read the lake itself."""
     within = "in_window(received_at, date, $since, $until)"
     kept = "SELECT * FROM final_requests WHERE in_window(received_at, date, $since, $until) AND verb = 'get'"
-    assert reading_condition(kept, VIEW, COLUMNS, "r1_", within=within) is not None
+    found = reading_condition(kept, VIEW, COLUMNS, "r1_", within=within)
+    assert found is not None and found.reaches_back == ()
     for beyond in ("SELECT * FROM final_requests WHERE verb = 'get'",
-                   "SELECT * FROM final_requests WHERE in_window(received_at, date, $since - $baseline, $until) AND verb = 'get'"):
+                   "SELECT * FROM final_requests WHERE in_window(received_at, date, $since - INTERVAL 1 DAY, $until) AND verb = 'get'",
+                   "SELECT * FROM final_requests WHERE in_window(received_at, date, $since, $until + $grace) AND verb = 'get'",
+                   "SELECT * FROM final_requests WHERE in_history(received_at, date, $since, $until, $baseline) AND verb = 'get'"):
         assert reading_condition(beyond, VIEW, COLUMNS, "r1_") is not None
-        assert reading_condition(beyond, VIEW, COLUMNS, "r1_", within=within) is None
+        assert reading_condition(beyond, VIEW, COLUMNS, "r1_", within=within) is None, beyond
+
+
+def test_a_read_reaching_back_by_an_interval_parameter_is_bounded_and_says_by_which():
+    """`forbidden-from-public-ip` counts refusals within `$period` before each one: the table must begin that much earlier."""
+    within = "in_window(received_at, date, $since, $until)"
+    sql = ("WITH recent AS (SELECT * FROM final_requests WHERE in_window(received_at, date, $since - $period, $until) AND code = 403) "
+           "SELECT * FROM recent WHERE received_at >= $since")
+    found = reading_condition(sql, VIEW, COLUMNS, "r1_", within=within)
+    assert found is not None and found.reaches_back == ("period",)
+    assert found.sql == "IN_WINDOW(received_at, date, $r1_since - $r1_period, $r1_until) AND code = 403"
 
 
 def test_the_view_named_in_a_string_or_comment_is_not_a_read_and_is_not_renamed():

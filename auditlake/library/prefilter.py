@@ -33,6 +33,7 @@ class Condition:
     sql: str
     parameters: tuple[str, ...]  # the rule's names
     prefix: str
+    reaches_back: tuple[str, ...] = ()  # interval parameters some read looks back by (`in_window(…, $since - $period, …)`)
 
     def values(self, bound: dict[str, Any]) -> dict[str, Any]:
         """The rule's bound values under the condition's names."""
@@ -43,13 +44,15 @@ def reading_condition(sql: str, view: str, columns: frozenset[str], prefix: str,
     """The rows of `view` (whose columns are `columns`) that `sql` can read, or None when some read is unbounded.
 
     `within`: a conjunct every read must have (`in_window(received_at, date, $since, $until)`), so that a table of
-    the view's rows within those bounds holds all a bounded rule reads; a read without it is unbounded."""
+    the view's rows within those bounds holds all a bounded rule reads; a read without it is unbounded. The same
+    conjunct reaching back by an interval parameter (`$since - $period`) bounds it too: `Condition.reaches_back`
+    names the parameter, and the table must begin that much earlier."""
     import sqlglot
     from sqlglot import exp
 
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
-        required = None if within is None else sqlglot.parse_one(within, read="duckdb").sql(dialect="duckdb")
+        required = None if within is None else sqlglot.parse_one(within, read="duckdb")
     except sqlglot.errors.ParseError:
         return None
     if any(cte.alias_or_name == view for cte in tree.find_all(exp.CTE)):
@@ -57,11 +60,13 @@ def reading_condition(sql: str, view: str, columns: frozenset[str], prefix: str,
     reads = [table for table in tree.find_all(exp.Table) if table.name == view and not table.args.get("db")]
     if not reads or len(reads) != len(references(sql, view)):
         return None  # a read sqlglot did not see as a table would not be bounded; the text must name the view only as tables
-    per_read = []
+    per_read, reaches_back = [], []
     for table in reads:
         conjuncts = _bounding_conjuncts(table, columns)
-        if not conjuncts or (required is not None and all(part.sql(dialect="duckdb") != required for part in conjuncts)):
+        reach = [found for found in (_reach(part, required) for part in conjuncts) if found is not None] if required is not None else [""]
+        if not conjuncts or not reach:
             return None
+        reaches_back += [name for name in reach[:1] if name]
         per_read.append(exp.and_(*conjuncts) if len(conjuncts) > 1 else conjuncts[0])
     condition = exp.or_(*(exp.paren(part, copy=False) for part in per_read)) if len(per_read) > 1 else per_read[0]
     used: list[str] = []
@@ -73,7 +78,26 @@ def reading_condition(sql: str, view: str, columns: frozenset[str], prefix: str,
         return node
 
     condition = condition.transform(renamed)
-    return Condition(condition.sql(dialect="duckdb"), tuple(dict.fromkeys(used)), prefix)
+    return Condition(condition.sql(dialect="duckdb"), tuple(dict.fromkeys(used)), prefix, tuple(dict.fromkeys(reaches_back)))
+
+
+def _reach(part: exp.Expression, required: Any) -> str | None:
+    """"" when `part` is `required`; the parameter's name when it is `required` with its first bound `$since - $name`;
+    None otherwise."""
+    from sqlglot import exp
+
+    if part.sql(dialect="duckdb") == required.sql(dialect="duckdb"):
+        return ""
+    if not isinstance(part, exp.Anonymous) or not isinstance(required, exp.Anonymous) or part.name.lower() != required.name.lower():
+        return None
+    given, wanted = part.expressions, required.expressions
+    if len(given) != len(wanted) or len(wanted) < 3:
+        return None
+    lower = given[2]
+    if not (isinstance(lower, exp.Sub) and lower.this == wanted[2] and isinstance(lower.expression, exp.Placeholder)):
+        return None
+    same_elsewhere = all(a.sql(dialect="duckdb") == b.sql(dialect="duckdb") for index, (a, b) in enumerate(zip(given, wanted, strict=True)) if index != 2)
+    return lower.expression.name if same_elsewhere else None
 
 
 def references(sql: str, name: str) -> list[re.Match[str]]:

@@ -22,7 +22,7 @@ import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from auditlake.library import prefilter
@@ -47,7 +47,7 @@ SHARED_MACROS = ("cluster_providers",)
 
 # The view read through the rules' own conditions, and the table of the run's rows that meet one of them.
 BOUNDED_VIEW, BOUNDED_TABLE = "final_requests", "final_requests_of_run"
-# What each read of a bounded rule must say of time: the table holds the run's window, so a read beyond it is unbounded.
+# What each read of a bounded rule must say of time (or with `$since - $interval`: the table then begins that much earlier).
 WITHIN_THE_RUN = "in_window(received_at, date, $since, $until)"
 
 
@@ -115,13 +115,16 @@ def _bounded_readers(connection: duckdb.DuckDBPyConnection, database: str, rules
     columns = frozenset(row[0] for row in connection.execute(f'DESCRIBE SELECT * FROM "{database}".main.{BOUNDED_VIEW}').fetchall())
     conditions = {rule.name: prefilter.reading_condition(rule.sql, BOUNDED_VIEW, columns, f"rule{number}_", within=WITHIN_THE_RUN)
                   for number, rule in enumerate(readers)}
-    return {name: condition for name, condition in conditions.items() if condition is not None}
+    return {name: condition for name, condition in conditions.items() if condition is not None  # reaching back by a duration only
+            and all(isinstance(values[name].get(interval), timedelta) for interval in condition.reaches_back)}
 
 
 def _make_bounded_table(connection: duckdb.DuckDBPyConnection, database: str, bounded: dict[str, prefilter.Condition],
                         values: Mapping[str, dict[str, Any]], *, since: datetime, until: datetime, cluster: str | None) -> bool:
     """One scan of the window keeping the final requests some bounded rule can read (each condition with its rule's values)."""
-    given: dict[str, Any] = {"since": since, "until": until, "cluster": cluster}
+    # From the earliest a rule reaches back (`$since - $period`); each condition keeps its own rule to its own span.
+    start = min([since, *(since - values[name][interval] for name, condition in bounded.items() for interval in condition.reaches_back)])
+    given: dict[str, Any] = {"since": start, "until": until, "cluster": cluster}
     for name, condition in bounded.items():
         given |= condition.values(values[name])
     order = connection.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
