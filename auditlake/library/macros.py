@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import os
 import pickle
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,13 +18,13 @@ from auditlake import config, window
 from auditlake.library.savedquery import (
     PARAM_TYPES,
     PARAMETER,
-    STRINGS_AND_COMMENTS,
     Parameter,
     SavedQuery,
     library_stamp,
     load_library,
     query_roots,
     saved_queries,
+    sub_in_code,
 )
 
 CACHE_KEEP = 8  # library states kept in the user cache (other query paths, other settings)
@@ -115,14 +114,4 @@ def _default_sql(parameter: Parameter) -> str:
 
 def _rename_parameters(sql: str, types: dict[str, str]) -> str:
     """`$since` → `CAST(p_since AS TIMESTAMPTZ)` outside strings and comments (shell users pass '2026-11-01')."""
-
-    def typed(match: re.Match[str]) -> str:
-        return f"CAST(p_{match.group(1)} AS {types[match.group(1)]})"
-
-    pieces, last = [], 0
-    for match in STRINGS_AND_COMMENTS.finditer(sql):
-        pieces.append(PARAMETER.sub(typed, sql[last:match.start()]))
-        pieces.append(match.group(0))
-        last = match.end()
-    pieces.append(PARAMETER.sub(typed, sql[last:]))
-    return "".join(pieces)
+    return sub_in_code(PARAMETER, lambda match: f"CAST(p_{match.group(1)} AS {types[match.group(1)]})", sql)

@@ -16,14 +16,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from auditlake.library.savedquery import STRINGS_AND_COMMENTS, sub_in_code
+
 if TYPE_CHECKING:
     from sqlglot import exp
 
 # Functions whose answer is not the row's alone: a conjunct calling one is never moved out of its query.
 UNSTABLE = frozenset({"random", "rand", "now", "current_timestamp", "get_current_timestamp", "uuid", "gen_random_uuid", "nextval",
                       "currval", "setseed", "transaction_timestamp"})
-# A rule's SQL with its strings and comments, where a view's name is text, not a reference.
-_STRINGS_AND_COMMENTS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -100,19 +100,18 @@ def _reach(part: exp.Expression, required: Any) -> str | None:
     return lower.expression.name if same_elsewhere else None
 
 
-def references(sql: str, name: str) -> list[re.Match[str]]:
-    """Where `sql` names `name` as an identifier (not inside a string or a comment)."""
-    masked = _STRINGS_AND_COMMENTS.sub(lambda match: " " * len(match.group()), sql)
-    return list(re.finditer(rf"(?<![\w.\"]){re.escape(name)}(?![\w\"])", masked))
+def references(sql: str, name: str) -> list[str]:
+    """Each place `sql` names `name` as an identifier (not inside a string or a comment)."""
+    return _identifier(name).findall(STRINGS_AND_COMMENTS.sub(" ", sql))
 
 
 def renamed_reads(sql: str, view: str, table: str) -> str:
     """`sql` with every read of `view` reading `table` instead (strings and comments untouched)."""
-    pieces, last = [], 0
-    for match in references(sql, view):
-        pieces += [sql[last:match.start()], table]
-        last = match.end()
-    return "".join(pieces) + sql[last:]
+    return sub_in_code(_identifier(view), table, sql)
+
+
+def _identifier(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w.\"]){re.escape(name)}(?![\w\"])")
 
 
 def _bounding_conjuncts(table: exp.Table, columns: frozenset[str]) -> list[exp.Expression]:

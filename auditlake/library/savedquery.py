@@ -11,6 +11,7 @@ the package reads. Never binds, runs or renders; DuckDB is imported only to chec
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,15 @@ MITRE = re.compile(r"^T\d{4}(\.\d{3})?$")
 _HEADER = re.compile(r"\A\s*/\*(.*?)\*/", re.DOTALL)
 PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 STRINGS_AND_COMMENTS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def sub_in_code(pattern: re.Pattern[str], replacement: str | Callable[[re.Match[str]], str], sql: str) -> str:
+    """`pattern.sub(replacement, …)` on the SQL between its strings and comments, which stay as they are."""
+    pieces, last = [], 0
+    for match in STRINGS_AND_COMMENTS.finditer(sql):
+        pieces += [pattern.sub(replacement, sql[last:match.start()]), match.group(0)]
+        last = match.end()
+    return "".join(pieces) + pattern.sub(replacement, sql[last:])
 
 
 @dataclass(frozen=True)

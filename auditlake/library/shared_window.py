@@ -65,8 +65,8 @@ def reads_only_its_window(rule: SavedQuery) -> bool:
 
 
 def readers(rules: Sequence[SavedQuery], names: Sequence[str]) -> list[SavedQuery]:
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
-    return [rule for rule in rules if pattern.search(rule.statement)]
+    """The rules whose SQL names one of `names` (not in a string or a comment)."""
+    return [rule for rule in rules if any(prefilter.references(rule.statement, name) for name in names)]
 
 
 @contextmanager
@@ -109,12 +109,12 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
 def _bounded_readers(connection: duckdb.DuckDBPyConnection, database: str, rules: Sequence[SavedQuery],
                      values: Mapping[str, dict[str, Any]]) -> dict[str, prefilter.Condition]:
     """The rules with bound values that read `BOUNDED_VIEW` only through conditions of their own, each with its condition."""
-    readers = [rule for rule in rules if rule.name in values and prefilter.references(rule.sql, BOUNDED_VIEW)]
-    if len(readers) < 2:
+    chosen = [rule for rule in readers(rules, (BOUNDED_VIEW,)) if rule.name in values]
+    if len(chosen) < 2:
         return {}
     columns = frozenset(row[0] for row in connection.execute(f'DESCRIBE SELECT * FROM "{database}".main.{BOUNDED_VIEW}').fetchall())
     conditions = {rule.name: prefilter.reading_condition(rule.sql, BOUNDED_VIEW, columns, f"rule{number}_", within=WITHIN_THE_RUN)
-                  for number, rule in enumerate(readers)}
+                  for number, rule in enumerate(chosen)}
     return {name: condition for name, condition in conditions.items() if condition is not None  # reaching back by a duration only
             and all(isinstance(values[name].get(interval), timedelta) for interval in condition.reaches_back)}
 
