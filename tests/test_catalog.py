@@ -96,3 +96,38 @@ def test_the_library_a_catalog_installs_is_kept_in_the_user_cache_and_follows_ev
     for cached in (tmp_path / "cache" / "auditlake" / "library").glob("*.pickle"):
         cached.write_bytes(b"not a pickle")  # a damaged cache is only slower
     assert any("platform-admins" in item.sql for item in catalog_items())
+
+
+def catalog_contents(path: Path) -> dict[str, object]:
+    """What a catalog file holds, by name: views with their SQL and comments, macros with their definitions, tables and rows."""
+    with duckdb.connect(str(path), read_only=True) as connection:
+        views = connection.execute("SELECT view_name, sql, comment FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()
+        macros = connection.execute("SELECT function_name, function_type, macro_definition, parameters, comment FROM duckdb_functions() "
+                                    "WHERE NOT internal AND function_type LIKE '%macro' ORDER BY 1").fetchall()
+        columns = connection.execute("SELECT table_name, column_name, data_type, comment FROM duckdb_columns() "
+                                     "WHERE NOT internal ORDER BY table_name, column_index").fetchall()
+        tables = {name: connection.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+                  for (name,) in connection.execute("SELECT table_name FROM duckdb_tables() WHERE NOT internal").fetchall()}
+        answers = connection.execute("SELECT count(*), count(DISTINCT actor) FROM final_requests").fetchall()
+    return {"views": views, "macros": macros, "columns": columns, "tables": tables, "answers": answers}
+
+
+def test_a_catalog_copied_from_the_library_template_holds_exactly_what_one_built_whole_holds(tmp_path, monkeypatch):
+    """Installing the library (DuckDB binds each saved query) is most of a catalog's cost: it is done once per library, in
+    the user cache, and every catalog starts as a copy; without a writable cache each catalog installs it itself."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    lake = Lake(tmp_path / "lake")
+    lake.ingest([DATA / "audit2rbac_impersonation_v1beta1.log"], cluster="a")
+    [template] = list((tmp_path / "cache" / "auditlake" / "catalog-templates").glob("*.duckdb"))
+    built_once = template.stat().st_mtime_ns
+    lake.ingest([DATA / "immudb_first_300_lines.log"], cluster="b")  # a second state of the lake, the same library
+    assert list(template.parent.glob("*.duckdb")) == [template] and template.stat().st_mtime_ns >= built_once
+    from_template = catalog_contents(lake.path / "catalog.duckdb")
+
+    (tmp_path / "no-cache").write_text("a file, so nothing can be cached under it")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "no-cache"))
+    lake.rebuild_catalog()
+    whole = catalog_contents(lake.path / "catalog.duckdb")
+    assert from_template == whole
+    assert whole["answers"] == [(146, 9)]  # the two logs' final requests and who made them, not the template's empty view
+    assert len(whole["macros"]) > 100 and {"events", "final_requests"} <= {name for name, _, _ in whole["views"]}

@@ -39,7 +39,8 @@ def user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def cached_catalogs(cache: Path) -> list[Path]:
-    return sorted((cache / "auditlake").rglob("*.duckdb")) if cache.exists() else []
+    """The catalogs of lakes in a user cache (not the library templates they are copied from)."""
+    return sorted((cache / "auditlake" / "catalogs").rglob("*.duckdb")) if cache.exists() else []
 
 
 def custom_library(tmp_path: Path) -> Path:

@@ -5,7 +5,8 @@ Parquet files, with hive partitions so `cluster = …` and `date >= …` prune f
 `quarantine` view; a `findings` view over what `detect --write` kept; a `reviews` view over the review
 evidence `auditlake review` committed; `ingest_sources` and
 `ingest_batches` tables copied from the manifest; the shared views and query macros of `queries/`; column
-comments from the contract) and opening connections to it. The saved queries arrive as plain data
+comments from the contract) and opening connections to it. The library's part, the same for every lake, is installed
+once per query library into a template in the user cache, which each catalog file starts as a copy of. The saved queries arrive as plain data
 (`LibraryItem`s the caller builds from the library): the catalog never reads or parses a query file. Views and
 macros are installed in dependency order, computed from the names each one's SQL uses. A catalog file is written under a temporary
 name of its process's own and renamed, so a reader never sees half a catalog, and in storage format `v1.0.0`
@@ -27,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,14 +151,28 @@ def build_catalog(store: LakeStore, library: Sequence[LibraryItem], manifest: Ma
 
 def _write_catalog(target: Path, store: LakeStore, manifest: Manifest, library: Sequence[LibraryItem],
                    files: ReaderFiles, key: str) -> None:
-    """Build a catalog file under a temporary name of this process's own, then rename it to `target`."""
+    """Build a catalog file under a temporary name of this process's own, then rename it to `target`.
+
+    It starts as a copy of the query library's template (`_library_template`) when one can be kept: installing the
+    library is most of a catalog's cost (DuckDB binds every saved query as it creates it), and it is the same for every
+    state of every lake. The lake's own part (its views, the manifest's tables) is then filled in, in one transaction.
+    """
     temporary = temporary_sibling(target)
     try:
+        template = _library_template(library)
+        if template is not None:
+            shutil.copyfile(template, temporary)
         connection = duck.connect(filesystems=store.filesystems())
         try:
             connection.execute(f"ATTACH {sql_string(str(temporary))} AS {CATALOG_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
             connection.execute(f"USE {CATALOG_ALIAS}")
-            _install_catalog(connection, store, manifest, library, files, key)
+            if template is None:
+                _install_catalog(connection, store, manifest, library, files, key)
+            else:
+                connection.execute("BEGIN")  # one commit: in a catalog file, each statement alone would commit
+                _lake_views(connection, files, manifest.superseded_quarantine)
+                _lake_tables(connection, store, manifest, key)
+                connection.execute("COMMIT")
             connection.execute("USE memory")
             connection.execute("DETACH " + CATALOG_ALIAS)
         finally:
@@ -168,21 +184,68 @@ def _write_catalog(target: Path, store: LakeStore, manifest: Manifest, library: 
         raise
 
 
+def _library_template(library: Sequence[LibraryItem]) -> Path | None:
+    """A catalog file holding only `library` (over empty lake views), in the user cache: built on first use, then copied.
+
+    Keyed by everything it holds (the library's SQL, the column contract, DuckDB's version and storage format), so a
+    change of any makes a new one; None when the cache cannot be written (each catalog then installs the library itself).
+    """
+    stamp = json.dumps([STORAGE_VERSION, duckdb.__version__, contract.SCHEMA_VERSION, events_view_sql([]),
+                        [(item.kind, item.name, item.identifier, item.title, item.sql) for item in library]])
+    template = config.cache_dir() / "catalog-templates" / f"{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.duckdb"
+    if template.is_file():
+        with contextlib.suppress(OSError):
+            os.utime(template)  # recently used: kept when templates are pruned
+        return template
+    try:
+        template.parent.mkdir(parents=True, exist_ok=True)
+        temporary = temporary_sibling(template)
+        try:
+            connection = duck.connect()
+            try:
+                connection.execute(f"ATTACH {sql_string(str(temporary))} AS {CATALOG_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
+                connection.execute(f"USE {CATALOG_ALIAS}")
+                _lake_views(connection, ReaderFiles(events=[], quarantine=[], findings=[], staged=[]), superseded=[])
+                install_library(connection, library)
+                connection.execute("USE memory")
+                connection.execute("DETACH " + CATALOG_ALIAS)
+            finally:
+                connection.close()
+            os.replace(temporary, template)
+        finally:
+            for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+    except (OSError, duckdb.Error):
+        return None  # a QueryError (a library that does not install) goes to the caller, as without a template
+    _prune_cache(template)
+    return template
+
+
 def _install_catalog(connection: duckdb.DuckDBPyConnection, store: LakeStore, manifest: Manifest,
                      library: Sequence[LibraryItem], files: ReaderFiles, key: str) -> None:
     """Every view, table and macro of a catalog, in the connection's current database."""
-    connection.execute(f"CREATE VIEW events AS {events_view_sql(files.events)}")
+    _lake_views(connection, files, manifest.superseded_quarantine)
+    install_library(connection, library)
+    _lake_tables(connection, store, manifest, key)
+
+
+def _lake_views(connection: duckdb.DuckDBPyConnection, files: ReaderFiles, superseded: list[str]) -> None:
+    """The views over the lake's files (created, or replacing those of a template), `events` with its column comments."""
+    connection.execute(f"CREATE OR REPLACE VIEW events AS {events_view_sql(files.events)}")
     for column in contract.COLUMNS:
         comment = f"{column.description} (from {column.source})"
         connection.execute(f"COMMENT ON COLUMN events.{quote_identifier(column.name)} IS {sql_string(comment)}")
     connection.execute("COMMENT ON VIEW events IS 'One row per Kubernetes audit Event; see the README column reference.'")
-    connection.execute(f"CREATE VIEW quarantine AS {quarantine_view_sql(files.quarantine, manifest.superseded_quarantine)}")
-    connection.execute(f"CREATE VIEW findings AS {findings_view_sql(files.findings)}")
+    connection.execute(f"CREATE OR REPLACE VIEW quarantine AS {quarantine_view_sql(files.quarantine, superseded)}")
+    connection.execute(f"CREATE OR REPLACE VIEW findings AS {findings_view_sql(files.findings)}")
     connection.execute("COMMENT ON VIEW findings IS 'Detections written back by auditlake detect --write, one row per (rule, audit_id).'")
-    connection.execute(f"CREATE VIEW reviews AS {reviews_view_sql(files.reviews)}")
+    connection.execute(f"CREATE OR REPLACE VIEW reviews AS {reviews_view_sql(files.reviews)}")
     connection.execute("COMMENT ON VIEW reviews IS 'Review evidence recorded by auditlake review: who reviewed which section or finding, when, why.'")
+
+
+def _lake_tables(connection: duckdb.DuckDBPyConnection, store: LakeStore, manifest: Manifest, key: str) -> None:
+    """The manifest's tables, and what the catalog was built from (`_auditlake`)."""
     _copy_manifest_tables(connection, manifest)
-    install_library(connection, library)
     connection.execute("CREATE TABLE _auditlake (key VARCHAR, value VARCHAR)")
     connection.executemany("INSERT INTO _auditlake VALUES (?, ?)", [
         ("lake", store.address), ("digest", key), ("schema_version", str(contract.SCHEMA_VERSION)),
