@@ -131,3 +131,14 @@ def test_a_catalog_copied_from_the_library_template_holds_exactly_what_one_built
     assert from_template == whole
     assert whole["answers"] == [(146, 9)]  # the two logs' final requests and who made them, not the template's empty view
     assert len(whole["macros"]) > 100 and {"events", "final_requests"} <= {name for name, _, _ in whole["views"]}
+
+
+def test_a_damaged_library_template_is_only_slower(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    lake = Lake(tmp_path / "lake")
+    lake.ingest([DATA / "audit2rbac_impersonation_v1beta1.log"], cluster="a")
+    [template] = list((tmp_path / "cache" / "auditlake" / "catalog-templates").glob("*.duckdb"))
+    template.write_bytes(b"not a DuckDB file" * 100)
+    lake.ingest([DATA / "immudb_first_300_lines.log"], cluster="b")
+    assert lake.sql("SELECT count(*) AS n FROM final_requests").item() == 146
+    assert not template.exists() or template.read_bytes()[:17] != b"not a DuckDB file"

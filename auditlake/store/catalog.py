@@ -160,28 +160,42 @@ def _write_catalog(target: Path, store: LakeStore, manifest: Manifest, library: 
     temporary = temporary_sibling(target)
     try:
         template = _library_template(library)
-        if template is not None:
-            shutil.copyfile(template, temporary)
-        connection = duck.connect(filesystems=store.filesystems())
         try:
-            connection.execute(f"ATTACH {sql_string(str(temporary))} AS {CATALOG_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
-            connection.execute(f"USE {CATALOG_ALIAS}")
+            _fill_catalog(temporary, template, store, manifest, library, files, key)
+        except duckdb.Error:
             if template is None:
-                _install_catalog(connection, store, manifest, library, files, key)
-            else:
-                connection.execute("BEGIN")  # one commit: in a catalog file, each statement alone would commit
-                _lake_views(connection, files, manifest.superseded_quarantine)
-                _lake_tables(connection, store, manifest, key)
-                connection.execute("COMMIT")
-            connection.execute("USE memory")
-            connection.execute("DETACH " + CATALOG_ALIAS)
-        finally:
-            connection.close()
+                raise
+            template.unlink(missing_ok=True)  # a damaged template (it is only a cache): this catalog is built whole
+            for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            _fill_catalog(temporary, None, store, manifest, library, files, key)
         os.replace(temporary, target)
     except BaseException:
         for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
             leftover.unlink(missing_ok=True)
         raise
+
+
+def _fill_catalog(path: Path, template: Path | None, store: LakeStore, manifest: Manifest, library: Sequence[LibraryItem],
+                  files: ReaderFiles, key: str) -> None:
+    """Write a whole catalog at `path`: a copy of `template` with the lake's part filled in, or (None) everything."""
+    if template is not None:
+        shutil.copyfile(template, path)
+    connection = duck.connect(filesystems=store.filesystems())
+    try:
+        connection.execute(f"ATTACH {sql_string(str(path))} AS {CATALOG_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
+        connection.execute(f"USE {CATALOG_ALIAS}")
+        if template is None:
+            _install_catalog(connection, store, manifest, library, files, key)
+        else:
+            connection.execute("BEGIN")  # one commit: in a catalog file, each statement alone would commit
+            _lake_views(connection, files, manifest.superseded_quarantine)
+            _lake_tables(connection, store, manifest, key)
+            connection.execute("COMMIT")
+        connection.execute("USE memory")
+        connection.execute("DETACH " + CATALOG_ALIAS)
+    finally:
+        connection.close()
 
 
 def _library_template(library: Sequence[LibraryItem]) -> Path | None:
