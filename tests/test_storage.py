@@ -13,12 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from auditlake import Lake
 from auditlake.demo import write_audit_log
 from auditlake.errors import LakeError, LakeLockedError, StorageError
+from auditlake.store import files
 from tests.conftest import DATA
 
 LINES = (DATA / "immudb_first_300_lines.log").read_bytes().splitlines(keepends=True)
@@ -153,15 +155,20 @@ def test_files_are_zstd_parquet_with_the_contract_schema(tmp_path):
     assert pq.read_metadata(path).row_group(0).column(0).compression == "ZSTD"
 
 
-def test_rows_are_sorted_by_time_within_each_row_group(fixture_lake):
+def in_row_group_order(path: Path, group: int) -> bool:
+    """The rows of one row group are by resource (those without one last), then by time."""
+    rows = pq.ParquetFile(path).read_row_group(group, columns=["resource", "received_at"]).to_pylist()
+    keys = [(row["resource"] is None, row["resource"] or "", row["received_at"]) for row in rows]
+    return keys == sorted(keys)
+
+
+def test_rows_are_by_resource_then_time_within_each_row_group(fixture_lake):
+    """What a detection reads (secrets, pods, bindings) is then a few stretches of each row group, not every stretch."""
     for path in fixture_lake.store.live_files():
-        metadata = pq.read_metadata(path)
-        for group in range(metadata.num_row_groups):
-            times = pq.ParquetFile(path).read_row_group(group, columns=["received_at"]).column(0).to_pylist()
-            assert times == sorted(times)
+        assert all(in_row_group_order(path, group) for group in range(pq.read_metadata(path).num_row_groups))
 
 
-def test_compact_merges_small_files_into_one_sorted_file_and_keeps_every_row(tmp_path):
+def test_compact_merges_small_files_into_one_file_of_time_slices_and_keeps_every_row(tmp_path, monkeypatch):
     lake = Lake(tmp_path / "lake")
     log = tmp_path / "audit.log"
     for start in range(0, 300, 30):  # ten small cron runs
@@ -171,11 +178,16 @@ def test_compact_merges_small_files_into_one_sorted_file_and_keeps_every_row(tmp
     files_before = list((lake.path / "events").rglob("*.parquet"))
     assert len(files_before) == 10
     before = lake.sql_arrow("SELECT * EXCLUDE (batch) FROM events ORDER BY audit_id, stage")
+    monkeypatch.setattr(files, "ROW_GROUP_ROWS", 100)  # so that 300 rows make three row groups
     result = lake.compact()
     assert (result.files_before, result.files_after, result.rows) == (10, 1, 300)
     [merged] = list((lake.path / "events").rglob("*.parquet"))
-    times = pq.read_table(merged, columns=["received_at"]).column(0).to_pylist()
-    assert times == sorted(times)
+    metadata = pq.read_metadata(merged)
+    assert [metadata.row_group(group).num_rows for group in range(metadata.num_row_groups)] == [100, 100, 100]
+    spans = [list(pc.min_max(pq.ParquetFile(merged).read_row_group(group, columns=["received_at"]).column(0)).values())
+             for group in range(3)]
+    assert all(spans[group][1].as_py() <= spans[group + 1][0].as_py() for group in range(2))  # slices of time
+    assert all(in_row_group_order(merged, group) for group in range(3))
     assert lake.sql_arrow("SELECT * EXCLUDE (batch) FROM events ORDER BY audit_id, stage") == before
     assert lake.ingest([log], cluster="c").events_written == 0
 

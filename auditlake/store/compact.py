@@ -1,5 +1,7 @@
 """Compaction: each partition's small files merged into one file sorted by time, committed like a batch.
 
+Its row groups are slices of time, each by resource inside, as ingest writes them (`files.RowGroupWriter`).
+
 Owns: choosing what to merge (the files of a cluster/date partition smaller than
 `COMPACT_BELOW_BYTES`, when there are two or more), writing the merged file in staging, checking that
 it holds every row it replaces, and the commit: the manifest that lists the merged files and retires
@@ -14,15 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from auditlake import contract, duck
 from auditlake.errors import StorageError
 from auditlake.store.files import (
     COMPACT_BELOW_BYTES,
-    PARQUET_OPTIONS,
     PARTITION_LAYOUT,
     ROW_GROUP_ROWS,
+    RowGroupWriter,
     fsync_file,
     new_batch_id,
     now_text,
@@ -76,10 +77,10 @@ def compact(store: LakeStore, *, version: str, memory_limit: str = "512MB",
             ).to_arrow_reader(ROW_GROUP_ROWS)
             with storage_errors(temporary):
                 temporary.parent.mkdir(parents=True, exist_ok=True)
-                with pq.ParquetWriter(temporary, target_schema, **PARQUET_OPTIONS) as writer:
-                    for chunk in reader:
-                        writer.write_table(pa.Table.from_batches([chunk]).select(target_schema.names).cast(target_schema),
-                                           row_group_size=ROW_GROUP_ROWS)
+                writer = RowGroupWriter(temporary, target_schema)
+                for chunk in reader:
+                    writer.write(pa.Table.from_batches([chunk]).select(target_schema.names).cast(target_schema))
+                writer.close()
             fsync_file(temporary)
             merged = describe_file(store, temporary, final, cluster, date, batch)
             expected = sum(record.rows for record in records)

@@ -84,10 +84,16 @@ def remove_duplicates(store: LakeStore, manifest: Manifest, files: list[tuple[Pa
 
 
 def _drop_rows(path: Path, row_numbers: set[int]) -> None:
-    table = pq.read_table(path)
-    positions = pa.array(range(table.num_rows), pa.int64())
-    table = table.filter(pc.invert(pc.is_in(positions, value_set=pa.array(sorted(row_numbers), pa.int64()))))
+    """Rewrite `path` without the rows at `row_numbers`, row group by row group (each keeps its rows and their order)."""
+    source = pq.ParquetFile(path)
+    dropped = pa.array(sorted(row_numbers), pa.int64())
     rewritten = temporary_sibling(path)
-    pq.write_table(table, rewritten, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
+    with pq.ParquetWriter(rewritten, source.schema_arrow, **PARQUET_OPTIONS) as writer:
+        first = 0
+        for index in range(source.num_row_groups):
+            group = source.read_row_group(index)
+            positions = pa.array(range(first, first + group.num_rows), pa.int64())
+            writer.write_table(group.filter(pc.invert(pc.is_in(positions, value_set=dropped))), row_group_size=ROW_GROUP_ROWS)
+            first += group.num_rows
     os.replace(rewritten, path)
 

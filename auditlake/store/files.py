@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from auditlake import contract
 from auditlake.errors import LakeError, LakeLockedError, StorageError
@@ -32,6 +33,11 @@ from auditlake.errors import LakeError, LakeLockedError, StorageError
 PARTITION_LAYOUT = "events/cluster={cluster}/date={date}/{batch}-{part:04d}.parquet"
 QUARANTINE_LAYOUT = "quarantine/{batch}.jsonl"
 ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size: good pruning, good compression
+# Inside a row group (a slice of time: rows fill them in the order they arrive, so min/max of received_at still prune a
+# short window), rows are in this order: the requests a detection reads (secrets, pods, bindings) are then a few long
+# stretches, and DuckDB decodes a column only in stretches where a filter matched. Every detection over the 10 M-event
+# benchmark lake: 50 → 27 s (the same row groups in time order: no faster than 18,432-row ones).
+ROW_GROUP_ORDER = [("resource", "ascending"), ("received_at", "ascending")]
 MAX_FILE_ROWS = 4_000_000
 COMPACT_BELOW_BYTES = 64 << 20  # files smaller than this are merged by `compact`
 STAGING_DIR = "_staging"  # files written but not yet published: `_staging/<process>.tmp/<final path>`
@@ -311,3 +317,37 @@ def remove_empty_directories(top: Path, *, keep_top: bool) -> None:
         with contextlib.suppress(OSError):
             directory.rmdir()
 
+
+
+class RowGroupWriter:
+    """A Parquet file of events (`PARQUET_OPTIONS`) written in row groups of `ROW_GROUP_ROWS` rows, filled in the order
+    rows arrive, each sorted by `ROW_GROUP_ORDER` before it is written (`close` writes the last, shorter one).
+
+    The sort is stable: rows that tie (copies of one event) keep the order they arrived in, so the first copy stays first.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self._writer = pq.ParquetWriter(path, schema, **PARQUET_OPTIONS)
+        self._pending: list[pa.Table] = []  # rows waiting for their row group to fill
+        self._rows = 0
+
+    def write(self, rows: pa.Table) -> None:
+        self._pending.append(rows)
+        self._rows += rows.num_rows
+        if self._rows < ROW_GROUP_ROWS:
+            return
+        gathered = pa.concat_tables(self._pending)
+        whole = gathered.num_rows - gathered.num_rows % ROW_GROUP_ROWS
+        remainder = gathered.slice(whole)
+        self._pending, self._rows = ([remainder] if remainder.num_rows else []), remainder.num_rows
+        for start in range(0, whole, ROW_GROUP_ROWS):
+            self._write_group(gathered.slice(start, ROW_GROUP_ROWS))
+
+    def close(self) -> None:
+        if self._rows:
+            self._write_group(pa.concat_tables(self._pending))
+            self._pending, self._rows = [], 0
+        self._writer.close()
+
+    def _write_group(self, rows: pa.Table) -> None:
+        self._writer.write_table(rows.sort_by(ROW_GROUP_ORDER, null_placement="at_end"), row_group_size=ROW_GROUP_ROWS)

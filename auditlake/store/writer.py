@@ -1,7 +1,7 @@
 """Writing one ingest run: `BatchWriter` turns decoded rows and quarantine records into committed batches.
 
-Owns: partitioning rows by cluster and day into time-sorted Parquet files (encoded on a background
-thread), the quarantine file of a batch, what a batch records of each source it read, and the commit
+Owns: partitioning rows by cluster and day into Parquet files of row groups (`files.RowGroupWriter`: slices of time,
+by resource inside; encoded on a background thread), the quarantine file of a batch, what a batch records of each source it read, and the commit
 of a batch (files fsynced in staging, its digest and the manifest saved, then the files renamed into
 place; see manifest.py). Duplicate rows (an event already in the lake or earlier in the batch) are removed
 before the commit by `dedupe.remove_duplicates`. Never reads input: ingest/ hands it decoded tables.
@@ -22,17 +22,15 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from auditlake import contract
 from auditlake.contract import Quarantined, quarantine_id
 from auditlake.store.dedupe import remove_duplicates
 from auditlake.store.files import (
     MAX_FILE_ROWS,
-    PARQUET_OPTIONS,
     PARTITION_LAYOUT,
     QUARANTINE_LAYOUT,
-    ROW_GROUP_ROWS,
+    RowGroupWriter,
     file_sha256,
     fsync_file,
     new_batch_id,
@@ -45,13 +43,13 @@ from auditlake.store.manifest import SEEN_AS_KEPT, BatchRecord, FileRecord, Lake
 
 @dataclass
 class _OpenFile:
-    """The Parquet file a batch is writing for one partition (rows arrive as time-sorted row groups)."""
+    """The Parquet file a batch is writing for one partition (rows arrive as time-sorted blocks)."""
 
     cluster: str
     date: str
     path: Path  # the final name, taken only once the manifest that lists it is saved
     temporary: Path  # where it is written until then (in staging)
-    writer: pq.ParquetWriter
+    writer: RowGroupWriter
     rows: int = 0
     low: Any = None
     high: Any = None
@@ -181,7 +179,7 @@ class BatchWriter:
             raise error
 
     def _write_now(self, table: pa.Table) -> None:
-        """Append one decoded block (time-sorted by the decoder) as a row group of each partition it touches."""
+        """Append one decoded block (time-sorted by the decoder) to the row groups of each partition it touches."""
         table = table.append_column("batch", pc.fill_null(pa.nulls(table.num_rows, pa.string()), self.batch))
         partitions = table.group_by(["cluster", "date"], use_threads=False).aggregate([]).to_pylist()
         for partition in partitions:
@@ -199,10 +197,10 @@ class BatchWriter:
             temporary = self.store.staged(path)
             with storage_errors(temporary):
                 temporary.parent.mkdir(parents=True, exist_ok=True)
-                writer = pq.ParquetWriter(temporary, self.schema, **PARQUET_OPTIONS)
+                writer = RowGroupWriter(temporary, self.schema)
                 handle = self.open_files[key] = _OpenFile(cluster, date, path, temporary, writer)
         with storage_errors(handle.path):
-            handle.writer.write_table(rows, row_group_size=ROW_GROUP_ROWS)
+            handle.writer.write(rows)
         low, high = pc.min_max(rows.column("received_at")).values()
         handle.low = low if handle.low is None or low.as_py() < handle.low.as_py() else handle.low
         handle.high = high if handle.high is None or high.as_py() > handle.high.as_py() else handle.high
