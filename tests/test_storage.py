@@ -168,6 +168,21 @@ def test_rows_are_by_resource_then_time_within_each_row_group(fixture_lake):
         assert all(in_row_group_order(path, group) for group in range(pq.read_metadata(path).num_row_groups))
 
 
+def test_ingest_fills_row_groups_in_the_order_rows_arrive_and_a_rerun_keeps_the_first_copy(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "ROW_GROUP_ROWS", 64)
+    lake = Lake(tmp_path / "lake")
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"".join(LINES[:200] + LINES[:40]))  # 40 lines twice in one file: the copies are duplicates
+    assert lake.ingest([log], cluster="c").events_written == 200
+    [path] = list((lake.path / "events").rglob("*.parquet"))
+    metadata = pq.read_metadata(path)
+    sizes = [metadata.row_group(group).num_rows for group in range(metadata.num_row_groups)]
+    assert len(sizes) == 4 and sum(sizes) == 200 and max(sizes) <= 64  # 240 rows in four, then the 40 copies dropped
+    assert all(in_row_group_order(path, group) for group in range(4))
+    lines = lake.sql("SELECT source_line FROM events WHERE source_line <= 40 ORDER BY source_line")["source_line"].to_list()
+    assert lines == list(range(1, 41))  # the first copy of each event is the one kept, with its own line
+
+
 def test_compact_merges_small_files_into_one_file_of_time_slices_and_keeps_every_row(tmp_path, monkeypatch):
     lake = Lake(tmp_path / "lake")
     log = tmp_path / "audit.log"

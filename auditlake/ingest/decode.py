@@ -278,8 +278,8 @@ class EventDecoder:
             skipped.update(inner.skipped)
         if nested:
             result = pa.concat_tables([result, *(inner.table for inner in nested)])
-        # Each block becomes row groups sorted by time (so min/max statistics prune well); `compact`
-        # later sorts whole files.
+        # Blocks arrive at the writer sorted by time, so its row groups are slices of time (min/max statistics
+        # prune a window); it sorts each by resource inside (store.files.RowGroupWriter).
         order = pc.sort_indices(result, [("received_at", "ascending"), ("source_line", "ascending"), ("source_item", "ascending")])
         return DecodedBlock(result.take(order), quarantined, skipped)
 

@@ -343,10 +343,14 @@ class RowGroupWriter:
         for start in range(0, whole, ROW_GROUP_ROWS):
             self._write_group(gathered.slice(start, ROW_GROUP_ROWS))
 
-    def close(self) -> None:
+    def flush(self) -> None:
+        """Write the rows gathered so far as a (shorter) row group now, rather than hold them."""
         if self._rows:
-            self._write_group(pa.concat_tables(self._pending))
-            self._pending, self._rows = [], 0
+            gathered, self._pending, self._rows = pa.concat_tables(self._pending), [], 0
+            self._write_group(gathered)
+
+    def close(self) -> None:
+        self.flush()
         self._writer.close()
 
     def _write_group(self, rows: pa.Table) -> None:

@@ -182,11 +182,17 @@ class BatchWriter:
         """Append one decoded block (time-sorted by the decoder) to the row groups of each partition it touches."""
         table = table.append_column("batch", pc.fill_null(pa.nulls(table.num_rows, pa.string()), self.batch))
         partitions = table.group_by(["cluster", "date"], use_threads=False).aggregate([]).to_pylist()
+        touched = set()
         for partition in partitions:
             cluster, day = validate_cluster(partition["cluster"]), partition["date"]
             part = table if len(partitions) == 1 else table.filter(
                 pc.and_(pc.equal(table.column("cluster"), cluster), pc.equal(table.column("date"), day)))
             self._append(cluster, day.isoformat(), part.drop_columns(["cluster", "date"]).cast(self.schema))
+            touched.add((cluster, day.isoformat()))
+        for key, handle in self.open_files.items():  # a day the log has left behind: its rows are not held in memory
+            if key not in touched:
+                with storage_errors(handle.path):
+                    handle.writer.flush()
 
     def _append(self, cluster: str, date: str, rows: pa.Table) -> None:
         key = (cluster, date)
