@@ -5,9 +5,9 @@ Parquet files, with hive partitions so `cluster = …` and `date >= …` prune f
 `quarantine` view; a `findings` view over what `detect --write` kept; a `reviews` view over the review
 evidence `auditlake review` committed; `ingest_sources` and
 `ingest_batches` tables copied from the manifest; the shared views and query macros of `queries/`; column
-comments from the contract) and opening connections to it. The library's part, the same for every lake, is installed
-once per query library into a template in the user cache, which each catalog file starts as a copy of. The saved queries arrive as plain data
-(`LibraryItem`s the caller builds from the library): the catalog never reads or parses a query file. Views and
+comments from the contract) and opening connections to it. The library's part, the same for every lake, is
+installed once per query library into a template in the user cache, which each catalog file starts as a copy of.
+The saved queries arrive as plain data (`LibraryItem`s the caller builds from the library): the catalog never reads or parses a query file. Views and
 macros are installed in dependency order, computed from the names each one's SQL uses. A catalog file is written under a temporary
 name of its process's own and renamed, so a reader never sees half a catalog, and in storage format `v1.0.0`
 so that any DuckDB shell from 1.0 on opens it, including the `duckdb-cli` on PyPI, which can lag the
@@ -30,9 +30,9 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import duckdb
 
@@ -166,13 +166,11 @@ def _write_catalog(target: Path, store: LakeStore, manifest: Manifest, library: 
             if template is None:
                 raise
             template.unlink(missing_ok=True)  # a damaged template (it is only a cache): this catalog is built whole
-            for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
-                leftover.unlink(missing_ok=True)
+            _remove_database(temporary)
             _fill_catalog(temporary, None, store, manifest, library, files, key)
         os.replace(temporary, target)
     except BaseException:
-        for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
-            leftover.unlink(missing_ok=True)
+        _remove_database(temporary)
         raise
 
 
@@ -181,10 +179,7 @@ def _fill_catalog(path: Path, template: Path | None, store: LakeStore, manifest:
     """Write a whole catalog at `path`: a copy of `template` with the lake's part filled in, or (None) everything."""
     if template is not None:
         shutil.copyfile(template, path)
-    connection = duck.connect(filesystems=store.filesystems())
-    try:
-        connection.execute(f"ATTACH {sql_string(str(path))} AS {CATALOG_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
-        connection.execute(f"USE {CATALOG_ALIAS}")
+    with _catalog_file(path, store.filesystems()) as connection:
         if template is None:
             _install_catalog(connection, store, manifest, library, files, key)
         else:
@@ -192,10 +187,6 @@ def _fill_catalog(path: Path, template: Path | None, store: LakeStore, manifest:
             _lake_views(connection, files, manifest.superseded_quarantine)
             _lake_tables(connection, store, manifest, key)
             connection.execute("COMMIT")
-        connection.execute("USE memory")
-        connection.execute("DETACH " + CATALOG_ALIAS)
-    finally:
-        connection.close()
 
 
 def _library_template(library: Sequence[LibraryItem]) -> Path | None:
@@ -215,24 +206,36 @@ def _library_template(library: Sequence[LibraryItem]) -> Path | None:
         template.parent.mkdir(parents=True, exist_ok=True)
         temporary = temporary_sibling(template)
         try:
-            connection = duck.connect()
-            try:
-                connection.execute(f"ATTACH {sql_string(str(temporary))} AS {CATALOG_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
-                connection.execute(f"USE {CATALOG_ALIAS}")
+            with _catalog_file(temporary) as connection:
                 _lake_views(connection, ReaderFiles(events=[], quarantine=[], findings=[], staged=[]), superseded=[])
                 install_library(connection, library)
-                connection.execute("USE memory")
-                connection.execute("DETACH " + CATALOG_ALIAS)
-            finally:
-                connection.close()
             os.replace(temporary, template)
         finally:
-            for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
-                leftover.unlink(missing_ok=True)
+            _remove_database(temporary)
     except (OSError, duckdb.Error):
         return None  # a QueryError (a library that does not install) goes to the caller, as without a template
     _prune_cache(template)
     return template
+
+
+@contextlib.contextmanager
+def _catalog_file(path: Path, filesystems: Sequence[Any] = ()) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection whose current database is the catalog file at `path` (created when missing), detached at the end."""
+    connection = duck.connect(filesystems=filesystems)
+    try:
+        connection.execute(f"ATTACH {sql_string(str(path))} AS {CATALOG_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
+        connection.execute(f"USE {CATALOG_ALIAS}")
+        yield connection
+        connection.execute("USE memory")
+        connection.execute("DETACH " + CATALOG_ALIAS)
+    finally:
+        connection.close()
+
+
+def _remove_database(path: Path) -> None:
+    """A database file that is not to be kept, and its write-ahead log."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
 
 
 def _install_catalog(connection: duckdb.DuckDBPyConnection, store: LakeStore, manifest: Manifest,

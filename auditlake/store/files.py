@@ -37,7 +37,7 @@ ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size: good pruning, good comp
 # Inside a row group (a slice of time: rows fill them in the order they arrive, so min/max of received_at still prune a
 # short window), rows are in this order: the requests a detection reads (secrets, pods, bindings) are then a few long
 # stretches, and DuckDB decodes a column only in stretches where a filter matched. Every detection over the 10 M-event
-# benchmark lake: 50 → 27 s (the same row groups in time order: no faster than 18,432-row ones).
+# benchmark lake: 53–57 → 33 s (the same row groups in time order: no faster than ≈ 18,000-row ones).
 ROW_GROUP_ORDER = [("resource", "ascending", "at_end"), ("received_at", "ascending", "at_end")]  # a request without a resource last
 MAX_FILE_ROWS = 4_000_000
 COMPACT_BELOW_BYTES = 64 << 20  # files smaller than this are merged by `compact`
@@ -317,7 +317,6 @@ def remove_empty_directories(top: Path, *, keep_top: bool) -> None:
     for directory in directories + ([] if keep_top else [top]):
         with contextlib.suppress(OSError):
             directory.rmdir()
-
 
 
 class RowGroupWriter:
