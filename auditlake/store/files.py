@@ -361,10 +361,7 @@ class RowGroupWriter:
         schema = tables[0].schema
         order = pc.sort_indices(pa.concat_tables([table.select([key for key, *_ in ROW_GROUP_ORDER]) for table in tables]),
                                 sort_keys=ROW_GROUP_ORDER)
-        columns: list[list[pa.ChunkedArray] | None] = [[table.column(index) for table in tables] for index in range(len(schema))]
+        columns = [[chunk for table in tables for chunk in table.column(index).chunks] for index in range(len(schema))]
         tables.clear()
-        ordered = []
-        for index, chunks in enumerate(columns):
-            ordered.append(pa.chunked_array([chunk for column in chunks or [] for chunk in column.chunks], schema.field(index).type).take(order))
-            columns[index] = None
+        ordered = [pa.chunked_array(columns.pop(0), field.type).take(order) for field in schema]  # popped: let go of once copied
         self._writer.write_table(pa.Table.from_arrays(ordered, schema=schema), row_group_size=ROW_GROUP_ROWS)
