@@ -25,11 +25,15 @@ audit:
 needs:
   - {level: Metadata}
 */
-WITH public_sources AS (  -- each distinct list of source addresses (a lake holds few) classified once: one public, none
-  -- private. The check reads the group's any_value so that it runs after the grouping, not on every request.
+WITH public_sources AS (  -- each distinct list of source addresses a finding can have (one public, none private), of
+  -- the requests the cheap conditions below keep: the lists classified once, and the requests' own columns then read
+  -- only for those lists. The check reads the group's any_value so that it runs after the grouping, not on every request.
   SELECT source_ips
   FROM final_requests
   WHERE in_window(received_at, date, $since, $until) AND array_length(source_ips) > 0 AND ($cluster IS NULL OR cluster = $cluster)
+    AND coalesce(code, 0) <> 403
+    AND (starts_with(user_name, 'system:serviceaccount:') OR starts_with(user_name, 'system:node:') OR starts_with(user_name, 'eks:') OR starts_with(user_name, 'aks:'))
+    AND NOT list_contains($managed_identities, user_name)
   GROUP BY source_ips
   HAVING NOT list_bool_or(list_transform(any_value(source_ips), lambda ip: coalesce(NOT ip_is_global(ip), false)))
      AND list_bool_or(list_transform(any_value(source_ips), lambda ip: coalesce(ip_is_global(ip), false)))
