@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from auditlake.library.prefilter import reading_condition, renamed_reads
+from auditlake.library.prefilter import named_columns, reading_condition, renamed_reads
 
 COLUMNS = frozenset({"received_at", "date", "cluster", "verb", "resource", "subresource", "namespace", "user_name", "code", "actor"})
 VIEW = "final_requests"
@@ -113,3 +113,25 @@ def test_a_condition_keeps_every_row_its_rule_returns_on_real_duckdb():
     assert connection.execute("SELECT count(*) FROM kept").fetchall() == [(2,)]
     alone = connection.execute(rule, values).fetchall()
     assert connection.execute(renamed_reads(rule, VIEW, "kept"), values).fetchall() == alone == [("get", "secrets", 200, "alice", False)]
+
+
+def test_the_columns_a_rule_reads_are_those_it_names_where_no_answer_depends_on_every_column():
+    named = "SELECT cluster, received_at, 'x' AS summary FROM (SELECT * FROM final_requests WHERE verb = 'get' AND user_name <> '') s"
+    assert named_columns(named, COLUMNS) == {"cluster", "received_at", "verb", "user_name"}
+    assert named_columns("SELECT a.verb FROM final_requests a JOIN final_requests b USING (resource)", COLUMNS) == {"verb", "resource"}
+    assert named_columns("SELECT * FROM final_requests UNION ALL SELECT * FROM final_requests WHERE code = 403", COLUMNS) == {"code"}
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT DISTINCT * FROM final_requests",  # which rows are duplicates depends on every column
+    "SELECT DISTINCT r.* FROM final_requests r",
+    "SELECT * FROM final_requests GROUP BY ALL",
+    "SELECT * FROM final_requests ORDER BY ALL",
+    "SELECT verb FROM final_requests UNION SELECT verb FROM final_requests",
+    "SELECT verb FROM final_requests EXCEPT SELECT verb FROM final_requests WHERE code = 403",
+    "SELECT COLUMNS('user_.*') FROM final_requests",
+    "SELECT to_json(r) AS summary FROM final_requests r",  # the row as a value
+    "SELECT FROM WHERE",  # what sqlglot cannot read
+])
+def test_a_rule_that_reads_rows_whole_reads_every_column(sql):
+    assert named_columns(sql, COLUMNS) == COLUMNS

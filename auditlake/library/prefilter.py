@@ -100,6 +100,40 @@ def _reach(part: exp.Expression, required: Any) -> str | None:
     return lower.expression.name if same_elsewhere else None
 
 
+def named_columns(sql: str, columns: frozenset[str]) -> frozenset[str]:
+    """The `columns` (a view's, lower case) that `sql` can read: each one it names anywhere, or all of them when it reads
+    rows whole (`COLUMNS(…)`, a table's name as a value, `*` under DISTINCT, GROUP BY ALL or ORDER BY ALL, a set
+    operation that removes duplicates), or when sqlglot cannot read it. A superset is harmless; a column left out is not."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return columns
+    tables = {name.lower() for table in tree.find_all(exp.Table) for name in (table.name, table.alias_or_name)}
+    tables |= {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    whole_rows = (
+        tree.find(exp.Columns) is not None
+        or any(not column.table and column.name.lower() in tables for column in tree.find_all(exp.Column))
+        or any(operation.args.get("distinct") is not False for operation in tree.find_all(exp.Union, exp.Intersect, exp.Except))
+        or any(_reads_whole_rows(select) for select in tree.find_all(exp.Select)))
+    if whole_rows:
+        return columns
+    return frozenset(identifier.name.lower() for identifier in tree.find_all(exp.Identifier)) & columns
+
+
+def _reads_whole_rows(select: exp.Select) -> bool:
+    """A SELECT whose answer depends on every column of a `*`: DISTINCT over it, GROUP BY ALL, ORDER BY ALL."""
+    from sqlglot import exp
+
+    if not any(isinstance(item, exp.Star) or isinstance(item, exp.Column) and isinstance(item.this, exp.Star) for item in select.expressions):
+        return False
+    group, order = select.args.get("group"), select.args.get("order")
+    return bool(select.args.get("distinct") or (group and group.args.get("all"))
+                or (order and any(isinstance(part.this, exp.Var) and part.this.name.upper() == "ALL" for part in order.expressions)))
+
+
 def references(sql: str, name: str) -> list[str]:
     """Each place `sql` names `name` as an identifier (not inside a string or a comment)."""
     return _identifier(name).findall(STRINGS_AND_COMMENTS.sub(" ", sql))

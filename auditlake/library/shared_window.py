@@ -12,6 +12,7 @@ The final requests most detections read are shared by their conditions: each rul
 it can read within the window (`prefilter.reading_condition`), and one scan of the window keeps the rows some
 rule can read (`final_requests_of_run`, 13 in a hundred on the 10 M benchmark lake); each such rule then reads
 that table instead of the view (`SharedWindow.rules`), so the lake's Parquet is decoded once, not once per rule.
+The table holds the view's columns those rules name (`prefilter.named_columns`), not the others.
 Detections over history (`stateful:`) read before the window; they run against the lake itself. That the
 findings are the same either way is a test (tests/test_detections.py runs every detection both ways).
 """
@@ -95,7 +96,9 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
                 drops.append(f"DROP MACRO TABLE IF EXISTS temp.main.{macro}")
                 made.append(macro)
         bounded = _bounded_readers(connection, database, rules, values or {})
-        if len(bounded) >= 2 and _make_bounded_table(connection, database, bounded, values or {}, since=since, until=until, cluster=cluster):
+        statements = [rule.statement for rule in rules if rule.name in bounded]
+        if len(bounded) >= 2 and _make_bounded_table(connection, database, bounded, statements, values or {}, since=since, until=until,
+                                                     cluster=cluster):
             drops.append(f"DROP TABLE IF EXISTS temp.main.{BOUNDED_TABLE}")
             made.append(BOUNDED_VIEW)
             rules = [dataclasses.replace(rule, sql=prefilter.renamed_reads(rule.sql, BOUNDED_VIEW, BOUNDED_TABLE))
@@ -120,17 +123,22 @@ def _bounded_readers(connection: duckdb.DuckDBPyConnection, database: str, rules
 
 
 def _make_bounded_table(connection: duckdb.DuckDBPyConnection, database: str, bounded: dict[str, prefilter.Condition],
-                        values: Mapping[str, dict[str, Any]], *, since: datetime, until: datetime, cluster: str | None) -> bool:
-    """One scan of the window keeping the final requests some bounded rule can read (each condition with its rule's values)."""
+                        statements: Sequence[str], values: Mapping[str, dict[str, Any]], *, since: datetime, until: datetime,
+                        cluster: str | None) -> bool:
+    """One scan of the window keeping the final requests some bounded rule can read (each condition with its rule's values),
+    with the columns some of their `statements` name: the lake's Parquet is decoded for the rows and columns they read."""
     # From the earliest a rule reaches back (`$since - $period`); each condition keeps its own rule to its own span.
     start = min([since, *(since - values[name][interval] for name, condition in bounded.items() for interval in condition.reaches_back)])
+    columns = [row[0] for row in connection.execute(f'DESCRIBE SELECT * FROM "{database}".main.{BOUNDED_VIEW}').fetchall()]
+    read = frozenset().union(*(prefilter.named_columns(statement, frozenset(columns)) for statement in statements))
+    projection = ", ".join(f'"{column}"' for column in columns if column in read)  # what the rules name, in the view's order
     given: dict[str, Any] = {"since": start, "until": until, "cluster": cluster}
     for name, condition in bounded.items():
         given |= condition.values(values[name])
     order = connection.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     connection.execute("SET preserve_insertion_order = false")  # rows in any order: the build runs on every core
     try:
-        return _materialised(connection, f'CREATE TEMP TABLE {BOUNDED_TABLE} AS SELECT * FROM "{database}".main.{BOUNDED_VIEW} '
+        return _materialised(connection, f'CREATE TEMP TABLE {BOUNDED_TABLE} AS SELECT {projection} FROM "{database}".main.{BOUNDED_VIEW} '
                              "WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)\n"
                              f"  AND ({prefilter.combined(list(bounded.values()))})", given)
     finally:
