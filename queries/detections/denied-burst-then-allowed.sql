@@ -21,17 +21,25 @@ params:
 needs:
   - {level: Metadata}
 */
-WITH attempts AS (
-  SELECT cluster, received_at, audit_id, actor, source_ip, verb, object, code, resource,
-         coalesce(subresource, '') AS part, coalesce(namespace, '') AS scope
+WITH attempts AS (  -- refusals by whoever the rule watches; successes by anyone (who made those is checked once counted,
+  -- on the few that complete a burst, not on every request: a success never changes a count of refusals)
+  SELECT cluster, received_at, audit_id, actor, source_ip, verb, code, resource, subresource, namespace, name, request_uri,
+         coalesce(subresource, '') AS part, coalesce(namespace, '') AS scope, user_name, user_groups
   FROM final_requests
   WHERE in_history(received_at, date, $since - $within, $until, $baseline)
     AND resource IS NOT NULL AND actor IS NOT NULL
-    AND (code = 403 OR code BETWEEN 200 AND 299)
+    AND (code = 403 AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
+         OR code BETWEEN 200 AND 299)
+    AND ($cluster IS NULL OR cluster = $cluster)
+),
+refused AS (  -- the few keys with a refusal counted (read by themselves: `code = 403` leaves few rows to decode)
+  SELECT DISTINCT cluster, actor, resource, coalesce(subresource, '') AS part, coalesce(namespace, '') AS scope
+  FROM final_requests
+  WHERE in_history(received_at, date, $since - $within, $until, $baseline)
+    AND resource IS NOT NULL AND actor IS NOT NULL AND code = 403
     AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
-refused AS (SELECT DISTINCT cluster, actor, resource, part, scope FROM attempts WHERE code = 403),
 counted AS (
   SELECT *,
          sum(CASE WHEN code = 403 THEN 1 ELSE 0 END) OVER (PARTITION BY cluster, actor, resource, part, scope ORDER BY received_at RANGE BETWEEN $within PRECEDING AND CURRENT ROW)
@@ -46,8 +54,10 @@ completions AS (
   SELECT *, row_number() OVER (PARTITION BY cluster, actor, resource, part, scope ORDER BY received_at, audit_id) AS nth
   FROM counted
   WHERE code BETWEEN 200 AND 299 AND refusals >= $threshold AND received_at >= $since - $baseline
+    AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
 )
 SELECT *, actor || ' allowed ' || verb || ' ' || object || ' after ' || refusals || ' refusal(s) on ' || resource || CASE WHEN part <> '' THEN '/' || part ELSE '' END
           || CASE WHEN scope <> '' THEN ' in ' || scope ELSE '' END || ', the first ' || elapsed_text(first_refused, received_at) || ' before' AS summary
-FROM completions
-WHERE nth = 1 AND received_at >= $since
+FROM (SELECT *, object_text(resource, subresource, namespace, name, request_uri) AS object  -- for the findings alone
+      FROM completions
+      WHERE nth = 1 AND received_at >= $since)
