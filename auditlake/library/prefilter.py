@@ -34,6 +34,7 @@ class Condition:
     parameters: tuple[str, ...]  # the rule's names
     prefix: str
     reaches_back: tuple[str, ...] = ()  # interval parameters some read looks back by (`in_window(…, $since - $period, …)`)
+    reads: frozenset[str] = frozenset()  # the view's columns the rule can read (`named_columns`)
 
     def values(self, bound: dict[str, Any]) -> dict[str, Any]:
         """The rule's bound values under the condition's names."""
@@ -78,7 +79,8 @@ def reading_condition(sql: str, view: str, columns: frozenset[str], prefix: str,
         return node
 
     condition = condition.transform(renamed)
-    return Condition(condition.sql(dialect="duckdb"), tuple(dict.fromkeys(used)), prefix, tuple(dict.fromkeys(reaches_back)))
+    return Condition(condition.sql(dialect="duckdb"), tuple(dict.fromkeys(used)), prefix, tuple(dict.fromkeys(reaches_back)),
+                     _named_in(tree, columns))
 
 
 def _reach(part: exp.Expression, required: Any) -> str | None:
@@ -105,12 +107,17 @@ def named_columns(sql: str, columns: frozenset[str]) -> frozenset[str]:
     rows whole (`COLUMNS(…)`, a table's name as a value, `*` under DISTINCT, GROUP BY ALL or ORDER BY ALL, a set
     operation that removes duplicates), or when sqlglot cannot read it. A superset is harmless; a column left out is not."""
     import sqlglot
-    from sqlglot import exp
 
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError:
         return columns
+    return _named_in(tree, columns)
+
+
+def _named_in(tree: exp.Expr, columns: frozenset[str]) -> frozenset[str]:
+    from sqlglot import exp
+
     tables = {name.lower() for table in tree.find_all(exp.Table) for name in (table.name, table.alias_or_name)}
     tables |= {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     whole_rows = (

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from auditlake.contract import FINDING_COLUMNS
 from auditlake.library import prefilter
 
 if TYPE_CHECKING:
@@ -96,9 +97,7 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
                 drops.append(f"DROP MACRO TABLE IF EXISTS temp.main.{macro}")
                 made.append(macro)
         bounded = _bounded_readers(connection, database, rules, values or {})
-        statements = [rule.statement for rule in rules if rule.name in bounded]
-        if len(bounded) >= 2 and _make_bounded_table(connection, database, bounded, statements, values or {}, since=since, until=until,
-                                                     cluster=cluster):
+        if len(bounded) >= 2 and _make_bounded_table(connection, database, bounded, values or {}, since=since, until=until, cluster=cluster):
             drops.append(f"DROP TABLE IF EXISTS temp.main.{BOUNDED_TABLE}")
             made.append(BOUNDED_VIEW)
             rules = [dataclasses.replace(rule, sql=prefilter.renamed_reads(rule.sql, BOUNDED_VIEW, BOUNDED_TABLE))
@@ -115,7 +114,7 @@ def _bounded_readers(connection: duckdb.DuckDBPyConnection, database: str, rules
     chosen = [rule for rule in readers(rules, (BOUNDED_VIEW,)) if rule.name in values]
     if len(chosen) < 2:
         return {}
-    columns = frozenset(row[0] for row in connection.execute(f'DESCRIBE SELECT * FROM "{database}".main.{BOUNDED_VIEW}').fetchall())
+    columns = frozenset(_view_columns(connection, database))
     conditions = {rule.name: prefilter.reading_condition(rule.sql, BOUNDED_VIEW, columns, f"rule{number}_", within=WITHIN_THE_RUN)
                   for number, rule in enumerate(chosen)}
     return {name: condition for name, condition in conditions.items() if condition is not None  # reaching back by a duration only
@@ -123,15 +122,13 @@ def _bounded_readers(connection: duckdb.DuckDBPyConnection, database: str, rules
 
 
 def _make_bounded_table(connection: duckdb.DuckDBPyConnection, database: str, bounded: dict[str, prefilter.Condition],
-                        statements: Sequence[str], values: Mapping[str, dict[str, Any]], *, since: datetime, until: datetime,
-                        cluster: str | None) -> bool:
+                        values: Mapping[str, dict[str, Any]], *, since: datetime, until: datetime, cluster: str | None) -> bool:
     """One scan of the window keeping the final requests some bounded rule can read (each condition with its rule's values),
-    with the columns some of their `statements` name: the lake's Parquet is decoded for the rows and columns they read."""
+    with the columns a finding has or some of them names: the lake's Parquet is decoded for the rows and columns they read."""
     # From the earliest a rule reaches back (`$since - $period`); each condition keeps its own rule to its own span.
     start = min([since, *(since - values[name][interval] for name, condition in bounded.items() for interval in condition.reaches_back)])
-    columns = [row[0] for row in connection.execute(f'DESCRIBE SELECT * FROM "{database}".main.{BOUNDED_VIEW}').fetchall()]
-    read = frozenset().union(*(prefilter.named_columns(statement, frozenset(columns)) for statement in statements))
-    projection = ", ".join(f'"{column}"' for column in columns if column in read)  # what the rules name, in the view's order
+    read = frozenset(FINDING_COLUMNS).union(*(condition.reads for condition in bounded.values()))  # a finding's, what the rules name
+    projection = ", ".join(f'"{column}"' for column in _view_columns(connection, database) if column in read)
     given: dict[str, Any] = {"since": start, "until": until, "cluster": cluster}
     for name, condition in bounded.items():
         given |= condition.values(values[name])
@@ -143,6 +140,10 @@ def _make_bounded_table(connection: duckdb.DuckDBPyConnection, database: str, bo
                              f"  AND ({prefilter.combined(list(bounded.values()))})", given)
     finally:
         connection.execute(f"SET preserve_insertion_order = {str(order).lower()}")
+
+
+def _view_columns(connection: duckdb.DuckDBPyConnection, database: str) -> list[str]:
+    return [row[0] for row in connection.execute(f'DESCRIBE SELECT * FROM "{database}".main.{BOUNDED_VIEW}').fetchall()]
 
 
 def _materialised(connection: duckdb.DuckDBPyConnection, statement: str, values: dict[str, Any]) -> bool:
