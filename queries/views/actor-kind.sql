@@ -21,7 +21,9 @@ CREATE OR REPLACE MACRO actor_kind(user_name, groups := NULL, admin_groups := NU
   WHEN list_contains(coalesce(admin_users, []), user_name) THEN 'human'
   WHEN user_name IN ('system:apiserver', 'system:volume-scheduler', 'system:cloud-controller-manager', 'system:addon-manager',
                      'aksService', 'nodeclient')
-    OR regexp_matches(user_name, '^(system:kube-|system:gke-|eks:|aks:|gke-|azure-|masterclient)') THEN 'system'
+    OR starts_with(user_name, 'system:kube-') OR starts_with(user_name, 'system:gke-') OR starts_with(user_name, 'eks:')
+    OR starts_with(user_name, 'aks:') OR starts_with(user_name, 'gke-') OR starts_with(user_name, 'azure-')
+    OR starts_with(user_name, 'masterclient') THEN 'system'
   WHEN list_has_any(coalesce(groups, []), list_concat(['system:masters'], coalesce(admin_groups, []))) THEN 'human'
   WHEN starts_with(user_name, 'system:') THEN 'system'
   ELSE 'human'

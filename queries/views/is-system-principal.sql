@@ -11,9 +11,11 @@ description: >
   `admin_users`) is never one, whatever the name.
 */
 CREATE OR REPLACE MACRO is_system_principal(user_name, groups := NULL, admin_groups := NULL, admin_users := NULL,
-                                            admins_are_people := false) AS coalesce(
-  (starts_with(user_name, 'system:serviceaccount:kube-system:') OR starts_with(user_name, 'eks:')
-   OR starts_with(user_name, 'masterclient') OR starts_with(user_name, 'gke-') OR starts_with(user_name, 'azure-')
-   OR user_name = 'aksService' OR ends_with(user_name, '.iam.gserviceaccount.com')
-   OR (starts_with(user_name, 'system:') AND NOT contains(user_name, 'serviceaccount')))
-  AND NOT (coalesce(admins_are_people, false) AND actor_kind(user_name, groups, admin_groups, admin_users) = 'human'), false)
+                                            admins_are_people := false) AS CASE  -- a CASE: `actor_kind` runs only where it decides
+  WHEN coalesce(NOT (starts_with(user_name, 'system:serviceaccount:kube-system:') OR starts_with(user_name, 'eks:')
+                     OR starts_with(user_name, 'masterclient') OR starts_with(user_name, 'gke-') OR starts_with(user_name, 'azure-')
+                     OR user_name = 'aksService' OR ends_with(user_name, '.iam.gserviceaccount.com')
+                     OR (starts_with(user_name, 'system:') AND NOT contains(user_name, 'serviceaccount'))), true) THEN false
+  WHEN coalesce(admins_are_people, false) THEN actor_kind(user_name, groups, admin_groups, admin_users) <> 'human'
+  ELSE true
+END
