@@ -87,7 +87,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("stage", pa.string(), "`stage`", "RequestReceived, ResponseStarted, ResponseComplete or Panic. `audit_id`+`stage`+`received_at` is unique per cluster.", "e.stage"),
     Column("level", pa.string(), "`level`", "Audit level the policy chose: Metadata, Request or RequestResponse.", "e.level"),
     Column("verb", pa.string(), "`verb`", "Kubernetes verb (get, list, watch, create, update, patch, delete, …) or HTTP verb for non-resource URLs.", "e.verb"),
-    Column("request_uri", pa.string(), "`requestURI`", "Path and query the client sent.", "e.requestURI", is_repetitive=False),
+    # Clients repeat their paths (a real cluster's log: 491 distinct in 2,971 requests; ≈ 3,600 in a row group of the
+    # benchmark's 122,880): dictionary-encoded, a quarter of the decoding time for every detection that shows one.
+    Column("request_uri", pa.string(), "`requestURI`", "Path and query the client sent.", "e.requestURI"),
     Column("user_agent", pa.string(), "`userAgent`", "Client's User-Agent (kubectl, helm, controllers, …).", "e.userAgent"),
     Column("source_ip", pa.string(), "`sourceIPs[0]`", "The client address (first of `source_ips`).", "e.sourceIPs[1]"),
     Column("source_ips", STRINGS, "`sourceIPs`", "Client address and any proxies (X-Forwarded-For), in order.", "e.sourceIPs"),
