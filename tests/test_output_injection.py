@@ -149,6 +149,20 @@ def test_write_csv_touches_only_string_cells():
     assert rows[0]["tags"] == '["=x"]'  # a list flattened to JSON text starts with `[`: nothing to evaluate
 
 
+def test_write_csv_writes_utc_times_as_arrow_does_and_other_zones_as_they_are():
+    import pyarrow.csv as arrow_csv
+
+    times = {unit: pa.array([1_700_000_000_123_456 // {"s": 10**6, "ms": 1000, "us": 1}[unit], None], pa.timestamp(unit, tz="UTC"))
+             for unit in ("s", "ms", "us")}
+    times["berlin"] = pa.array([1_700_000_000, None], pa.timestamp("s", tz="Europe/Berlin"))
+    ours, arrows = io.BytesIO(), io.BytesIO()
+    formats.write_csv(pa.table(times), ours)
+    arrow_csv.write_csv(pa.table(times), arrows)
+    assert list(csv.reader(io.StringIO(ours.getvalue().decode()))) == list(csv.reader(io.StringIO(arrows.getvalue().decode())))
+    assert list(csv.reader(io.StringIO(ours.getvalue().decode())))[1] == [
+        "2023-11-14 22:13:20Z", "2023-11-14 22:13:20.123Z", "2023-11-14 22:13:20.123456Z", "2023-11-14 23:13:20+0100"]
+
+
 @pytest.mark.parametrize(("text", "shown"), [
     ("kube-system/coredns-5d78c9869d", "kube-system/coredns-5d78c9869d"),
     ("system:serviceaccount:ci:deployer 10.0.3.21 allowed_users", "system:serviceaccount:ci:deployer 10.0.3.21 allowed_users"),
