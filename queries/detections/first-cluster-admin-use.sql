@@ -44,11 +44,11 @@ made AS (SELECT cluster, date_trunc('hour', bound_at) AS hour, list(bound_at) AS
 bound_groups AS (  -- every group some binding names (few)
   SELECT coalesce(list(DISTINCT name), []) AS names FROM (SELECT unnest(groups) AS name FROM bindings)
 ),
-requests AS (  -- the requests that can use a binding, with what a finding shows: a request whose reason
+requests AS (  -- the requests that can use a binding (what a finding shows is read for the findings alone): a request whose reason
   -- names no admin binding, by a user no binding names and in none of their groups, can use none (all three are keys
   -- of `heads`, so a group of requests is kept or left out whole); the history is read once
   SELECT *
-  FROM (SELECT cluster, received_at, audit_id, actor, source_ip, verb, resource, subresource, namespace, name, request_uri, code, coalesce(authz_reason, '') AS reason, user_name, user_groups,
+  FROM (SELECT cluster, received_at, audit_id, actor, coalesce(authz_reason, '') AS reason, user_name, user_groups,
                actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups,
                CASE WHEN contains(coalesce(authz_reason, ''), '" of ClusterRole "')
                      AND list_contains($admin_roles, regexp_extract(authz_reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2))
@@ -70,8 +70,7 @@ heads AS (
            date_trunc('hour', r.received_at), coalesce(array_length(list_filter(m.times, lambda t: t <= r.received_at)), 0)
 ),
 firsts AS (  -- those requests (ties at the same instant are all kept: the join below orders them by audit_id)
-  SELECT r.cluster, r.received_at, r.audit_id, r.actor, r.source_ip, r.verb,
-         object_text(r.resource, r.subresource, r.namespace, r.name, r.request_uri) AS object, r.code, r.groups,
+  SELECT r.cluster, r.received_at, r.audit_id, r.actor, r.groups,
          regexp_extract(r.reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) AS reason_binding,
          regexp_extract(r.reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2) AS reason_role, r.reason_key
   FROM requests r
@@ -88,15 +87,18 @@ uses AS (
   LEFT JOIN bindings b
     ON b.cluster = r.cluster AND b.bound_at <= r.received_at
    AND (list_contains(b.users, r.actor) OR list_has_any(b.groups, r.groups))
-  WHERE (b.binding IS NOT NULL OR (r.reason_binding <> '' AND list_contains($admin_roles, r.reason_role)))
-    AND r.reason_key = CASE WHEN r.reason_binding <> '' AND list_contains($admin_roles, r.reason_role) THEN r.reason_binding ELSE '' END
+  WHERE b.binding IS NOT NULL OR (r.reason_binding <> '' AND list_contains($admin_roles, r.reason_role))
 )
 , first_uses AS (  -- one finding per request: a request that is the first use of two bindings names the one its reason names, else the newest
   SELECT *, row_number() OVER (PARTITION BY cluster, audit_id ORDER BY binding = reason_binding DESC, bound_at DESC NULLS LAST, binding) AS per_request
   FROM uses
   WHERE nth = 1 AND received_at >= $since
 )
-SELECT *, actor || ' used ClusterRoleBinding ' || binding || ' for the first time: ' || verb || ' ' || object || outcome_suffix(code)
-          || coalesce(' (bound by ' || bound_by || ' ' || elapsed_text(bound_at, received_at) || ' before)', '') AS summary
-FROM first_uses
-WHERE per_request = 1
+SELECT u.*, d.source_ip, d.verb, d.code, d.object,
+       u.actor || ' used ClusterRoleBinding ' || u.binding || ' for the first time: ' || d.verb || ' ' || d.object || outcome_suffix(d.code)
+       || coalesce(' (bound by ' || u.bound_by || ' ' || elapsed_text(u.bound_at, u.received_at) || ' before)', '') AS summary
+FROM first_uses u
+JOIN final_requests d  -- what the finding shows, read for its request alone
+  ON d.cluster = u.cluster AND d.received_at = u.received_at AND d.audit_id = u.audit_id
+ AND in_window(d.received_at, d.date, $since, $until)
+WHERE u.per_request = 1
