@@ -49,11 +49,11 @@ edges AS (  -- where the span (granted_at, granted_at + within] of each grant be
 granted_groups AS (  -- every group some grant names (few): a request in none of them, by a user no grant names, can use none
   SELECT coalesce(list(DISTINCT name), []) AS names FROM (SELECT unnest(groups) AS name FROM grants)
 ),
-requests AS (  -- the requests that can use a grant, with what a finding shows: one by a user no grant names
+requests AS (  -- the requests that can use a grant (what a finding shows is read for the findings alone): one by a user no grant names
   -- and in none of the groups they name can use none (both are keys of `heads`, so a group of requests is kept or left
   -- out whole); the history is read once
   SELECT *
-  FROM (SELECT cluster, received_at, audit_id, actor, source_ip, verb, resource, subresource, namespace, name, request_uri, authz_reason,
+  FROM (SELECT cluster, received_at, audit_id, actor, namespace, authz_reason,
                actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups, coalesce(authz_reason, '') AS reason
         FROM final_requests
         WHERE in_history(received_at, date, $since, $until, $baseline)
@@ -72,8 +72,7 @@ heads AS (
            date_trunc('hour', r.received_at), coalesce(array_length(list_filter(e.times, lambda t: t < r.received_at)), 0)
 ),
 firsts AS (  -- those requests; ties at the same instant are all kept (the join below orders them by audit_id)
-  SELECT r.cluster, r.received_at, r.audit_id, r.actor, r.source_ip, r.verb,
-         object_text(r.resource, r.subresource, r.namespace, r.name, r.request_uri) AS object, r.namespace, r.authz_reason, r.groups
+  SELECT r.cluster, r.received_at, r.audit_id, r.actor, r.namespace, r.authz_reason, r.groups
   FROM requests r
   JOIN heads h ON h.cluster = r.cluster AND h.received_at = r.received_at AND h.actor = r.actor AND h.groups = r.groups
    AND h.namespace IS NOT DISTINCT FROM r.namespace AND h.reason = r.reason
@@ -91,7 +90,11 @@ uses AS (
    AND (coalesce(r.authz_reason, '') = ''
         OR contains(r.authz_reason, g.kind || ' "' || g.binding || CASE WHEN g.kind = 'RoleBinding' THEN '/' || g.scope ELSE '' END || '"'))
 )
-SELECT *, actor || ' used ' || coalesce(role, '?') || ' (' || verb || ' ' || object || '), granted ' || elapsed_text(granted_at, received_at)
-          || ' before by ' || coalesce(granter, '(no user)') || ' through ' || kind || ' ' || coalesce(scope || '/', '') || coalesce(binding, '?') AS summary
-FROM uses
-WHERE nth = 1 AND received_at >= $since
+SELECT u.*, d.source_ip, d.verb, d.object,
+       u.actor || ' used ' || coalesce(u.role, '?') || ' (' || d.verb || ' ' || d.object || '), granted ' || elapsed_text(u.granted_at, u.received_at)
+       || ' before by ' || coalesce(u.granter, '(no user)') || ' through ' || u.kind || ' ' || coalesce(u.scope || '/', '') || coalesce(u.binding, '?') AS summary
+FROM uses u
+JOIN final_requests d  -- what the finding shows, read for its request alone
+  ON d.cluster = u.cluster AND d.received_at = u.received_at AND d.audit_id = u.audit_id
+ AND in_window(d.received_at, d.date, $since, $until)
+WHERE u.nth = 1 AND u.received_at >= $since
