@@ -40,9 +40,8 @@ seen AS (
   JOIN addresses a ON a.source_ip = b.source_ip
 ),
 known AS (SELECT DISTINCT cluster, actor FROM seen),
-requests AS (  -- what a finding shows but its `object`, made below for the firsts alone (not for every request)
-  SELECT r.cluster, r.received_at, r.audit_id, r.actor, r.source_ip, r.verb, r.resource, r.subresource, r.namespace, r.name,
-         r.request_uri, r.code, a.network
+requests AS (  -- what a finding shows is read for the findings alone
+  SELECT r.cluster, r.received_at, r.audit_id, r.actor, r.source_ip, a.network
   FROM final_requests r
   JOIN addresses a ON a.source_ip = r.source_ip
   WHERE in_window(r.received_at, r.date, $since, $until)
@@ -55,6 +54,11 @@ firsts AS (
   WHERE EXISTS (SELECT 1 FROM known k WHERE k.cluster = r.cluster AND k.actor = r.actor)
     AND NOT EXISTS (SELECT 1 FROM seen s WHERE s.cluster = r.cluster AND s.actor = r.actor AND s.network = r.network)
 )
-SELECT *, actor || ' acted from ' || source_ip || ' (network ' || network || ', never used in the baseline): ' || verb || ' ' || object
-          || outcome_suffix(code) AS summary
-FROM (SELECT *, object_text(resource, subresource, namespace, name, request_uri) AS object FROM firsts WHERE nth = 1)
+SELECT f.*, d.verb, d.object, d.code,
+       f.actor || ' acted from ' || f.source_ip || ' (network ' || f.network || ', never used in the baseline): ' || d.verb || ' ' || d.object
+       || outcome_suffix(d.code) AS summary
+FROM firsts f
+JOIN final_requests d  -- what the finding shows, read for its request alone
+  ON d.cluster = f.cluster AND d.received_at = f.received_at AND d.audit_id = f.audit_id
+ AND in_window(d.received_at, d.date, $since, $until)
+WHERE f.nth = 1

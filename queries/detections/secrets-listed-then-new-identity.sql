@@ -30,9 +30,11 @@ WITH listings AS (
     AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
-firsts AS (  -- each identity's first request from an address that listed, over the baseline and the window
+firsts AS (  -- each identity's first request from an address that listed, over the baseline and the window (what a
+  -- finding shows is read for the findings alone)
   SELECT *
-  FROM (SELECT *, row_number() OVER (PARTITION BY cluster, source_ip, actor ORDER BY received_at, audit_id) AS nth
+  FROM (SELECT cluster, received_at, audit_id, actor, source_ip,
+               row_number() OVER (PARTITION BY cluster, source_ip, actor ORDER BY received_at, audit_id) AS nth
         FROM final_requests r
         WHERE in_history(received_at, date, $since, $until, $baseline)
           AND actor IS NOT NULL
@@ -47,7 +49,11 @@ switched AS (
   JOIN listings l ON l.cluster = f.cluster AND l.address = f.source_ip AND l.lister <> f.actor
    AND f.received_at > l.listed_at AND f.received_at <= l.listed_at + $within
 )
-SELECT *, actor || ' acted from ' || source_ip || ' for the first time (' || verb || ' ' || object || outcome_suffix(code) || '), '
-          || elapsed_text(listed_at, received_at) || ' after ' || lister || ' listed every secret of the cluster from there' AS summary
-FROM switched
-WHERE latest = 1
+SELECT s.*, d.verb, d.object, d.code,
+       s.actor || ' acted from ' || s.source_ip || ' for the first time (' || d.verb || ' ' || d.object || outcome_suffix(d.code) || '), '
+       || elapsed_text(s.listed_at, s.received_at) || ' after ' || s.lister || ' listed every secret of the cluster from there' AS summary
+FROM switched s
+JOIN final_requests d  -- what the finding shows, read for its request alone
+  ON d.cluster = s.cluster AND d.received_at = s.received_at AND d.audit_id = s.audit_id
+ AND in_window(d.received_at, d.date, $since, $until)
+WHERE s.latest = 1
