@@ -22,9 +22,9 @@ needs:
   - {level: Metadata}
 */
 WITH attempts AS (  -- refusals by whoever the rule watches; successes by anyone (who made those is checked once counted,
-  -- on the few that complete a burst, not on every request: a success never changes a count of refusals)
-  SELECT cluster, received_at, audit_id, actor, source_ip, verb, code, resource, subresource, namespace, name, request_uri,
-         coalesce(subresource, '') AS part, coalesce(namespace, '') AS scope, user_name, user_groups
+  -- on the few that complete a burst, not on every request: a success never changes a count of refusals); what a
+  -- finding shows is read for the findings alone
+  SELECT cluster, received_at, audit_id, actor, code, resource, coalesce(subresource, '') AS part, coalesce(namespace, '') AS scope, user_name, user_groups
   FROM final_requests
   WHERE in_history(received_at, date, $since - $within, $until, $baseline)
     AND resource IS NOT NULL AND actor IS NOT NULL
@@ -56,8 +56,12 @@ completions AS (
   WHERE code BETWEEN 200 AND 299 AND refusals >= $threshold AND received_at >= $since - $baseline
     AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
 )
-SELECT *, actor || ' allowed ' || verb || ' ' || object || ' after ' || refusals || ' refusal(s) on ' || resource || CASE WHEN part <> '' THEN '/' || part ELSE '' END
-          || CASE WHEN scope <> '' THEN ' in ' || scope ELSE '' END || ', the first ' || elapsed_text(first_refused, received_at) || ' before' AS summary
-FROM (SELECT *, object_text(resource, subresource, namespace, name, request_uri) AS object  -- for the findings alone
-      FROM completions
-      WHERE nth = 1 AND received_at >= $since)
+SELECT c.*, d.source_ip, d.verb, d.object,
+       c.actor || ' allowed ' || d.verb || ' ' || d.object || ' after ' || c.refusals || ' refusal(s) on ' || c.resource
+       || CASE WHEN c.part <> '' THEN '/' || c.part ELSE '' END || CASE WHEN c.scope <> '' THEN ' in ' || c.scope ELSE '' END
+       || ', the first ' || elapsed_text(c.first_refused, c.received_at) || ' before' AS summary
+FROM completions c
+JOIN final_requests d  -- what the finding shows, read for its request alone
+  ON d.cluster = c.cluster AND d.received_at = c.received_at AND d.audit_id = c.audit_id
+ AND in_window(d.received_at, d.date, $since, $until)
+WHERE c.nth = 1 AND c.received_at >= $since
