@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -371,6 +371,26 @@ def test_cluster_providers_is_answered_once_only_when_every_call_is_over_the_run
             assert "cluster_providers" not in shared.made
 
 
+def test_a_detection_over_history_reaches_back_by_its_durations_or_is_not_shared():
+    """How far back a detection over history reads: `$since` less its baseline and every other duration it subtracts; one
+    that subtracts anything else (a literal interval) is not bounded, and reads the lake itself."""
+    from types import SimpleNamespace
+
+    from auditlake.library.shared_window import history_start
+
+    since = datetime.fromisoformat("2026-11-15T00:00:00+00:00")
+    durations = {"baseline": timedelta(days=14), "within": timedelta(hours=1), "threshold": 5}
+    sequence = SimpleNamespace(statement="SELECT 1 FROM exec_requests WHERE in_history(received_at, date, $since - $within, $until, $baseline)")
+    assert history_start(sequence, durations, since) == since - timedelta(days=14, hours=1)
+    literal = SimpleNamespace(statement="SELECT 1 FROM exec_requests WHERE in_history(received_at, date, $since - INTERVAL 2 DAY, $until, $baseline)")
+    assert history_start(literal, durations, since) is None
+    by_a_count = SimpleNamespace(statement="SELECT 1 FROM exec_requests WHERE in_history(received_at, date, $since - $threshold, $until, $baseline)")
+    assert history_start(by_a_count, durations, since) is None
+    in_a_comment = SimpleNamespace(statement="-- not $since - 1\nSELECT 1 FROM exec_requests WHERE in_history(received_at, date, $since, $until, $baseline)")
+    assert history_start(in_a_comment, durations, since) == since - timedelta(days=14, hours=1)
+    assert history_start(in_a_comment, {"within": timedelta(hours=1)}, since) is None  # in_history without a bound baseline
+
+
 @pytest.mark.parametrize("window", [ALL_TIME, {"since": "2026-11-02T06:00:00Z", "until": "2026-11-03T00:00:00Z", "cluster": "demo"}],
                          ids=["all time", "part of a day, one cluster"])
 def test_sharing_one_scan_of_the_window_changes_no_finding(fixture_lake, case_lake, window):
@@ -388,13 +408,16 @@ def test_sharing_one_scan_of_the_window_changes_no_finding(fixture_lake, case_la
             alone = detect.run_detections(connection, rules, **params, share_scans=False)
             since, until = (datetime.fromisoformat(params[key].replace("Z", "+00:00")) for key in ("since", "until"))
             in_window = [rule for rule in rules if reads_only_its_window(rule)]
-            values = {rule.name: bind(rule, {"since": since, "until": until}) for rule in in_window}
-            with shared_window(connection, in_window, since=since, until=until, cluster=None, values=values) as made:
+            over_history = [rule for rule in rules if not reads_only_its_window(rule)]
+            values = {rule.name: bind(rule, {"since": since, "until": until}) for rule in rules}
+            with shared_window(connection, in_window, since=since, until=until, cluster=None, values=values, history=over_history) as made:
                 # each is read by several detections: each was materialised
                 assert set(made.made) == set(SHARED_VIEWS) | set(SHARED_MACROS) | {BOUNDED_VIEW}
                 bounded = [rule.name for rule in made.rules if BOUNDED_TABLE in rule.sql]
                 assert len(bounded) >= 35 and "secret-read" in bounded  # most read their final requests from the shared table
                 assert "forbidden-from-public-ip" in bounded  # reaching back by its `$period`: the table begins that much earlier
+                # detections over history read the shared views from as far back as they reach (baseline, and `within` before it)
+                assert {"first-exec-into-namespace", "privileged-pod-then-exec"} <= {rule.name for rule in made.history}
             assert connection.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]  # and dropped
             assert connection.execute("SELECT count(*) FROM duckdb_functions() WHERE database_name = 'temp'").fetchall() == [(0,)]
         assert shared.findings.drop(["found_at"]).equals(alone.findings.drop(["found_at"]))

@@ -91,8 +91,9 @@ def run_detections(connection: duckdb.DuckDBPyConnection, rules: list[SavedQuery
                    now: datetime | None = None, params: dict[str, dict[str, Any]] | None = None, share_scans: bool = True) -> DetectionRun:
     """Every rule over the same [since, until) window (with `params[rule]` for its own); findings stacked, ordered by time.
 
-    `share_scans` materialises the shared views several rules read once for the window, and the final requests the
-    rules' own conditions can read (`shared_window`); the findings are the same without it, only slower.
+    `share_scans` materialises the shared views several rules read once for the window (from as far back as the detections
+    over history that read them reach), and the final requests the rules' own conditions can read (`shared_window`); the
+    findings are the same without it, only slower.
     """
     now = now or datetime.now(UTC)
     start, end = window.parse_time(since, now), window.parse_time(until or "now", now)
@@ -110,11 +111,17 @@ def run_detections(connection: duckdb.DuckDBPyConnection, rules: list[SavedQuery
             tables.append(table.cast(_schema(table.schema)))
 
     in_window = [rule for rule in rules if reads_only_its_window(rule)]
-    with shared_window(connection, in_window if share_scans else [], since=start, until=end, cluster=cluster, values=values) as shared:
+    over_history = [rule for rule in rules if not reads_only_its_window(rule)]
+    with shared_window(connection, in_window if share_scans else [], since=start, until=end, cluster=cluster, values=values,
+                       history=over_history if share_scans else []) as shared:
         for rule in shared.rules if share_scans else in_window:
             detect(rule)
-    for rule in rules:
-        if not reads_only_its_window(rule):
+        shared.release()  # the history's detections read the lake's final requests, not the window's table: its memory is theirs
+        for rule in shared.history:
+            detect(rule)
+    ran_inside = {rule.name for rule in shared.history}
+    for rule in over_history:
+        if rule.name not in ran_inside:
             detect(rule)
     findings = pa.concat_tables(tables) if tables else _schema(None).empty_table()
     findings = findings.sort_by([("received_at", "ascending"), ("rule", "ascending"), ("audit_id", "ascending")])

@@ -13,21 +13,26 @@ it can read within the window (`prefilter.reading_condition`), and one scan of t
 rule can read (`final_requests_of_run`, 13 in a hundred on the 10 M benchmark lake); each such rule then reads
 that table instead of the view (`SharedWindow.rules`), so the lake's Parquet is decoded once, not once per rule.
 The table holds the view's columns those rules name (`prefilter.named_columns`), not the others.
-Detections over history (`stateful:`) read before the window; they run against the lake itself. That the
-findings are the same either way is a test (tests/test_detections.py runs every detection both ways).
+Detections over history (`stateful:`) read before the window, as far back as their durations reach (`$since - $within`,
+`in_history(…, $baseline)`): a shared view one of them reads begins that much earlier (`history_start`), so it reads
+the run's table too, and the window's detections, which keep to their window, read the same table; one that calls a
+shared macro, or reaches back by anything but its duration parameters, runs against the lake itself after the block
+(`SharedWindow.history`: those that run inside). They read the lake's `final_requests` either way. That the findings
+are the same either way is a test (tests/test_detections.py runs every detection both ways).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from auditlake.contract import FINDING_COLUMNS
 from auditlake.library import prefilter
+from auditlake.library.savedquery import STRINGS_AND_COMMENTS
 
 if TYPE_CHECKING:
     import duckdb
@@ -59,6 +64,8 @@ class SharedWindow:
 
     made: tuple[str, ...]
     rules: list[SavedQuery]
+    history: list[SavedQuery] = dataclasses.field(default_factory=list)  # detections over history to run inside the block
+    release: Callable[[], None] = lambda: None  # drops the table of final requests (once `rules` ran: its memory is then free)
 
 
 def reads_only_its_window(rule: SavedQuery) -> bool:
@@ -71,20 +78,37 @@ def readers(rules: Sequence[SavedQuery], names: Sequence[str]) -> list[SavedQuer
     return [rule for rule in rules if any(prefilter.references(rule.statement, name) for name in names)]
 
 
+def history_start(rule: SavedQuery, values: Mapping[str, Any], since: datetime) -> datetime | None:
+    """The earliest a detection over history reads, bound with `values`: `$since` less all its duration parameters (each
+    `$since - $name` and `in_history`'s `$baseline` is one of them), or None when it reaches back by anything else."""
+    durations = {name: value for name, value in values.items() if isinstance(value, timedelta)}
+    code = STRINGS_AND_COMMENTS.sub(" ", rule.statement)
+    uses = re.findall(r"\$since\b\s*(-\s*(\$(\w+))?)?", code)
+    if any(minus and name not in durations for minus, _, name in uses) or ("in_history" in code and "baseline" not in durations):
+        return None
+    return since - sum(durations.values(), timedelta())
+
+
 @contextmanager
 def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQuery], *, since: datetime, until: datetime,
-                  cluster: str | None, values: Mapping[str, dict[str, Any]] | None = None) -> Iterator[SharedWindow]:
-    """Within the block, each shared view that two or more of `rules` read holds only the run's window; and when each
-    rule's bound `values` are given, the final requests two or more of them can read are one table (see the module)."""
+                  cluster: str | None, values: Mapping[str, dict[str, Any]] | None = None,
+                  history: Sequence[SavedQuery] = ()) -> Iterator[SharedWindow]:
+    """Within the block, each shared view that two or more of `rules` (and of the detections over `history`, with their
+    `values`) read holds only the run's window (from as far back as those detections reach); and when each rule's bound
+    `values` are given, the final requests two or more of them can read are one table (see the module)."""
     database = connection.execute("SELECT current_database()").fetchall()[0][0]
     made: list[str] = []
     drops: list[str] = []  # what was created, undone in reverse order even if a later step fails
+    starts = {rule.name: history_start(rule, (values or {}).get(rule.name, {}), since) for rule in history}
+    inside = [rule for rule in history if starts[rule.name] is not None and not readers([rule], SHARED_MACROS)]
     try:
         for view, names in SHARED_VIEWS.items():
-            if len(readers(rules, names)) >= 2 and _materialised(
+            reading = readers([*rules, *inside], names)
+            start = min([since, *(starts[rule.name] or since for rule in reading if rule in inside)])
+            if len(reading) >= 2 and _materialised(
                     connection, f'CREATE TEMP TABLE {view} AS SELECT * FROM "{database}".main.{view} '
                     "WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)",
-                    {"since": since, "until": until, "cluster": cluster}):
+                    {"since": start, "until": until, "cluster": cluster}):
                 drops.append(f"DROP TABLE IF EXISTS temp.main.{view}")
                 made.append(view)
         for macro in SHARED_MACROS:
@@ -102,7 +126,11 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
             made.append(BOUNDED_VIEW)
             rules = [dataclasses.replace(rule, sql=prefilter.renamed_reads(rule.sql, BOUNDED_VIEW, BOUNDED_TABLE))
                      if rule.name in bounded else rule for rule in rules]
-        yield SharedWindow(tuple(made), list(rules))
+
+        def release() -> None:
+            connection.execute(f"DROP TABLE IF EXISTS temp.main.{BOUNDED_TABLE}")
+
+        yield SharedWindow(tuple(made), list(rules), inside, release)
     finally:
         for drop in reversed(drops):
             connection.execute(drop)
