@@ -168,6 +168,10 @@ def test_auditlake_spark_run_prints_like_query_run(fixture_lake: Lake) -> None:
     assert lines[0].startswith("cluster,date,level,events")
     assert any(line.startswith("demo,2026-11-01,") for line in lines)
     assert "row(s) on Spark" in done.stderr
+    # Spark's own WARN chatter stays off stderr (it once printed a Java stack trace for the lake's file pattern) and
+    # so does pyspark's pandas-version warning: what is left is auditlake's line and the JVM's few start-up lines
+    assert not [line for line in done.stderr.splitlines() if line.startswith("\tat ") or " WARN " in line or "Warning" in line]
+    assert len(done.stderr.splitlines()) <= 5, done.stderr
 
 
 def test_a_spark_failure_is_one_line_and_running_out_of_heap_says_what_to_give() -> None:

@@ -4,7 +4,7 @@ Owns: `register` (in a SparkSession, the temp views `events` over exactly the fi
 same list the DuckDB catalog reads, with the hive partition columns `cluster` and `date` taken from the paths,
 `findings` when the lake has any, and every shared view of `queries/views/` that translates, in dependency
 order), `run` (one saved query, its parameters bound as literals, as an Arrow table), `session` (a quiet local
-SparkSession: log at WARN, no UI, bound to 127.0.0.1) and the refusal of a DuckDB-only query. Values are bound
+SparkSession: Spark's own log at ERROR, no UI, bound to 127.0.0.1) and the refusal of a DuckDB-only query. Values are bound
 by the caller (`Lake._bind`), so Spark gets the same values DuckDB gets. Never writes into the lake.
 """
 
@@ -13,8 +13,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditlake import contract
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 ENGINE = "spark"
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")  # Spark's own messages: ERROR only, one line each
 REGISTERED_KEY = "auditlake.registered"  # a Spark conf entry: which lake state the session's views show
 SESSION_CONFIG = {
     "spark.ui.enabled": "false",  # no web UI: nothing listens beyond the driver's loopback ports
@@ -61,7 +64,7 @@ def require_pyspark() -> None:
 
 
 def session(master: str = "local[*]", driver_memory: str | None = None) -> SparkSession:
-    """A local SparkSession for the CLI: quiet (log at WARN), no UI, bound to 127.0.0.1, UTC.
+    """A local SparkSession for the CLI: quiet (Spark's log at ERROR, one line each), no UI, bound to 127.0.0.1, UTC.
 
     `driver_memory` (such as "4g") is the JVM's heap; in local mode the executors live in it. Spark's default is 1g.
     """
@@ -69,11 +72,15 @@ def session(master: str = "local[*]", driver_memory: str | None = None) -> Spark
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # read as the JVM starts: bind to loopback, without the hostname warning
+    # pyspark 4 warns that it "does not yet fully support pandas >= 3" when it converts: nothing for a user to do
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     builder = SparkSession.builder.master(master).appName("auditlake")
-    for key, value in {**SESSION_CONFIG, **({"spark.driver.memory": driver_memory} if driver_memory else {})}.items():
+    # read as the driver's JVM starts: Spark's messages at ERROR from its first line (`LOG_CONFIG`)
+    quiet = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"}
+    for key, value in {**SESSION_CONFIG, **quiet, **({"spark.driver.memory": driver_memory} if driver_memory else {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
+    spark.sparkContext.setLogLevel("ERROR")
     return spark
 
 
