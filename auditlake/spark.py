@@ -44,7 +44,7 @@ def run_saved_query(spark: SparkSession, lake: str | Path | Lake, name: str, /, 
 
 
 def session(master: str = "local[*]", driver_memory: str | None = None) -> SparkSession:
-    """A quiet local SparkSession (log at WARN, no UI, bound to 127.0.0.1, UTC), as `auditlake spark run` starts;
+    """A quiet local SparkSession (Spark's own log at ERROR, no UI, bound to 127.0.0.1, UTC), as `auditlake spark run` starts;
     `driver_memory` ("4g") is its JVM heap (Spark's default 1g)."""
     from auditlake.lake import spark_session
 
