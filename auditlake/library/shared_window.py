@@ -99,12 +99,13 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
     database = connection.execute("SELECT current_database()").fetchall()[0][0]
     made: list[str] = []
     drops: list[str] = []  # what was created, undone in reverse order even if a later step fails
-    starts = {rule.name: history_start(rule, (values or {}).get(rule.name, {}), since) for rule in history}
-    inside = [rule for rule in history if starts[rule.name] is not None and not readers([rule], SHARED_MACROS)]
+    reach = {rule.name: start for rule in history  # where each detection over history that runs inside begins to read
+             if not readers([rule], SHARED_MACROS) and (start := history_start(rule, (values or {}).get(rule.name, {}), since))}
+    inside = [rule for rule in history if rule.name in reach]
     try:
         for view, names in SHARED_VIEWS.items():
             reading = readers([*rules, *inside], names)
-            start = min([since, *(starts[rule.name] or since for rule in reading if rule in inside)])
+            start = min([since, *(reach[rule.name] for rule in reading if rule.name in reach)])
             if len(reading) >= 2 and _materialised(
                     connection, f'CREATE TEMP TABLE {view} AS SELECT * FROM "{database}".main.{view} '
                     "WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)",
