@@ -29,6 +29,25 @@ S3_CLIENT_CONFIG = {"retries": {"max_attempts": 5, "mode": "standard"}, "connect
 OBJECT_BLOCK_BYTES = 4 * 1024 * 1024  # read-ahead of an open object: a resume point is checked without fetching much more
 
 
+def s3_client_config() -> dict[str, Any]:
+    """`S3_CLIENT_CONFIG`, with the retries the user set the AWS way winning over ours: `AWS_MAX_ATTEMPTS` and
+    `AWS_RETRY_MODE`, or `max_attempts` and `retry_mode` in the profile of the AWS config file (a cron job that
+    would rather fail at once, a flaky link that wants more). botocore reads those only when a client does not say."""
+    botocore = importlib.import_module("botocore.session")
+    try:
+        profile = botocore.get_session().get_scoped_config()
+    except importlib.import_module("botocore.exceptions").ProfileNotFound:
+        profile = {}  # the client says so when it is made, as for any other setting
+    retries = dict(S3_CLIENT_CONFIG["retries"])
+    if attempts := os.environ.get("AWS_MAX_ATTEMPTS") or profile.get("max_attempts"):
+        if not str(attempts).strip().isdigit() or int(attempts) < 1:
+            raise InputError(f"AWS_MAX_ATTEMPTS / max_attempts must be a whole number of attempts, at least 1, not {attempts!r}")
+        retries["max_attempts"] = int(attempts)
+    if mode := os.environ.get("AWS_RETRY_MODE") or profile.get("retry_mode"):
+        retries["mode"] = str(mode)
+    return {**S3_CLIENT_CONFIG, "retries": retries}
+
+
 @dataclass(frozen=True)
 class Scheme:
     """How one URL scheme is read: the fsspec protocol, the package that provides it and the auditlake extra that installs it."""
@@ -117,7 +136,7 @@ class ObjectStore:
                                          hint=f"pip install 'auditlake[{self.spec.extra}]'") from None
         options: dict[str, Any] = {"skip_instance_cache": True, "use_listings_cache": False}
         if self.spec.protocol == "s3":
-            options["config_kwargs"] = S3_CLIENT_CONFIG
+            options["config_kwargs"] = s3_client_config()
             self.endpoint = s3_endpoint(endpoint)
             if self.endpoint:
                 options["endpoint_url"] = self.endpoint

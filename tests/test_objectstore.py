@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from auditlake import Lake, objectstore
-from auditlake.errors import MissingDependencyError
+from auditlake.errors import InputError, MissingDependencyError
 
 
 def test_the_examples_in_the_docstrings_hold():
@@ -64,3 +64,20 @@ def test_an_object_store_failing_under_a_duckdb_read_is_one_line_not_an_internal
     assert isinstance(failure, ObjectStoreError) and int(failure.exit_code) == 2
     assert failure.message.startswith("the object store failed while reading the lake (botocore.exceptions.EndpointConnectionError")
     assert store_failure(ValueError("Binder Error: column x not found")) is None
+
+
+def test_retries_are_ours_unless_the_user_set_them_the_aws_way(tmp_path, monkeypatch):
+    for name in ("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "absent"))
+    assert objectstore.s3_client_config()["retries"] == {"max_attempts": 5, "mode": "standard"}
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # a cron job that would rather fail at once than wait out the backoff
+    assert objectstore.s3_client_config()["retries"] == {"max_attempts": 1, "mode": "standard"}
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS")
+    profile = tmp_path / "config"
+    profile.write_text("[default]\nmax_attempts = 9\nretry_mode = adaptive\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(profile))
+    assert objectstore.s3_client_config() == {**objectstore.S3_CLIENT_CONFIG, "retries": {"max_attempts": 9, "mode": "adaptive"}}
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "many")
+    with pytest.raises(InputError, match="AWS_MAX_ATTEMPTS / max_attempts must be a whole number of attempts, at least 1, not 'many'"):
+        objectstore.s3_client_config()

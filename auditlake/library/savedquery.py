@@ -198,8 +198,11 @@ def _load_library(roots: list[Path]) -> dict[str, SavedQuery]:
     for root in roots:
         if not root.is_dir():
             raise QueryError(f"{root}: no such query directory", hint="check AUDITLAKE_QUERY_PATH")
+        defaults: dict[Path, Defaults] = {}  # each folder's, read once (not once per file: ≈ 0.4 s of every command)
         for path in sorted(root.rglob("*.sql")):
-            query = load_file(path, root)
+            if path.parent not in defaults:
+                defaults[path.parent] = folder_defaults(path.parent, root)
+            query = load_file(path, root, defaults[path.parent])
             if query.name in library:
                 raise QueryError(f"duplicate saved-query name {query.name!r} (also {library[query.name].path})", path=path,
                                  hint="names are file stems and must be unique across queries/")
@@ -258,8 +261,8 @@ def _read_defaults(path: Path) -> dict[str, dict[str, Any]]:
     return {"params": raw.get("params") or {}, "offers": raw.get("offers") or {}, "needs": needs}
 
 
-def load_file(path: Path, root: Path) -> SavedQuery:
-    """Parse and check one file (with the defaults of its root and folder)."""
+def load_file(path: Path, root: Path, defaults: Defaults | None = None) -> SavedQuery:
+    """Parse and check one file (with the defaults of its root and folder: `folder_defaults` when not given)."""
     import duckdb  # only to check the SQL parses: `import auditlake.library` stays cheap
 
     text = path.read_text()
@@ -297,7 +300,7 @@ def load_file(path: Path, root: Path) -> SavedQuery:
     own = header.get("params") or {}
     if not isinstance(own, dict):
         raise QueryError("params must be a mapping of name to {type, default, help}", path=path)
-    defaults = folder_defaults(path.parent, root)
+    defaults = defaults if defaults is not None else folder_defaults(path.parent, root)
     sql = text[match.end():].strip().rstrip(";").strip()
     used = sorted(set(PARAMETER.findall(STRINGS_AND_COMMENTS.sub(" ", sql))))
     # A query's parameters, in order: the defaults' params, the root's offers it uses, its header's own, the folder's offers it uses.

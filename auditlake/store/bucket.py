@@ -37,7 +37,7 @@ from typing import Any
 
 from auditlake import config
 from auditlake.errors import CREDENTIALS_HINT, LakeError, LakeLockedError
-from auditlake.objectstore import S3_CLIENT_CONFIG, ObjectStore, is_object_url, split_url
+from auditlake.objectstore import ObjectStore, is_object_url, s3_client_config, split_url
 from auditlake.store.digests import DIGESTS_DIR, names_to_discard
 from auditlake.store.files import DATA_DIRS, now_text, parse_time, remove_empty_directories
 from auditlake.store.manifest import LakeStore, Manifest, ReaderFiles, parse_manifest
@@ -270,7 +270,7 @@ class BucketLakeStore(LakeStore):
         """A botocore S3 client with the SDK's standard credential chain, retries and timeouts (made on first use)."""
         if self._client is None:
             session = importlib.import_module("botocore.session").get_session()
-            settings = importlib.import_module("botocore.config").Config(**S3_CLIENT_CONFIG)
+            settings = importlib.import_module("botocore.config").Config(**s3_client_config())
             self._client = session.create_client("s3", endpoint_url=self.objects.endpoint, config=settings)
         return self._client
 

@@ -23,10 +23,10 @@ def upload(server: S3Server, directory: Path) -> None:
         client.put_object(Bucket="audit", Key=f"logs/{path.name}", Body=path.read_bytes())
 
 
-def ingest(server: S3Server, lake: Path, *extra: str) -> subprocess.Popen[str]:
+def ingest(server: S3Server, lake: Path, *extra: str, attempts: int | None = None) -> subprocess.Popen[str]:
     environment = {**{name: value for name, value in os.environ.items() if not name.startswith("AWS_")}, **server.env(),
                    "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                   "AUDITLAKE_COMMIT_ROWS": "2000", "AUDITLAKE_WORKERS": "1"}
+                   "AUDITLAKE_COMMIT_ROWS": "2000", "AUDITLAKE_WORKERS": "1", **({"AWS_MAX_ATTEMPTS": str(attempts)} if attempts else {})}
     return subprocess.Popen([sys.executable, "-m", "auditlake", "ingest", "s3://audit/logs/", "--lake", str(lake), "--cluster", "sim", "-q",
                              *extra], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -38,7 +38,7 @@ def test_the_store_stopping_mid_ingest_is_one_line_and_a_rerun_completes_exactly
     server = own_s3_server
     try:
         upload(server, tmp_path / "logs")
-        running = ingest(server, tmp_path / "lake")
+        running = ingest(server, tmp_path / "lake", attempts=2)  # one retry, not five with backoff, against the stopped store
         digests = tmp_path / "lake" / "_digests"
         deadline = time.monotonic() + 120
         while running.poll() is None and len(list(digests.glob("*.json")) if digests.is_dir() else []) < 2 and time.monotonic() < deadline:

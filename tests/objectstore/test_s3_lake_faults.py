@@ -104,7 +104,8 @@ def test_the_store_stopping_mid_ingest_into_a_bucket_lake_is_one_line_and_the_re
         server.client().create_bucket(Bucket="lake")
         environment = {**{name: value for name, value in os.environ.items() if not name.startswith("AWS_")}, **server.env(),
                        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "XDG_CACHE_HOME": str(cache),
-                       "AUDITLAKE_LOCK_LEASE": LEASE, "AUDITLAKE_COMMIT_ROWS": "1000", "AUDITLAKE_WORKERS": "1"}
+                       "AUDITLAKE_LOCK_LEASE": LEASE, "AUDITLAKE_COMMIT_ROWS": "1000", "AUDITLAKE_WORKERS": "1",
+                       "AWS_MAX_ATTEMPTS": "2"}  # one retry, not five with backoff, against the stopped store
         running = subprocess.Popen([sys.executable, "-m", "auditlake", "ingest", str(tmp_path / "logs"), "--lake", url, "--cluster", "sim",
                                     "-q"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         client, deadline = server.client(), time.monotonic() + 120
