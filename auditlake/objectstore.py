@@ -25,7 +25,8 @@ from auditlake.errors import CREDENTIALS_HINT, STORE_RERUN_HINT, InputError, Mis
 
 # The SDK's own retries, with backoff, for what is safe to retry (reads and listings): throttling, 5xx, dropped
 # connections, timeouts. Bounded timeouts, so an unreachable store is an error in seconds, not a hang.
-S3_CLIENT_CONFIG = {"retries": {"max_attempts": 5, "mode": "standard"}, "connect_timeout": 5, "read_timeout": 60}
+S3_RETRIES: dict[str, Any] = {"max_attempts": 5, "mode": "standard"}  # unless the user set theirs (`s3_client_config`)
+S3_CLIENT_CONFIG: dict[str, Any] = {"retries": S3_RETRIES, "connect_timeout": 5, "read_timeout": 60}
 OBJECT_BLOCK_BYTES = 4 * 1024 * 1024  # read-ahead of an open object: a resume point is checked without fetching much more
 
 
@@ -38,7 +39,7 @@ def s3_client_config() -> dict[str, Any]:
         profile = botocore.get_session().get_scoped_config()
     except importlib.import_module("botocore.exceptions").ProfileNotFound:
         profile = {}  # the client says so when it is made, as for any other setting
-    retries = dict(S3_CLIENT_CONFIG["retries"])
+    retries = dict(S3_RETRIES)
     if attempts := os.environ.get("AWS_MAX_ATTEMPTS") or profile.get("max_attempts"):
         if not str(attempts).strip().isdigit() or int(attempts) < 1:
             raise InputError(f"AWS_MAX_ATTEMPTS / max_attempts must be a whole number of attempts, at least 1, not {attempts!r}")
