@@ -9,6 +9,7 @@ shows the warnings in a notebook).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
@@ -167,10 +168,21 @@ STORE_FAILURES = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeout
                   "ServerDisconnectedError", "Could not connect to the endpoint URL", "Connection reset by peer")
 
 
+STORE_PACKAGES = ("s3fs", "aiobotocore", "botocore", "gcsfs", "adlfs", "fsspec", "aiohttp")  # a frame in one: the store failed
+_SDK_FRAME = re.compile(r'^\s+File "(?:[^"]*[/\\])?(?:' + "|".join(STORE_PACKAGES) + r')[/\\]', re.MULTILINE)
+
+
 def store_failure(error: BaseException) -> ObjectStoreError | None:
-    """The one-line error for an object store failing under a DuckDB read (a query of a lake in a bucket); None otherwise."""
+    """The one-line error for an object store failing under a DuckDB read (a query of a lake in a bucket); None otherwise.
+
+    DuckDB hands on what the fsspec filesystem raised as a Python traceback in its message: a store failure is one
+    that names a known failure (`STORE_FAILURES`) or was raised in the store's SDK (`STORE_PACKAGES`: s3fs's
+    `OSError: [Errno 121] Internal Server Error` from a store going down, for instance). The line said is the
+    exception's own."""
     text = str(error)
-    if "Traceback" not in text or not any(name in text for name in STORE_FAILURES):
+    if "Traceback" not in text or not (any(name in text for name in STORE_FAILURES) or _SDK_FRAME.search(text)):
         return None
-    said = next((line.strip() for line in reversed(text.splitlines()) if any(name in line for name in STORE_FAILURES)), "")
+    raised = [line.strip() for line in text.split("Traceback", 1)[1].splitlines()[1:]
+              if line.strip() and not line[:1].isspace() and not line.startswith("LINE ")]
+    said = next((line for line in reversed(raised) if any(name in line for name in STORE_FAILURES)), raised[-1] if raised else "")
     return ObjectStoreError(f"the object store failed while reading the lake ({said})", hint=STORE_RERUN_HINT)

@@ -64,6 +64,12 @@ def test_an_object_store_failing_under_a_duckdb_read_is_one_line_not_an_internal
     assert isinstance(failure, ObjectStoreError) and int(failure.exit_code) == 2
     assert failure.message.startswith("the object store failed while reading the lake (botocore.exceptions.EndpointConnectionError")
     assert store_failure(ValueError("Binder Error: column x not found")) is None
+    # the store going down under ingest's duplicate check: s3fs turns its 500 into an OSError no name above says
+    going_down = Exception('Traceback (most recent call last):\n  File "/venv/lib/python3.11/site-packages/s3fs/core.py", line 216, '
+                           'in _error_wrapper\nOSError: [Errno 121] Internal Server Error\n\nLINE 14: ... received_at FROM read_parquet($existing)')
+    assert store_failure(going_down).message == "the object store failed while reading the lake (OSError: [Errno 121] Internal Server Error)"
+    ours = Exception('Traceback (most recent call last):\n  File "/work/auditlake/udf.py", line 3, in f\nValueError: a bug of ours')
+    assert store_failure(ours) is None  # raised outside the store's SDK: still an internal error, reported as one
 
 
 def test_retries_are_ours_unless_the_user_set_them_the_aws_way(tmp_path, monkeypatch):
