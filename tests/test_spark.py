@@ -147,6 +147,29 @@ def test_register_makes_the_views_a_spark_user_reads(spark: Any, fixture_lake: L
     assert spark.sql("SELECT date FROM events LIMIT 1").schema["date"].dataType.typeName() == "date"
 
 
+def test_a_run_makes_the_views_its_query_reads_and_no_other(spark_jvm: Any, fixture_lake: Lake) -> None:
+    from auditlake.library.macros import catalog_items
+    from auditlake.scaleout.spark import REGISTERED_VIEWS_KEY, statement, views_read
+
+    def reads(name: str) -> set[str]:
+        query = Library().saved_query(name)
+        return views_read(statement(query, items, {parameter.name: parameter.default for parameter in query.params}), items)
+
+    items = catalog_items()
+    assert reads("role-with-wildcard") == {"role_creations", "final_requests"}  # role_creations reads final_requests
+    assert reads("exec-or-attach") == {"exec_requests"}
+    assert reads("volume-per-day") == set()  # events alone
+
+    session = quick_spark_session(spark_jvm)  # a session of its own: nothing registered yet
+    assert fixture_lake.spark_query_arrow("volume-per-day", spark=session, **WHOLE).num_rows
+    assert set(session.conf.get(REGISTERED_VIEWS_KEY).split(",")) <= {"events", "findings"}
+    assert_same_answer(fixture_lake, session, "role-with-wildcard", **WHOLE)  # the views it reads are made now, and answer as DuckDB
+    shown = set(session.conf.get(REGISTERED_VIEWS_KEY).split(","))
+    assert {"events", "role_creations", "final_requests"} <= shown and not shown & {"changes", "exec_requests", "sessions"}
+    assert_same_answer(fixture_lake, session, "volume-per-day", **WHOLE)  # what it made stays; nothing is made again
+    assert set(session.conf.get(REGISTERED_VIEWS_KEY).split(",")) == shown
+
+
 @requires_shared
 def test_the_core_questions_agree_on_a_larger_real_log(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     log = SHARED / "immudb-log-audit" / "k8s.log"

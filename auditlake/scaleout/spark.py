@@ -3,7 +3,8 @@
 Owns: `register` (in a SparkSession, the temp views `events` over exactly the files the manifest commits, the
 same list the DuckDB catalog reads, with the hive partition columns `cluster` and `date` taken from the paths,
 `findings` when the lake has any, and every shared view of `queries/views/` that translates, in dependency
-order), `run` (one saved query, its parameters bound as literals, as an Arrow table), `session` (a quiet local
+order, or only those `views_read` finds a statement reading), `run` (one saved query, its parameters bound as
+literals, as an Arrow table, in a session holding the views it reads), `session` (a quiet local
 SparkSession: Spark's own log at ERROR, no UI, bound to 127.0.0.1) and the refusal of a DuckDB-only query. Values are bound
 by the caller (`Lake._bind`), so Spark gets the same values DuckDB gets. Never writes into the lake.
 """
@@ -14,7 +15,7 @@ import functools
 import hashlib
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 ENGINE = "spark"
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")  # Spark's own messages: ERROR only, one line each
 REGISTERED_KEY = "auditlake.registered"  # a Spark conf entry: which lake state the session's views show
+REGISTERED_VIEWS_KEY = "auditlake.registered.views"  # and which views it made (`events` and the shared views)
 SESSION_CONFIG = {
     "spark.ui.enabled": "false",  # no web UI: nothing listens beyond the driver's loopback ports
     "spark.ui.showConsoleProgress": "false",  # stderr carries auditlake's messages, not progress bars
@@ -98,13 +100,15 @@ def _parsed_macros(definitions: tuple[tuple[str, str], ...]) -> tuple[tuple[str,
     return tuple((identifier, dialect.parse_macro(sql)) for identifier, sql in definitions)
 
 
-def register(spark: SparkSession, store: LakeStore, items: Sequence[CatalogItem], *, cache: bool = False) -> Registration:
+def register(spark: SparkSession, store: LakeStore, items: Sequence[CatalogItem], *, cache: bool = False,
+             only: Collection[str] | None = None) -> Registration:
     """Temp views `events`, `findings` (when the lake has any) and the shared views in `spark`.
 
     The session's time zone is set to UTC. A view that uses what Spark lacks is left out and named in
     `Registration.unavailable`; a query reading it then fails with that reason. A view whose header says it
     cannot run on Spark (`engines: {duckdb: true, spark: "why"}`) is not tried. `cache` keeps `events` in
-    Spark's memory (many queries over one small lake: the parity tests).
+    Spark's memory (many queries over one small lake: the parity tests). `only` names the shared views to make
+    (with `views_read`: those one statement reads; each view takes Spark ≈ 0.5 s to analyse), not every one.
 
     Raises:
         QueryError: the lake is in a bucket (Spark reads it through its own Hadoop connector; register a local lake).
@@ -128,7 +132,7 @@ def register(spark: SparkSession, store: LakeStore, items: Sequence[CatalogItem]
     unavailable = {item.identifier: library[item.name].engine_notes.get(ENGINE, "not portable")
                    for item in items if item.kind == "view" and item.name in library and ENGINE in library[item.name].engine_notes}
     for item in catalog.installation_order([item for item in items if item.kind == "view"]):
-        if item.identifier in unavailable:
+        if item.identifier in unavailable or (only is not None and item.identifier.lower() not in only):
             continue
         uses = [name for name in unavailable if name in dialect.table_names(item.sql)]
         if uses:
@@ -140,7 +144,27 @@ def register(spark: SparkSession, store: LakeStore, items: Sequence[CatalogItem]
         except Exception as error:  # noqa: BLE001 (pyspark's AnalysisException and parse errors: the reason is kept and shown)
             unavailable[item.identifier] = first_line(error)
     spark.conf.set(REGISTERED_KEY, registration_key(store, manifest_files=sorted(files.events + files.findings), items=items))
+    spark.conf.set(REGISTERED_VIEWS_KEY, ",".join(view.lower() for view in views))
     return Registration(tuple(views), unavailable)
+
+
+def views_read(sql: str, items: Sequence[CatalogItem]) -> set[str]:
+    """The shared views a Spark statement reads, with the views those read in turn (lower-case identifiers)."""
+    import sqlglot
+    from sqlglot import exp
+
+    views = {item.identifier.lower(): item for item in items if item.kind == "view"}
+
+    def reads(statement: str, read: str) -> set[str]:
+        return {table.name.lower() for table in sqlglot.parse_one(statement, read=read).find_all(exp.Table)} & views.keys()
+
+    wanted: set[str] = set()
+    todo = reads(sql, "spark")
+    while todo:
+        name = todo.pop()
+        wanted.add(name)
+        todo |= reads(dialect.translate(views[name].sql, macros_of(items)), "spark") - wanted  # its macros expanded: what they read too
+    return wanted
 
 
 def registration_key(store: LakeStore, *, manifest_files: list[str], items: Sequence[CatalogItem]) -> str:
@@ -148,12 +172,14 @@ def registration_key(store: LakeStore, *, manifest_files: list[str], items: Sequ
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def ensure_registered(spark: SparkSession, store: LakeStore, items: Sequence[CatalogItem]) -> None:
-    """`register` unless the session already shows this lake's committed files and this library."""
+def ensure_registered(spark: SparkSession, store: LakeStore, items: Sequence[CatalogItem], reads: Collection[str]) -> None:
+    """`register` the shared views `reads` names unless the session already shows them over this lake's committed
+    files and this library (a session `register` made whole, or one that ran a query reading them)."""
     files = store.reader_files(store.load_manifest())
     key = registration_key(store, manifest_files=sorted(files.events + files.findings), items=items)
-    if spark.conf.get(REGISTERED_KEY, None) != key:
-        register(spark, store, items)
+    shown = set((spark.conf.get(REGISTERED_VIEWS_KEY, None) or "").split(",")) if spark.conf.get(REGISTERED_KEY, None) == key else set()
+    if "events" not in shown or not set(reads) <= shown:
+        register(spark, store, items, only={*reads, *shown})
 
 
 def first_line(error: BaseException) -> str:
@@ -212,8 +238,8 @@ def run(spark: SparkSession, store: LakeStore, items: Sequence[CatalogItem], que
         QueryError: the query is DuckDB-only (its reason), or Spark refused the translated SQL (its first line).
     """
     require_portable(query)
-    ensure_registered(spark, store, items)
     sql = statement(query, items, values)
+    ensure_registered(spark, store, items, views_read(sql, items))
     try:
         return spark.sql(sql).toArrow()
     except Exception as error:  # noqa: BLE001 (pyspark's errors carry a JVM stack: one line of it is the answer)
