@@ -21,7 +21,7 @@ from auditlake import Lake
 from auditlake.errors import QueryError
 from auditlake.library import Library
 from auditlake.library.savedquery import load_file
-from tests.conftest import SHARED, quick_spark_session, requires_shared
+from tests.conftest import DATA, SHARED, quick_spark_session, requires_shared
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'auditlake[spark]'")
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="java is not on PATH: the Spark tests need Java 17+ (make java)")
@@ -168,6 +168,20 @@ def test_a_run_makes_the_views_its_query_reads_and_no_other(spark_jvm: Any, fixt
     assert {"events", "role_creations", "final_requests"} <= shown and not shown & {"changes", "exec_requests", "sessions"}
     assert_same_answer(fixture_lake, session, "volume-per-day", **WHOLE)  # what it made stays; nothing is made again
     assert set(session.conf.get(REGISTERED_VIEWS_KEY).split(",")) == shown
+
+
+def test_a_run_after_the_lake_changed_makes_every_view_the_session_showed_again(spark_jvm: Any, tmp_path: Path) -> None:
+    from auditlake.scaleout.spark import REGISTERED_VIEWS_KEY
+
+    lake = Lake(tmp_path / "lake")
+    lake.ingest([DATA / "audit2rbac_cluster_rbac_create_delete.log"], cluster="rbac")
+    session = quick_spark_session(spark_jvm)
+    lake.spark_query_arrow("role-with-wildcard", spark=session, **WHOLE)  # makes role_creations and final_requests
+    lake.ingest([DATA / "immudb_first_300_lines.log"], cluster="immudb")  # the lake changes
+    assert_same_answer(lake, session, "volume-per-day", **WHOLE)  # events shows the new files
+    assert {"role_creations", "final_requests"} <= set(session.conf.get(REGISTERED_VIEWS_KEY).split(","))
+    clusters = {row[0] for row in session.sql("SELECT DISTINCT cluster FROM final_requests").collect()}
+    assert clusters == {"rbac", "immudb"}  # over the lake as it is now, not as it was when the view was first made
 
 
 @requires_shared

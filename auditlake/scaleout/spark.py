@@ -174,12 +174,13 @@ def registration_key(store: LakeStore, *, manifest_files: list[str], items: Sequ
 
 def ensure_registered(spark: SparkSession, store: LakeStore, items: Sequence[CatalogItem], reads: Collection[str]) -> None:
     """`register` the shared views `reads` names unless the session already shows them over this lake's committed
-    files and this library (a session `register` made whole, or one that ran a query reading them)."""
+    files and this library (a session `register` made whole, or one that ran a query reading them). When the lake
+    or the library changed, every view the session showed is made again, not only those."""
     files = store.reader_files(store.load_manifest())
     key = registration_key(store, manifest_files=sorted(files.events + files.findings), items=items)
-    shown = set((spark.conf.get(REGISTERED_VIEWS_KEY, None) or "").split(",")) if spark.conf.get(REGISTERED_KEY, None) == key else set()
-    if "events" not in shown or not set(reads) <= shown:
-        register(spark, store, items, only={*reads, *shown})
+    made = set((spark.conf.get(REGISTERED_VIEWS_KEY, None) or "").split(",")) - {""}
+    if spark.conf.get(REGISTERED_KEY, None) != key or not set(reads) <= made:
+        register(spark, store, items, only={*reads, *made})  # what the session showed is made again too, over this lake state
 
 
 def first_line(error: BaseException) -> str:
