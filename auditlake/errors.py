@@ -166,8 +166,6 @@ CREDENTIALS_HINT = "check the credentials the SDK found (AWS_ACCESS_KEY_ID/AWS_P
 # DuckDB wraps the Python exception's traceback in its own error, so only its words are left to go by.
 STORE_FAILURES = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ClientConnectorError",
                   "ServerDisconnectedError", "Could not connect to the endpoint URL", "Connection reset by peer")
-
-
 STORE_PACKAGES = ("s3fs", "aiobotocore", "botocore", "gcsfs", "adlfs", "fsspec", "aiohttp")  # a frame in one: the store failed
 _SDK_FRAME = re.compile(r'^\s+File "(?:[^"]*[/\\])?(?:' + "|".join(STORE_PACKAGES) + r')[/\\]', re.MULTILINE)
 

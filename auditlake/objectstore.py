@@ -25,7 +25,7 @@ from auditlake.errors import CREDENTIALS_HINT, STORE_RERUN_HINT, InputError, Mis
 
 # The SDK's own retries, with backoff, for what is safe to retry (reads and listings): throttling, 5xx, dropped
 # connections, timeouts. Bounded timeouts, so an unreachable store is an error in seconds, not a hang.
-S3_RETRIES: dict[str, Any] = {"max_attempts": 5, "mode": "standard"}  # unless the user set theirs (`s3_client_config`)
+S3_RETRIES: dict[str, Any] = {"max_attempts": 5, "mode": "standard"}  # 5 retries after the first try, unless the user set theirs
 S3_CLIENT_CONFIG: dict[str, Any] = {"retries": S3_RETRIES, "connect_timeout": 5, "read_timeout": 60}
 OBJECT_BLOCK_BYTES = 4 * 1024 * 1024  # read-ahead of an open object: a resume point is checked without fetching much more
 
@@ -33,7 +33,8 @@ OBJECT_BLOCK_BYTES = 4 * 1024 * 1024  # read-ahead of an open object: a resume p
 def s3_client_config() -> dict[str, Any]:
     """`S3_CLIENT_CONFIG`, with the retries the user set the AWS way winning over ours: `AWS_MAX_ATTEMPTS` and
     `AWS_RETRY_MODE`, or `max_attempts` and `retry_mode` in the profile of the AWS config file (a cron job that
-    would rather fail at once, a flaky link that wants more). botocore reads those only when a client does not say."""
+    would rather fail at once, a flaky link that wants more). botocore reads those only when a client does not say.
+    As in every AWS SDK, the user's number counts the first try too (botocore's `total_max_attempts`)."""
     botocore = importlib.import_module("botocore.session")
     try:
         profile = botocore.get_session().get_scoped_config()
@@ -43,7 +44,7 @@ def s3_client_config() -> dict[str, Any]:
     if attempts := os.environ.get("AWS_MAX_ATTEMPTS") or profile.get("max_attempts"):
         if not str(attempts).strip().isdigit() or int(attempts) < 1:
             raise InputError(f"AWS_MAX_ATTEMPTS / max_attempts must be a whole number of attempts, at least 1, not {attempts!r}")
-        retries["max_attempts"] = int(attempts)
+        retries = {"total_max_attempts": int(attempts), "mode": retries["mode"]}
     if mode := os.environ.get("AWS_RETRY_MODE") or profile.get("retry_mode"):
         retries["mode"] = str(mode)
     return {**S3_CLIENT_CONFIG, "retries": retries}

@@ -78,12 +78,12 @@ def test_retries_are_ours_unless_the_user_set_them_the_aws_way(tmp_path, monkeyp
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "absent"))
     assert objectstore.s3_client_config()["retries"] == {"max_attempts": 5, "mode": "standard"}
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # a cron job that would rather fail at once than wait out the backoff
-    assert objectstore.s3_client_config()["retries"] == {"max_attempts": 1, "mode": "standard"}
+    assert objectstore.s3_client_config()["retries"] == {"total_max_attempts": 1, "mode": "standard"}  # the first try is the one
     monkeypatch.delenv("AWS_MAX_ATTEMPTS")
     profile = tmp_path / "config"
     profile.write_text("[default]\nmax_attempts = 9\nretry_mode = adaptive\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(profile))
-    assert objectstore.s3_client_config() == {**objectstore.S3_CLIENT_CONFIG, "retries": {"max_attempts": 9, "mode": "adaptive"}}
+    assert objectstore.s3_client_config() == {**objectstore.S3_CLIENT_CONFIG, "retries": {"total_max_attempts": 9, "mode": "adaptive"}}
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "many")
     with pytest.raises(InputError, match="AWS_MAX_ATTEMPTS / max_attempts must be a whole number of attempts, at least 1, not 'many'"):
         objectstore.s3_client_config()
