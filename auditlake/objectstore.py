@@ -40,14 +40,13 @@ def s3_client_config() -> dict[str, Any]:
         profile = botocore.get_session().get_scoped_config()
     except importlib.import_module("botocore.exceptions").ProfileNotFound:
         profile = {}  # the client says so when it is made, as for any other setting
-    retries = dict(S3_RETRIES)
-    if attempts := os.environ.get("AWS_MAX_ATTEMPTS") or profile.get("max_attempts"):
-        if not str(attempts).strip().isdigit() or int(attempts) < 1:
-            raise InputError(f"AWS_MAX_ATTEMPTS / max_attempts must be a whole number of attempts, at least 1, not {attempts!r}")
-        retries = {"total_max_attempts": int(attempts), "mode": retries["mode"]}
-    if mode := os.environ.get("AWS_RETRY_MODE") or profile.get("retry_mode"):
-        retries["mode"] = str(mode)
-    return {**S3_CLIENT_CONFIG, "retries": retries}
+    mode = str(os.environ.get("AWS_RETRY_MODE") or profile.get("retry_mode") or S3_RETRIES["mode"])
+    attempts = os.environ.get("AWS_MAX_ATTEMPTS") or profile.get("max_attempts")
+    if not attempts:
+        return {**S3_CLIENT_CONFIG, "retries": {**S3_RETRIES, "mode": mode}}
+    if not str(attempts).strip().isdigit() or int(attempts) < 1:
+        raise InputError(f"AWS_MAX_ATTEMPTS / max_attempts must be a whole number of attempts, at least 1, not {attempts!r}")
+    return {**S3_CLIENT_CONFIG, "retries": {"total_max_attempts": int(attempts), "mode": mode}}
 
 
 @dataclass(frozen=True)

@@ -149,11 +149,10 @@ def test_register_makes_the_views_a_spark_user_reads(spark: Any, fixture_lake: L
 
 def test_a_run_makes_the_views_its_query_reads_and_no_other(spark_jvm: Any, fixture_lake: Lake) -> None:
     from auditlake.library.macros import catalog_items
-    from auditlake.scaleout.spark import REGISTERED_VIEWS_KEY, statement, views_read
+    from auditlake.scaleout.spark import REGISTERED_VIEWS_KEY, views_read
 
     def reads(name: str) -> set[str]:
-        query = Library().saved_query(name)
-        return views_read(statement(query, items, {parameter.name: parameter.default for parameter in query.params}), items)
+        return views_read(Library().saved_query(name).statement, items)
 
     items = catalog_items()
     assert reads("role-with-wildcard") == {"role_creations", "final_requests"}  # role_creations reads final_requests

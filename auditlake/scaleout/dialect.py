@@ -358,8 +358,10 @@ def translate(sql: str, macros: dict[str, Macro], values: dict[str, Any] | None 
     return to_spark(tree)
 
 
-def table_names(sql: str) -> set[str]:
-    """The tables and views a statement reads (lower case), CTE names included."""
+def table_names(sql: str, macros: dict[str, Macro] | None = None) -> set[str]:
+    """The tables and views a statement reads (lower case), CTE names included; with `macros`, those the macros it
+    calls read too."""
     from sqlglot import exp
 
-    return {table.name.lower() for table in parse(sql).find_all(exp.Table) if table.name}
+    tree = expand_macros(parse(sql), macros) if macros else parse(sql)
+    return {table.name.lower() for table in tree.find_all(exp.Table) if table.name}

@@ -149,21 +149,15 @@ def register(spark: SparkSession, store: LakeStore, items: Sequence[CatalogItem]
 
 
 def views_read(sql: str, items: Sequence[CatalogItem]) -> set[str]:
-    """The shared views a Spark statement reads, with the views those read in turn (lower-case identifiers)."""
-    import sqlglot
-    from sqlglot import exp
-
-    views = {item.identifier.lower(): item for item in items if item.kind == "view"}
-
-    def reads(statement: str, read: str) -> set[str]:
-        return {table.name.lower() for table in sqlglot.parse_one(statement, read=read).find_all(exp.Table)} & views.keys()
-
+    """The shared views a DuckDB statement (a saved query's) reads, through the macros it calls too, with the views
+    those read in turn (lower-case identifiers)."""
+    views, macros = {item.identifier.lower(): item for item in items if item.kind == "view"}, macros_of(items)
     wanted: set[str] = set()
-    todo = reads(sql, "spark")
+    todo = dialect.table_names(sql, macros) & views.keys()
     while todo:
         name = todo.pop()
         wanted.add(name)
-        todo |= reads(dialect.translate(views[name].sql, macros_of(items)), "spark") - wanted  # its macros expanded: what they read too
+        todo |= (dialect.table_names(views[name].sql, macros) & views.keys()) - wanted
     return wanted
 
 
@@ -239,8 +233,8 @@ def run(spark: SparkSession, store: LakeStore, items: Sequence[CatalogItem], que
         QueryError: the query is DuckDB-only (its reason), or Spark refused the translated SQL (its first line).
     """
     require_portable(query)
+    ensure_registered(spark, store, items, views_read(query.statement, items))
     sql = statement(query, items, values)
-    ensure_registered(spark, store, items, views_read(sql, items))
     try:
         return spark.sql(sql).toArrow()
     except Exception as error:  # noqa: BLE001 (pyspark's errors carry a JVM stack: one line of it is the answer)
