@@ -371,6 +371,55 @@ def test_cluster_providers_is_answered_once_only_when_every_call_is_over_the_run
             assert "cluster_providers" not in shared.made
 
 
+@pytest.mark.parametrize("bounds", [("2026-11-01T00:00:00Z", "2026-11-04T00:00:00Z"), ("2026-11-01T10:15:00Z", "2026-11-03T07:45:00Z"),
+                                    ("2026-11-02T10:15:00Z", "2026-11-02T10:45:00Z"), ("2026-11-02T10:15:00Z", "2026-11-02T11:00:00Z"),
+                                    ("2026-11-02T10:00:00Z", "2026-11-02T10:00:00.000001Z"), ("2026-11-02T11:00:00Z", "2026-11-02T10:00:00Z")],
+                         ids=["whole hours", "cut at both ends", "inside one hour", "to an hour's end", "one microsecond", "empty"])
+def test_the_shared_request_groups_answer_any_span_inside_the_run_as_the_lake_does(fixture_lake, bounds):
+    """`request_groups` shared for a run holds the run's hours in one table; asked for a span that cuts hours (a baseline
+    ending at a `$since` of 10:15), it answers from the table and the lake together exactly what the catalog's macro
+    answers from the lake alone."""
+    from types import SimpleNamespace
+
+    from auditlake.library.shared_window import shared_window
+
+    since, until = datetime.fromisoformat("2026-11-03T08:30:00+00:00"), datetime.fromisoformat("2026-11-04T00:00:00+00:00")
+    readers = [SimpleNamespace(name=name, stateful="first-seen", statement="SELECT * FROM request_groups($since - $baseline, $until)")
+               for name in ("a", "b")]
+    values = {reader.name: {"baseline": timedelta(days=14)} for reader in readers}
+    asked = "SELECT * FROM request_groups(CAST($lo AS TIMESTAMPTZ), CAST($hi AS TIMESTAMPTZ))"
+    lo, hi = (datetime.fromisoformat(bound.replace("Z", "+00:00")) for bound in bounds)
+
+    def groups(connection) -> list[str]:  # each group as text, its instants in order (a list's order is not part of the answer)
+        rows = connection.sql(asked, params={"lo": lo, "hi": hi}).to_arrow_table().to_pylist()
+        return sorted(repr({**row, "times": sorted(row["times"])}) for row in rows)
+
+    with fixture_lake.connect() as connection:
+        from_the_lake = groups(connection)
+        with shared_window(connection, [], since=since, until=until, cluster=None, values=values, history=readers) as shared:
+            assert shared.made == ("request_groups",)
+            assert groups(connection) == from_the_lake
+    assert from_the_lake or lo >= hi or bounds[0].endswith("10:00:00Z")
+
+
+def test_request_groups_are_shared_only_when_every_call_stays_inside_the_runs_span(fixture_lake):
+    """A call bounded by anything but `$since`, `$until` and duration parameters (a literal interval) could reach before the
+    table the run makes: the catalog's macro answers it, for every rule."""
+    from types import SimpleNamespace
+
+    from auditlake.library.shared_window import shared_window
+
+    since, until = datetime.fromisoformat("2026-11-02T00:00:00+00:00"), datetime.fromisoformat("2026-11-04T00:00:00+00:00")
+    bounded = SimpleNamespace(name="a", stateful="first-seen", statement="SELECT * FROM request_groups($since - $baseline, $since)")
+    literal = SimpleNamespace(name="b", stateful="first-seen", statement="SELECT * FROM request_groups($since - INTERVAL 30 DAY, $until)")
+    values = {"a": {"baseline": timedelta(days=14)}, "b": {"baseline": timedelta(days=14)}}
+    with fixture_lake.connect() as connection:
+        with shared_window(connection, [], since=since, until=until, cluster=None, values=values, history=[bounded, bounded]) as shared:
+            assert "request_groups" in shared.made
+        with shared_window(connection, [], since=since, until=until, cluster=None, values=values, history=[bounded, literal]) as shared:
+            assert "request_groups" not in shared.made
+
+
 def test_a_detection_over_history_reaches_back_by_its_durations_or_is_not_shared():
     """How far back a detection over history reads: `$since` less its baseline and every other duration it subtracts; one
     that subtracts anything else (a literal interval) is not bounded, and reads the lake itself."""
@@ -391,13 +440,15 @@ def test_a_detection_over_history_reaches_back_by_its_durations_or_is_not_shared
     assert history_start(in_a_comment, {"within": timedelta(hours=1)}, since) is None  # in_history without a bound baseline
 
 
-@pytest.mark.parametrize("window", [ALL_TIME, {"since": "2026-11-02T06:00:00Z", "until": "2026-11-03T00:00:00Z", "cluster": "demo"}],
-                         ids=["all time", "part of a day, one cluster"])
+@pytest.mark.parametrize("window", [ALL_TIME, {"since": "2026-11-02T06:00:00Z", "until": "2026-11-03T00:00:00Z", "cluster": "demo"},
+                                    {"since": "2026-11-02T06:17:23Z", "until": "2026-11-03T19:42:05Z"}],
+                         ids=["all time", "part of a day, one cluster", "bounds inside hours"])
 def test_sharing_one_scan_of_the_window_changes_no_finding(fixture_lake, case_lake, window):
     """`detect` materialises the views several detections read, `cluster_providers`, and the final requests the rules'
     own conditions can read, once per run; every finding is the one each rule finds alone."""
     from auditlake.library.binding import bind
-    from auditlake.library.shared_window import BOUNDED_TABLE, BOUNDED_VIEW, SHARED_MACROS, SHARED_VIEWS, reads_only_its_window, shared_window
+    from auditlake.library.shared_window import (BOUNDED_TABLE, BOUNDED_VIEW, SHARED_MACROS, SHARED_VIEWS, SPAN_MACROS, reads_only_its_window,
+                                                 shared_window)
 
     from_shared_views = 0
     for lake in (fixture_lake, case_lake):
@@ -412,12 +463,15 @@ def test_sharing_one_scan_of_the_window_changes_no_finding(fixture_lake, case_la
             values = {rule.name: bind(rule, {"since": since, "until": until}) for rule in rules}
             with shared_window(connection, in_window, since=since, until=until, cluster=None, values=values, history=over_history) as made:
                 # each is read by several detections: each was materialised
-                assert set(made.made) == set(SHARED_VIEWS) | set(SHARED_MACROS) | {BOUNDED_VIEW}
+                assert set(made.made) == set(SHARED_VIEWS) | set(SHARED_MACROS) | set(SPAN_MACROS) | {BOUNDED_VIEW}
                 bounded = [rule.name for rule in made.rules if BOUNDED_TABLE in rule.sql]
                 assert len(bounded) >= 35 and "secret-read" in bounded  # most read their final requests from the shared table
                 assert "forbidden-from-public-ip" in bounded  # reaching back by its `$period`: the table begins that much earlier
                 # detections over history read the shared views from as far back as they reach (baseline, and `within` before it)
                 assert {"first-exec-into-namespace", "privileged-pod-then-exec"} <= {rule.name for rule in made.history}
+                # and the history's requests in groups, for a baseline and a window alike (`request_groups`)
+                assert {"first-cluster-admin-use", "grant-then-use", "denied-burst-then-allowed", "first-source-network-for-identity",
+                        "secrets-listed-then-new-identity"} <= {rule.name for rule in made.history}
             assert connection.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]  # and dropped
             assert connection.execute("SELECT count(*) FROM duckdb_functions() WHERE database_name = 'temp'").fetchall() == [(0,)]
         assert shared.findings.drop(["found_at"]).equals(alone.findings.drop(["found_at"]))

@@ -51,6 +51,12 @@ SHARED_VIEWS = {
 
 # table macro of (since, until) → materialised once for the run's window when one of the rules calls it that way.
 SHARED_MACROS = ("cluster_providers",)
+# table macro of (lo, hi) whose rows each belong to one clock hour (`hour`): materialised once from as far back as its
+# readers reach, and answering any span within that exactly (the hours a span holds whole from the table, the parts of
+# hours it cuts from the lake), so a rule may call it for a baseline and for its window alike.
+SPAN_MACROS = ("request_groups",)
+# What a call of a span macro may pass as each bound: `$since` or `$until`, less duration parameters (`history_start`).
+SPAN_BOUND = r"\s*\$(?:since|until)(?:\s*-\s*\$\w+)*\s*"
 
 # The view read through the rules' own conditions, and the table of the run's rows that meet one of them.
 BOUNDED_VIEW, BOUNDED_TABLE = "final_requests", "final_requests_of_run"
@@ -112,6 +118,16 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
                     {"since": start, "until": until, "cluster": cluster}):
                 drops.append(f"DROP TABLE IF EXISTS temp.main.{view}")
                 made.append(view)
+        for macro in SPAN_MACROS:
+            reading = readers([*rules, *inside], (macro,))
+            starts = [start for rule in reading if (start := history_start(rule, (values or {}).get(rule.name, {}), since))]
+            if len(reading) >= 2 and len(starts) == len(reading) and _spans_shareable(macro, reading) and _materialised(
+                    connection, f'CREATE TEMP TABLE {macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until) '
+                    "WHERE $cluster IS NULL OR cluster = $cluster", {"since": min([since, *starts]), "until": until, "cluster": cluster}):
+                drops.append(f"DROP TABLE IF EXISTS temp.main.{macro}_of_run")
+                connection.execute(_span_macro(macro, database))
+                drops.append(f"DROP MACRO TABLE IF EXISTS temp.main.{macro}")
+                made.append(macro)
         for macro in SHARED_MACROS:
             if _shareable(macro, rules) and _materialised(
                     connection, f'CREATE TEMP TABLE {macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until)',
@@ -185,6 +201,26 @@ def _materialised(connection: duckdb.DuckDBPyConnection, statement: str, values:
     except duckdb.OutOfMemoryException:
         return False
     return True
+
+
+def _span_macro(macro: str, database: str) -> str:
+    """A temporary macro answering `macro(lo, hi)` from its table of the run and the lake: the hours [lo, hi) holds whole
+    (from the first that begins at or after `lo` to the one `hi` is in) from the table, the rest of [lo, hi) — the
+    parts of the hours at either end it cuts — from the catalog's macro, which reads the lake for those alone."""
+    whole_from = "((epoch_us(lo) + 3599999999) // 3600000000)"  # hours since 1970, as the macro's `hour`
+    whole_until = f"greatest(epoch_us(hi) // 3600000000, {whole_from})"
+    return (f"CREATE TEMP MACRO {macro}(lo, hi) AS TABLE\n"
+            f"  SELECT * FROM temp.main.{macro}_of_run WHERE hour >= {whole_from} AND hour < {whole_until}\n"
+            f'  UNION ALL SELECT * FROM "{database}".main.{macro}(lo, least(to_timestamp({whole_from} * 3600), hi))\n'
+            f'  UNION ALL SELECT * FROM "{database}".main.{macro}(to_timestamp({whole_until} * 3600), hi)')
+
+
+def _spans_shareable(macro: str, rules: Sequence[SavedQuery]) -> bool:
+    """Every call of `macro` in `rules` is bounded by `$since` and `$until` less durations (`SPAN_BOUND`), so within the
+    span the run's table is made for (each rule's `history_start` to `$until`)."""
+    calls = [call for rule in rules for call in re.findall(rf"\b{macro}\s*\(([^()]*)\)", STRINGS_AND_COMMENTS.sub(" ", rule.statement))]
+    return len(calls) == sum(len(re.findall(rf"\b{macro}\b", STRINGS_AND_COMMENTS.sub(" ", rule.statement))) for rule in rules) and all(
+        re.fullmatch(rf"{SPAN_BOUND},{SPAN_BOUND}", call) for call in calls)
 
 
 def _shareable(macro: str, rules: Sequence[SavedQuery]) -> bool:

@@ -185,7 +185,7 @@ def to_spark(tree: exp.Expression) -> str:
 
     The fixes, each where sqlglot 30's DuckDB → Spark output is wrong for a function our queries use:
     `list_has_any` (`a && b`) → `arrays_overlap`; `list[a:b]` (1-based, inclusive) → `slice`; `epoch(ts)` keeps
-    its microseconds (not `unix_timestamp`, which drops them); `timezone('UTC', ts)` is `ts` (the session is
+    its microseconds (not `unix_timestamp`, which drops them), `epoch_us(ts)` is `unix_micros(ts)`; `timezone('UTC', ts)` is `ts` (the session is
     UTC); `CAST(json_extract_string(j, '$.a[*]') AS VARCHAR[])` parses the array `$.a` (Spark's
     `get_json_object` unwraps a one-element `[*]` match into a bare string).
     """
@@ -203,6 +203,8 @@ def to_spark(tree: exp.Expression) -> str:
             return exp.Anonymous(this="SLICE", expressions=[node.this, start, length])
         if isinstance(node, exp.TimeToUnix):
             return exp.Div(this=exp.Anonymous(this="UNIX_MICROS", expressions=[node.this]), expression=exp.Literal.number("1000000.0"))
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch_us":
+            return exp.Anonymous(this="UNIX_MICROS", expressions=node.expressions)
         if (isinstance(node, exp.Anonymous) and node.name.lower() == "timezone" and len(node.expressions) == 2
                 and isinstance(node.expressions[0], exp.Literal) and node.expressions[0].name.upper() == "UTC"):
             return node.expressions[1]

@@ -21,47 +21,69 @@ params:
 needs:
   - {level: Metadata}
 */
-WITH attempts AS (  -- refusals by whoever the rule watches; successes by anyone (who made those is checked once counted,
-  -- on the few that complete a burst, not on every request: a success never changes a count of refusals); what a
-  -- finding shows is read for the findings alone
-  SELECT cluster, received_at, audit_id, actor, code, resource, coalesce(subresource, '') AS part, coalesce(namespace, '') AS scope, user_name, user_groups
-  FROM final_requests
-  WHERE in_history(received_at, date, $since - $within, $until, $baseline)
-    AND resource IS NOT NULL AND actor IS NOT NULL
-    AND (code = 403 AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
-         OR code BETWEEN 200 AND 299)
-    AND ($cluster IS NULL OR cluster = $cluster)
-),
-refused AS (  -- the few keys with a refusal counted (read by themselves: `code = 403` leaves few rows to decode)
-  SELECT DISTINCT cluster, actor, resource, coalesce(subresource, '') AS part, coalesce(namespace, '') AS scope
-  FROM final_requests
-  WHERE in_history(received_at, date, $since - $within, $until, $baseline)
-    AND resource IS NOT NULL AND actor IS NOT NULL AND code = 403
+WITH refusals AS (  -- every refusal by an identity the rule watches, on a resource (few: their instants, from the groups)
+  SELECT cluster, actor, resource, coalesce(subresource, '') AS part, coalesce(namespace, '') AS scope, unnest(times) AS received_at
+  FROM request_groups($since - $within - $baseline, $until)
+  WHERE code = 403 AND resource IS NOT NULL AND actor IS NOT NULL
     AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
-counted AS (
+allowed AS (  -- successes on a refused resource by an identity the rule watches (who made a success is checked here: a success
+  -- never changes a count of refusals), in groups of an hour
+  SELECT g.cluster, g.actor, g.resource, coalesce(g.subresource, '') AS part, coalesce(g.namespace, '') AS scope, g.first_at, g.last_at, g.times
+  FROM request_groups($since - $baseline, $until) g
+  WHERE g.code BETWEEN 200 AND 299 AND g.resource IS NOT NULL AND g.actor IS NOT NULL
+    AND NOT ($ignore_system_principals AND is_system_principal(g.user_name, g.user_groups, $admin_groups, $admin_users, $admins_are_people))
+    AND ($cluster IS NULL OR g.cluster = $cluster)
+    AND EXISTS (SELECT 1 FROM refusals f WHERE f.cluster = g.cluster AND f.actor = g.actor AND f.resource = g.resource
+                                           AND f.part = coalesce(g.subresource, '') AND f.scope = coalesce(g.namespace, ''))
+),
+candidates AS (  -- after each refusal, the first success on its resource within `within`: a burst that reaches the threshold at
+  -- a refusal is first completed by the first success from then on, if any is
+  SELECT DISTINCT cluster, actor, resource, part, scope, received_at
+  FROM (SELECT f.cluster, f.actor, f.resource, f.part, f.scope, f.refused_at,
+               min(CASE WHEN a.first_at >= f.refused_at THEN a.first_at ELSE list_min(list_filter(a.times, lambda t: t >= f.refused_at)) END) AS received_at
+        FROM (SELECT DISTINCT cluster, actor, resource, part, scope, received_at AS refused_at FROM refusals) f
+        JOIN allowed a
+          ON a.cluster = f.cluster AND a.actor = f.actor AND a.resource = f.resource AND a.part = f.part AND a.scope = f.scope
+         AND a.last_at >= f.refused_at AND a.first_at <= f.refused_at + $within
+        GROUP BY f.cluster, f.actor, f.resource, f.part, f.scope, f.refused_at)
+  WHERE received_at <= refused_at + $within
+),
+counted AS (  -- the refusals within `within` before each of those successes
   SELECT *,
          sum(CASE WHEN code = 403 THEN 1 ELSE 0 END) OVER (PARTITION BY cluster, actor, resource, part, scope ORDER BY received_at RANGE BETWEEN $within PRECEDING AND CURRENT ROW)
            AS refusals,
          min(CASE WHEN code = 403 THEN received_at END) OVER (PARTITION BY cluster, actor, resource, part, scope ORDER BY received_at RANGE BETWEEN $within PRECEDING AND CURRENT ROW)
            AS first_refused
-  FROM attempts a
-  WHERE EXISTS (SELECT 1 FROM refused f WHERE f.cluster = a.cluster AND f.actor = a.actor AND f.resource = a.resource
-                                          AND f.part = a.part AND f.scope = a.scope)
+  FROM (SELECT cluster, actor, resource, part, scope, received_at, 403 AS code FROM refusals
+        UNION ALL
+        SELECT cluster, actor, resource, part, scope, received_at, 200 FROM candidates)
 ),
-completions AS (
-  SELECT *, row_number() OVER (PARTITION BY cluster, actor, resource, part, scope ORDER BY received_at, audit_id) AS nth
+completions AS (  -- the successes that complete a burst, and whether each is the first on its resource
+  SELECT *, rank() OVER (PARTITION BY cluster, actor, resource, part, scope ORDER BY received_at) AS place
   FROM counted
-  WHERE code BETWEEN 200 AND 299 AND refusals >= $threshold AND received_at >= $since - $baseline
-    AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
+  WHERE code = 200 AND refusals >= $threshold
+),
+found AS (  -- the requests of the first completions in the window, read for them alone
+  SELECT d.*
+  FROM final_requests d
+  JOIN (SELECT unnest(list(DISTINCT received_at)) AS received_at FROM completions WHERE place = 1) i  -- one row in DuckDB's estimate: the lake is the side it probes
+    ON i.received_at = d.received_at AND in_window(d.received_at, d.date, $since, $until)
+),
+firsts AS (  -- those requests by the identities and on the resources of their completions; ties are ordered by audit_id
+  SELECT c.*, d.audit_id, d.source_ip, d.verb, d.object,
+         row_number() OVER (PARTITION BY c.cluster, c.actor, c.resource, c.part, c.scope ORDER BY d.audit_id) AS nth
+  FROM completions c
+  JOIN found d
+    ON d.cluster = c.cluster AND d.received_at = c.received_at AND d.actor = c.actor AND d.resource = c.resource
+   AND coalesce(d.subresource, '') = c.part AND coalesce(d.namespace, '') = c.scope
+  WHERE c.place = 1 AND d.code BETWEEN 200 AND 299
+    AND NOT ($ignore_system_principals AND is_system_principal(d.user_name, d.user_groups, $admin_groups, $admin_users, $admins_are_people))
 )
-SELECT c.*, d.source_ip, d.verb, d.object,
-       c.actor || ' allowed ' || d.verb || ' ' || d.object || ' after ' || c.refusals || ' refusal(s) on ' || c.resource
-       || CASE WHEN c.part <> '' THEN '/' || c.part ELSE '' END || CASE WHEN c.scope <> '' THEN ' in ' || c.scope ELSE '' END
-       || ', the first ' || elapsed_text(c.first_refused, c.received_at) || ' before' AS summary
-FROM completions c
-JOIN final_requests d  -- what the finding shows, read for its request alone
-  ON d.cluster = c.cluster AND d.received_at = c.received_at AND d.audit_id = c.audit_id
- AND in_window(d.received_at, d.date, $since, $until)
-WHERE c.nth = 1 AND c.received_at >= $since
+SELECT *,
+       actor || ' allowed ' || verb || ' ' || object || ' after ' || refusals || ' refusal(s) on ' || resource
+       || CASE WHEN part <> '' THEN '/' || part ELSE '' END || CASE WHEN scope <> '' THEN ' in ' || scope ELSE '' END
+       || ', the first ' || elapsed_text(first_refused, received_at) || ' before' AS summary
+FROM firsts
+WHERE nth = 1

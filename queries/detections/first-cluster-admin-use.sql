@@ -40,65 +40,73 @@ WITH bindings AS (
           AND ($cluster IS NULL OR cluster = $cluster))
   WHERE list_contains($admin_roles, role)
 ),
-made AS (SELECT cluster, date_trunc('hour', bound_at) AS hour, list(bound_at) AS times FROM bindings GROUP BY cluster, date_trunc('hour', bound_at)),
 bound_groups AS (  -- every group some binding names (few)
   SELECT coalesce(list(DISTINCT name), []) AS names FROM (SELECT unnest(groups) AS name FROM bindings)
 ),
-requests AS (  -- the requests that can use a binding (what a finding shows is read for the findings alone): a request whose reason
-  -- names no admin binding, by a user no binding names and in none of their groups, can use none (all three are keys
-  -- of `heads`, so a group of requests is kept or left out whole); the history is read once
+keyed AS (  -- the history's requests that can use a binding, in groups (`request_groups`: one row per hour, identity, …): by
+  -- a user no binding names, in none of their groups, whose reason names no admin binding, a request can use none. A key is
+  -- who authenticated, the groups it acts with and the authorisation reason: what decides which bindings a request uses.
   SELECT *
-  FROM (SELECT cluster, received_at, audit_id, actor, coalesce(authz_reason, '') AS reason, user_name, user_groups,
-               actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups,
-               CASE WHEN contains(coalesce(authz_reason, ''), '" of ClusterRole "')
-                     AND list_contains($admin_roles, regexp_extract(authz_reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2))
-                    THEN regexp_extract(authz_reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) ELSE '' END AS reason_key
-        FROM final_requests
-        WHERE in_history(received_at, date, $since, $until, $baseline)
-          AND actor IS NOT NULL
-          AND ($cluster IS NULL OR cluster = $cluster))
-  WHERE reason_key <> '' OR actor IN (SELECT unnest(users) FROM bindings) OR list_has_any(groups, (SELECT names FROM bound_groups))
+  FROM (SELECT cluster, first_at, last_at, times, actor, user_name, user_groups, authz_reason,
+               actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups
+        FROM request_groups($since - $baseline, $until)
+        WHERE actor IS NOT NULL AND ($cluster IS NULL OR cluster = $cluster))
+  WHERE (admin_binding_in_reason(authz_reason, $admin_roles) <> '' OR actor IN (SELECT unnest(users) FROM bindings)
+         OR list_has_any(groups, (SELECT names FROM bound_groups)))
+    AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
 ),
-heads AS (
-  -- Requests of one identity (who authenticated, the groups it acts with, the admin binding its reason names) within
-  -- one hour and between the same two bindings made can use the same bindings: only the first of them can be a first
-  -- use, so only those are joined with the bindings (a few thousand rather than every request of the history).
-  SELECT r.cluster, r.actor, r.user_name, r.user_groups, r.groups, r.reason_key, min(r.received_at) AS received_at
-  FROM requests r
-  LEFT JOIN made m ON m.cluster = r.cluster AND m.hour = date_trunc('hour', r.received_at)
-  GROUP BY r.cluster, r.actor, r.user_name, r.user_groups, r.groups, r.reason_key,
-           date_trunc('hour', r.received_at), coalesce(array_length(list_filter(m.times, lambda t: t <= r.received_at)), 0)
+starts AS (  -- per key and binding name: when the first binding of that name it can use was made
+  SELECT k.cluster, k.actor, k.user_name, k.user_groups, k.groups, k.authz_reason, b.binding, min(b.bound_at) AS bound_at
+  FROM (SELECT DISTINCT cluster, actor, user_name, user_groups, groups, authz_reason FROM keyed) k
+  JOIN bindings b ON b.cluster = k.cluster AND (list_contains(b.users, k.actor) OR list_has_any(b.groups, k.groups))
+  GROUP BY k.cluster, k.actor, k.user_name, k.user_groups, k.groups, k.authz_reason, b.binding
 ),
-firsts AS (  -- those requests (ties at the same instant are all kept: the join below orders them by audit_id)
-  SELECT r.cluster, r.received_at, r.audit_id, r.actor, r.groups,
-         regexp_extract(r.reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) AS reason_binding,
-         regexp_extract(r.reason, 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 2) AS reason_role, r.reason_key
-  FROM requests r
-  JOIN heads h ON h.cluster = r.cluster AND h.received_at = r.received_at AND h.actor = r.actor
-   AND h.user_name IS NOT DISTINCT FROM r.user_name AND h.user_groups IS NOT DISTINCT FROM r.user_groups
-   AND h.groups = r.groups AND h.reason_key = r.reason_key
-  WHERE NOT ($ignore_system_principals AND is_system_principal(h.user_name, h.user_groups, $admin_groups, $admin_users, $admins_are_people))
+instants AS (  -- where a key can first use a binding: its first request (through the binding its reason names), and its
+  -- first at or after the first binding of each name it can use (the first of a group begun since, or of the instants after
+  -- it in the group it cut)
+  SELECT DISTINCT cluster, actor, user_name, user_groups, groups, authz_reason, received_at
+  FROM (SELECT cluster, actor, user_name, user_groups, groups, authz_reason, min(first_at) AS received_at
+        FROM keyed GROUP BY cluster, actor, user_name, user_groups, groups, authz_reason
+        UNION ALL
+        SELECT s.cluster, s.actor, s.user_name, s.user_groups, s.groups, s.authz_reason,
+               min(CASE WHEN k.first_at >= s.bound_at THEN k.first_at ELSE list_min(list_filter(k.times, lambda t: t >= s.bound_at)) END)
+        FROM starts s
+        JOIN keyed k ON k.cluster = s.cluster AND k.actor = s.actor AND k.user_name IS NOT DISTINCT FROM s.user_name
+         AND k.user_groups IS NOT DISTINCT FROM s.user_groups AND k.groups = s.groups AND k.authz_reason IS NOT DISTINCT FROM s.authz_reason
+         AND k.last_at >= s.bound_at
+        GROUP BY s.cluster, s.actor, s.user_name, s.user_groups, s.groups, s.authz_reason, s.binding)
 ),
-uses AS (
-  SELECT r.*, coalesce(b.binding, r.reason_binding) AS binding, b.bound_at, b.bound_by,
-         row_number() OVER (PARTITION BY r.cluster, r.actor, coalesce(b.binding, r.reason_binding)
-                            ORDER BY r.received_at, r.audit_id, b.bound_at DESC) AS nth
-  FROM firsts r
-  LEFT JOIN bindings b
-    ON b.cluster = r.cluster AND b.bound_at <= r.received_at
-   AND (list_contains(b.users, r.actor) OR list_has_any(b.groups, r.groups))
-  WHERE b.binding IS NOT NULL OR (r.reason_binding <> '' AND list_contains($admin_roles, r.reason_role))
-)
-, first_uses AS (  -- one finding per request: a request that is the first use of two bindings names the one its reason names, else the newest
+uses AS (  -- each instant with the bindings it uses, and whether it is the first of its identity through each
+  SELECT *, rank() OVER (PARTITION BY cluster, actor, binding ORDER BY received_at) AS place
+  FROM (SELECT i.*, regexp_extract(coalesce(i.authz_reason, ''), 'ClusterRoleBinding "([^"]*)" of ClusterRole "([^"]*)"', 1) AS reason_binding,
+               coalesce(b.binding, admin_binding_in_reason(i.authz_reason, $admin_roles)) AS binding, b.bound_at, b.bound_by
+        FROM instants i
+        LEFT JOIN bindings b
+          ON b.cluster = i.cluster AND b.bound_at <= i.received_at
+         AND (list_contains(b.users, i.actor) OR list_has_any(b.groups, i.groups))
+        WHERE b.binding IS NOT NULL OR admin_binding_in_reason(i.authz_reason, $admin_roles) <> '')
+),
+found AS (  -- the requests of the instants that are first uses in the window, read for them alone
+  SELECT d.*
+  FROM final_requests d
+  JOIN (SELECT unnest(list(DISTINCT received_at)) AS received_at FROM uses WHERE place = 1) i  -- one row in DuckDB's estimate: the lake is the side it probes
+    ON i.received_at = d.received_at AND in_window(d.received_at, d.date, $since, $until)
+),
+firsts AS (  -- those requests by the keys of their instants; ties at an instant are ordered by audit_id, then the newest binding
+  SELECT u.cluster, u.received_at, d.audit_id, u.actor, u.binding, u.reason_binding, u.bound_at, u.bound_by, d.source_ip, d.verb, d.code, d.object,
+         row_number() OVER (PARTITION BY u.cluster, u.actor, u.binding ORDER BY d.audit_id, u.bound_at DESC) AS nth
+  FROM uses u
+  JOIN found d ON d.cluster = u.cluster AND d.received_at = u.received_at AND d.actor = u.actor
+  WHERE u.place = 1 AND d.user_name IS NOT DISTINCT FROM u.user_name AND d.user_groups IS NOT DISTINCT FROM u.user_groups
+    AND actor_groups(d.user_groups, d.impersonated_user, d.impersonated_groups) = u.groups AND d.authz_reason IS NOT DISTINCT FROM u.authz_reason
+),
+first_uses AS (  -- one finding per request: a request that is the first use of two bindings names the one its reason names, else the newest
   SELECT *, row_number() OVER (PARTITION BY cluster, audit_id ORDER BY binding = reason_binding DESC, bound_at DESC NULLS LAST, binding) AS per_request
-  FROM uses
-  WHERE nth = 1 AND received_at >= $since
+  FROM firsts
+  WHERE nth = 1
 )
-SELECT u.*, d.source_ip, d.verb, d.code, d.object,
-       u.actor || ' used ClusterRoleBinding ' || u.binding || ' for the first time: ' || d.verb || ' ' || d.object || outcome_suffix(d.code)
-       || coalesce(' (bound by ' || u.bound_by || ' ' || elapsed_text(u.bound_at, u.received_at) || ' before)', '') AS summary
-FROM first_uses u
-JOIN final_requests d  -- what the finding shows, read for its request alone
-  ON d.cluster = u.cluster AND d.received_at = u.received_at AND d.audit_id = u.audit_id
- AND in_window(d.received_at, d.date, $since, $until)
-WHERE u.per_request = 1
+SELECT *,
+       actor || ' used ClusterRoleBinding ' || binding || ' for the first time: ' || verb || ' ' || object || outcome_suffix(code)
+       || coalesce(' (bound by ' || bound_by || ' ' || elapsed_text(bound_at, received_at) || ' before)', '') AS summary
+FROM first_uses
+WHERE per_request = 1

@@ -22,43 +22,49 @@ params:
 needs:
   - {level: Metadata}
 */
-WITH addresses AS (  -- each address's network worked out once, not once per request
+WITH before AS (  -- the baseline's and the window's requests in groups (by hour, identity, address, …: `request_groups`)
+  SELECT * FROM request_groups($since - $baseline, $since) WHERE source_ip IS NOT NULL AND ($cluster IS NULL OR cluster = $cluster)
+),
+during AS (
+  SELECT * FROM request_groups($since, $until) WHERE source_ip IS NOT NULL AND ($cluster IS NULL OR cluster = $cluster)
+),
+addresses AS (  -- each address's network worked out once, not once per request
   SELECT source_ip, ip_network(source_ip, $ipv4_prefix, $ipv6_prefix) AS network
-  FROM (SELECT DISTINCT source_ip
-        FROM final_requests
-        WHERE in_history(received_at, date, $since, $until, $baseline)
-          AND source_ip IS NOT NULL
-          AND ($cluster IS NULL OR cluster = $cluster))
+  FROM (SELECT source_ip FROM before UNION SELECT source_ip FROM during)
 ),
 seen AS (
   SELECT DISTINCT b.cluster, b.actor, a.network
-  FROM (SELECT DISTINCT cluster, actor, source_ip
-        FROM final_requests
-        WHERE in_baseline(received_at, date, $since, $baseline)
-          AND source_ip IS NOT NULL
-          AND ($cluster IS NULL OR cluster = $cluster)) b
+  FROM before b
   JOIN addresses a ON a.source_ip = b.source_ip
 ),
 known AS (SELECT DISTINCT cluster, actor FROM seen),
-requests AS (  -- what a finding shows is read for the findings alone
-  SELECT r.cluster, r.received_at, r.audit_id, r.actor, r.source_ip, a.network
-  FROM final_requests r
-  JOIN addresses a ON a.source_ip = r.source_ip
-  WHERE in_window(r.received_at, r.date, $since, $until)
-    AND NOT ($ignore_system_principals AND is_system_principal(r.user_name, r.user_groups, $admin_groups, $admin_users, $admins_are_people))
-    AND ($cluster IS NULL OR r.cluster = $cluster)
+new_groups AS (  -- the window's groups of a known identity in a network it never used
+  SELECT g.cluster, g.actor, a.network, g.first_at
+  FROM during g
+  JOIN addresses a ON a.source_ip = g.source_ip
+  WHERE NOT ($ignore_system_principals AND is_system_principal(g.user_name, g.user_groups, $admin_groups, $admin_users, $admins_are_people))
+    AND EXISTS (SELECT 1 FROM known k WHERE k.cluster = g.cluster AND k.actor = g.actor)
+    AND NOT EXISTS (SELECT 1 FROM seen s WHERE s.cluster = g.cluster AND s.actor = g.actor AND s.network = a.network)
 ),
-firsts AS (
-  SELECT *, row_number() OVER (PARTITION BY cluster, actor, network ORDER BY received_at, audit_id) AS nth
-  FROM requests r
-  WHERE EXISTS (SELECT 1 FROM known k WHERE k.cluster = r.cluster AND k.actor = r.actor)
-    AND NOT EXISTS (SELECT 1 FROM seen s WHERE s.cluster = r.cluster AND s.actor = r.actor AND s.network = r.network)
+first_instants AS (  -- the instant each identity first acted from each new network: the earliest of its groups' firsts
+  SELECT cluster, actor, network, min(first_at) AS received_at FROM new_groups GROUP BY cluster, actor, network
+),
+found AS (  -- the requests of those instants, read for them alone
+  SELECT d.*
+  FROM final_requests d
+  JOIN (SELECT unnest(list(DISTINCT received_at)) AS received_at FROM first_instants) i  -- one row in DuckDB's estimate: the lake is the side it probes
+    ON i.received_at = d.received_at AND in_window(d.received_at, d.date, $since, $until)
+),
+firsts AS (  -- those requests by the identities and networks of their instants; ties are ordered by audit_id
+  SELECT f.cluster, d.received_at, d.audit_id, f.actor, d.source_ip, f.network, d.verb, d.object, d.code,
+         row_number() OVER (PARTITION BY f.cluster, f.actor, f.network ORDER BY d.audit_id) AS nth
+  FROM first_instants f
+  JOIN found d ON d.cluster = f.cluster AND d.received_at = f.received_at AND d.actor = f.actor
+  WHERE ip_network(d.source_ip, $ipv4_prefix, $ipv6_prefix) = f.network
+    AND NOT ($ignore_system_principals AND is_system_principal(d.user_name, d.user_groups, $admin_groups, $admin_users, $admins_are_people))
 )
-SELECT f.*, d.verb, d.object, d.code,
-       f.actor || ' acted from ' || f.source_ip || ' (network ' || f.network || ', never used in the baseline): ' || d.verb || ' ' || d.object
-       || outcome_suffix(d.code) AS summary
-FROM firsts f
-JOIN final_requests d  -- what the finding shows, read for its request alone
-  ON d.cluster = f.cluster AND d.received_at = f.received_at AND d.audit_id = f.audit_id
- AND in_window(d.received_at, d.date, $since, $until)
-WHERE f.nth = 1
+SELECT cluster, received_at, audit_id, actor, source_ip, network, verb, object, code,
+       actor || ' acted from ' || source_ip || ' (network ' || network || ', never used in the baseline): ' || verb || ' ' || object
+       || outcome_suffix(code) AS summary
+FROM firsts
+WHERE nth = 1

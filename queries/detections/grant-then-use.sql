@@ -39,62 +39,68 @@ WITH grants AS (
           AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
           AND ($cluster IS NULL OR cluster = $cluster))
 ),
-edges AS (  -- where the span (granted_at, granted_at + within] of each grant begins and ends, by hour
-  SELECT cluster, hour, list(edge) AS times
-  FROM (SELECT cluster, date_trunc('hour', granted_at) AS hour, granted_at AS edge FROM grants
-        UNION ALL
-        SELECT cluster, date_trunc('hour', granted_at + $within), granted_at + $within FROM grants)
-  GROUP BY cluster, hour
-),
 granted_groups AS (  -- every group some grant names (few): a request in none of them, by a user no grant names, can use none
   SELECT coalesce(list(DISTINCT name), []) AS names FROM (SELECT unnest(groups) AS name FROM grants)
 ),
-requests AS (  -- the requests that can use a grant (what a finding shows is read for the findings alone): one by a user no grant names
-  -- and in none of the groups they name can use none (both are keys of `heads`, so a group of requests is kept or left
-  -- out whole); the history is read once
+keyed AS (  -- the history's successful requests that can use a grant, in groups (`request_groups`: one row per hour, identity, …).
+  -- A key is the identity, the groups it acts with, the namespace and the authorisation reason: what decides which grants a
+  -- request can use.
   SELECT *
-  FROM (SELECT cluster, received_at, audit_id, actor, namespace, authz_reason,
-               actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups, coalesce(authz_reason, '') AS reason
-        FROM final_requests
-        WHERE in_history(received_at, date, $since, $until, $baseline)
-          AND code BETWEEN 200 AND 299 AND actor IS NOT NULL
+  FROM (SELECT cluster, first_at, last_at, times, actor, namespace, actor_groups(user_groups, impersonated_user, impersonated_groups) AS groups,
+               coalesce(authz_reason, '') AS reason
+        FROM request_groups($since - $baseline, $until)
+        WHERE code BETWEEN 200 AND 299 AND actor IS NOT NULL
           AND ($cluster IS NULL OR cluster = $cluster))
   WHERE actor IN (SELECT unnest(users) FROM grants) OR list_has_any(groups, (SELECT names FROM granted_groups))
 ),
-heads AS (
-  -- Requests of one identity (the groups it acts with), in one namespace, with one authorization reason, within one
-  -- hour and between the same two edges of the grants' spans can use the same grants: only the first of them can
-  -- complete a pattern first, so only those are joined with the grants (not every request of the history).
-  SELECT r.cluster, r.actor, r.groups, r.namespace, r.reason, min(r.received_at) AS received_at
-  FROM requests r
-  LEFT JOIN edges e ON e.cluster = r.cluster AND e.hour = date_trunc('hour', r.received_at)
-  GROUP BY r.cluster, r.actor, r.groups, r.namespace, r.reason,
-           date_trunc('hour', r.received_at), coalesce(array_length(list_filter(e.times, lambda t: t < r.received_at)), 0)
-),
-firsts AS (  -- those requests; ties at the same instant are all kept (the join below orders them by audit_id)
-  SELECT r.cluster, r.received_at, r.audit_id, r.actor, r.namespace, r.authz_reason, r.groups
-  FROM requests r
-  JOIN heads h ON h.cluster = r.cluster AND h.received_at = r.received_at AND h.actor = r.actor AND h.groups = r.groups
-   AND h.namespace IS NOT DISTINCT FROM r.namespace AND h.reason = r.reason
-),
-uses AS (
-  SELECT r.*, g.granted_at, g.granter, g.kind, g.binding, g.scope, g.role,
-         row_number() OVER (PARTITION BY r.cluster, r.actor, g.kind, g.role ORDER BY r.received_at, r.audit_id, g.granted_at DESC) AS nth
-  FROM firsts r
+usable AS (  -- each key with the instants of the grants it can use
+  SELECT DISTINCT k.cluster, k.actor, k.groups, k.namespace, k.reason, g.granted_at
+  FROM (SELECT DISTINCT cluster, actor, groups, namespace, reason FROM keyed) k
   JOIN grants g
-    ON g.cluster = r.cluster
-   AND r.received_at > g.granted_at AND r.received_at <= g.granted_at + $within
-   AND r.actor <> coalesce(g.granter, '')
-   AND (list_contains(g.users, r.actor) OR list_has_any(g.groups, r.groups))
-   AND (g.kind = 'ClusterRoleBinding' OR r.namespace = g.scope)
-   AND (coalesce(r.authz_reason, '') = ''
-        OR contains(r.authz_reason, g.kind || ' "' || g.binding || CASE WHEN g.kind = 'RoleBinding' THEN '/' || g.scope ELSE '' END || '"'))
+    ON g.cluster = k.cluster AND k.actor <> coalesce(g.granter, '')
+   AND (list_contains(g.users, k.actor) OR list_has_any(g.groups, k.groups))
+   AND (g.kind = 'ClusterRoleBinding' OR k.namespace = g.scope)
+   AND (k.reason = '' OR contains(k.reason, g.kind || ' "' || g.binding || CASE WHEN g.kind = 'RoleBinding' THEN '/' || g.scope ELSE '' END || '"'))
+),
+instants AS (  -- where a use can first complete a pattern: a key's first request after a grant it can use (the first of a group
+  -- begun since, or of the instants after it in the group it cut), when that is `within` of it
+  SELECT DISTINCT cluster, actor, groups, namespace, reason, received_at
+  FROM (SELECT u.cluster, u.actor, u.groups, u.namespace, u.reason, u.granted_at,
+               min(CASE WHEN k.first_at > u.granted_at THEN k.first_at ELSE list_min(list_filter(k.times, lambda t: t > u.granted_at)) END) AS received_at
+        FROM usable u
+        JOIN keyed k ON k.cluster = u.cluster AND k.actor = u.actor AND k.groups = u.groups AND k.namespace IS NOT DISTINCT FROM u.namespace
+         AND k.reason = u.reason AND k.last_at > u.granted_at AND k.first_at <= u.granted_at + $within
+        GROUP BY u.cluster, u.actor, u.groups, u.namespace, u.reason, u.granted_at)
+  WHERE received_at <= granted_at + $within
+),
+uses AS (  -- each instant with the grants it uses, and whether it is the first use of its identity of each role
+  SELECT i.*, g.granted_at, g.granter, g.kind, g.binding, g.scope, g.role,
+         rank() OVER (PARTITION BY i.cluster, i.actor, g.kind, g.role ORDER BY i.received_at) AS place
+  FROM instants i
+  JOIN grants g
+    ON g.cluster = i.cluster
+   AND i.received_at > g.granted_at AND i.received_at <= g.granted_at + $within
+   AND i.actor <> coalesce(g.granter, '')
+   AND (list_contains(g.users, i.actor) OR list_has_any(g.groups, i.groups))
+   AND (g.kind = 'ClusterRoleBinding' OR i.namespace = g.scope)
+   AND (i.reason = '' OR contains(i.reason, g.kind || ' "' || g.binding || CASE WHEN g.kind = 'RoleBinding' THEN '/' || g.scope ELSE '' END || '"'))
+),
+found AS (  -- the requests of the instants that are first uses in the window, read for them alone
+  SELECT d.*
+  FROM final_requests d
+  JOIN (SELECT unnest(list(DISTINCT received_at)) AS received_at FROM uses WHERE place = 1) i  -- one row in DuckDB's estimate: the lake is the side it probes
+    ON i.received_at = d.received_at AND in_window(d.received_at, d.date, $since, $until)
+),
+firsts AS (  -- those requests by the keys of their instants; ties at an instant are ordered by audit_id, then the newest grant
+  SELECT u.*, d.audit_id, d.source_ip, d.verb, d.object,
+         row_number() OVER (PARTITION BY u.cluster, u.actor, u.kind, u.role ORDER BY d.audit_id, u.granted_at DESC) AS nth
+  FROM uses u
+  JOIN found d ON d.cluster = u.cluster AND d.received_at = u.received_at AND d.actor = u.actor
+  WHERE u.place = 1 AND d.code BETWEEN 200 AND 299 AND actor_groups(d.user_groups, d.impersonated_user, d.impersonated_groups) = u.groups
+    AND d.namespace IS NOT DISTINCT FROM u.namespace AND coalesce(d.authz_reason, '') = u.reason
 )
-SELECT u.*, d.source_ip, d.verb, d.object,
-       u.actor || ' used ' || coalesce(u.role, '?') || ' (' || d.verb || ' ' || d.object || '), granted ' || elapsed_text(u.granted_at, u.received_at)
-       || ' before by ' || coalesce(u.granter, '(no user)') || ' through ' || u.kind || ' ' || coalesce(u.scope || '/', '') || coalesce(u.binding, '?') AS summary
-FROM uses u
-JOIN final_requests d  -- what the finding shows, read for its request alone
-  ON d.cluster = u.cluster AND d.received_at = u.received_at AND d.audit_id = u.audit_id
- AND in_window(d.received_at, d.date, $since, $until)
-WHERE u.nth = 1 AND u.received_at >= $since
+SELECT *,
+       actor || ' used ' || coalesce(role, '?') || ' (' || verb || ' ' || object || '), granted ' || elapsed_text(granted_at, received_at)
+       || ' before by ' || coalesce(granter, '(no user)') || ' through ' || kind || ' ' || coalesce(scope || '/', '') || coalesce(binding, '?') AS summary
+FROM firsts
+WHERE nth = 1

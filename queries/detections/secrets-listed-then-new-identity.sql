@@ -30,17 +30,30 @@ WITH listings AS (
     AND NOT ($ignore_system_principals AND is_system_principal(user_name, user_groups, $admin_groups, $admin_users, $admins_are_people))
     AND ($cluster IS NULL OR cluster = $cluster)
 ),
-firsts AS (  -- each identity's first request from an address that listed, over the baseline and the window (what a
-  -- finding shows is read for the findings alone)
+first_instants AS (  -- each identity's first request from an address that listed, over the baseline and the window (from the
+  -- groups of the history: the earliest of their firsts), when it falls in the window
   SELECT *
-  FROM (SELECT cluster, received_at, audit_id, actor, source_ip,
-               row_number() OVER (PARTITION BY cluster, source_ip, actor ORDER BY received_at, audit_id) AS nth
-        FROM final_requests r
-        WHERE in_history(received_at, date, $since, $until, $baseline)
-          AND actor IS NOT NULL
+  FROM (SELECT cluster, source_ip, actor, min(first_at) AS received_at
+        FROM request_groups($since - $baseline, $until) r
+        WHERE actor IS NOT NULL
           AND EXISTS (SELECT 1 FROM listings l WHERE l.cluster = r.cluster AND l.address = r.source_ip)
-          AND ($cluster IS NULL OR cluster = $cluster))
-  WHERE nth = 1 AND received_at >= $since
+          AND ($cluster IS NULL OR cluster = $cluster)
+        GROUP BY cluster, source_ip, actor)
+  WHERE received_at >= $since
+),
+found AS (  -- the requests of those instants, read for them alone
+  SELECT d.*
+  FROM final_requests d
+  JOIN (SELECT unnest(list(DISTINCT received_at)) AS received_at FROM first_instants) i  -- one row in DuckDB's estimate: the lake is the side it probes
+    ON i.received_at = d.received_at AND in_window(d.received_at, d.date, $since, $until)
+),
+firsts AS (  -- the first request of each (ties at an instant are ordered by audit_id)
+  SELECT *
+  FROM (SELECT f.cluster, f.received_at, d.audit_id, f.actor, f.source_ip, d.verb, d.object, d.code,
+               row_number() OVER (PARTITION BY f.cluster, f.source_ip, f.actor ORDER BY d.audit_id) AS nth
+        FROM first_instants f
+        JOIN found d ON d.cluster = f.cluster AND d.received_at = f.received_at AND d.actor = f.actor AND d.source_ip = f.source_ip)
+  WHERE nth = 1
 ),
 switched AS (
   SELECT f.*, l.listed_at, l.lister,
@@ -49,11 +62,8 @@ switched AS (
   JOIN listings l ON l.cluster = f.cluster AND l.address = f.source_ip AND l.lister <> f.actor
    AND f.received_at > l.listed_at AND f.received_at <= l.listed_at + $within
 )
-SELECT s.*, d.verb, d.object, d.code,
-       s.actor || ' acted from ' || s.source_ip || ' for the first time (' || d.verb || ' ' || d.object || outcome_suffix(d.code) || '), '
-       || elapsed_text(s.listed_at, s.received_at) || ' after ' || s.lister || ' listed every secret of the cluster from there' AS summary
-FROM switched s
-JOIN final_requests d  -- what the finding shows, read for its request alone
-  ON d.cluster = s.cluster AND d.received_at = s.received_at AND d.audit_id = s.audit_id
- AND in_window(d.received_at, d.date, $since, $until)
-WHERE s.latest = 1
+SELECT *,
+       actor || ' acted from ' || source_ip || ' for the first time (' || verb || ' ' || object || outcome_suffix(code) || '), '
+       || elapsed_text(listed_at, received_at) || ' after ' || lister || ' listed every secret of the cluster from there' AS summary
+FROM switched
+WHERE latest = 1
