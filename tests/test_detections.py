@@ -447,8 +447,7 @@ def test_sharing_one_scan_of_the_window_changes_no_finding(fixture_lake, case_la
     """`detect` materialises the views several detections read, `cluster_providers`, and the final requests the rules'
     own conditions can read, once per run; every finding is the one each rule finds alone."""
     from auditlake.library.binding import bind
-    from auditlake.library.shared_window import (BOUNDED_TABLE, BOUNDED_VIEW, SHARED_MACROS, SHARED_VIEWS, SPAN_MACROS, reads_only_its_window,
-                                                 shared_window)
+    from auditlake.library.shared_window import BOUNDED_TABLE, BOUNDED_VIEW, SHARED_MACROS, SHARED_VIEWS, SPAN_MACROS, reads_only_its_window, shared_window
 
     from_shared_views = 0
     for lake in (fixture_lake, case_lake):
