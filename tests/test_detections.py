@@ -403,8 +403,9 @@ def test_the_shared_request_groups_answer_any_span_inside_the_run_as_the_lake_do
 
 
 def test_request_groups_are_shared_only_when_every_call_stays_inside_the_runs_span(fixture_lake):
-    """A call bounded by anything but `$since`, `$until` and duration parameters (a literal interval) could reach before the
-    table the run makes: the catalog's macro answers it, for every rule."""
+    """Asked twice or more in a run (one rule's baseline and window, or two rules), the groups are made once. A call bounded
+    by anything but `$since`, `$until` and duration parameters (a literal interval) could reach before the table the run
+    makes: the catalog's macro answers it, for every rule."""
     from types import SimpleNamespace
 
     from auditlake.library.shared_window import shared_window
@@ -418,6 +419,12 @@ def test_request_groups_are_shared_only_when_every_call_stays_inside_the_runs_sp
             assert "request_groups" in shared.made
         with shared_window(connection, [], since=since, until=until, cluster=None, values=values, history=[bounded, literal]) as shared:
             assert "request_groups" not in shared.made
+        with shared_window(connection, [], since=since, until=until, cluster=None, values=values, history=[bounded]) as shared:
+            assert "request_groups" not in shared.made  # asked once: made by that call alone
+        twice = SimpleNamespace(name="a", stateful="first-seen",
+                                statement=bounded.statement + " UNION ALL SELECT * FROM request_groups($since, $until)")
+        with shared_window(connection, [], since=since, until=until, cluster=None, values=values, history=[twice]) as shared:
+            assert "request_groups" in shared.made
 
 
 def test_a_detection_over_history_reaches_back_by_its_durations_or_is_not_shared():

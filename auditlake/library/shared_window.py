@@ -17,8 +17,12 @@ Detections over history (`stateful:`) read before the window, as far back as the
 `in_history(…, $baseline)`): a shared view one of them reads begins that much earlier (`history_start`), so it reads
 the run's table too, and the window's detections, which keep to their window, read the same table; one that calls a
 shared macro, or reaches back by anything but its duration parameters, runs against the lake itself after the block
-(`SharedWindow.history`: those that run inside). They read the lake's `final_requests` either way. That the findings
-are the same either way is a test (tests/test_detections.py runs every detection both ways).
+(`SharedWindow.history`: those that run inside). They read the lake's `final_requests` either way. Most of them ask
+what every request of an identity did through `request_groups(lo, hi)` (`SPAN_MACROS`: one row per hour, identity,
+address, target and outcome, with its instants): called twice or more in a run (a rule's baseline and window, or two
+rules), its groups from as far back as its readers reach are made once, and a temporary macro of the same name answers
+every call from them, reading from the lake only the parts of hours a call's bounds cut. That the findings are the same
+either way is a test (tests/test_detections.py runs every detection both ways).
 """
 
 from __future__ import annotations
@@ -121,7 +125,8 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
         for macro in SPAN_MACROS:
             reading = readers([*rules, *inside], (macro,))
             starts = [start for rule in reading if (start := history_start(rule, (values or {}).get(rule.name, {}), since))]
-            if len(reading) >= 2 and len(starts) == len(reading) and _spans_shareable(macro, reading) and _materialised(
+            calls = _span_calls(macro, reading)  # two or more (one rule's baseline and window, or two rules)
+            if calls is not None and len(calls) >= 2 and len(starts) == len(reading) and _materialised(
                     connection, f'CREATE TEMP TABLE {macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until) '
                     "WHERE $cluster IS NULL OR cluster = $cluster", {"since": min([since, *starts]), "until": until, "cluster": cluster}):
                 drops.append(f"DROP TABLE IF EXISTS temp.main.{macro}_of_run")
@@ -215,12 +220,14 @@ def _span_macro(macro: str, database: str) -> str:
             f'  UNION ALL SELECT * FROM "{database}".main.{macro}(to_timestamp({whole_until} * 3600), hi)')
 
 
-def _spans_shareable(macro: str, rules: Sequence[SavedQuery]) -> bool:
-    """Every call of `macro` in `rules` is bounded by `$since` and `$until` less durations (`SPAN_BOUND`), so within the
-    span the run's table is made for (each rule's `history_start` to `$until`)."""
-    calls = [call for rule in rules for call in re.findall(rf"\b{macro}\s*\(([^()]*)\)", STRINGS_AND_COMMENTS.sub(" ", rule.statement))]
-    return len(calls) == sum(len(re.findall(rf"\b{macro}\b", STRINGS_AND_COMMENTS.sub(" ", rule.statement))) for rule in rules) and all(
-        re.fullmatch(rf"{SPAN_BOUND},{SPAN_BOUND}", call) for call in calls)
+def _span_calls(macro: str, rules: Sequence[SavedQuery]) -> list[str] | None:
+    """The arguments of every call of `macro` in `rules`; None unless each is bounded by `$since` and `$until` less durations
+    (`SPAN_BOUND`), so within the span the run's table is made for (each rule's `history_start` to `$until`)."""
+    code = [STRINGS_AND_COMMENTS.sub(" ", rule.statement) for rule in rules]
+    calls = [call for text in code for call in re.findall(rf"\b{macro}\s*\(([^()]*)\)", text)]
+    if len(calls) != sum(len(re.findall(rf"\b{macro}\b", text)) for text in code):
+        return None
+    return calls if all(re.fullmatch(rf"{SPAN_BOUND},{SPAN_BOUND}", call) for call in calls) else None
 
 
 def _shareable(macro: str, rules: Sequence[SavedQuery]) -> bool:
