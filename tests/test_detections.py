@@ -427,6 +427,35 @@ def test_request_groups_are_shared_only_when_every_call_stays_inside_the_runs_sp
             assert "request_groups" in shared.made
 
 
+@pytest.mark.parametrize("needles", [["kube-"], ["KUBE-"], ["-"], ["no such namespace"], [""], []],
+                         ids=["some", "case-blind", "many", "none", "empty needle", "no needles"])
+def test_a_case_blind_search_made_once_per_value_keeps_the_rows_it_kept(fixture_lake, monkeypatch, needles):
+    """The shared scan's condition searches each distinct value of a column once (`searched_once_per_value`) and keeps
+    exactly the rows the search on every row keeps, NULL columns included (a cluster-scoped request's namespace: an
+    empty needle matches everything, even them); the same text in a string is left alone; past `SEARCHED_VALUES_LIMIT` matching values the search stays."""
+    import auditlake.library.shared_window as shared
+
+    condition = "(contains_any_of(namespace, $needles) OR user_agent = 'contains_any_of(namespace, $needles)')"
+    count = "SELECT count(*) FROM final_requests WHERE in_window(received_at, date, $since, $until) AND ({})"
+    in_time = {"since": datetime.fromisoformat("2000-01-01T00:00:00+00:00"), "until": datetime.fromisoformat("2100-01-01T00:00:00+00:00")}
+    with fixture_lake.connect() as connection:
+        database = connection.execute("SELECT current_database()").fetchall()[0][0]
+        every_row = connection.execute(count.format(condition), {**in_time, "needles": needles}).fetchall()[0][0]
+        assert (every_row > 0) == (needles not in (["no such namespace"], []))
+        assert connection.execute("SELECT count(*) FROM final_requests WHERE namespace IS NULL").fetchall()[0][0] > 0
+        matching = connection.execute("SELECT count(DISTINCT namespace) FROM final_requests WHERE contains_any_of(namespace, $needles)",
+                                      {"needles": needles}).fetchall()[0][0]
+        for limit in (10**6, 0):
+            monkeypatch.setattr(shared, "SEARCHED_VALUES_LIMIT", limit)
+            given = {**in_time, "cluster": None, "needles": needles}
+            once = shared.searched_once_per_value(connection, database, condition, given)
+            assert ("list_contains($matching_needles_namespace" in once) == (matching <= limit)
+            assert once.endswith("user_agent = 'contains_any_of(namespace, $needles)')")
+            code = count.format(once).replace("'contains_any_of(namespace, $needles)'", "''")  # the parameters it uses
+            used = {name: value for name, value in given.items() if f"${name}" in code}
+            assert connection.execute(count.format(once), used).fetchall()[0][0] == every_row
+
+
 def test_a_detection_over_history_reaches_back_by_its_durations_or_is_not_shared():
     """How far back a detection over history reads: `$since` less its baseline and every other duration it subtracts; one
     that subtracts anything else (a literal interval) is not bounded, and reads the lake itself."""
