@@ -149,6 +149,18 @@ def test_write_csv_touches_only_string_cells():
     assert rows[0]["tags"] == '["=x"]'  # a list flattened to JSON text starts with `[`: nothing to evaluate
 
 
+def test_write_csv_neutralises_the_same_cells_whatever_the_string_type():
+    """Plain strings are checked by their first character, other string types by RE2: the same cells either way."""
+    cells = [HYPERLINK, "-", "+", "@", "\t=1", "\r\n", "", None, "é=1", "=é", "a=b", "'=already", " =1"]
+    written = {}
+    for kind in (pa.string(), pa.large_string()):
+        out = io.BytesIO()
+        formats.write_csv(pa.table({"cell": pa.array(cells, kind)}), out)
+        written[kind] = out.getvalue()
+    assert written[pa.string()] == written[pa.large_string()]
+    assert_no_formula(written[pa.string()].decode())
+
+
 def test_write_csv_writes_utc_times_as_arrow_does_and_other_zones_as_they_are():
     import pyarrow.csv as arrow_csv
 
