@@ -66,10 +66,7 @@ completions AS (  -- the successes that complete a burst, and whether each is th
   WHERE code = 200 AND refusals >= $threshold
 ),
 found AS (  -- the requests of the first completions in the window, read for them alone
-  SELECT d.*
-  FROM final_requests d
-  JOIN (SELECT unnest(list(DISTINCT received_at)) AS received_at FROM completions WHERE place = 1) i  -- one row in DuckDB's estimate: the lake is the side it probes
-    ON i.received_at = d.received_at AND in_window(d.received_at, d.date, $since, $until)
+  SELECT * FROM final_requests_at((SELECT list(DISTINCT received_at) FROM completions WHERE place = 1), $since, $until)
 ),
 firsts AS (  -- those requests by the identities and on the resources of their completions; ties are ordered by audit_id
   SELECT c.*, d.audit_id, d.source_ip, d.verb, d.object,

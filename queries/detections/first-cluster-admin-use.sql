@@ -87,10 +87,7 @@ uses AS (  -- each instant with the bindings it uses, and whether it is the firs
         WHERE b.binding IS NOT NULL OR admin_binding_in_reason(i.authz_reason, $admin_roles) <> '')
 ),
 found AS (  -- the requests of the instants that are first uses in the window, read for them alone
-  SELECT d.*
-  FROM final_requests d
-  JOIN (SELECT unnest(list(DISTINCT received_at)) AS received_at FROM uses WHERE place = 1) i  -- one row in DuckDB's estimate: the lake is the side it probes
-    ON i.received_at = d.received_at AND in_window(d.received_at, d.date, $since, $until)
+  SELECT * FROM final_requests_at((SELECT list(DISTINCT received_at) FROM uses WHERE place = 1), $since, $until)
 ),
 firsts AS (  -- those requests by the keys of their instants; ties at an instant are ordered by audit_id, then the newest binding
   SELECT u.cluster, u.received_at, d.audit_id, u.actor, u.binding, u.reason_binding, u.bound_at, u.bound_by, d.source_ip, d.verb, d.code, d.object,

@@ -50,10 +50,7 @@ first_instants AS (  -- the instant each identity first acted from each new netw
   SELECT cluster, actor, network, min(first_at) AS received_at FROM new_groups GROUP BY cluster, actor, network
 ),
 found AS (  -- the requests of those instants, read for them alone
-  SELECT d.*
-  FROM final_requests d
-  JOIN (SELECT unnest(list(DISTINCT received_at)) AS received_at FROM first_instants) i  -- one row in DuckDB's estimate: the lake is the side it probes
-    ON i.received_at = d.received_at AND in_window(d.received_at, d.date, $since, $until)
+  SELECT * FROM final_requests_at((SELECT list(DISTINCT received_at) FROM first_instants), $since, $until)
 ),
 firsts AS (  -- those requests by the identities and networks of their instants; ties are ordered by audit_id
   SELECT f.cluster, d.received_at, d.audit_id, f.actor, d.source_ip, f.network, d.verb, d.object, d.code,

@@ -42,10 +42,7 @@ first_instants AS (  -- each identity's first request from an address that liste
   WHERE received_at >= $since
 ),
 found AS (  -- the requests of those instants, read for them alone
-  SELECT d.*
-  FROM final_requests d
-  JOIN (SELECT unnest(list(DISTINCT received_at)) AS received_at FROM first_instants) i  -- one row in DuckDB's estimate: the lake is the side it probes
-    ON i.received_at = d.received_at AND in_window(d.received_at, d.date, $since, $until)
+  SELECT * FROM final_requests_at((SELECT list(DISTINCT received_at) FROM first_instants), $since, $until)
 ),
 firsts AS (  -- the first request of each (ties at an instant are ordered by audit_id)
   SELECT *
