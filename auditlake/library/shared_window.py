@@ -248,17 +248,22 @@ def _span_macro(macro: str, database: str) -> str:
             f'  UNION ALL SELECT * FROM "{database}".main.{macro}(to_timestamp({whole_until} * 3600), hi)')
 
 
-def _span_calls(macro: str, rules: Sequence[SavedQuery]) -> list[str] | None:
-    """The arguments of every call of `macro` in `rules`; None unless each is bounded by `$since` and `$until` less durations
-    (`SPAN_BOUND`), so within the span the run's table is made for (each rule's `history_start` to `$until`)."""
+def _calls(macro: str, rules: Sequence[SavedQuery]) -> list[str] | None:
+    """The arguments of every call of `macro` in `rules` (outside strings and comments); None when it is named otherwise
+    than in a call whose arguments hold no parentheses, which the checks below could not read."""
     code = [STRINGS_AND_COMMENTS.sub(" ", rule.statement) for rule in rules]
     calls = [call for text in code for call in re.findall(rf"\b{macro}\s*\(([^()]*)\)", text)]
-    if len(calls) != sum(len(re.findall(rf"\b{macro}\b", text)) for text in code):
-        return None
-    return calls if all(re.fullmatch(rf"{SPAN_BOUND},{SPAN_BOUND}", call) for call in calls) else None
+    return calls if len(calls) == sum(len(re.findall(rf"\b{macro}\b", text)) for text in code) else None
+
+
+def _span_calls(macro: str, rules: Sequence[SavedQuery]) -> list[str] | None:
+    """`_calls`, when each is bounded by `$since` and `$until` less durations (`SPAN_BOUND`), so within the span the run's
+    table is made for (each rule's `history_start` to `$until`); None otherwise."""
+    calls = _calls(macro, rules)
+    return calls if calls is not None and all(re.fullmatch(rf"{SPAN_BOUND},{SPAN_BOUND}", call) for call in calls) else None
 
 
 def _shareable(macro: str, rules: Sequence[SavedQuery]) -> bool:
     """Some rule calls `macro`, and every call is over the run's window (`macro($since, $until)`)."""
-    calls = [call for rule in readers(rules, (macro,)) for call in re.findall(rf"\b{macro}\s*\(([^)]*)\)", rule.statement)]
-    return bool(calls) and all(re.fullmatch(r"\s*\$since\s*,\s*\$until\s*", call) for call in calls)
+    calls = _calls(macro, rules)
+    return bool(calls) and all(re.fullmatch(r"\s*\$since\s*,\s*\$until\s*", call) for call in calls or [])
