@@ -175,6 +175,19 @@ def test_write_csv_writes_utc_times_as_arrow_does_and_other_zones_as_they_are():
         "2023-11-14 22:13:20Z", "2023-11-14 22:13:20.123Z", "2023-11-14 22:13:20.123456Z", "2023-11-14 23:13:20+0100"]
 
 
+def test_python_rows_are_arrows_rows_each_time_the_same_instant_in_the_same_zone():
+    instants = [1_700_000_000_123_456, None, -86_400_000_000]
+    table = pa.table({zone or "naive": pa.array(instants, pa.timestamp("us", tz=zone))
+                      for zone in ("UTC", "Etc/UTC", "+00:00", "+05:30", "-08:00", "Europe/Berlin", None)}
+                     | {"other": pa.array(["a", None, "c"]), "day": pa.array([1, None, -1], pa.date32())})
+    ours, arrows = formats.python_rows(table), table.to_pylist()
+    assert ours == arrows  # datetimes compare as instants
+    for mine, theirs in zip(ours, arrows, strict=True):
+        for name, value in mine.items():
+            if value is not None and name not in ("other", "day"):
+                assert value.isoformat() == theirs[name].isoformat() and value.utcoffset() == theirs[name].utcoffset()
+
+
 @pytest.mark.parametrize(("text", "shown"), [
     ("kube-system/coredns-5d78c9869d", "kube-system/coredns-5d78c9869d"),
     ("system:serviceaccount:ci:deployer 10.0.3.21 allowed_users", "system:serviceaccount:ci:deployer 10.0.3.21 allowed_users"),

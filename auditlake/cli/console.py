@@ -18,6 +18,7 @@ from rich.text import Text
 
 from auditlake.errors import window_text
 from auditlake.render.escape import terminal_text
+from auditlake.render.formats import python_rows
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -79,7 +80,7 @@ def print_table(result: pa.Table, max_rows: int) -> None:
     for name, field in zip(result.column_names, result.schema, strict=True):
         is_number = pa.types.is_integer(field.type) or pa.types.is_floating(field.type) or pa.types.is_decimal(field.type)
         table.add_column(text(name), justify="right" if is_number else "left", overflow="fold")
-    for row in result.slice(0, max_rows).to_pylist():
+    for row in python_rows(result.slice(0, max_rows)):
         table.add_row(*[cell(value) for value in row.values()])
     stdout.print(table)
     if result.num_rows > max_rows:
