@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 IN_MEMORY = ":memory:"
+SESSION = "SET TimeZone = 'UTC'"  # what each connection (and cursor) sets for itself; the rest is the database's
 
 
 def connect(database: str | Path = IN_MEMORY, *, read_only: bool = False, memory_limit: str | None = None,
@@ -35,10 +36,22 @@ def connect(database: str | Path = IN_MEMORY, *, read_only: bool = False, memory
         config["threads"] = threads
     connection = duckdb.connect(str(database), read_only=read_only, config=config)
     try:
-        connection.execute("SET TimeZone = 'UTC'")
+        connection.execute(SESSION)
         for filesystem in filesystems:
             connection.register_filesystem(filesystem)
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def cursor(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Another connection to `connection`'s database, for another thread, with the same session settings (`SESSION`):
+    it sees the same catalog, attached databases, memory limit and filesystems; not `connection`'s temporary objects."""
+    other = connection.cursor()
+    try:
+        other.execute(SESSION)
+    except BaseException:
+        other.close()
+        raise
+    return other

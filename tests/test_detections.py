@@ -342,6 +342,30 @@ def test_detections_on_real_logs_match_an_independent_reading(tmp_path):
     assert ("immudb", "privileged-pod") not in found  # Metadata level: no pod specs, so no pod-spec finding
 
 
+def test_detections_side_by_side_answer_in_their_order_and_the_first_error_stops_the_run(fixture_lake):
+    """Two execute at a time, each on its own cursor: the results come in the rules' order whichever ends first, and a
+    failing rule raises its own error (the first in order), as it would one by one."""
+    from types import SimpleNamespace
+
+    from auditlake import duck
+    from auditlake.errors import QueryError
+
+    def rule(name: str, statement: str) -> SimpleNamespace:
+        return SimpleNamespace(name=name, statement=statement, path=Path(f"{name}.sql"))
+
+    slow = "SELECT count(*) AS n FROM range(30000000) a WHERE a.range % 7 = 3"
+    rules = [rule("slow", slow), *(rule(f"quick{number}", f"SELECT {number} AS n, current_setting('TimeZone') AS zone") for number in range(5))]
+    values = {each.name: {} for each in rules}
+    with fixture_lake.connect() as connection:
+        results = list(detect.side_by_side(rules, values, lambda: duck.cursor(connection)))
+        assert [table.column("n")[0].as_py() for table in results] == [30000000 // 7, 0, 1, 2, 3, 4]
+        assert {table.column("zone")[0].as_py() for table in results[1:]} == {"UTC"}
+        failing = [rule("fine", "SELECT 1 AS n"), rule("first", "SELECT * FROM no_such_table"), rule("second", "SELECT * FROM nor_this_one"), *rules]
+        with pytest.raises(QueryError, match="first failed"):
+            list(detect.side_by_side(failing, {each.name: {} for each in failing}, lambda: duck.cursor(connection)))
+        assert connection.execute("SELECT 42").fetchall() == [(42,)]  # the connection itself is untouched
+
+
 def test_no_detection_of_the_window_reads_a_shared_view_before_its_window():
     """A shared view holds the run's window only and shadows the catalog's for every detection of the window: one that
     read such a view before `$since` would find less when shared. Those that look back (`$since - $period`) read the
@@ -507,8 +531,14 @@ def test_sharing_one_scan_of_the_window_changes_no_finding(fixture_lake, case_la
                 # and the history's requests in groups, for a baseline and a window alike (`request_groups`)
                 assert {"first-cluster-admin-use", "grant-then-use", "denied-burst-then-allowed", "first-source-network-for-identity",
                         "secrets-listed-then-new-identity"} <= {rule.name for rule in made.history}
-            assert connection.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall() == [(0,)]  # and dropped
-            assert connection.execute("SELECT count(*) FROM duckdb_functions() WHERE database_name = 'temp'").fetchall() == [(0,)]
+                # each cursor the rules execute on (several at a time) sees what the run made, in UTC as the connection
+                with made.cursor(connection) as cursor:
+                    counted = f"SELECT count(*), current_setting('TimeZone') FROM {BOUNDED_TABLE}"
+                    assert cursor.execute(counted).fetchall() == connection.execute(counted).fetchall()
+                    assert cursor.execute(counted).fetchall()[0][1] == "UTC"
+            # and all of it is gone: the run's database detached, the connection's search path as it was
+            assert connection.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name LIKE 'auditlake_run_%'").fetchall() == [(0,)]
+            assert connection.execute("SELECT current_setting('search_path')").fetchall() == [("",)]
         assert shared.findings.drop(["found_at"]).equals(alone.findings.drop(["found_at"]))
         assert shared.counts == alone.counts
         from_shared_views += sum(alone.counts[name] for name in ("privileged-pod", "hostpath-mount", "role-with-wildcard", "eks-anonymous-access",

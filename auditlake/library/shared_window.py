@@ -1,12 +1,14 @@
 """One scan of the window for a detection run: the shared views several detections read, materialised once.
 
 Owns: which shared views a run materialises (`SHARED_VIEWS`), when (two or more of the chosen detections
-read one), and for which detections (those that read only their window). Inside one connection a temporary
-table shadows the catalog's view of the same name (DuckDB resolves temporary objects first, in the
-detections' SQL and in the macros they call), holding only the view's rows of the run's window and cluster:
-each detection then filters a few thousand rows in memory instead of decoding the lake's Parquet again.
-A shared table macro of the window (`SHARED_MACROS`: `cluster_providers`, which reads every event's JSON) is
-answered once per run the same way, from a temporary table behind a temporary macro of the same name; it
+read one), and for which detections (those that read only their window). What a run makes lives in an in-memory
+database attached for the run (`SharedWindow.database`, detached after it) and named first in the search path of
+the connection and of each cursor the run's detections execute on (`SharedWindow.cursor`: several at a time), so a
+table there shadows the catalog's view of the same name in the detections' SQL and in the macros they call (not
+inside the catalog's views, which bind in their own database: none reads a shared one), holding only the view's
+rows of the run's window and cluster: each detection then filters a few thousand rows in memory instead of decoding
+the lake's Parquet again. A shared table macro of the window (`SHARED_MACROS`: `cluster_providers`, which reads every
+event's JSON) is answered once per run the same way, from a table behind a macro of the same name; it
 is shared only when every call of it in the chosen rules is `macro($since, $until)`, the run's window.
 The final requests most detections read are shared by their conditions: each rule's own WHERE bounds the rows
 it can read within the window (`prefilter.reading_condition`), and one scan of the window keeps the rows some
@@ -31,11 +33,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from auditlake import duck
 from auditlake.contract import FINDING_COLUMNS
 from auditlake.library import prefilter
 from auditlake.library.savedquery import STRINGS_AND_COMMENTS, sub_in_code
@@ -80,6 +84,14 @@ class SharedWindow:
     rules: list[SavedQuery]
     history: list[SavedQuery] = dataclasses.field(default_factory=list)  # detections over history to run inside the block
     release: Callable[[], None] = lambda: None  # drops the table of final requests (once `rules` ran: its memory is then free)
+    search_path: str = ""  # the run's database, then the catalog's: set on each cursor the rules run on
+
+    def cursor(self, connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        """Another connection to `connection`'s database (one per thread) that sees what the run shares."""
+        other = duck.cursor(connection)
+        if self.search_path:
+            other.execute(f"SET search_path = '{self.search_path}'")
+        return other
 
 
 def reads_only_its_window(rule: SavedQuery) -> bool:
@@ -111,55 +123,52 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
     `values`) read holds only the run's window (from as far back as those detections reach); and when each rule's bound
     `values` are given, the final requests two or more of them can read are one table (see the module)."""
     database = connection.execute("SELECT current_database()").fetchall()[0][0]
+    run = f"auditlake_run_{uuid.uuid4().hex[:12]}"  # attached databases belong to the DuckDB instance, which processes share by path
+    search_path = f'{run}.main,"{database}".main'
     made: list[str] = []
-    drops: list[str] = []  # what was created, undone in reverse order even if a later step fails
     reach = {rule.name: start for rule in history  # where each detection over history that runs inside begins to read
              if not readers([rule], SHARED_MACROS) and (start := history_start(rule, (values or {}).get(rule.name, {}), since))}
     inside = [rule for rule in history if rule.name in reach]
     try:
+        connection.execute(f"ATTACH ':memory:' AS {run} (READ_WRITE)")  # READ_WRITE: the catalog's connection is read-only
+        connection.execute(f"SET search_path = '{search_path}'")
         for view, names in SHARED_VIEWS.items():
             reading = readers([*rules, *inside], names)
             start = min([since, *(reach[rule.name] for rule in reading if rule.name in reach)])
             if len(reading) >= 2 and _materialised(
-                    connection, f'CREATE TEMP TABLE {view} AS SELECT * FROM "{database}".main.{view} '
+                    connection, f'CREATE TABLE {run}.main.{view} AS SELECT * FROM "{database}".main.{view} '
                     "WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)",
                     {"since": start, "until": until, "cluster": cluster}):
-                drops.append(f"DROP TABLE IF EXISTS temp.main.{view}")
                 made.append(view)
         for macro in SPAN_MACROS:
             reading = readers([*rules, *inside], (macro,))
             starts = [start for rule in reading if (start := history_start(rule, (values or {}).get(rule.name, {}), since))]
             calls = _span_calls(macro, reading)  # two or more (one rule's baseline and window, or two rules)
             if calls is not None and len(calls) >= 2 and len(starts) == len(reading) and _materialised(
-                    connection, f'CREATE TEMP TABLE {macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until) '
+                    connection, f'CREATE TABLE {run}.main.{macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until) '
                     "WHERE $cluster IS NULL OR cluster = $cluster", {"since": min([since, *starts]), "until": until, "cluster": cluster}):
-                drops.append(f"DROP TABLE IF EXISTS temp.main.{macro}_of_run")
-                connection.execute(_span_macro(macro, database))
-                drops.append(f"DROP MACRO TABLE IF EXISTS temp.main.{macro}")
+                connection.execute(_span_macro(macro, run, database))
                 made.append(macro)
         for macro in SHARED_MACROS:
             if _shareable(macro, rules) and _materialised(
-                    connection, f'CREATE TEMP TABLE {macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until)',
+                    connection, f'CREATE TABLE {run}.main.{macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until)',
                     {"since": since, "until": until}):
-                drops.append(f"DROP TABLE IF EXISTS temp.main.{macro}_of_run")
                 # The macro answers the run's window whatever it is given: `_shareable` shared it only when every call passes it.
-                connection.execute(f"CREATE TEMP MACRO {macro}(lo, hi) AS TABLE SELECT * FROM temp.main.{macro}_of_run")
-                drops.append(f"DROP MACRO TABLE IF EXISTS temp.main.{macro}")
+                connection.execute(f"CREATE MACRO {run}.main.{macro}(lo, hi) AS TABLE SELECT * FROM {run}.main.{macro}_of_run")
                 made.append(macro)
         bounded = _bounded_readers(connection, database, rules, values or {})
-        if len(bounded) >= 2 and _make_bounded_table(connection, database, bounded, values or {}, since=since, until=until, cluster=cluster):
-            drops.append(f"DROP TABLE IF EXISTS temp.main.{BOUNDED_TABLE}")
+        if len(bounded) >= 2 and _make_bounded_table(connection, run, database, bounded, values or {}, since=since, until=until, cluster=cluster):
             made.append(BOUNDED_VIEW)
             rules = [dataclasses.replace(rule, sql=prefilter.renamed_reads(rule.sql, BOUNDED_VIEW, BOUNDED_TABLE))
                      if rule.name in bounded else rule for rule in rules]
 
         def release() -> None:
-            connection.execute(f"DROP TABLE IF EXISTS temp.main.{BOUNDED_TABLE}")
+            connection.execute(f"DROP TABLE IF EXISTS {run}.main.{BOUNDED_TABLE}")
 
-        yield SharedWindow(tuple(made), list(rules), inside, release)
+        yield SharedWindow(tuple(made), list(rules), inside, release, search_path)
     finally:
-        for drop in reversed(drops):
-            connection.execute(drop)
+        connection.execute("RESET search_path")
+        connection.execute(f"DETACH DATABASE IF EXISTS {run}")  # every table and macro of the run with it
 
 
 def _bounded_readers(connection: duckdb.DuckDBPyConnection, database: str, rules: Sequence[SavedQuery],
@@ -175,7 +184,7 @@ def _bounded_readers(connection: duckdb.DuckDBPyConnection, database: str, rules
             and all(isinstance(values[name].get(interval), timedelta) for interval in condition.reaches_back)}
 
 
-def _make_bounded_table(connection: duckdb.DuckDBPyConnection, database: str, bounded: dict[str, prefilter.Condition],
+def _make_bounded_table(connection: duckdb.DuckDBPyConnection, run: str, database: str, bounded: dict[str, prefilter.Condition],
                         values: Mapping[str, dict[str, Any]], *, since: datetime, until: datetime, cluster: str | None) -> bool:
     """One scan of the window keeping the final requests some bounded rule can read (each condition with its rule's values),
     with the columns a finding has or some of them names: the lake's Parquet is decoded for the rows and columns they read."""
@@ -190,7 +199,7 @@ def _make_bounded_table(connection: duckdb.DuckDBPyConnection, database: str, bo
     connection.execute("SET preserve_insertion_order = false")  # rows in any order: the build runs on every core
     try:
         keeping = searched_once_per_value(connection, database, prefilter.combined(list(bounded.values())), given)
-        return _materialised(connection, f'CREATE TEMP TABLE {BOUNDED_TABLE} AS SELECT {projection} FROM "{database}".main.{BOUNDED_VIEW} '
+        return _materialised(connection, f'CREATE TABLE {run}.main.{BOUNDED_TABLE} AS SELECT {projection} FROM "{database}".main.{BOUNDED_VIEW} '
                              "WHERE in_window(received_at, date, $since, $until) AND ($cluster IS NULL OR cluster = $cluster)\n"
                              f"  AND ({keeping})", given)
     finally:
@@ -225,7 +234,7 @@ def _view_columns(connection: duckdb.DuckDBPyConnection, database: str) -> list[
 
 
 def _materialised(connection: duckdb.DuckDBPyConnection, statement: str, values: dict[str, Any]) -> bool:
-    """Run a CREATE TEMP TABLE; False when it does not fit the memory limit (AUDITLAKE_MEMORY_LIMIT, with DuckDB's
+    """Run a CREATE TABLE; False when it does not fit the memory limit (AUDITLAKE_MEMORY_LIMIT, with DuckDB's
     spilling): nothing is shared then, and each rule reads the lake itself, with the same findings."""
     import duckdb
 
@@ -236,14 +245,14 @@ def _materialised(connection: duckdb.DuckDBPyConnection, statement: str, values:
     return True
 
 
-def _span_macro(macro: str, database: str) -> str:
-    """A temporary macro answering `macro(lo, hi)` from its table of the run and the lake: the hours [lo, hi) holds whole
+def _span_macro(macro: str, run: str, database: str) -> str:
+    """A macro of the run's database answering `macro(lo, hi)` from its table of the run and the lake: the hours [lo, hi) holds whole
     (from the first that begins at or after `lo` to the one `hi` is in) from the table, the rest of [lo, hi) — the
     parts of the hours at either end it cuts — from the catalog's macro, which reads the lake for those alone."""
     whole_from = "((epoch_us(lo) + 3599999999) // 3600000000)"  # hours since 1970, as the macro's `hour`
     whole_until = f"greatest(epoch_us(hi) // 3600000000, {whole_from})"
-    return (f"CREATE TEMP MACRO {macro}(lo, hi) AS TABLE\n"
-            f"  SELECT * FROM temp.main.{macro}_of_run WHERE hour >= {whole_from} AND hour < {whole_until}\n"
+    return (f"CREATE MACRO {run}.main.{macro}(lo, hi) AS TABLE\n"
+            f"  SELECT * FROM {run}.main.{macro}_of_run WHERE hour >= {whole_from} AND hour < {whole_until}\n"
             f'  UNION ALL SELECT * FROM "{database}".main.{macro}(lo, least(to_timestamp({whole_from} * 3600), hi))\n'
             f'  UNION ALL SELECT * FROM "{database}".main.{macro}(to_timestamp({whole_until} * 3600), hi)')
 
