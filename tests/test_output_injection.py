@@ -188,6 +188,19 @@ def test_python_rows_are_arrows_rows_each_time_the_same_instant_in_the_same_zone
                 assert value.isoformat() == theirs[name].isoformat() and value.utcoffset() == theirs[name].utcoffset()
 
 
+@pytest.mark.parametrize("instants", [[1_700_000_000_123_456] * 3, [1_700_000_000_123_456], [], [5, 5, None], [5, 6, 5]],
+                         ids=["one instant throughout", "one row", "no rows", "one instant and a null", "two instants"])
+def test_write_csv_writes_a_column_of_one_repeated_time_as_arrow_does(instants):
+    """A run's `found_at` is one instant on every finding: formatted once and repeated, the same text as Arrow's."""
+    import pyarrow.csv as arrow_csv
+
+    table = pa.table({"found_at": pa.array(instants, pa.timestamp("us", tz="UTC"))})
+    ours, arrows = io.BytesIO(), io.BytesIO()
+    formats.write_csv(table, ours)
+    arrow_csv.write_csv(table, arrows)
+    assert list(csv.reader(io.StringIO(ours.getvalue().decode()))) == list(csv.reader(io.StringIO(arrows.getvalue().decode())))
+
+
 @pytest.mark.parametrize(("text", "shown"), [
     ("kube-system/coredns-5d78c9869d", "kube-system/coredns-5d78c9869d"),
     ("system:serviceaccount:ci:deployer 10.0.3.21 allowed_users", "system:serviceaccount:ci:deployer 10.0.3.21 allowed_users"),

@@ -192,7 +192,11 @@ def _csv_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
         # The text Arrow writes for UTC ("2026-11-01 00:00:01.123456Z"), made without its per-value time-zone lookup
         # (≈ 15× faster: a run's findings carry two such columns); as a string, the cell is quoted. The "Z" is put at
         # the end by a slice past it: a Python string made into an Arrow scalar would make pyarrow import pandas (0.5 s).
-        return pc.utf8_replace_slice(column.cast(pa.timestamp(column.type.unit)).cast(pa.string()), start=END, stop=END, replacement="Z")
+        utc = column.cast(pa.timestamp(column.type.unit))
+        if len(utc) > 1 and utc.null_count == 0 and (bounds := pc.min_max(utc))["min"] == bounds["max"]:
+            utc = utc.slice(0, 1)  # one instant throughout (a run's `found_at`): formatted once, then repeated
+        text = pc.utf8_replace_slice(utc.cast(pa.string()), start=END, stop=END, replacement="Z")
+        return text if len(text) == len(column) else pa.chunked_array([pa.repeat(text[0], len(column))])
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type)):
         return column
     if pa.types.is_string(column.type):  # the cells that start a formula found by their first character, not RE2 on every cell (3.5× faster)
