@@ -2,8 +2,8 @@
 
 Owns: which shared views a run materialises (`SHARED_VIEWS`), when (two or more of the chosen detections
 read one), and for which detections (those that read only their window). What a run makes lives in an in-memory
-database attached for the run (`SharedWindow.database`, detached after it) and named first in the search path of
-the connection and of each cursor the run's detections execute on (`SharedWindow.cursor`: several at a time), so a
+database attached for the run (`auditlake_run_…`, detached after it) and named first in the search path of the
+connection and of each cursor the run's detections execute on (`SharedWindow.cursor`: several at a time), so a
 table there shadows the catalog's view of the same name in the detections' SQL and in the macros they call (not
 inside the catalog's views, which bind in their own database: none reads a shared one), holding only the view's
 rows of the run's window and cluster: each detection then filters a few thousand rows in memory instead of decoding
