@@ -336,19 +336,21 @@ def test_version_answers_the_same_line_before_and_through_the_cli():
     assert with_more.stdout == through_cli.stdout and with_more.returncode == 0  # any other argument line goes to the CLI
 
 
+def run_importing(*args: str) -> tuple[str, set[str]]:
+    """`auditlake ARGS` in its own process: what it printed, and every module it imported (`-X importtime`)."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "auditlake", *args], capture_output=True, text=True, check=True)
+    return done.stdout, {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+
+
 @pytest.mark.parametrize("output", ["table", "csv", "json", "markdown"])
 def test_writing_zoned_times_does_not_import_pandas(fixture_lake, output):
     """Not a timing test: pyarrow imports pandas (0.5 s) when it turns a zoned time or a Python value into Arrow; the
     formats a person reads every day never need it."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "auditlake", "sql",
-                           "select received_at, audit_id, user_name from events where cluster = 'immudb' limit 5",
-                           "--lake", str(fixture_lake.path), "--format", output], capture_output=True, text=True, check=True)
-    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
-    assert "pandas" not in imported and done.stdout.count("\n") >= 5
+    printed, imported = run_importing("sql", "select received_at, audit_id, user_name from events where cluster = 'immudb' limit 5",
+                                      "--lake", str(fixture_lake.path), "--format", output)
+    assert "pandas" not in imported and printed.count("\n") >= 5
 
 
 def test_detect_writes_its_findings_as_csv_without_importing_pandas(fixture_lake):
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "auditlake", "detect", "--lake", str(fixture_lake.path),
-                           "--since", "2000-01-01", "--format", "csv"], capture_output=True, text=True, check=True)
-    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
-    assert "pandas" not in imported and done.stdout.count("\n") > 10
+    printed, imported = run_importing("detect", "--lake", str(fixture_lake.path), "--since", "2000-01-01", "--format", "csv")
+    assert "pandas" not in imported and printed.count("\n") > 10

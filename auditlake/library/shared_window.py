@@ -123,17 +123,18 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
     """Within the block, each shared view that two or more of `rules` (and of the detections over `history`, with their
     `values`) read holds only the run's window (from as far back as those detections reach); and when each rule's bound
     `values` are given, the final requests two or more of them can read are one table (see the module)."""
+    values = values or {}
     database = connection.execute("SELECT current_database()").fetchall()[0][0]
     run = f"auditlake_run_{uuid.uuid4().hex[:12]}"  # attached databases belong to the DuckDB instance, which processes share by path
     search_path = f'{run}.main,"{database}".main'
     made: list[str] = []
     reach = {rule.name: start for rule in history  # where each detection over history that runs inside begins to read
-             if not readers([rule], SHARED_MACROS) and (start := history_start(rule, (values or {}).get(rule.name, {}), since))}
+             if not readers([rule], SHARED_MACROS) and (start := history_start(rule, values.get(rule.name, {}), since))}
     inside = [rule for rule in history if rule.name in reach]
     # The rules' conditions are read (sqlglot, in Python: ≈ 0.4 s) on a thread of their own while DuckDB makes the views.
     columns = frozenset(_view_columns(connection, database))
     on_the_side = ThreadPoolExecutor(1, thread_name_prefix="conditions")
-    conditions = on_the_side.submit(_bounded_readers, columns, rules, values or {})
+    conditions = on_the_side.submit(_bounded_readers, columns, rules, values)
     on_the_side.shutdown(wait=False)
     try:
         connection.execute(f"ATTACH ':memory:' AS {run} (READ_WRITE)")  # READ_WRITE: the catalog's connection is read-only
@@ -148,7 +149,7 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
                 made.append(view)
         for macro in SPAN_MACROS:
             reading = readers([*rules, *inside], (macro,))
-            starts = [start for rule in reading if (start := history_start(rule, (values or {}).get(rule.name, {}), since))]
+            starts = [start for rule in reading if (start := history_start(rule, values.get(rule.name, {}), since))]
             calls = _span_calls(macro, reading)  # two or more (one rule's baseline and window, or two rules)
             if calls is not None and len(calls) >= 2 and len(starts) == len(reading) and _materialised(
                     connection, f'CREATE TABLE {run}.main.{macro}_of_run AS SELECT * FROM "{database}".main.{macro}($since, $until) '
@@ -163,7 +164,7 @@ def shared_window(connection: duckdb.DuckDBPyConnection, rules: Sequence[SavedQu
                 connection.execute(f"CREATE MACRO {run}.main.{macro}(lo, hi) AS TABLE SELECT * FROM {run}.main.{macro}_of_run")
                 made.append(macro)
         bounded = conditions.result()
-        if len(bounded) >= 2 and _make_bounded_table(connection, run, database, bounded, values or {}, since=since, until=until, cluster=cluster):
+        if len(bounded) >= 2 and _make_bounded_table(connection, run, database, bounded, values, since=since, until=until, cluster=cluster):
             made.append(BOUNDED_VIEW)
             rules = [dataclasses.replace(rule, sql=prefilter.renamed_reads(rule.sql, BOUNDED_VIEW, BOUNDED_TABLE))
                      if rule.name in bounded else rule for rule in rules]
